@@ -1,0 +1,92 @@
+/*
+ * fn.c - request accessors and response builders shared by every function.
+ */
+#include "fn.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "../handler/util/jsonutil.h"
+
+const struct fn_def *fn_table_find(const struct fn_table *t, const char *name)
+{
+    for (size_t i = 0; i < t->n; i++)
+        if (strcasecmp(t->defs[i]->name, name) == 0)
+            return t->defs[i];
+    return NULL;
+}
+
+const char *fn_header(const struct fn_http_request *req, const char *name)
+{
+    json_t *v = es_json_object_iget(req->headers, name);
+    if (json_is_array(v))
+        v = json_array_get(v, 0);
+    return json_string_value(v);
+}
+
+const char *fn_query(const struct fn_http_request *req, const char *name)
+{
+    return json_string_value(json_object_get(req->query, name));
+}
+
+const char *fn_param(const struct fn_http_request *req, const char *name)
+{
+    return json_string_value(json_object_get(req->params, name));
+}
+
+enum es_status fn_set_header(struct fn_http_response *res, const char *name, const char *value)
+{
+    if (res->headers == NULL && (res->headers = json_object()) == NULL)
+        return ES_ENOMEM;
+    return json_object_set_new(res->headers, name, json_string(value)) == 0 ? ES_OK
+                                                                             : ES_ENOMEM;
+}
+
+void fn_http_response_release(struct fn_http_response *res)
+{
+    json_decref(res->headers);
+    free(res->body);
+    memset(res, 0, sizeof(*res));
+}
+
+void fn_reply_json(struct fn_http_response *res, int status, json_t *body)
+{
+    free(res->body);
+    res->body = NULL;
+    res->body_len = 0;
+    char *text = body != NULL ? es_json_dumps(body, &res->body_len) : NULL;
+    json_decref(body);
+    if (text == NULL || fn_set_header(res, "Content-Type", "application/json") != ES_OK) {
+        free(text);
+        res->status = 503;
+        res->body_len = 0;
+        return;
+    }
+    res->status = status;
+    res->body = text;
+}
+
+void fn_reply_error(struct fn_http_response *res, int status, const char *code, const char *fmt,
+                    ...)
+{
+    char message[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(message, sizeof(message), fmt, ap);
+    va_end(ap);
+    fn_reply_json(res, status, json_pack("{s:s, s:s}", "error", code, "message", message));
+}
+
+void fn_log(struct fn_ctx *ctx, const char *fmt, ...)
+{
+    char line[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    if (ctx->logs != NULL)
+        json_array_append_new(ctx->logs, json_string(line));
+}

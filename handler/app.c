@@ -1,0 +1,223 @@
+/*
+ * app.c - process start-up and shutdown.
+ *
+ * Start-up is kept to what the first answer needs (settings, a listening
+ * socket), because the host polls GET / from the moment it spawns us. SIGTERM
+ * and SIGINT are taken synchronously by the main thread (sigwait), never in a
+ * handler, so shutdown runs ordinary code: stop accepting, finish what was
+ * received, exit 0.
+ */
+#include "app.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "http/front.h"
+#include "http/hostproto.h"
+#include "http/server.h"
+#include "invoke/invoke.h"
+#include "util/config.h"
+#include "util/log.h"
+#include "version.h"
+
+enum mode { MODE_HOST, MODE_SERVE };
+
+struct options {
+    enum mode mode;
+    int port;              /* serve: -1 means the default */
+    const char *listen;
+    const char *app_dir;   /* serve: NULL means the executable's folder */
+};
+
+static void usage(FILE *to)
+{
+    fprintf(to, "usage: handler                  serve the Functions host protocol on "
+                "FUNCTIONS_CUSTOMHANDLER_PORT\n"
+                "       handler serve [--port N] [--listen ADDR] [--app DIR]\n"
+                "                                serve the app's HTTP routes directly "
+                "(default 127.0.0.1:7071)\n"
+                "       handler --version\n");
+}
+
+static int parse_port(const char *s)
+{
+    char *end = NULL;
+    long n = strtol(s, &end, 10);
+    return (end != s && *end == '\0' && n >= 0 && n <= 65535) ? (int)n : -2;
+}
+
+/* 0 to run, 1 to exit 0 (help/version printed), 2 on a usage error. */
+static int parse_args(int argc, char **argv, struct options *o)
+{
+    *o = (struct options){.mode = MODE_HOST, .port = -1, .listen = "127.0.0.1"};
+    int i = 1;
+    if (i < argc && strcmp(argv[i], "serve") == 0) {
+        o->mode = MODE_SERVE;
+        i++;
+    }
+    for (; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(a, "--version") == 0) {
+            printf("handler %s\n", ES_VERSION);
+            return 1;
+        } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            usage(stdout);
+            return 1;
+        } else if (o->mode == MODE_SERVE && v != NULL && strcmp(a, "--port") == 0) {
+            if ((o->port = parse_port(v)) < 0) {
+                fprintf(stderr, "handler: invalid --port '%s'\n", v);
+                return 2;
+            }
+            i++;
+        } else if (o->mode == MODE_SERVE && v != NULL && strcmp(a, "--listen") == 0) {
+            o->listen = v;
+            i++;
+        } else if (o->mode == MODE_SERVE && v != NULL && strcmp(a, "--app") == 0) {
+            o->app_dir = v;
+            i++;
+        } else {
+            fprintf(stderr, "handler: unexpected argument '%s'\n", a);
+            usage(stderr);
+            return 2;
+        }
+    }
+    return 0;
+}
+
+/* The folder holding the running executable (the staged app folder). */
+static char *exe_dir(void)
+{
+    char path[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", path, sizeof(path) - 1);
+    if (n <= 0)
+        return strdup(".");
+    path[n] = '\0';
+    char *slash = strrchr(path, '/');
+    if (slash != NULL)
+        *slash = '\0';
+    return strdup(path[0] ? path : "/");
+}
+
+static int wait_for_signal(const sigset_t *set)
+{
+    int sig = 0;
+    while (sigwait(set, &sig) != 0)
+        ;
+    return sig;
+}
+
+struct runtime {
+    struct es_config cfg;
+    struct fn_services svc;
+    struct invoke_app app;
+    struct hostproto hp;
+    struct front *front;
+    struct http_server *server;
+};
+
+static int serve(struct runtime *rt, const struct options *o, const sigset_t *signals)
+{
+    struct es_error err = {0};
+    struct http_router router;
+    struct http_server_opts opts = {
+        .address = "127.0.0.1",
+        .io_threads = rt->cfg.io_threads,
+        .workers = rt->cfg.workers,
+    };
+    if (o->mode == MODE_HOST) {
+        if (rt->cfg.port == 0) {
+            es_log_error("cannot start: FUNCTIONS_CUSTOMHANDLER_PORT is not set (run under "
+                         "the Functions host, or use 'handler serve')");
+            return 2;
+        }
+        rt->hp = (struct hostproto){.app = &rt->app,
+                                    .max_envelope_bytes = rt->cfg.max_envelope_bytes};
+        router = hostproto_router(&rt->hp);
+        opts.port = rt->cfg.port;
+        opts.max_body_bytes = rt->cfg.max_envelope_bytes;
+        opts.idle_timeout_s = 0; /* the host pools its connections; never cut one under it */
+    } else {
+        char *dir = o->app_dir != NULL ? strdup(o->app_dir) : exe_dir();
+        enum es_status st = dir != NULL ? front_load(dir, &rt->app, &rt->front, &err)
+                                        : ES_ENOMEM;
+        free(dir);
+        if (st != ES_OK) {
+            es_log_error("cannot start: %s", err.message[0] ? err.message : "out of memory");
+            return 2;
+        }
+        router = front_router(rt->front);
+        opts.address = o->listen;
+        opts.port = o->port >= 0 ? o->port : 7071;
+        opts.max_body_bytes = rt->cfg.max_envelope_bytes;
+        opts.idle_timeout_s = 120;
+    }
+    rt->server = http_server_start(&opts, &router, &err);
+    if (rt->server == NULL) {
+        es_log_error("cannot start: %s", err.message);
+        return 2;
+    }
+    char store[512];
+    es_config_describe_store(&rt->cfg, store, sizeof(store));
+    es_log_info("handler %s listening on %s:%d (%s, store %s)", ES_VERSION, opts.address,
+                http_server_port(rt->server), o->mode == MODE_HOST ? "host protocol" : "serve",
+                store);
+    if (rt->front != NULL) {
+        char base[128];
+        snprintf(base, sizeof(base), "http://%s:%d", opts.address, http_server_port(rt->server));
+        front_log_routes(rt->front, base);
+    }
+
+    int sig = wait_for_signal(signals);
+    es_log_info("received %s: finishing in-flight requests", strsignal(sig));
+    size_t left = http_server_drain(rt->server, rt->cfg.shutdown_timeout_ms);
+    if (left > 0) {
+        es_log_error("exiting with %zu requests still in flight after %lld ms", left,
+                     (long long)rt->cfg.shutdown_timeout_ms);
+        _exit(1);
+    }
+    http_server_free(rt->server);
+    rt->server = NULL;
+    es_log_info("stopped");
+    return 0;
+}
+
+int es_app_main(int argc, char **argv, const struct fn_table *fns)
+{
+    struct options o;
+    int rc = parse_args(argc, argv, &o);
+    if (rc != 0)
+        return rc == 1 ? 0 : 2;
+
+    /* Before any thread exists, so every thread inherits the mask. */
+    sigset_t signals;
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGTERM);
+    sigaddset(&signals, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &signals, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    json_object_seed(0);
+
+    struct runtime rt;
+    memset(&rt, 0, sizeof(rt));
+    struct es_error err = {0};
+    if (es_config_load(&rt.cfg, &err) != ES_OK) {
+        es_log_error("cannot start: %s", err.message);
+        return 2;
+    }
+    es_log_set_level(rt.cfg.log_level);
+    rt.svc = (struct fn_services){.cfg = &rt.cfg, .version = ES_VERSION};
+    rt.app = (struct invoke_app){.fns = fns, .svc = &rt.svc};
+
+    rc = serve(&rt, &o, &signals);
+    front_free(rt.front);
+    es_config_release(&rt.cfg);
+    return rc;
+}

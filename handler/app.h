@@ -1,0 +1,20 @@
+/*
+ * app.h - the handler process: settings, store, server and signals wired
+ * together. main.c calls es_app_main with the app's function table; the
+ * test build calls it with extra test-only functions.
+ *
+ * Usage:
+ *   handler                 serve the Functions host on FUNCTIONS_CUSTOMHANDLER_PORT
+ *   handler serve [--port N] [--listen ADDR] [--app DIR]
+ *                           serve the app's HTTP routes directly (default port 7071)
+ *   handler --version | --help
+ */
+#ifndef ES_APP_H
+#define ES_APP_H
+
+#include "../functions/fn.h"
+
+/* Runs the process; returns its exit status (0 after a clean SIGTERM/SIGINT). */
+int es_app_main(int argc, char **argv, const struct fn_table *fns);
+
+#endif

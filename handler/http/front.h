@@ -1,0 +1,42 @@
+/*
+ * front.h - `handler serve`: the app's HTTP routes served directly, without
+ * the Functions host, for running and trying the system on one machine.
+ *
+ * At start the front reads the staged app folder as the host would: the
+ * route prefix from host.json (extensions.http.routePrefix, default "api")
+ * and every <Function>/function.json with an httpTrigger binding (route,
+ * methods). A request is matched against those routes, turned into the very
+ * envelope the host would send (handler/invoke build.c), run in-process
+ * through the same dispatcher as under the host, and the reply is read back
+ * with the host's rules. Unmatched paths get a JSON 404, a known path with
+ * another method a JSON 405 with Allow.
+ *
+ * Differences from the host, on purpose: no function keys are checked
+ * (like `func start`), and a chunked request body is passed on (the host
+ * drops bodies that arrive without Content-Length).
+ */
+#ifndef ES_HTTP_FRONT_H
+#define ES_HTTP_FRONT_H
+
+#include "../invoke/invoke.h"
+#include "server.h"
+
+struct front;
+
+/*
+ * Loads the app folder's host.json and function.json files. Functions whose
+ * folder has no registered C implementation, or whose route cannot be
+ * parsed, are reported in err (ES_EINVAL) and the front is not created.
+ */
+enum es_status front_load(const char *app_dir, const struct invoke_app *app,
+                          struct front **out, struct es_error *err);
+
+void front_free(struct front *f);
+
+/* A router for the HTTP server; f must outlive the server. */
+struct http_router front_router(struct front *f);
+
+/* Writes "  Name: [GET,POST] http://host:port/api/route" lines to the log. */
+void front_log_routes(const struct front *f, const char *base_url);
+
+#endif

@@ -1,0 +1,78 @@
+/*
+ * hostproto.c - routing the host's requests. Pings and refusals are answered
+ * on the I/O thread; invocations run on the worker pool.
+ */
+#include "hostproto.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* The function name in "/Name" or "/Name?..." (borrowed into buf). */
+static const char *function_name(const char *target, char *buf, size_t buf_len)
+{
+    if (target[0] != '/')
+        return NULL;
+    size_t n = strcspn(target + 1, "?#");
+    if (n == 0 || n >= buf_len || memchr(target + 1, '/', n) != NULL)
+        return NULL;
+    memcpy(buf, target + 1, n);
+    buf[n] = '\0';
+    return buf;
+}
+
+static void reply_invoke(struct http_exchange *x, struct invoke_reply *r)
+{
+    http_reply_own(x, r->host_status, "application/json", r->body, r->body_len);
+    r->body = NULL;
+}
+
+static void on_headers(void *cls, struct http_exchange *x)
+{
+    struct hostproto *hp = cls;
+    char name[256];
+    size_t path_len = strcspn(x->target, "?#");
+    if (path_len == 1 && x->target[0] == '/') {
+        if (strcmp(x->method, "GET") == 0 || strcmp(x->method, "HEAD") == 0)
+            http_reply(x, 200, "application/json", "{\"status\":\"ready\"}", 18);
+        else
+            http_reply_error(x, 405, "method_not_allowed", "only GET is served at /");
+        return;
+    }
+    if (function_name(x->target, name, sizeof(name)) == NULL ||
+        fn_table_find(hp->app->fns, name) == NULL) {
+        http_reply_error(x, 404, "not_found", "no such function");
+        return;
+    }
+    if (strcmp(x->method, "POST") != 0) {
+        http_reply_error(x, 405, "method_not_allowed", "invocations are POST requests");
+        http_reply_header(x, "Allow", "POST");
+        return;
+    }
+    if (x->body_too_large) {
+        struct invoke_reply r;
+        invoke_reply_oversize(hp->app, name, hp->max_envelope_bytes, &r);
+        reply_invoke(x, &r);
+    }
+}
+
+static void on_request(void *cls, struct http_exchange *x)
+{
+    struct hostproto *hp = cls;
+    char name[256];
+    struct invoke_reply r;
+    function_name(x->target, name, sizeof(name));
+    if (x->body_too_large) {
+        /* A chunked body that outgrew the cap while it arrived. */
+        invoke_reply_oversize(hp->app, name, hp->max_envelope_bytes, &r);
+    } else {
+        const char *id = http_exchange_header(x, "X-Azure-Functions-InvocationId");
+        invoke_dispatch(hp->app, name, id, x->body != NULL ? x->body : "", x->body_len, &r);
+    }
+    reply_invoke(x, &r);
+}
+
+struct http_router hostproto_router(struct hostproto *hp)
+{
+    struct http_router r = {.on_headers = on_headers, .on_request = on_request, .cls = hp};
+    return r;
+}

@@ -1,0 +1,22 @@
+/*
+ * hostproto.h - the custom-handler face: what the Functions host talks to.
+ *
+ *   GET  /            readiness and health pings: 200 at once
+ *   POST /{Function}  one invocation: envelope in, reply out (handler/invoke)
+ * Anything else gets a JSON 404 or 405.
+ */
+#ifndef ES_HTTP_HOSTPROTO_H
+#define ES_HTTP_HOSTPROTO_H
+
+#include "../invoke/invoke.h"
+#include "server.h"
+
+struct hostproto {
+    const struct invoke_app *app;
+    size_t max_envelope_bytes;
+};
+
+/* A router serving the host protocol for hp (which must outlive the server). */
+struct http_router hostproto_router(struct hostproto *hp);
+
+#endif

@@ -1,0 +1,400 @@
+/*
+ * server.c - libmicrohttpd in thread-pool mode with suspend/resume.
+ *
+ * Life of a request (struct exchange, created by the URI-log callback and
+ * freed by the completion callback, so MHD owns its lifetime):
+ *   NEW      first access-handler call: headers are in; the router may answer
+ *   BODY     upload chunks are appended (or discarded past the cap / after an
+ *            early answer)
+ *   RUNNING  the body is complete; the connection is suspended and a worker
+ *            runs the router's on_request
+ *   READY    the worker resumed the connection; the response is queued
+ * An early answer skips RUNNING: it is queued once the body has been read, so
+ * the connection stays usable for the next request (keep-alive).
+ */
+#include "server.h"
+
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+
+#include "../util/buf.h"
+#include "../util/jsonutil.h"
+#include "../util/log.h"
+#include "../util/pool.h"
+#include "../util/timeutil.h"
+
+enum phase { PHASE_NEW, PHASE_BODY, PHASE_RUNNING, PHASE_READY };
+
+struct exchange {
+    struct http_exchange x;  /* first member: the router's view */
+    struct http_server *server;
+    enum phase phase;
+    char *target;            /* raw request target */
+    char *method;
+    struct es_buf body;
+};
+
+struct http_server {
+    struct MHD_Daemon *daemon;
+    struct es_pool *pool;
+    struct http_router router;
+    size_t max_body_bytes;
+    int port;
+    atomic_size_t in_flight;  /* requests received and not yet answered */
+    atomic_bool draining;     /* answers carry Connection: close */
+};
+
+/* ---- exchange helpers ---- */
+
+static void free_headers(struct http_header *h, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(h[i].name);
+        free(h[i].value);
+    }
+    free(h);
+}
+
+static void exchange_free(struct exchange *e)
+{
+    if (e == NULL)
+        return;
+    free_headers(e->x.headers, e->x.n_headers);
+    free_headers(e->x.resp_headers, e->x.n_resp_headers);
+    free(e->x.resp_body);
+    es_buf_release(&e->body);
+    free(e->target);
+    free(e->method);
+    free(e);
+}
+
+const char *http_exchange_header(const struct http_exchange *x, const char *name)
+{
+    if (x->headers == NULL && x->conn != NULL) {
+        /* MHD matches header names ignoring case. */
+        return MHD_lookup_connection_value(x->conn, MHD_HEADER_KIND, name);
+    }
+    for (size_t i = 0; i < x->n_headers; i++)
+        if (strcasecmp(x->headers[i].name, name) == 0)
+            return x->headers[i].value;
+    return NULL;
+}
+
+enum es_status http_reply_header(struct http_exchange *x, const char *name, const char *value)
+{
+    struct http_header *h =
+        realloc(x->resp_headers, (x->n_resp_headers + 1) * sizeof(*x->resp_headers));
+    if (h == NULL)
+        return ES_ENOMEM;
+    x->resp_headers = h;
+    char *n = strdup(name), *v = strdup(value);
+    if (n == NULL || v == NULL) {
+        free(n);
+        free(v);
+        return ES_ENOMEM;
+    }
+    h[x->n_resp_headers].name = n;
+    h[x->n_resp_headers].value = v;
+    x->n_resp_headers++;
+    return ES_OK;
+}
+
+enum es_status http_reply_own(struct http_exchange *x, int status, const char *content_type,
+                              char *body, size_t body_len)
+{
+    free(x->resp_body);
+    x->resp_body = body;
+    x->resp_body_len = body != NULL ? body_len : 0;
+    x->status = status;
+    x->answered = true;
+    if (content_type != NULL)
+        return http_reply_header(x, "Content-Type", content_type);
+    return ES_OK;
+}
+
+enum es_status http_reply(struct http_exchange *x, int status, const char *content_type,
+                          const char *body, size_t body_len)
+{
+    char *copy = NULL;
+    if (body_len > 0) {
+        copy = malloc(body_len);
+        if (copy == NULL) {
+            http_reply_own(x, 503, NULL, NULL, 0);
+            return ES_ENOMEM;
+        }
+        memcpy(copy, body, body_len);
+    }
+    return http_reply_own(x, status, content_type, copy, body_len);
+}
+
+enum es_status http_reply_error(struct http_exchange *x, int status, const char *code,
+                                const char *message)
+{
+    json_t *obj = json_pack("{s:s, s:s}", "error", code, "message", message);
+    size_t len = 0;
+    char *body = obj != NULL ? es_json_dumps(obj, &len) : NULL;
+    json_decref(obj);
+    if (body == NULL)
+        return http_reply_own(x, 503, NULL, NULL, 0);
+    return http_reply_own(x, status, "application/json", body, len);
+}
+
+/* ---- MHD callbacks ---- */
+
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+    struct http_server *s = cls;
+    struct exchange *e = calloc(1, sizeof(*e));
+    if (e == NULL)
+        return NULL;
+    e->server = s;
+    e->target = strdup(uri);
+    e->x.conn = conn;
+    e->x.body_cap = s->max_body_bytes;
+    es_buf_init(&e->body, s->max_body_bytes);
+    atomic_fetch_add(&s->in_flight, 1);
+    return e;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    (void)conn;
+    (void)toe;
+    struct http_server *s = cls;
+    struct exchange *e = *req_cls;
+    if (e == NULL)
+        return;
+    exchange_free(e);
+    *req_cls = NULL;
+    atomic_fetch_sub(&s->in_flight, 1);
+}
+
+static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind, const char *key,
+                                      const char *value)
+{
+    (void)kind;
+    struct http_exchange *x = cls;
+    struct http_header *h = realloc(x->headers, (x->n_headers + 1) * sizeof(*h));
+    if (h == NULL)
+        return MHD_NO;
+    x->headers = h;
+    h[x->n_headers].name = strdup(key);
+    h[x->n_headers].value = strdup(value != NULL ? value : "");
+    if (h[x->n_headers].name == NULL || h[x->n_headers].value == NULL) {
+        free(h[x->n_headers].name);
+        free(h[x->n_headers].value);
+        return MHD_NO;
+    }
+    x->n_headers++;
+    return MHD_YES;
+}
+
+static enum MHD_Result send_response(struct exchange *e, struct MHD_Connection *conn)
+{
+    struct http_exchange *x = &e->x;
+    struct MHD_Response *r = MHD_create_response_from_buffer_with_free_callback(
+        x->resp_body_len, x->resp_body, free);
+    if (r == NULL)
+        return MHD_NO;
+    x->resp_body = NULL; /* MHD frees it now */
+    for (size_t i = 0; i < x->n_resp_headers; i++)
+        MHD_add_response_header(r, x->resp_headers[i].name, x->resp_headers[i].value);
+    if (atomic_load(&e->server->draining))
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
+    enum MHD_Result ret = MHD_queue_response(conn, (unsigned)x->status, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+static void run_request(void *arg)
+{
+    struct exchange *e = arg;
+    struct http_server *s = e->server;
+    s->router.on_request(s->router.cls, &e->x);
+    if (!e->x.answered)
+        http_reply_error(&e->x, 500, "internal_error", "the request was not answered");
+    e->phase = PHASE_READY;
+    MHD_resume_connection(e->x.conn);
+}
+
+static enum MHD_Result start_request(struct exchange *e, struct MHD_Connection *conn)
+{
+    struct http_exchange *x = &e->x;
+    MHD_get_connection_values(conn, MHD_HEADER_KIND, collect_header, x);
+    if (e->body.len > 0) {
+        x->body = e->body.ptr;
+        x->body_len = e->body.len;
+    }
+    e->phase = PHASE_RUNNING;
+    MHD_suspend_connection(conn);
+    if (es_pool_submit(e->server->pool, run_request, e) != ES_OK) {
+        http_reply_error(x, 503, "unavailable", "the handler is shutting down");
+        e->phase = PHASE_READY;
+        MHD_resume_connection(conn);
+    }
+    return MHD_YES;
+}
+
+static void check_declared_length(struct exchange *e, struct MHD_Connection *conn)
+{
+    const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                                 MHD_HTTP_HEADER_CONTENT_LENGTH);
+    if (cl == NULL)
+        return;
+    char *end = NULL;
+    unsigned long long n = strtoull(cl, &end, 10);
+    if (end != cl && *end == '\0' && n > e->server->max_body_bytes)
+        e->x.body_too_large = true;
+}
+
+static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const char *url,
+                                 const char *method, const char *version,
+                                 const char *upload_data, size_t *upload_data_size,
+                                 void **req_cls)
+{
+    (void)cls;
+    (void)url;
+    (void)version;
+    struct exchange *e = *req_cls;
+    if (e == NULL || e->target == NULL)
+        return MHD_NO; /* out of memory when the request began */
+
+    switch (e->phase) {
+    case PHASE_NEW:
+        e->method = strdup(method);
+        if (e->method == NULL)
+            return MHD_NO;
+        e->x.method = e->method;
+        e->x.target = e->target;
+        e->phase = PHASE_BODY;
+        check_declared_length(e, conn);
+        e->server->router.on_headers(e->server->router.cls, &e->x);
+        return MHD_YES;
+    case PHASE_BODY:
+        if (*upload_data_size > 0) {
+            if (!e->x.answered && !e->x.body_too_large &&
+                es_buf_add(&e->body, upload_data, *upload_data_size) != ES_OK) {
+                /* Past the cap (or out of memory): keep reading, keep nothing. */
+                e->x.body_too_large = true;
+                es_buf_release(&e->body);
+            }
+            *upload_data_size = 0;
+            return MHD_YES;
+        }
+        if (e->x.answered) {
+            e->phase = PHASE_READY;
+            return send_response(e, conn);
+        }
+        return start_request(e, conn);
+    case PHASE_RUNNING:
+        /* Spurious call while suspended work is pending: nothing to do yet. */
+        return MHD_YES;
+    case PHASE_READY:
+        return send_response(e, conn);
+    }
+    return MHD_NO;
+}
+
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    (void)cls;
+    char line[512];
+    vsnprintf(line, sizeof(line), fmt, ap);
+    size_t n = strlen(line);
+    while (n > 0 && line[n - 1] == '\n')
+        line[--n] = '\0';
+    es_log_warn("http: %s", line);
+}
+
+/* ---- lifecycle ---- */
+
+struct http_server *http_server_start(const struct http_server_opts *opts,
+                                      const struct http_router *router, struct es_error *err)
+{
+    struct http_server *s = calloc(1, sizeof(*s));
+    if (s == NULL) {
+        es_error_set(err, ES_ENOMEM, "cannot start the HTTP server: out of memory");
+        return NULL;
+    }
+    s->router = *router;
+    s->max_body_bytes = opts->max_body_bytes;
+    atomic_init(&s->in_flight, 0);
+    atomic_init(&s->draining, false);
+
+    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)opts->port)};
+    if (inet_pton(AF_INET, opts->address, &addr.sin_addr) != 1) {
+        es_error_set(err, ES_EINVAL, "cannot listen on '%s': not an IPv4 address",
+                     opts->address);
+        free(s);
+        return NULL;
+    }
+    s->pool = es_pool_new(opts->workers);
+    if (s->pool == NULL) {
+        es_error_set(err, ES_ENOMEM, "cannot start %u worker threads", opts->workers);
+        free(s);
+        return NULL;
+    }
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME;
+    s->daemon = MHD_start_daemon(
+        flags, (uint16_t)opts->port, NULL, NULL, on_access, s, MHD_OPTION_SOCK_ADDR, &addr,
+        MHD_OPTION_THREAD_POOL_SIZE, opts->io_threads, MHD_OPTION_URI_LOG_CALLBACK, on_uri, s,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_CONNECTION_TIMEOUT,
+        opts->idle_timeout_s, MHD_OPTION_CONNECTION_LIMIT, 4096u,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
+        MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
+        MHD_OPTION_END);
+    if (s->daemon == NULL) {
+        es_error_set(err, ES_EIO, "cannot listen on %s:%d (is the port in use?)",
+                     opts->address, opts->port);
+        es_pool_free(s->pool);
+        free(s);
+        return NULL;
+    }
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
+    s->port = info != NULL ? info->port : opts->port;
+    return s;
+}
+
+int http_server_port(const struct http_server *s)
+{
+    return s->port;
+}
+
+size_t http_server_drain(struct http_server *s, int64_t timeout_ms)
+{
+    atomic_store(&s->draining, true);
+    MHD_socket listener = MHD_quiesce_daemon(s->daemon);
+    if (listener != MHD_INVALID_SOCKET)
+        close(listener);
+    int64_t deadline = es_time_mono_ms() + timeout_ms;
+    /* in_flight also counts idle keep-alive connections' next request only once it starts. */
+    while (atomic_load(&s->in_flight) > 0 && es_time_mono_ms() < deadline)
+        es_time_sleep_ms(5);
+    size_t left = atomic_load(&s->in_flight);
+    if (left > 0)
+        return left;
+    es_pool_free(s->pool);
+    s->pool = NULL;
+    MHD_stop_daemon(s->daemon);
+    s->daemon = NULL;
+    return 0;
+}
+
+void http_server_free(struct http_server *s)
+{
+    if (s == NULL)
+        return;
+    if (s->daemon != NULL)
+        MHD_stop_daemon(s->daemon);
+    es_pool_free(s->pool);
+    free(s);
+}

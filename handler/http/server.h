@@ -1,0 +1,113 @@
+/*
+ * server.h - the HTTP/1.1 server under both faces of the handler (the host
+ * protocol and the standalone front), over libmicrohttpd.
+ *
+ * A few I/O threads (an MHD thread pool, each with its own epoll) parse
+ * requests, including chunked and keep-alive ones. Each request is first
+ * shown to the router's on_headers on the I/O thread, which may answer at
+ * once (readiness pings, unknown routes); otherwise its body is collected up
+ * to a hard cap and the request is handed to a worker pool, so a function
+ * waiting on the store never stalls other connections. The connection is
+ * suspended meanwhile and resumed with the response.
+ *
+ * Shutdown (http_server_drain) stops accepting connections, lets every
+ * request already received finish and be answered, then closes the rest.
+ */
+#ifndef ES_HTTP_SERVER_H
+#define ES_HTTP_SERVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../util/status.h"
+
+struct http_server;
+struct MHD_Connection;
+
+struct http_header {
+    char *name;
+    char *value;
+};
+
+/* One request and its response. Request fields are valid until the response is sent. */
+struct http_exchange {
+    /* request */
+    const char *method;             /* "GET", "POST", ... */
+    const char *target;             /* raw request target: path and query, undecoded */
+    struct http_header *headers;    /* in arrival order (filled before on_request) */
+    size_t n_headers;
+    const char *body;               /* NULL when empty */
+    size_t body_len;
+    bool body_too_large;            /* the body passed the cap and was discarded */
+    size_t body_cap;                /* the cap that applied */
+    void *route;                    /* router's per-request note, set in on_headers */
+    struct MHD_Connection *conn;    /* private to the server */
+
+    /* response, filled by the router */
+    int status;
+    struct http_header *resp_headers;
+    size_t n_resp_headers;
+    char *resp_body;                /* malloc'd, owned by the exchange */
+    size_t resp_body_len;
+    bool answered;                  /* a response is ready */
+};
+
+struct http_router {
+    /*
+     * On an I/O thread, before the body is read. May answer (http_reply*), in
+     * which case any body is read and discarded and the answer is sent; must
+     * not block. `headers` is not yet filled; use http_exchange_header.
+     */
+    void (*on_headers)(void *cls, struct http_exchange *x);
+    /* On a worker thread with the whole body; must answer. */
+    void (*on_request)(void *cls, struct http_exchange *x);
+    void *cls;
+};
+
+struct http_server_opts {
+    const char *address;     /* IPv4 address to bind, e.g. "127.0.0.1" */
+    int port;                /* 0 picks a free port */
+    unsigned io_threads;
+    unsigned workers;
+    size_t max_body_bytes;   /* bodies above this are discarded (body_too_large) */
+    unsigned idle_timeout_s; /* close idle connections after this; 0 never */
+};
+
+/* Starts serving. NULL with err filled when the port cannot be bound, etc. */
+struct http_server *http_server_start(const struct http_server_opts *opts,
+                                      const struct http_router *router, struct es_error *err);
+
+/* The port actually bound (useful with port 0). */
+int http_server_port(const struct http_server *s);
+
+/*
+ * Stops accepting, waits up to timeout_ms for every received request to be
+ * answered, then stops. Returns the number of requests still in flight when
+ * the time ran out (0 on a clean drain); the server must then not be freed
+ * while they run (the process should exit).
+ */
+size_t http_server_drain(struct http_server *s, int64_t timeout_ms);
+
+/* Frees a drained server. NULL is a no-op. */
+void http_server_free(struct http_server *s);
+
+/* A request header, matched ignoring case; NULL when absent. */
+const char *http_exchange_header(const struct http_exchange *x, const char *name);
+
+/* Sets the response: status and a body (copied), with a Content-Type. */
+enum es_status http_reply(struct http_exchange *x, int status, const char *content_type,
+                          const char *body, size_t body_len);
+
+/* Sets the response, taking ownership of a malloc'd body (freed even on failure). */
+enum es_status http_reply_own(struct http_exchange *x, int status, const char *content_type,
+                              char *body, size_t body_len);
+
+/* Replies {"error": code, "message": message} as application/json. */
+enum es_status http_reply_error(struct http_exchange *x, int status, const char *code,
+                                const char *message);
+
+/* Adds a response header (copied). */
+enum es_status http_reply_header(struct http_exchange *x, const char *name, const char *value);
+
+#endif

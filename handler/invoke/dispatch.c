@@ -1,0 +1,187 @@
+/*
+ * dispatch.c - running a function on an envelope and building the reply.
+ *
+ * Every path ends in a JSON reply. What the host sees:
+ *   200  the function ran (an HTTP function's status is in Outputs.<res>)
+ *   400  the envelope is unusable (not JSON, no Data, a mistyped field)
+ *   404  no function of that name
+ *   413  an oversize envelope for a non-HTTP function
+ *   500  a trigger function asked for its batch to be retried
+ * A non-2xx makes the host discard Outputs and Logs, so such replies are
+ * also written to stderr, where the host records them as errors.
+ */
+#include "invoke.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../util/ids.h"
+#include "../util/jsonutil.h"
+#include "../util/log.h"
+
+void invoke_reply_release(struct invoke_reply *r)
+{
+    free(r->body);
+    memset(r, 0, sizeof(*r));
+}
+
+static void set_reply(struct invoke_reply *out, int status, json_t *body_new)
+{
+    out->host_status = status;
+    out->body = es_json_dumps(body_new, &out->body_len);
+    json_decref(body_new);
+    if (out->body == NULL) {
+        /* Last resort that needs no allocation by jansson. */
+        static const char oom[] = "{\"error\":\"out_of_memory\",\"message\":\"out of memory\"}";
+        out->host_status = 503;
+        out->body = strdup(oom);
+        out->body_len = out->body != NULL ? sizeof(oom) - 1 : 0;
+    }
+}
+
+void invoke_reply_host_error(int host_status, const char *code, const char *message,
+                             struct invoke_reply *out)
+{
+    set_reply(out, host_status, json_pack("{s:s, s:s}", "error", code, "message", message));
+}
+
+/* {"Outputs": outputs, "Logs": logs, "ReturnValue": null}; steals both. */
+static void reply_outputs(struct invoke_reply *out, json_t *outputs, json_t *logs)
+{
+    set_reply(out, 200,
+              json_pack("{s:o, s:o, s:n}", "Outputs", outputs ? outputs : json_object(), "Logs",
+                        logs ? logs : json_array(), "ReturnValue"));
+}
+
+/*
+ * Replies {"Outputs": {<binding>: {statusCode, headers, body}}, ...} for an
+ * HTTP function's response, then releases res.
+ */
+static void reply_http(struct invoke_reply *out, const struct fn_def *def,
+                       struct fn_http_response *res, json_t *logs)
+{
+    json_t *headers = res->headers != NULL ? json_incref(res->headers) : json_object();
+    json_t *body = json_stringn(res->body != NULL ? res->body : "", res->body_len);
+    json_t *outputs = json_pack("{s:{s:i, s:o, s:o}}", def->output_binding, "statusCode",
+                                res->status, "headers", headers, "body", body);
+    fn_http_response_release(res);
+    if (outputs == NULL) {
+        json_decref(logs);
+        invoke_reply_host_error(503, "out_of_memory", "out of memory", out);
+        return;
+    }
+    reply_outputs(out, outputs, logs);
+}
+
+static void run_http(const struct fn_def *def, struct fn_ctx *ctx,
+                     const struct invoke_envelope *env, struct invoke_reply *out)
+{
+    struct es_error err = {0};
+    struct fn_http_request req;
+    if (invoke_http_request_parse(env, def->trigger_binding, &req, &err) != ES_OK) {
+        es_log_error("function '%s' invocation %s: %s", def->name, ctx->invocation_id,
+                     err.message);
+        invoke_reply_host_error(400, "invalid_envelope", err.message, out);
+        return;
+    }
+    struct fn_http_response res = {.status = 500};
+    def->http(ctx, &req, &res);
+    reply_http(out, def, &res, json_incref(ctx->logs));
+}
+
+static void run_trigger(const struct fn_def *def, struct fn_ctx *ctx,
+                        const struct invoke_envelope *env, struct invoke_reply *out)
+{
+    json_t *raw = json_object_get(env->data, def->trigger_binding);
+    if (raw == NULL) {
+        char msg[256];
+        snprintf(msg, sizeof(msg), "invalid invocation envelope: 'Data.%s' is missing",
+                 def->trigger_binding);
+        es_log_error("function '%s' invocation %s: %s", def->name, ctx->invocation_id, msg);
+        invoke_reply_host_error(400, "invalid_envelope", msg, out);
+        return;
+    }
+    /* Deep enough for v4's two string levels plus one more of slack. */
+    json_t *payload = es_json_unwrap(raw, 4);
+    enum es_status st = payload != NULL ? def->trigger(ctx, payload) : ES_ENOMEM;
+    json_decref(payload);
+    if (st == ES_OK) {
+        reply_outputs(out, NULL, json_incref(ctx->logs));
+        return;
+    }
+    char msg[256];
+    snprintf(msg, sizeof(msg), "function '%s' failed: %s; the batch will be retried",
+             def->name, es_status_message(st));
+    size_t i;
+    json_t *line;
+    json_array_foreach(ctx->logs, i, line)
+    {
+        es_log_error("function '%s' invocation %s: %s", def->name, ctx->invocation_id,
+                     json_string_value(line));
+    }
+    es_log_error("%s (invocation %s)", msg, ctx->invocation_id);
+    invoke_reply_host_error(500, es_status_name(st), msg, out);
+}
+
+void invoke_dispatch(const struct invoke_app *app, const char *name, const char *invocation_id,
+                     const char *buf, size_t len, struct invoke_reply *out)
+{
+    memset(out, 0, sizeof(*out));
+    const struct fn_def *def = fn_table_find(app->fns, name);
+    if (def == NULL) {
+        char msg[320];
+        snprintf(msg, sizeof(msg), "no function named '%.200s'", name);
+        es_log_error("%s", msg);
+        invoke_reply_host_error(404, "not_found", msg, out);
+        return;
+    }
+    char generated[ES_UUID_STR_LEN + 1];
+    if (invocation_id == NULL || invocation_id[0] == '\0')
+        invocation_id = es_uuid4(generated);
+
+    struct es_error err = {0};
+    struct invoke_envelope env;
+    if (invoke_envelope_parse(buf, len, &env, &err) != ES_OK) {
+        es_log_error("function '%s' invocation %s: %s", def->name, invocation_id, err.message);
+        invoke_reply_host_error(400, "invalid_envelope", err.message, out);
+        return;
+    }
+    struct fn_ctx ctx = {
+        .function_name = def->name,
+        .invocation_id = invocation_id,
+        .svc = app->svc,
+        .metadata = env.metadata,
+        .logs = json_array(),
+    };
+    invoke_retry_parse(env.metadata, &ctx.retry);
+    if (ctx.logs == NULL)
+        invoke_reply_host_error(503, "out_of_memory", "out of memory", out);
+    else if (def->kind == FN_HTTP)
+        run_http(def, &ctx, &env, out);
+    else
+        run_trigger(def, &ctx, &env, out);
+    json_decref(ctx.logs);
+    invoke_envelope_release(&env);
+}
+
+void invoke_reply_oversize(const struct invoke_app *app, const char *name, size_t max_bytes,
+                           struct invoke_reply *out)
+{
+    memset(out, 0, sizeof(*out));
+    const struct fn_def *def = fn_table_find(app->fns, name);
+    char msg[160];
+    snprintf(msg, sizeof(msg), "request too large: the limit is %zu bytes", max_bytes);
+    if (def == NULL) {
+        invoke_reply_host_error(404, "not_found", "no such function", out);
+        return;
+    }
+    es_log_warn("function '%s': envelope over %zu bytes refused", def->name, max_bytes);
+    if (def->kind != FN_HTTP) {
+        invoke_reply_host_error(413, "payload_too_large", msg, out);
+        return;
+    }
+    struct fn_http_response res = {0};
+    fn_reply_error(&res, 413, "payload_too_large", "%s", msg);
+    reply_http(out, def, &res, NULL);
+}

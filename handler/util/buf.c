@@ -1,0 +1,103 @@
+/*
+ * buf.c - capped growable buffer. Growth doubles the allocation, so appends
+ * are amortised O(1); the cap is checked before any allocation.
+ */
+#include "buf.h"
+
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void es_buf_init(struct es_buf *b, size_t max_bytes)
+{
+    b->ptr = NULL;
+    b->len = 0;
+    b->cap = 0;
+    b->max = max_bytes;
+}
+
+void es_buf_release(struct es_buf *b)
+{
+    free(b->ptr);
+    b->ptr = NULL;
+    b->len = 0;
+    b->cap = 0;
+}
+
+void es_buf_reset(struct es_buf *b)
+{
+    b->len = 0;
+    if (b->ptr != NULL)
+        b->ptr[0] = '\0';
+}
+
+static enum es_status ensure(struct es_buf *b, size_t extra)
+{
+    if (extra > b->max || b->len > b->max - extra)
+        return ES_ETOOBIG;
+    size_t need = b->len + extra + 1;
+    if (need <= b->cap)
+        return ES_OK;
+    size_t cap = b->cap ? b->cap : 256;
+    while (cap < need)
+        cap = cap > SIZE_MAX / 2 ? need : cap * 2;
+    char *p = realloc(b->ptr, cap);
+    if (p == NULL)
+        return ES_ENOMEM;
+    b->ptr = p;
+    b->cap = cap;
+    return ES_OK;
+}
+
+enum es_status es_buf_add(struct es_buf *b, const void *data, size_t len)
+{
+    enum es_status st = ensure(b, len);
+    if (st != ES_OK)
+        return st;
+    if (len > 0)
+        memcpy(b->ptr + b->len, data, len);
+    b->len += len;
+    b->ptr[b->len] = '\0';
+    return ES_OK;
+}
+
+enum es_status es_buf_adds(struct es_buf *b, const char *s)
+{
+    return es_buf_add(b, s, strlen(s));
+}
+
+enum es_status es_buf_addf(struct es_buf *b, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return ES_EINVAL;
+    enum es_status st = ensure(b, (size_t)n);
+    if (st != ES_OK)
+        return st;
+    va_start(ap, fmt);
+    vsnprintf(b->ptr + b->len, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    b->len += (size_t)n;
+    return ES_OK;
+}
+
+char *es_buf_take(struct es_buf *b, size_t *len_out)
+{
+    char *p = b->ptr;
+    size_t len = b->len;
+    if (p == NULL) {
+        p = calloc(1, 1);
+        len = 0;
+    }
+    b->ptr = NULL;
+    b->len = 0;
+    b->cap = 0;
+    if (len_out != NULL)
+        *len_out = len;
+    return p;
+}

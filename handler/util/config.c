@@ -1,0 +1,214 @@
+/*
+ * config.c - settings from the environment. Numbers are parsed strictly (the
+ * whole value, in range) so a typo is a start-up error, not a silent default.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+static const char *env(const char *name)
+{
+    const char *v = getenv(name);
+    return (v != NULL && v[0] != '\0') ? v : NULL;
+}
+
+static enum es_status env_u64(const char *name, uint64_t min, uint64_t max, uint64_t dflt,
+                              uint64_t *out, struct es_error *err)
+{
+    const char *v = env(name);
+    if (v == NULL) {
+        *out = dflt;
+        return ES_OK;
+    }
+    char *end = NULL;
+    errno = 0;
+    unsigned long long n = strtoull(v, &end, 10);
+    if (errno != 0 || v[0] < '0' || v[0] > '9' || *end != '\0' || n < min || n > max)
+        return es_error_set(err, ES_EINVAL,
+                            "invalid setting '%s': expected an integer from %llu to %llu",
+                            name, (unsigned long long)min, (unsigned long long)max);
+    *out = n;
+    return ES_OK;
+}
+
+static enum es_status env_str(const char *name, const char *dflt, char **out)
+{
+    const char *v = env(name);
+    *out = strdup(v != NULL ? v : dflt);
+    return *out != NULL ? ES_OK : ES_ENOMEM;
+}
+
+static unsigned cpu_count(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (unsigned)n : 1;
+}
+
+static enum es_status load_numbers(struct es_config *cfg, struct es_error *err)
+{
+    uint64_t port, body, envelope, io, workers, shutdown;
+    unsigned cpus = cpu_count();
+    unsigned dflt_workers = cpus * 4 < 8 ? 8 : cpus * 4;
+    const char *port_name =
+        env("FUNCTIONS_CUSTOMHANDLER_PORT") ? "FUNCTIONS_CUSTOMHANDLER_PORT"
+                                            : "FUNCTIONS_HTTPWORKER_PORT";
+    enum es_status st = ES_OK;
+    if ((st = env_u64(port_name, 1, 65535, 0, &port, err)) != ES_OK ||
+        (st = env_u64("MAX_BODY_BYTES", 1, 1ull << 30, 1u << 20, &body, err)) != ES_OK ||
+        (st = env_u64("MAX_ENVELOPE_BYTES", 1024, 1ull << 31, 4u << 20, &envelope, err)) !=
+            ES_OK ||
+        (st = env_u64("HANDLER_IO_THREADS", 1, 256, cpus, &io, err)) != ES_OK ||
+        (st = env_u64("HANDLER_WORKERS", 1, 1024, dflt_workers, &workers, err)) != ES_OK ||
+        (st = env_u64("HANDLER_SHUTDOWN_TIMEOUT_MS", 0, 3600000, 30000, &shutdown, err)) !=
+            ES_OK)
+        return st;
+    cfg->port = (int)port;
+    cfg->max_body_bytes = (size_t)body;
+    cfg->max_envelope_bytes = (size_t)envelope;
+    cfg->io_threads = (unsigned)io;
+    cfg->workers = (unsigned)workers;
+    cfg->shutdown_timeout_ms = (int64_t)shutdown;
+    return ES_OK;
+}
+
+static enum es_status load_store(struct es_config *cfg, struct es_error *err)
+{
+    const char *conn = env("CosmosDB");
+    const char *endpoint = env("CosmosDB__accountEndpoint");
+    enum es_status st = ES_OK;
+    if (conn != NULL) {
+        st = es_config_parse_cosmos_connection(conn, &cfg->cosmos_endpoint, &cfg->cosmos_key,
+                                               err);
+        if (st != ES_OK)
+            return st;
+        cfg->store_kind = ES_STORE_COSMOS;
+    } else if (endpoint != NULL) {
+        if (strncasecmp(endpoint, "https://", 8) != 0 && strncasecmp(endpoint, "http://", 7) != 0)
+            return es_error_set(err, ES_EINVAL,
+                                "invalid setting 'CosmosDB__accountEndpoint': expected an "
+                                "https:// URL");
+        cfg->cosmos_endpoint = strdup(endpoint);
+        if (cfg->cosmos_endpoint == NULL)
+            return ES_ENOMEM;
+        cfg->store_kind = ES_STORE_COSMOS;
+    } else {
+        cfg->store_kind = ES_STORE_SQLITE;
+    }
+    if ((st = env_str("EVENT_STORE_PATH", "data/eventstore.db", &cfg->sqlite_path)) != ES_OK ||
+        (st = env_str("COSMOS_DATABASE", "eventsourcing", &cfg->cosmos_database)) != ES_OK ||
+        (st = env_str("EVENTS_CONTAINER", "events", &cfg->events_container)) != ES_OK ||
+        (st = env_str("VIEWS_CONTAINER", "views", &cfg->views_container)) != ES_OK ||
+        (st = env_str("LEASES_CONTAINER", "leases", &cfg->leases_container)) != ES_OK ||
+        (st = env_str("DEADLETTERS_CONTAINER", "deadletters", &cfg->deadletters_container)) !=
+            ES_OK)
+        return es_error_set(err, st, "cannot load settings: %s", es_status_message(st));
+    return ES_OK;
+}
+
+enum es_status es_config_load(struct es_config *cfg, struct es_error *err)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->log_level = ES_LOG_INFO;
+    const char *level = env("HANDLER_LOG_LEVEL");
+    if (level != NULL) {
+        int l = es_log_parse_level(level);
+        if (l < 0)
+            return es_error_set(err, ES_EINVAL,
+                                "invalid setting 'HANDLER_LOG_LEVEL': expected debug, info, "
+                                "warn, error or off");
+        cfg->log_level = (enum es_log_level)l;
+    }
+    enum es_status st = load_numbers(cfg, err);
+    if (st == ES_OK)
+        st = load_store(cfg, err);
+    if (st != ES_OK)
+        es_config_release(cfg);
+    return st;
+}
+
+void es_config_release(struct es_config *cfg)
+{
+    free(cfg->sqlite_path);
+    free(cfg->cosmos_endpoint);
+    if (cfg->cosmos_key != NULL) {
+        /* Keys should not linger in freed memory. */
+        memset(cfg->cosmos_key, 0, strlen(cfg->cosmos_key));
+        free(cfg->cosmos_key);
+    }
+    free(cfg->cosmos_database);
+    free(cfg->events_container);
+    free(cfg->views_container);
+    free(cfg->leases_container);
+    free(cfg->deadletters_container);
+    memset(cfg, 0, sizeof(*cfg));
+}
+
+void es_config_describe_store(const struct es_config *cfg, char *out, size_t out_len)
+{
+    if (cfg->store_kind == ES_STORE_SQLITE)
+        snprintf(out, out_len, "sqlite:%s", cfg->sqlite_path);
+    else
+        snprintf(out, out_len, "cosmos:%s (%s)", cfg->cosmos_endpoint,
+                 cfg->cosmos_key != NULL ? "key" : "managed identity");
+}
+
+static char *dup_trimmed(const char *p, size_t n)
+{
+    while (n > 0 && (*p == ' ' || *p == '\t'))
+        p++, n--;
+    while (n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\t'))
+        n--;
+    return strndup(p, n);
+}
+
+enum es_status es_config_parse_cosmos_connection(const char *conn, char **endpoint_out,
+                                                 char **key_out, struct es_error *err)
+{
+    char *endpoint = NULL, *key = NULL;
+    enum es_status st = ES_OK;
+    for (const char *p = conn; *p != '\0';) {
+        while (*p == ' ' || *p == '\t')
+            p++;
+        size_t part = strcspn(p, ";");
+        const char *eq = memchr(p, '=', part);
+        if (eq != NULL) {
+            size_t name_len = (size_t)(eq - p);
+            while (name_len > 0 && (p[name_len - 1] == ' ' || p[name_len - 1] == '\t'))
+                name_len--;
+            char **slot = NULL;
+            if (name_len == 15 && strncasecmp(p, "AccountEndpoint", 15) == 0)
+                slot = &endpoint;
+            else if (name_len == 10 && strncasecmp(p, "AccountKey", 10) == 0)
+                slot = &key;
+            if (slot != NULL) {
+                free(*slot);
+                *slot = dup_trimmed(eq + 1, part - (size_t)(eq + 1 - p));
+                if (*slot == NULL) {
+                    st = ES_ENOMEM;
+                    goto fail;
+                }
+            }
+        }
+        p += part;
+        if (*p == ';')
+            p++;
+    }
+    if (endpoint == NULL || endpoint[0] == '\0' || key == NULL || key[0] == '\0') {
+        st = es_error_set(err, ES_EINVAL,
+                          "invalid setting 'CosmosDB': expected "
+                          "'AccountEndpoint=https://…;AccountKey=…;'");
+        goto fail;
+    }
+    *endpoint_out = endpoint;
+    *key_out = key;
+    return ES_OK;
+fail:
+    free(endpoint);
+    free(key);
+    return st;
+}

@@ -1,0 +1,76 @@
+/*
+ * config.h - the handler's settings, read from the environment exactly as
+ * Azure Functions delivers app settings (and local.settings.json Values).
+ *
+ * Settings (defaults in parentheses):
+ *   FUNCTIONS_CUSTOMHANDLER_PORT   port of the host protocol (legacy name
+ *                                  FUNCTIONS_HTTPWORKER_PORT is accepted)
+ *   MAX_BODY_BYTES                 largest command body (1 MiB)
+ *   MAX_ENVELOPE_BYTES             largest invocation envelope (4 MiB)
+ *   HANDLER_IO_THREADS             HTTP I/O threads (one per CPU)
+ *   HANDLER_WORKERS                invocation worker threads (4 per CPU, at least 8)
+ *   HANDLER_SHUTDOWN_TIMEOUT_MS    how long SIGTERM waits for in-flight work (30000)
+ *   HANDLER_LOG_LEVEL              debug, info, warn, error, off (info)
+ *   CosmosDB                       Cosmos connection string AccountEndpoint=..;AccountKey=..;
+ *   CosmosDB__accountEndpoint      identity-based Cosmos endpoint (managed identity)
+ *   COSMOS_DATABASE (eventsourcing), EVENTS_CONTAINER (events), VIEWS_CONTAINER (views),
+ *   LEASES_CONTAINER (leases), DEADLETTERS_CONTAINER (deadletters)
+ *   EVENT_STORE_PATH               SQLite file when no Cosmos setting is present
+ *                                  (data/eventstore.db, relative to the working directory)
+ *
+ * The store is Cosmos DB when either Cosmos setting is present, else SQLite.
+ */
+#ifndef ES_UTIL_CONFIG_H
+#define ES_UTIL_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "log.h"
+#include "status.h"
+
+enum es_store_kind { ES_STORE_SQLITE, ES_STORE_COSMOS };
+
+struct es_config {
+    int port;                    /* host-protocol port; 0 when not set */
+    size_t max_body_bytes;       /* command body cap (inclusive) */
+    size_t max_envelope_bytes;   /* invocation envelope cap (inclusive) */
+    unsigned io_threads;         /* libmicrohttpd thread pool size */
+    unsigned workers;            /* invocation worker threads */
+    int64_t shutdown_timeout_ms; /* drain budget on SIGTERM */
+    enum es_log_level log_level;
+    enum es_store_kind store_kind;
+    char *sqlite_path;           /* SQLite store file */
+    char *cosmos_endpoint;       /* https://account.documents.azure.com:443/ */
+    char *cosmos_key;            /* master key (secret: never logged); NULL for identity */
+    char *cosmos_database;
+    char *events_container;
+    char *views_container;
+    char *leases_container;
+    char *deadletters_container;
+};
+
+/*
+ * Reads every setting from the environment into cfg (which the caller owns and
+ * later passes to es_config_release). ES_EINVAL with a message naming the
+ * setting when a value is malformed; cfg is then released.
+ */
+enum es_status es_config_load(struct es_config *cfg, struct es_error *err);
+
+/* Frees the strings held by cfg. */
+void es_config_release(struct es_config *cfg);
+
+/*
+ * Describes the store for logs and the health function without secrets:
+ * "sqlite:data/eventstore.db" or "cosmos:https://…/ (key)" / "(managed identity)".
+ */
+void es_config_describe_store(const struct es_config *cfg, char *out, size_t out_len);
+
+/*
+ * Parses a Cosmos connection string ("AccountEndpoint=…;AccountKey=…;", keys in
+ * any case, in any order). On success *endpoint_out and *key_out are malloc'd.
+ */
+enum es_status es_config_parse_cosmos_connection(const char *conn, char **endpoint_out,
+                                                 char **key_out, struct es_error *err);
+
+#endif

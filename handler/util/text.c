@@ -1,0 +1,145 @@
+/*
+ * text.c - percent-decoding, base64 and media types.
+ */
+#include "text.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+char *es_url_decode(const char *s, size_t len, bool plus_is_space, size_t *out_len)
+{
+    char *out = malloc(len + 1);
+    if (out == NULL)
+        return NULL;
+    size_t o = 0;
+    for (size_t i = 0; i < len; i++) {
+        int hi, lo;
+        if (s[i] == '%' && i + 2 < len && (hi = hexval(s[i + 1])) >= 0 &&
+            (lo = hexval(s[i + 2])) >= 0) {
+            out[o++] = (char)(hi * 16 + lo);
+            i += 2;
+        } else if (s[i] == '+' && plus_is_space) {
+            out[o++] = ' ';
+        } else {
+            out[o++] = s[i];
+        }
+    }
+    out[o] = '\0';
+    if (out_len != NULL)
+        *out_len = o;
+    return out;
+}
+
+char *es_base64_encode(const void *data, size_t len)
+{
+    static const char alphabet[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    const unsigned char *p = data;
+    size_t out_len = (len + 2) / 3 * 4;
+    char *out = malloc(out_len + 1);
+    if (out == NULL)
+        return NULL;
+    size_t o = 0;
+    size_t i = 0;
+    for (; i + 2 < len; i += 3) {
+        unsigned v = (unsigned)p[i] << 16 | (unsigned)p[i + 1] << 8 | p[i + 2];
+        out[o++] = alphabet[v >> 18 & 63];
+        out[o++] = alphabet[v >> 12 & 63];
+        out[o++] = alphabet[v >> 6 & 63];
+        out[o++] = alphabet[v & 63];
+    }
+    if (i < len) {
+        unsigned v = (unsigned)p[i] << 16 | (i + 1 < len ? (unsigned)p[i + 1] << 8 : 0);
+        out[o++] = alphabet[v >> 18 & 63];
+        out[o++] = alphabet[v >> 12 & 63];
+        out[o++] = i + 1 < len ? alphabet[v >> 6 & 63] : '=';
+        out[o++] = '=';
+    }
+    out[o] = '\0';
+    return out;
+}
+
+bool es_media_type_is(const char *content_type, const char *type)
+{
+    if (content_type == NULL)
+        return false;
+    while (*content_type == ' ' || *content_type == '\t')
+        content_type++;
+    size_t n = strcspn(content_type, ";");
+    while (n > 0 && (content_type[n - 1] == ' ' || content_type[n - 1] == '\t'))
+        n--;
+    size_t tlen = strlen(type);
+    const char *plus = strstr(type, "/+");
+    if (plus != NULL) {
+        size_t major = (size_t)(plus - type) + 1; /* "application/" */
+        size_t sfx_len = tlen - major;            /* "+json" */
+        return n > major + sfx_len && strncasecmp(content_type, type, major) == 0 &&
+               strncasecmp(content_type + n - sfx_len, plus + 1, sfx_len) == 0;
+    }
+    return n == tlen && strncasecmp(content_type, type, n) == 0;
+}
+
+size_t es_utf8_seq_len(const unsigned char *s, size_t len)
+{
+    unsigned char c = s[0];
+    size_t n;
+    unsigned min;
+    unsigned cp;
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xc2 && c <= 0xdf)
+        n = 2, min = 0x80, cp = c & 0x1fu;
+    else if (c >= 0xe0 && c <= 0xef)
+        n = 3, min = 0x800, cp = c & 0x0fu;
+    else if (c >= 0xf0 && c <= 0xf4)
+        n = 4, min = 0x10000, cp = c & 0x07u;
+    else
+        return 0;
+    if (len < n)
+        return 0;
+    for (size_t i = 1; i < n; i++) {
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+        cp = cp << 6 | (s[i] & 0x3fu);
+    }
+    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+        return 0;
+    return n;
+}
+
+char *es_utf8_sanitize(const char *s, size_t len, size_t *out_len)
+{
+    /* Worst case: every byte becomes the three bytes of U+FFFD. */
+    char *out = malloc(len * 3 + 1);
+    if (out == NULL)
+        return NULL;
+    const unsigned char *p = (const unsigned char *)s;
+    size_t o = 0;
+    for (size_t i = 0; i < len;) {
+        size_t n = es_utf8_seq_len(p + i, len - i);
+        if (n == 0) {
+            memcpy(out + o, "\xEF\xBF\xBD", 3);
+            o += 3;
+            i++;
+        } else {
+            memcpy(out + o, p + i, n);
+            o += n;
+            i += n;
+        }
+    }
+    out[o] = '\0';
+    *out_len = o;
+    return out;
+}

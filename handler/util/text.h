@@ -1,0 +1,38 @@
+/*
+ * text.h - byte-level text helpers: percent-decoding, base64, and the
+ * case-insensitive media-type check used for request and reply bodies.
+ */
+#ifndef ES_UTIL_TEXT_H
+#define ES_UTIL_TEXT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/*
+ * Percent-decodes s[0..len) into a malloc'd string; '+' becomes a space when
+ * plus_is_space (query strings). Invalid escapes are kept as they are.
+ * NULL on ENOMEM. The result may contain NUL bytes; *out_len gives its length.
+ */
+char *es_url_decode(const char *s, size_t len, bool plus_is_space, size_t *out_len);
+
+/*
+ * A malloc'd copy of s[0..len) in which every byte sequence that is not valid
+ * UTF-8 is replaced by U+FFFD. NULL on ENOMEM.
+ */
+char *es_utf8_sanitize(const char *s, size_t len, size_t *out_len);
+
+/* Length of the valid UTF-8 sequence at s[0..len), or 0 when it is invalid. */
+size_t es_utf8_seq_len(const unsigned char *s, size_t len);
+
+/* Base64 (RFC 4648, padded) of data into a malloc'd string; NULL on ENOMEM. */
+char *es_base64_encode(const void *data, size_t len);
+
+/*
+ * True when the media type in a Content-Type value (parameters ignored, case
+ * ignored, surrounding blanks ignored) equals type, e.g. "application/json".
+ * The type "application/+json" stands for any structured-syntax suffix: it
+ * matches every "application/<x>+json".
+ */
+bool es_media_type_is(const char *content_type, const char *type);
+
+#endif

@@ -1,0 +1,112 @@
+#include <criterion/criterion.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../../handler/util/config.h"
+
+/* Each Criterion test runs in its own process, so setenv cannot leak between tests. */
+
+Test(config, defaults_select_the_embedded_sqlite_store)
+{
+    unsetenv("CosmosDB");
+    unsetenv("CosmosDB__accountEndpoint");
+    struct es_config cfg;
+    cr_assert_eq(es_config_load(&cfg, NULL), ES_OK);
+    cr_expect_eq(cfg.store_kind, ES_STORE_SQLITE);
+    cr_expect_str_eq(cfg.sqlite_path, "data/eventstore.db");
+    cr_expect_eq(cfg.max_body_bytes, 1u << 20);
+    cr_expect_eq(cfg.max_envelope_bytes, 4u << 20);
+    cr_expect_str_eq(cfg.cosmos_database, "eventsourcing");
+    cr_expect_str_eq(cfg.deadletters_container, "deadletters");
+    cr_expect_geq(cfg.workers, 8);
+    es_config_release(&cfg);
+}
+
+Test(config, reads_the_port_and_limits)
+{
+    setenv("FUNCTIONS_CUSTOMHANDLER_PORT", "5123", 1);
+    setenv("MAX_BODY_BYTES", "2048", 1);
+    setenv("MAX_ENVELOPE_BYTES", "8192", 1);
+    struct es_config cfg;
+    cr_assert_eq(es_config_load(&cfg, NULL), ES_OK);
+    cr_expect_eq(cfg.port, 5123);
+    cr_expect_eq(cfg.max_body_bytes, 2048);
+    cr_expect_eq(cfg.max_envelope_bytes, 8192);
+    es_config_release(&cfg);
+}
+
+Test(config, accepts_the_legacy_port_name)
+{
+    unsetenv("FUNCTIONS_CUSTOMHANDLER_PORT");
+    setenv("FUNCTIONS_HTTPWORKER_PORT", "6000", 1);
+    struct es_config cfg;
+    cr_assert_eq(es_config_load(&cfg, NULL), ES_OK);
+    cr_expect_eq(cfg.port, 6000);
+    es_config_release(&cfg);
+}
+
+Test(config, rejects_malformed_numbers_naming_the_setting)
+{
+    const char *bad[] = {"abc", "12x", "-1", "0", "99999999999999999999", " 5"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        setenv("MAX_BODY_BYTES", bad[i], 1);
+        struct es_config cfg;
+        struct es_error err = {0};
+        cr_expect_eq(es_config_load(&cfg, &err), ES_EINVAL, "value '%s'", bad[i]);
+        cr_expect(strstr(err.message, "MAX_BODY_BYTES") != NULL, "%s", err.message);
+    }
+    setenv("MAX_BODY_BYTES", "100", 1);
+    setenv("FUNCTIONS_CUSTOMHANDLER_PORT", "70000", 1);
+    struct es_config cfg;
+    struct es_error err = {0};
+    cr_expect_eq(es_config_load(&cfg, &err), ES_EINVAL);
+    cr_expect(strstr(err.message, "FUNCTIONS_CUSTOMHANDLER_PORT") != NULL);
+}
+
+Test(config, rejects_an_unknown_log_level)
+{
+    setenv("HANDLER_LOG_LEVEL", "loud", 1);
+    struct es_config cfg;
+    struct es_error err = {0};
+    cr_expect_eq(es_config_load(&cfg, &err), ES_EINVAL);
+    cr_expect(strstr(err.message, "HANDLER_LOG_LEVEL") != NULL);
+}
+
+Test(config, a_connection_string_selects_cosmos_with_its_key)
+{
+    setenv("CosmosDB", " accountendpoint=https://acct.documents.azure.com:443/ ; AccountKey=a2V5==;", 1);
+    struct es_config cfg;
+    cr_assert_eq(es_config_load(&cfg, NULL), ES_OK);
+    cr_expect_eq(cfg.store_kind, ES_STORE_COSMOS);
+    cr_expect_str_eq(cfg.cosmos_endpoint, "https://acct.documents.azure.com:443/");
+    cr_expect_str_eq(cfg.cosmos_key, "a2V5==");
+    char desc[256];
+    es_config_describe_store(&cfg, desc, sizeof(desc));
+    cr_expect_str_eq(desc, "cosmos:https://acct.documents.azure.com:443/ (key)");
+    cr_expect(strstr(desc, "a2V5") == NULL);
+    es_config_release(&cfg);
+}
+
+Test(config, an_account_endpoint_selects_cosmos_with_managed_identity)
+{
+    unsetenv("CosmosDB");
+    setenv("CosmosDB__accountEndpoint", "https://acct.documents.azure.com:443/", 1);
+    struct es_config cfg;
+    cr_assert_eq(es_config_load(&cfg, NULL), ES_OK);
+    cr_expect_eq(cfg.store_kind, ES_STORE_COSMOS);
+    cr_expect_null(cfg.cosmos_key);
+    char desc[256];
+    es_config_describe_store(&cfg, desc, sizeof(desc));
+    cr_expect(strstr(desc, "managed identity") != NULL);
+    es_config_release(&cfg);
+}
+
+Test(config, an_incomplete_connection_string_is_an_error_that_hides_the_key)
+{
+    setenv("CosmosDB", "AccountKey=c2VjcmV0;", 1);
+    struct es_config cfg;
+    struct es_error err = {0};
+    cr_expect_eq(es_config_load(&cfg, &err), ES_EINVAL);
+    cr_expect(strstr(err.message, "CosmosDB") != NULL);
+    cr_expect(strstr(err.message, "c2VjcmV0") == NULL);
+}

@@ -1,0 +1,61 @@
+#include <criterion/criterion.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../../handler/util/text.h"
+
+static void check_decode(const char *in, bool plus, const char *want)
+{
+    size_t len = 0;
+    char *out = es_url_decode(in, strlen(in), plus, &len);
+    cr_assert_not_null(out);
+    cr_expect_eq(len, strlen(want), "decode('%s') length %zu", in, len);
+    cr_expect_str_eq(out, want, "decode('%s')", in);
+    free(out);
+}
+
+Test(text, url_decode_handles_escapes_plus_and_bad_escapes)
+{
+    check_decode("a%20b", false, "a b");
+    check_decode("a+b", true, "a b");
+    check_decode("a+b", false, "a+b");
+    check_decode("%zz%4", false, "%zz%4");
+    check_decode("%41%62%", false, "Ab%");
+    check_decode("%C3%A9", false, "\xc3\xa9");
+}
+
+Test(text, base64_matches_rfc4648_vectors)
+{
+    const char *vectors[][2] = {{"", ""},         {"f", "Zg=="},         {"fo", "Zm8="},
+                                {"foo", "Zm9v"},  {"foob", "Zm9vYg=="},  {"fooba", "Zm9vYmE="},
+                                {"foobar", "Zm9vYmFy"}};
+    for (size_t i = 0; i < sizeof(vectors) / sizeof(vectors[0]); i++) {
+        char *out = es_base64_encode(vectors[i][0], strlen(vectors[i][0]));
+        cr_expect_str_eq(out, vectors[i][1]);
+        free(out);
+    }
+}
+
+Test(text, utf8_sanitize_replaces_only_invalid_sequences)
+{
+    const char in[] = "ok \xc3\xa9 \xff \xe2\x82 \xed\xa0\x80 \xf0\x9f\x98\x80";
+    size_t len = 0;
+    char *out = es_utf8_sanitize(in, sizeof(in) - 1, &len);
+    cr_assert_str_eq(out, "ok \xc3\xa9 \xef\xbf\xbd \xef\xbf\xbd\xef\xbf\xbd "
+                          "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd \xf0\x9f\x98\x80");
+    free(out);
+}
+
+Test(text, media_type_ignores_case_parameters_and_blanks)
+{
+    cr_expect(es_media_type_is("application/json", "application/json"));
+    cr_expect(es_media_type_is("Application/JSON; charset=utf-8", "application/json"));
+    cr_expect(es_media_type_is("  application/json ;x=y", "application/json"));
+    cr_expect_not(es_media_type_is("application/jsonx", "application/json"));
+    cr_expect_not(es_media_type_is("text/plain", "application/json"));
+    cr_expect_not(es_media_type_is(NULL, "application/json"));
+    cr_expect(es_media_type_is("application/merge-patch+json", "application/+json"));
+    cr_expect(es_media_type_is("APPLICATION/PROBLEM+JSON; q=1", "application/+json"));
+    cr_expect_not(es_media_type_is("application/+json", "application/+json"));
+    cr_expect_not(es_media_type_is("text/x+json", "application/+json"));
+}
