@@ -37,12 +37,13 @@ const char *fn_param(const struct fn_http_request *req, const char *name)
     return json_string_value(json_object_get(req->params, name));
 }
 
-enum es_status fn_set_header(struct fn_http_response *res, const char *name, const char *value)
+enum es_status fn_set_header(struct fn_http_response *res, const char *name,
+                             const char *value)
 {
     if (res->headers == NULL && (res->headers = json_object()) == NULL)
         return ES_ENOMEM;
     return json_object_set_new(res->headers, name, json_string(value)) == 0 ? ES_OK
-                                                                             : ES_ENOMEM;
+                                                                            : ES_ENOMEM;
 }
 
 void fn_http_response_release(struct fn_http_response *res)
@@ -69,15 +70,16 @@ void fn_reply_json(struct fn_http_response *res, int status, json_t *body)
     res->body = text;
 }
 
-void fn_reply_error(struct fn_http_response *res, int status, const char *code, const char *fmt,
-                    ...)
+void fn_reply_error(struct fn_http_response *res, int status, const char *code,
+                    const char *fmt, ...)
 {
     char message[512];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(message, sizeof(message), fmt, ap);
     va_end(ap);
-    fn_reply_json(res, status, json_pack("{s:s, s:s}", "error", code, "message", message));
+    fn_reply_json(res, status,
+                  json_pack("{s:s, s:s}", "error", code, "message", message));
 }
 
 void fn_log(struct fn_ctx *ctx, const char *fmt, ...)

@@ -26,46 +26,46 @@
 /* Services shared by every invocation; owned by main, read-only for functions. */
 struct fn_services {
     const struct es_config *cfg;
-    const char *version;   /* the handler's version string */
-    void *store;           /* the event store (struct es_store *) once one is open */
-    void *engine;          /* the command engine once one is running */
+    const char *version; /* the handler's version string */
+    void *store;         /* the event store (struct es_store *) once one is open */
+    void *engine;        /* the command engine once one is running */
 };
 
 /* An HTTP request as the host describes it in Data.<trigger>. All borrowed. */
 struct fn_http_request {
-    const char *method;    /* "GET", "POST", ... */
-    const char *url;       /* public URL with route prefix and query */
-    json_t *query;         /* object: name -> string (repeated names comma-joined) */
-    json_t *headers;       /* object: name -> array of strings */
-    json_t *params;        /* object: route parameter -> string */
-    json_t *identities;    /* array of ClaimsIdentity objects, or NULL */
-    const char *body;      /* raw body text, NULL when the request had none */
+    const char *method; /* "GET", "POST", ... */
+    const char *url;    /* public URL with route prefix and query */
+    json_t *query;      /* object: name -> string (repeated names comma-joined) */
+    json_t *headers;    /* object: name -> array of strings */
+    json_t *params;     /* object: route parameter -> string */
+    json_t *identities; /* array of ClaimsIdentity objects, or NULL */
+    const char *body;   /* raw body text, NULL when the request had none */
     size_t body_len;
 };
 
 /* The reply of an HTTP function, sent to the client as Outputs.<res>. */
 struct fn_http_response {
-    int status;            /* HTTP status for the client */
-    json_t *headers;       /* owned object: name -> string; NULL for none */
-    char *body;            /* owned text; NULL for an empty body */
+    int status;      /* HTTP status for the client */
+    json_t *headers; /* owned object: name -> string; NULL for none */
+    char *body;      /* owned text; NULL for an empty body */
     size_t body_len;
 };
 
 /* Metadata.RetryContext of a function with a retry policy. */
 struct fn_retry {
-    bool present;          /* false when the function has no retry policy */
-    int64_t retry_count;   /* 0 on the first attempt */
+    bool present;            /* false when the function has no retry policy */
+    int64_t retry_count;     /* 0 on the first attempt */
     int64_t max_retry_count; /* -1 for "forever" */
 };
 
 /* Per-invocation context. */
 struct fn_ctx {
     const char *function_name;
-    const char *invocation_id;  /* X-Azure-Functions-InvocationId, or generated */
+    const char *invocation_id; /* X-Azure-Functions-InvocationId, or generated */
     const struct fn_services *svc;
-    json_t *metadata;           /* borrowed envelope Metadata object (never NULL) */
+    json_t *metadata; /* borrowed envelope Metadata object (never NULL) */
     struct fn_retry retry;
-    json_t *logs;               /* array of strings: the reply's Logs */
+    json_t *logs; /* array of strings: the reply's Logs */
 };
 
 enum fn_kind { FN_HTTP, FN_TRIGGER };
@@ -81,7 +81,7 @@ typedef void (*fn_http_fn)(struct fn_ctx *ctx, const struct fn_http_request *req
 typedef enum es_status (*fn_trigger_fn)(struct fn_ctx *ctx, json_t *payload);
 
 struct fn_def {
-    const char *name;            /* folder name = function name */
+    const char *name; /* folder name = function name */
     enum fn_kind kind;
     const char *trigger_binding; /* Data key, e.g. "req" or "documents" */
     const char *output_binding;  /* HTTP output binding, e.g. "res" (FN_HTTP only) */
@@ -114,7 +114,8 @@ const char *fn_param(const struct fn_http_request *req, const char *name);
 /* ---- response helpers ---- */
 
 /* Sets a response header (the value is copied). */
-enum es_status fn_set_header(struct fn_http_response *res, const char *name, const char *value);
+enum es_status fn_set_header(struct fn_http_response *res, const char *name,
+                             const char *value);
 
 /*
  * Replies status with body serialised as JSON and Content-Type application/json.
@@ -126,13 +127,14 @@ void fn_reply_json(struct fn_http_response *res, int status, json_t *body);
  * Replies {"error": code, "message": <formatted>} with the given status, the
  * error shape every function uses.
  */
-void fn_reply_error(struct fn_http_response *res, int status, const char *code, const char *fmt,
-                    ...) __attribute__((format(printf, 4, 5)));
+void fn_reply_error(struct fn_http_response *res, int status, const char *code,
+                    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
 /* Frees what a response owns and zeroes it. */
 void fn_http_response_release(struct fn_http_response *res);
 
 /* Appends a line to the invocation's Logs (which the host records). */
-void fn_log(struct fn_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void fn_log(struct fn_ctx *ctx, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 #endif

@@ -31,9 +31,9 @@ enum mode { MODE_HOST, MODE_SERVE };
 
 struct options {
     enum mode mode;
-    int port;              /* serve: -1 means the default */
+    int port; /* serve: -1 means the default */
     const char *listen;
-    const char *app_dir;   /* serve: NULL means the executable's folder */
+    const char *app_dir; /* serve: NULL means the executable's folder */
 };
 
 static void usage(FILE *to)
@@ -134,8 +134,9 @@ static int serve(struct runtime *rt, const struct options *o, const sigset_t *si
     };
     if (o->mode == MODE_HOST) {
         if (rt->cfg.port == 0) {
-            es_log_error("cannot start: FUNCTIONS_CUSTOMHANDLER_PORT is not set (run under "
-                         "the Functions host, or use 'handler serve')");
+            es_log_error(
+                "cannot start: FUNCTIONS_CUSTOMHANDLER_PORT is not set (run under "
+                "the Functions host, or use 'handler serve')");
             return 2;
         }
         rt->hp = (struct hostproto){.app = &rt->app,
@@ -143,14 +144,16 @@ static int serve(struct runtime *rt, const struct options *o, const sigset_t *si
         router = hostproto_router(&rt->hp);
         opts.port = rt->cfg.port;
         opts.max_body_bytes = rt->cfg.max_envelope_bytes;
-        opts.idle_timeout_s = 0; /* the host pools its connections; never cut one under it */
+        opts.idle_timeout_s =
+            0; /* the host pools its connections; never cut one under it */
     } else {
         char *dir = o->app_dir != NULL ? strdup(o->app_dir) : exe_dir();
-        enum es_status st = dir != NULL ? front_load(dir, &rt->app, &rt->front, &err)
-                                        : ES_ENOMEM;
+        enum es_status st =
+            dir != NULL ? front_load(dir, &rt->app, &rt->front, &err) : ES_ENOMEM;
         free(dir);
         if (st != ES_OK) {
-            es_log_error("cannot start: %s", err.message[0] ? err.message : "out of memory");
+            es_log_error("cannot start: %s",
+                         err.message[0] ? err.message : "out of memory");
             return 2;
         }
         router = front_router(rt->front);
@@ -167,11 +170,12 @@ static int serve(struct runtime *rt, const struct options *o, const sigset_t *si
     char store[512];
     es_config_describe_store(&rt->cfg, store, sizeof(store));
     es_log_info("handler %s listening on %s:%d (%s, store %s)", ES_VERSION, opts.address,
-                http_server_port(rt->server), o->mode == MODE_HOST ? "host protocol" : "serve",
-                store);
+                http_server_port(rt->server),
+                o->mode == MODE_HOST ? "host protocol" : "serve", store);
     if (rt->front != NULL) {
         char base[128];
-        snprintf(base, sizeof(base), "http://%s:%d", opts.address, http_server_port(rt->server));
+        snprintf(base, sizeof(base), "http://%s:%d", opts.address,
+                 http_server_port(rt->server));
         front_log_routes(rt->front, base);
     }
 

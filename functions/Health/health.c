@@ -12,8 +12,9 @@ static void health(struct fn_ctx *ctx, const struct fn_http_request *req,
     char store[512];
     es_config_describe_store(ctx->svc->cfg, store, sizeof(store));
     fn_reply_json(res, 200,
-                  json_pack("{s:s, s:s, s:s, s:s}", "status", "ok", "version", ctx->svc->version,
-                            "store", store, "invocationId", ctx->invocation_id));
+                  json_pack("{s:s, s:s, s:s, s:s}", "status", "ok", "version",
+                            ctx->svc->version, "store", store, "invocationId",
+                            ctx->invocation_id));
 }
 
 const struct fn_def fn_health = {

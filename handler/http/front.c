@@ -20,18 +20,18 @@
 #define FRONT_MAX_METHODS 8
 
 struct route {
-    char *function;        /* folder name */
-    char *template_text;   /* as written in function.json */
+    char *function;      /* folder name */
+    char *template_text; /* as written in function.json */
     struct route_template *tmpl;
-    char *trigger_binding; /* "req" */
-    char *http_binding;    /* "res" or "$return" */
+    char *trigger_binding;              /* "req" */
+    char *http_binding;                 /* "res" or "$return" */
     char methods[FRONT_MAX_METHODS][8]; /* upper case; none listed means any */
     size_t n_methods;
 };
 
 struct front {
     const struct invoke_app *app;
-    char *prefix;          /* route prefix without slashes, may be empty */
+    char *prefix; /* route prefix without slashes, may be empty */
     struct route *routes;
     size_t n_routes;
 };
@@ -66,15 +66,16 @@ static json_t *load_json_file(const char *path, struct es_error *err)
     return j;
 }
 
-static enum es_status load_prefix(struct front *f, const char *app_dir, struct es_error *err)
+static enum es_status load_prefix(struct front *f, const char *app_dir,
+                                  struct es_error *err)
 {
     char path[4096];
     snprintf(path, sizeof(path), "%s/host.json", app_dir);
     json_t *host = load_json_file(path, err);
     if (host == NULL)
         return ES_EINVAL;
-    json_t *v = json_object_get(json_object_get(json_object_get(host, "extensions"), "http"),
-                                "routePrefix");
+    json_t *v = json_object_get(
+        json_object_get(json_object_get(host, "extensions"), "http"), "routePrefix");
     const char *prefix = json_is_string(v) ? json_string_value(v) : "api";
     while (*prefix == '/')
         prefix++;
@@ -88,8 +89,8 @@ static enum es_status load_prefix(struct front *f, const char *app_dir, struct e
     return ES_OK;
 }
 
-static enum es_status route_from_bindings(const char *name, json_t *bindings, struct route *r,
-                                          struct es_error *err)
+static enum es_status route_from_bindings(const char *name, json_t *bindings,
+                                          struct route *r, struct es_error *err)
 {
     json_t *trigger = NULL, *out = NULL, *b;
     size_t i;
@@ -105,7 +106,8 @@ static enum es_status route_from_bindings(const char *name, json_t *bindings, st
         return ES_ENOTFOUND;
     const char *route = json_string_value(json_object_get(trigger, "route"));
     const char *tname = json_string_value(json_object_get(trigger, "name"));
-    const char *oname = out != NULL ? json_string_value(json_object_get(out, "name")) : NULL;
+    const char *oname =
+        out != NULL ? json_string_value(json_object_get(out, "name")) : NULL;
     r->function = strdup(name);
     r->template_text = strdup(route != NULL ? route : name);
     r->trigger_binding = strdup(tname != NULL ? tname : "req");
@@ -116,8 +118,10 @@ static enum es_status route_from_bindings(const char *name, json_t *bindings, st
     json_array_foreach(json_object_get(trigger, "methods"), i, m)
     {
         const char *s = json_string_value(m);
-        if (s == NULL || strlen(s) >= sizeof(r->methods[0]) || r->n_methods >= FRONT_MAX_METHODS)
-            return es_error_set(err, ES_EINVAL, "function '%s': invalid method list", name);
+        if (s == NULL || strlen(s) >= sizeof(r->methods[0]) ||
+            r->n_methods >= FRONT_MAX_METHODS)
+            return es_error_set(err, ES_EINVAL, "function '%s': invalid method list",
+                                name);
         char *dst = r->methods[r->n_methods++];
         size_t k = 0;
         for (; s[k] != '\0'; k++)
@@ -130,8 +134,8 @@ static enum es_status route_from_bindings(const char *name, json_t *bindings, st
     return ES_OK;
 }
 
-static enum es_status load_function(struct front *f, const char *app_dir, const char *name,
-                                    struct es_error *err)
+static enum es_status load_function(struct front *f, const char *app_dir,
+                                    const char *name, struct es_error *err)
 {
     char path[4096];
     snprintf(path, sizeof(path), "%s/%s/function.json", app_dir, name);
@@ -144,10 +148,11 @@ static enum es_status load_function(struct front *f, const char *app_dir, const 
         return ES_EINVAL;
     enum es_status st = ES_OK;
     if (fn_table_find(f->app->fns, name) == NULL) {
-        st = es_error_set(err, ES_EINVAL,
-                          "function '%s' has a function.json but no implementation in this "
-                          "handler",
-                          name);
+        st = es_error_set(
+            err, ES_EINVAL,
+            "function '%s' has a function.json but no implementation in this "
+            "handler",
+            name);
         goto out;
     }
     struct route *grown = realloc(f->routes, (f->n_routes + 1) * sizeof(*grown));
@@ -190,7 +195,8 @@ enum es_status front_load(const char *app_dir, const struct invoke_app *app,
     char *names[1024];
     size_t n = 0;
     struct dirent *de;
-    while (d != NULL && n < sizeof(names) / sizeof(names[0]) && (de = readdir(d)) != NULL) {
+    while (d != NULL && n < sizeof(names) / sizeof(names[0]) &&
+           (de = readdir(d)) != NULL) {
         if (de->d_name[0] != '.' && (names[n] = strdup(de->d_name)) != NULL)
             n++;
     }
@@ -211,16 +217,22 @@ enum es_status front_load(const char *app_dir, const struct invoke_app *app,
     return ES_OK;
 }
 
+/* Appends sep (unless buf is empty) and word to buf, truncating at cap. */
+static void append_word(char *buf, size_t cap, const char *sep, const char *word)
+{
+    size_t used = strlen(buf);
+    if (used < cap)
+        snprintf(buf + used, cap - used, "%s%s", used > 0 ? sep : "", word);
+}
+
 void front_log_routes(const struct front *f, const char *base_url)
 {
     es_log_info("functions:");
     for (size_t i = 0; i < f->n_routes; i++) {
         const struct route *r = &f->routes[i];
         char methods[80] = "";
-        for (size_t k = 0; k < r->n_methods; k++) {
-            strncat(methods, k ? "," : "", sizeof(methods) - strlen(methods) - 1);
-            strncat(methods, r->methods[k], sizeof(methods) - strlen(methods) - 1);
-        }
+        for (size_t k = 0; k < r->n_methods; k++)
+            append_word(methods, sizeof(methods), ",", r->methods[k]);
         es_log_info("  %s: [%s] %s/%s%s%s", r->function, r->n_methods ? methods : "ANY",
                     base_url, f->prefix, f->prefix[0] ? "/" : "", r->template_text);
     }
@@ -278,17 +290,22 @@ static const struct route *find_route(const struct front *f, const char *target,
         if (!route_template_match(r->tmpl, path, len, NULL))
             continue;
         *path_matched = true;
-        for (size_t k = 0; k < r->n_methods; k++) {
-            if (strstr(allow, r->methods[k]) == NULL) {
-                strncat(allow, allow[0] ? ", " : "", allow_len - strlen(allow) - 1);
-                strncat(allow, r->methods[k], allow_len - strlen(allow) - 1);
-            }
-        }
+        for (size_t k = 0; k < r->n_methods; k++)
+            if (strstr(allow, r->methods[k]) == NULL)
+                append_word(allow, allow_len, ", ", r->methods[k]);
         if (method_allowed(r, method) &&
             (best == NULL || route_template_compare(r->tmpl, best->tmpl) < 0))
             best = r;
     }
     return best;
+}
+
+static void reply_too_large(struct http_exchange *x)
+{
+    char msg[128];
+    snprintf(msg, sizeof(msg), "request body too large: the limit is %zu bytes",
+             x->body_cap);
+    http_reply_error(x, 413, "payload_too_large", msg);
 }
 
 static void on_headers(void *cls, struct http_exchange *x)
@@ -301,8 +318,8 @@ static void on_headers(void *cls, struct http_exchange *x)
     }
     bool path_matched;
     char allow[128];
-    const struct route *r = find_route(f, x->target, x->method, &path_matched, allow,
-                                       sizeof(allow));
+    const struct route *r =
+        find_route(f, x->target, x->method, &path_matched, allow, sizeof(allow));
     if (r == NULL) {
         if (path_matched) {
             http_reply_error(x, 405, "method_not_allowed",
@@ -314,10 +331,7 @@ static void on_headers(void *cls, struct http_exchange *x)
         return;
     }
     if (x->body_too_large) {
-        char msg[128];
-        snprintf(msg, sizeof(msg), "request body too large: the limit is %zu bytes",
-                 x->body_cap);
-        http_reply_error(x, 413, "payload_too_large", msg);
+        reply_too_large(x);
         return;
     }
     x->route = (void *)r;
@@ -341,8 +355,8 @@ static void relay_http(struct http_exchange *x, struct invoke_host_result *hr)
         http_reply_header(x, "Content-Type", "text/plain; charset=utf-8");
 }
 
-static void log_outcome(const struct route *r, const char *id, struct invoke_host_result *hr,
-                        int64_t started_ms)
+static void log_outcome(const struct route *r, const char *id,
+                        struct invoke_host_result *hr, int64_t started_ms)
 {
     size_t i;
     json_t *line;
@@ -402,6 +416,11 @@ static void on_request(void *cls, struct http_exchange *x)
 {
     struct front *f = cls;
     const struct route *r = x->route;
+    if (x->body_too_large) {
+        /* A chunked body that outgrew the cap while it arrived. */
+        reply_too_large(x);
+        return;
+    }
     int64_t started = es_time_mono_ms();
     char id[ES_UUID_STR_LEN + 1];
     es_uuid4(id);

@@ -66,13 +66,15 @@ static void on_request(void *cls, struct http_exchange *x)
         invoke_reply_oversize(hp->app, name, hp->max_envelope_bytes, &r);
     } else {
         const char *id = http_exchange_header(x, "X-Azure-Functions-InvocationId");
-        invoke_dispatch(hp->app, name, id, x->body != NULL ? x->body : "", x->body_len, &r);
+        invoke_dispatch(hp->app, name, id, x->body != NULL ? x->body : "", x->body_len,
+                        &r);
     }
     reply_invoke(x, &r);
 }
 
 struct http_router hostproto_router(struct hostproto *hp)
 {
-    struct http_router r = {.on_headers = on_headers, .on_request = on_request, .cls = hp};
+    struct http_router r = {
+        .on_headers = on_headers, .on_request = on_request, .cls = hp};
     return r;
 }

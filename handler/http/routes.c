@@ -11,8 +11,13 @@
 #include "../util/text.h"
 
 /* Ranks double as precedence: lower wins. */
-enum seg_kind { SEG_LITERAL = 0, SEG_CONSTRAINED = 1, SEG_PARAM = 2, SEG_OPTIONAL = 3,
-                SEG_CATCHALL = 4 };
+enum seg_kind {
+    SEG_LITERAL = 0,
+    SEG_CONSTRAINED = 1,
+    SEG_PARAM = 2,
+    SEG_OPTIONAL = 3,
+    SEG_CATCHALL = 4
+};
 
 enum constraint { C_NONE, C_INT, C_LONG, C_BOOL, C_GUID, C_ALPHA };
 
@@ -42,7 +47,10 @@ static enum constraint constraint_named(const char *s, size_t n)
     static const struct {
         const char *name;
         enum constraint c;
-    } names[] = {{"int", C_INT}, {"long", C_LONG}, {"bool", C_BOOL}, {"guid", C_GUID},
+    } names[] = {{"int", C_INT},
+                 {"long", C_LONG},
+                 {"bool", C_BOOL},
+                 {"guid", C_GUID},
                  {"alpha", C_ALPHA}};
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
         if (strlen(names[i].name) == n && strncasecmp(s, names[i].name, n) == 0)
@@ -76,7 +84,8 @@ static enum es_status parse_param(const char *s, size_t n, struct segment *seg,
     const char *colon = memchr(s, ':', n);
     size_t name_len = colon != NULL ? (size_t)(colon - s) : n;
     if (!name_ok(s, name_len))
-        return es_error_set(err, ES_EINVAL, "invalid route parameter '{%.*s}'", (int)n, s);
+        return es_error_set(err, ES_EINVAL, "invalid route parameter '{%.*s}'", (int)n,
+                            s);
     if (colon != NULL) {
         size_t clen = n - name_len - 1;
         seg->constraint = constraint_named(colon + 1, clen);
@@ -116,7 +125,8 @@ enum es_status route_template_parse(const char *tmpl, struct route_template **ou
             st = parse_param(p + 1, len - 2, seg, err);
         } else if (memchr(p, '{', len) != NULL || memchr(p, '}', len) != NULL) {
             st = es_error_set(err, ES_EINVAL,
-                              "invalid route '%s': parameters must take whole segments", tmpl);
+                              "invalid route '%s': parameters must take whole segments",
+                              tmpl);
         } else {
             seg->kind = SEG_LITERAL;
             seg->text = strndup(p, len);
@@ -134,10 +144,11 @@ enum es_status route_template_parse(const char *tmpl, struct route_template **ou
         if ((seg->kind == SEG_CATCHALL && !last) ||
             (seg->optional && !last && !t->segs[i + 1].optional &&
              t->segs[i + 1].kind != SEG_CATCHALL)) {
-            st = es_error_set(err, ES_EINVAL,
-                              "invalid route '%s': optional and catch-all parameters must "
-                              "come last",
-                              tmpl);
+            st =
+                es_error_set(err, ES_EINVAL,
+                             "invalid route '%s': optional and catch-all parameters must "
+                             "come last",
+                             tmpl);
             goto fail;
         }
     }
@@ -189,8 +200,8 @@ static bool satisfies(enum constraint c, const char *v)
 }
 
 /* Matches segment i onwards; fills params (may be NULL). */
-static bool match_from(const struct route_template *t, size_t i, const char *p, const char *end,
-                       json_t *params)
+static bool match_from(const struct route_template *t, size_t i, const char *p,
+                       const char *end, json_t *params)
 {
     if (i == t->n)
         return p == end;
@@ -225,8 +236,8 @@ static bool match_from(const struct route_template *t, size_t i, const char *p, 
     return ok && match_from(t, i + 1, next, end, params);
 }
 
-bool route_template_match(const struct route_template *t, const char *path, size_t path_len,
-                          json_t **params_out)
+bool route_template_match(const struct route_template *t, const char *path,
+                          size_t path_len, json_t **params_out)
 {
     /* One trailing slash is ignored, as ASP.NET routing does. */
     if (path_len > 0 && path[path_len - 1] == '/')

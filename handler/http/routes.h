@@ -29,14 +29,15 @@ void route_template_free(struct route_template *t);
  * query and without a leading '/'. On a match returns true and, when
  * params_out is given, a new object of parameter name -> decoded value.
  */
-bool route_template_match(const struct route_template *t, const char *path, size_t path_len,
-                          json_t **params_out);
+bool route_template_match(const struct route_template *t, const char *path,
+                          size_t path_len, json_t **params_out);
 
 /*
  * Orders two templates that both match a path: negative when a is the more
  * specific (literal before constrained before plain before optional before
  * catch-all, segment by segment), as ASP.NET routing does.
  */
-int route_template_compare(const struct route_template *a, const struct route_template *b);
+int route_template_compare(const struct route_template *a,
+                           const struct route_template *b);
 
 #endif

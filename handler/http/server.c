@@ -34,10 +34,10 @@
 enum phase { PHASE_NEW, PHASE_BODY, PHASE_RUNNING, PHASE_READY };
 
 struct exchange {
-    struct http_exchange x;  /* first member: the router's view */
+    struct http_exchange x; /* first member: the router's view */
     struct http_server *server;
     enum phase phase;
-    char *target;            /* raw request target */
+    char *target; /* raw request target */
     char *method;
     struct es_buf body;
 };
@@ -48,8 +48,8 @@ struct http_server {
     struct http_router router;
     size_t max_body_bytes;
     int port;
-    atomic_size_t in_flight;  /* requests received and not yet answered */
-    atomic_bool draining;     /* answers carry Connection: close */
+    atomic_size_t in_flight; /* requests received and not yet answered */
+    atomic_bool draining;    /* answers carry Connection: close */
 };
 
 /* ---- exchange helpers ---- */
@@ -88,7 +88,8 @@ const char *http_exchange_header(const struct http_exchange *x, const char *name
     return NULL;
 }
 
-enum es_status http_reply_header(struct http_exchange *x, const char *name, const char *value)
+enum es_status http_reply_header(struct http_exchange *x, const char *name,
+                                 const char *value)
 {
     struct http_header *h =
         realloc(x->resp_headers, (x->n_resp_headers + 1) * sizeof(*x->resp_headers));
@@ -107,8 +108,8 @@ enum es_status http_reply_header(struct http_exchange *x, const char *name, cons
     return ES_OK;
 }
 
-enum es_status http_reply_own(struct http_exchange *x, int status, const char *content_type,
-                              char *body, size_t body_len)
+enum es_status http_reply_own(struct http_exchange *x, int status,
+                              const char *content_type, char *body, size_t body_len)
 {
     free(x->resp_body);
     x->resp_body = body;
@@ -318,7 +319,8 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 /* ---- lifecycle ---- */
 
 struct http_server *http_server_start(const struct http_server_opts *opts,
-                                      const struct http_router *router, struct es_error *err)
+                                      const struct http_router *router,
+                                      struct es_error *err)
 {
     struct http_server *s = calloc(1, sizeof(*s));
     if (s == NULL) {
@@ -330,7 +332,8 @@ struct http_server *http_server_start(const struct http_server_opts *opts,
     atomic_init(&s->in_flight, 0);
     atomic_init(&s->draining, false);
 
-    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)opts->port)};
+    struct sockaddr_in addr = {.sin_family = AF_INET,
+                               .sin_port = htons((uint16_t)opts->port)};
     if (inet_pton(AF_INET, opts->address, &addr.sin_addr) != 1) {
         es_error_set(err, ES_EINVAL, "cannot listen on '%s': not an IPv4 address",
                      opts->address);
@@ -343,15 +346,16 @@ struct http_server *http_server_start(const struct http_server_opts *opts,
         free(s);
         return NULL;
     }
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME;
+    unsigned flags =
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME;
     s->daemon = MHD_start_daemon(
-        flags, (uint16_t)opts->port, NULL, NULL, on_access, s, MHD_OPTION_SOCK_ADDR, &addr,
-        MHD_OPTION_THREAD_POOL_SIZE, opts->io_threads, MHD_OPTION_URI_LOG_CALLBACK, on_uri, s,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_CONNECTION_TIMEOUT,
-        opts->idle_timeout_s, MHD_OPTION_CONNECTION_LIMIT, 4096u,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
-        MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
-        MHD_OPTION_END);
+        flags, (uint16_t)opts->port, NULL, NULL, on_access, s, MHD_OPTION_SOCK_ADDR,
+        &addr, MHD_OPTION_THREAD_POOL_SIZE, opts->io_threads, MHD_OPTION_URI_LOG_CALLBACK,
+        on_uri, s, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+        MHD_OPTION_CONNECTION_TIMEOUT, opts->idle_timeout_s, MHD_OPTION_CONNECTION_LIMIT,
+        4096u, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
+        MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log,
+        NULL, MHD_OPTION_END);
     if (s->daemon == NULL) {
         es_error_set(err, ES_EIO, "cannot listen on %s:%d (is the port in use?)",
                      opts->address, opts->port);
@@ -359,7 +363,8 @@ struct http_server *http_server_start(const struct http_server_opts *opts,
         free(s);
         return NULL;
     }
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
+    const union MHD_DaemonInfo *info =
+        MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
     s->port = info != NULL ? info->port : opts->port;
     return s;
 }
@@ -376,7 +381,8 @@ size_t http_server_drain(struct http_server *s, int64_t timeout_ms)
     if (listener != MHD_INVALID_SOCKET)
         close(listener);
     int64_t deadline = es_time_mono_ms() + timeout_ms;
-    /* in_flight also counts idle keep-alive connections' next request only once it starts. */
+    /* in_flight also counts idle keep-alive connections' next request only once it
+     * starts. */
     while (atomic_load(&s->in_flight) > 0 && es_time_mono_ms() < deadline)
         es_time_sleep_ms(5);
     size_t left = atomic_load(&s->in_flight);

@@ -33,24 +33,24 @@ struct http_header {
 /* One request and its response. Request fields are valid until the response is sent. */
 struct http_exchange {
     /* request */
-    const char *method;             /* "GET", "POST", ... */
-    const char *target;             /* raw request target: path and query, undecoded */
-    struct http_header *headers;    /* in arrival order (filled before on_request) */
+    const char *method;          /* "GET", "POST", ... */
+    const char *target;          /* raw request target: path and query, undecoded */
+    struct http_header *headers; /* in arrival order (filled before on_request) */
     size_t n_headers;
-    const char *body;               /* NULL when empty */
+    const char *body; /* NULL when empty */
     size_t body_len;
-    bool body_too_large;            /* the body passed the cap and was discarded */
-    size_t body_cap;                /* the cap that applied */
-    void *route;                    /* router's per-request note, set in on_headers */
-    struct MHD_Connection *conn;    /* private to the server */
+    bool body_too_large;         /* the body passed the cap and was discarded */
+    size_t body_cap;             /* the cap that applied */
+    void *route;                 /* router's per-request note, set in on_headers */
+    struct MHD_Connection *conn; /* private to the server */
 
     /* response, filled by the router */
     int status;
     struct http_header *resp_headers;
     size_t n_resp_headers;
-    char *resp_body;                /* malloc'd, owned by the exchange */
+    char *resp_body; /* malloc'd, owned by the exchange */
     size_t resp_body_len;
-    bool answered;                  /* a response is ready */
+    bool answered; /* a response is ready */
 };
 
 struct http_router {
@@ -66,8 +66,8 @@ struct http_router {
 };
 
 struct http_server_opts {
-    const char *address;     /* IPv4 address to bind, e.g. "127.0.0.1" */
-    int port;                /* 0 picks a free port */
+    const char *address; /* IPv4 address to bind, e.g. "127.0.0.1" */
+    int port;            /* 0 picks a free port */
     unsigned io_threads;
     unsigned workers;
     size_t max_body_bytes;   /* bodies above this are discarded (body_too_large) */
@@ -76,7 +76,8 @@ struct http_server_opts {
 
 /* Starts serving. NULL with err filled when the port cannot be bound, etc. */
 struct http_server *http_server_start(const struct http_server_opts *opts,
-                                      const struct http_router *router, struct es_error *err);
+                                      const struct http_router *router,
+                                      struct es_error *err);
 
 /* The port actually bound (useful with port 0). */
 int http_server_port(const struct http_server *s);
@@ -100,14 +101,15 @@ enum es_status http_reply(struct http_exchange *x, int status, const char *conte
                           const char *body, size_t body_len);
 
 /* Sets the response, taking ownership of a malloc'd body (freed even on failure). */
-enum es_status http_reply_own(struct http_exchange *x, int status, const char *content_type,
-                              char *body, size_t body_len);
+enum es_status http_reply_own(struct http_exchange *x, int status,
+                              const char *content_type, char *body, size_t body_len);
 
 /* Replies {"error": code, "message": message} as application/json. */
 enum es_status http_reply_error(struct http_exchange *x, int status, const char *code,
                                 const char *message);
 
 /* Adds a response header (copied). */
-enum es_status http_reply_header(struct http_exchange *x, const char *name, const char *value);
+enum es_status http_reply_header(struct http_exchange *x, const char *name,
+                                 const char *value);
 
 #endif

@@ -39,18 +39,17 @@ static json_t *sys_object(const char *function_name)
     if (n > 1 && n + 4 < sizeof(now)) {
         memcpy(now + n - 1, "0000Z", 6);
     }
-    return json_pack("{s:s, s:s, s:s}", "MethodName", function_name, "UtcNow", now, "RandGuid",
-                     es_uuid4(guid));
+    return json_pack("{s:s, s:s, s:s}", "MethodName", function_name, "UtcNow", now,
+                     "RandGuid", es_uuid4(guid));
 }
 
 static json_t *anonymous_identities(void)
 {
-    return json_pack("[{s:n, s:b, s:n, s:n, s:[], s:n, s:n, s:s, s:s}]", "AuthenticationType",
-                     "IsAuthenticated", 0, "Actor", "BootstrapContext", "Claims", "Label",
-                     "Name", "NameClaimType",
-                     "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/name",
-                     "RoleClaimType",
-                     "http://schemas.microsoft.com/ws/2008/06/identity/claims/role");
+    return json_pack(
+        "[{s:n, s:b, s:n, s:n, s:[], s:n, s:n, s:s, s:s}]", "AuthenticationType",
+        "IsAuthenticated", 0, "Actor", "BootstrapContext", "Claims", "Label", "Name",
+        "NameClaimType", "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/name",
+        "RoleClaimType", "http://schemas.microsoft.com/ws/2008/06/identity/claims/role");
 }
 
 /*
@@ -90,7 +89,8 @@ static int parse_query(const char *url, json_t *joined, json_t *last)
                     j = json_stringn(val, val_len);
                 }
                 rc = j != NULL && json_object_set_new(joined, key, j) == 0 &&
-                             json_object_set_new(last, key, json_stringn(val, val_len)) == 0
+                             json_object_set_new(last, key, json_stringn(val, val_len)) ==
+                                 0
                          ? 0
                          : -1;
             }
@@ -109,7 +109,8 @@ static int parse_query(const char *url, json_t *joined, json_t *last)
 }
 
 /* Headers grouped by name ignoring case: arrays for Data, comma-joined for Metadata. */
-static int group_headers(const struct invoke_http_spec *spec, json_t *arrays, json_t *single)
+static int group_headers(const struct invoke_http_spec *spec, json_t *arrays,
+                         json_t *single)
 {
     for (size_t i = 0; i < spec->n_headers; i++) {
         const struct invoke_header *h = &spec->headers[i];
@@ -211,8 +212,9 @@ static int add_encoded_values(json_t *meta, const json_t *values, bool skip_code
             continue;
         if (!json_is_string(v))
             continue;
-        if (json_object_set_new(meta, k, double_encoded(json_string_value(v),
-                                                        json_string_length(v))) != 0)
+        if (json_object_set_new(
+                meta, k, double_encoded(json_string_value(v), json_string_length(v))) !=
+            0)
             return -1;
     }
     return 0;
@@ -226,15 +228,17 @@ json_t *invoke_http_envelope_new(const struct invoke_http_spec *spec)
     json_t *req = NULL, *env = NULL;
     bool has_body = spec->body != NULL && spec->body_len > 0;
 
-    if (query == NULL || query_last == NULL || headers == NULL || headers_single == NULL ||
-        meta == NULL || parse_query(spec->url, query, query_last) != 0 ||
+    if (query == NULL || query_last == NULL || headers == NULL ||
+        headers_single == NULL || meta == NULL ||
+        parse_query(spec->url, query, query_last) != 0 ||
         group_headers(spec, headers, headers_single) != 0)
         goto out;
-    req = json_pack("{s:s, s:s, s:O, s:O, s:o, s:o}", "Url", spec->url, "Method", spec->method,
-                    "Query", query, "Headers", headers, "Params",
+    req = json_pack("{s:s, s:s, s:O, s:O, s:o, s:o}", "Url", spec->url, "Method",
+                    spec->method, "Query", query, "Headers", headers, "Params",
                     spec->params != NULL ? json_incref(spec->params) : json_object(),
                     "Identities", anonymous_identities());
-    if (req == NULL || (has_body && json_object_set_new(req, "Body", body_value(spec)) != 0))
+    if (req == NULL ||
+        (has_body && json_object_set_new(req, "Body", body_value(spec)) != 0))
         goto out;
     /* Precedence as the HTTP extension: body, then query, then route values. */
     if ((has_body && add_body_metadata(spec, meta) != 0) ||
@@ -261,7 +265,8 @@ json_t *invoke_trigger_envelope_new(const char *function_name, const char *bindi
 {
     json_t *value = json_deep_copy(payload);
     for (int i = 0; value != NULL && i < string_levels; i++) {
-        char *text = json_dumps(value, JSON_COMPACT | JSON_ENCODE_ANY | JSON_PRESERVE_ORDER);
+        char *text =
+            json_dumps(value, JSON_COMPACT | JSON_ENCODE_ANY | JSON_PRESERVE_ORDER);
         json_decref(value);
         value = text != NULL ? json_string(text) : NULL;
         free(text);

@@ -33,7 +33,8 @@ static void set_reply(struct invoke_reply *out, int status, json_t *body_new)
     json_decref(body_new);
     if (out->body == NULL) {
         /* Last resort that needs no allocation by jansson. */
-        static const char oom[] = "{\"error\":\"out_of_memory\",\"message\":\"out of memory\"}";
+        static const char oom[] =
+            "{\"error\":\"out_of_memory\",\"message\":\"out of memory\"}";
         out->host_status = 503;
         out->body = strdup(oom);
         out->body_len = out->body != NULL ? sizeof(oom) - 1 : 0;
@@ -43,15 +44,16 @@ static void set_reply(struct invoke_reply *out, int status, json_t *body_new)
 void invoke_reply_host_error(int host_status, const char *code, const char *message,
                              struct invoke_reply *out)
 {
-    set_reply(out, host_status, json_pack("{s:s, s:s}", "error", code, "message", message));
+    set_reply(out, host_status,
+              json_pack("{s:s, s:s}", "error", code, "message", message));
 }
 
 /* {"Outputs": outputs, "Logs": logs, "ReturnValue": null}; steals both. */
 static void reply_outputs(struct invoke_reply *out, json_t *outputs, json_t *logs)
 {
     set_reply(out, 200,
-              json_pack("{s:o, s:o, s:n}", "Outputs", outputs ? outputs : json_object(), "Logs",
-                        logs ? logs : json_array(), "ReturnValue"));
+              json_pack("{s:o, s:o, s:n}", "Outputs", outputs ? outputs : json_object(),
+                        "Logs", logs ? logs : json_array(), "ReturnValue"));
 }
 
 /*
@@ -98,7 +100,8 @@ static void run_trigger(const struct fn_def *def, struct fn_ctx *ctx,
         char msg[256];
         snprintf(msg, sizeof(msg), "invalid invocation envelope: 'Data.%s' is missing",
                  def->trigger_binding);
-        es_log_error("function '%s' invocation %s: %s", def->name, ctx->invocation_id, msg);
+        es_log_error("function '%s' invocation %s: %s", def->name, ctx->invocation_id,
+                     msg);
         invoke_reply_host_error(400, "invalid_envelope", msg, out);
         return;
     }
@@ -124,8 +127,9 @@ static void run_trigger(const struct fn_def *def, struct fn_ctx *ctx,
     invoke_reply_host_error(500, es_status_name(st), msg, out);
 }
 
-void invoke_dispatch(const struct invoke_app *app, const char *name, const char *invocation_id,
-                     const char *buf, size_t len, struct invoke_reply *out)
+void invoke_dispatch(const struct invoke_app *app, const char *name,
+                     const char *invocation_id, const char *buf, size_t len,
+                     struct invoke_reply *out)
 {
     memset(out, 0, sizeof(*out));
     const struct fn_def *def = fn_table_find(app->fns, name);
@@ -143,7 +147,8 @@ void invoke_dispatch(const struct invoke_app *app, const char *name, const char 
     struct es_error err = {0};
     struct invoke_envelope env;
     if (invoke_envelope_parse(buf, len, &env, &err) != ES_OK) {
-        es_log_error("function '%s' invocation %s: %s", def->name, invocation_id, err.message);
+        es_log_error("function '%s' invocation %s: %s", def->name, invocation_id,
+                     err.message);
         invoke_reply_host_error(400, "invalid_envelope", err.message, out);
         return;
     }
@@ -165,8 +170,8 @@ void invoke_dispatch(const struct invoke_app *app, const char *name, const char 
     invoke_envelope_release(&env);
 }
 
-void invoke_reply_oversize(const struct invoke_app *app, const char *name, size_t max_bytes,
-                           struct invoke_reply *out)
+void invoke_reply_oversize(const struct invoke_app *app, const char *name,
+                           size_t max_bytes, struct invoke_reply *out)
 {
     memset(out, 0, sizeof(*out));
     const struct fn_def *def = fn_table_find(app->fns, name);

@@ -14,18 +14,20 @@
 
 #include "../util/jsonutil.h"
 
-enum es_status invoke_envelope_parse(const char *buf, size_t len, struct invoke_envelope *env,
-                                     struct es_error *err)
+enum es_status invoke_envelope_parse(const char *buf, size_t len,
+                                     struct invoke_envelope *env, struct es_error *err)
 {
     json_error_t jerr;
     memset(env, 0, sizeof(*env));
     json_t *root = json_loadb(buf, len, ES_JSON_LOAD_FLAGS, &jerr);
     if (root == NULL)
-        return es_error_set(err, ES_EJSON, "cannot parse invocation envelope: %s at byte %d",
-                            jerr.text, jerr.position);
+        return es_error_set(err, ES_EJSON,
+                            "cannot parse invocation envelope: %s at byte %d", jerr.text,
+                            jerr.position);
     if (!json_is_object(root)) {
         json_decref(root);
-        return es_error_set(err, ES_EJSON, "cannot parse invocation envelope: not an object");
+        return es_error_set(err, ES_EJSON,
+                            "cannot parse invocation envelope: not an object");
     }
     json_t *data = es_json_object_iget(root, "Data");
     if (!json_is_object(data)) {
@@ -96,13 +98,15 @@ static bool headers_valid(const json_t *headers)
     return true;
 }
 
-enum es_status invoke_http_request_parse(const struct invoke_envelope *env, const char *binding,
-                                         struct fn_http_request *req, struct es_error *err)
+enum es_status invoke_http_request_parse(const struct invoke_envelope *env,
+                                         const char *binding, struct fn_http_request *req,
+                                         struct es_error *err)
 {
     json_t *r = json_object_get(env->data, binding);
     if (!json_is_object(r))
-        return es_error_set(err, ES_EFIELD, "invalid invocation envelope: 'Data.%s' is %s",
-                            binding, r == NULL ? "missing" : "not an object");
+        return es_error_set(err, ES_EFIELD,
+                            "invalid invocation envelope: 'Data.%s' is %s", binding,
+                            r == NULL ? "missing" : "not an object");
     const char *method = json_string_value(es_json_object_iget(r, "Method"));
     const char *url = json_string_value(es_json_object_iget(r, "Url"));
     if (method == NULL || url == NULL)
@@ -126,9 +130,10 @@ enum es_status invoke_http_request_parse(const struct invoke_envelope *env, cons
     if (bad_name == NULL && body != NULL && !json_is_null(body) && !json_is_string(body))
         bad_name = "Body";
     if (bad_name != NULL)
-        return es_error_set(err, ES_EFIELD,
-                            "invalid invocation envelope: 'Data.%s.%s' has the wrong type",
-                            binding, bad_name);
+        return es_error_set(
+            err, ES_EFIELD,
+            "invalid invocation envelope: 'Data.%s.%s' has the wrong type", binding,
+            bad_name);
     json_t *ids = es_json_object_iget(r, "Identities");
 
     memset(req, 0, sizeof(*req));

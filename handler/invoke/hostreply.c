@@ -47,7 +47,8 @@ static int status_code(const json_t *v, bool *bad)
 {
     if (v == NULL || json_is_null(v))
         return 200;
-    if (json_is_integer(v) && json_integer_value(v) >= 100 && json_integer_value(v) <= 999)
+    if (json_is_integer(v) && json_integer_value(v) >= 100 &&
+        json_integer_value(v) <= 999)
         return (int)json_integer_value(v);
     if (json_is_string(v)) {
         char *end = NULL;
@@ -128,7 +129,8 @@ nomem:
 }
 
 enum es_status invoke_host_result_parse(int host_status, const char *content_type,
-                                        const char *body, size_t len, const char *http_binding,
+                                        const char *body, size_t len,
+                                        const char *http_binding,
                                         struct invoke_host_result *out)
 {
     memset(out, 0, sizeof(*out));
@@ -169,7 +171,8 @@ enum es_status invoke_host_result_parse(int host_status, const char *content_typ
     }
     if (http_binding == NULL)
         return ES_OK;
-    json_t *res = out->outputs != NULL ? json_object_get(out->outputs, http_binding) : NULL;
+    json_t *res =
+        out->outputs != NULL ? json_object_get(out->outputs, http_binding) : NULL;
     if (strcmp(http_binding, "$return") == 0)
         res = out->return_value;
     if (res != NULL && !json_is_null(res))

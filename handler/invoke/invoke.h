@@ -30,8 +30,8 @@
 /* A parsed envelope. `root` owns everything; data and metadata are borrowed. */
 struct invoke_envelope {
     json_t *root;
-    json_t *data;      /* object (checked) */
-    json_t *metadata;  /* object; an empty one when the envelope had none */
+    json_t *data;     /* object (checked) */
+    json_t *metadata; /* object; an empty one when the envelope had none */
 };
 
 /*
@@ -39,8 +39,8 @@ struct invoke_envelope {
  * Data is missing or not an object; err says which. On success the caller
  * releases env with invoke_envelope_release.
  */
-enum es_status invoke_envelope_parse(const char *buf, size_t len, struct invoke_envelope *env,
-                                     struct es_error *err);
+enum es_status invoke_envelope_parse(const char *buf, size_t len,
+                                     struct invoke_envelope *env, struct es_error *err);
 
 void invoke_envelope_release(struct invoke_envelope *env);
 
@@ -51,8 +51,9 @@ void invoke_envelope_release(struct invoke_envelope *env);
  * absent). Tolerates the older encodings the reference lists: Query as a
  * JSON string, header values as plain strings.
  */
-enum es_status invoke_http_request_parse(const struct invoke_envelope *env, const char *binding,
-                                         struct fn_http_request *req, struct es_error *err);
+enum es_status invoke_http_request_parse(const struct invoke_envelope *env,
+                                         const char *binding, struct fn_http_request *req,
+                                         struct es_error *err);
 
 /* Metadata.RetryContext; out->present is false when there is none. */
 void invoke_retry_parse(const json_t *metadata, struct fn_retry *out);
@@ -74,7 +75,7 @@ struct invoke_app {
 /* What goes back to the host: a status and a JSON body (always JSON). */
 struct invoke_reply {
     int host_status;
-    char *body;        /* malloc'd JSON text */
+    char *body; /* malloc'd JSON text */
     size_t body_len;
 };
 
@@ -84,16 +85,17 @@ struct invoke_reply {
  * envelope: 400; trigger asking for a retry: 500; all with a JSON error
  * body). invocation_id may be NULL (one is generated).
  */
-void invoke_dispatch(const struct invoke_app *app, const char *name, const char *invocation_id,
-                     const char *buf, size_t len, struct invoke_reply *out);
+void invoke_dispatch(const struct invoke_app *app, const char *name,
+                     const char *invocation_id, const char *buf, size_t len,
+                     struct invoke_reply *out);
 
 /*
  * The reply for an envelope larger than the configured cap, whose body was
  * not kept: an HTTP function answers its client 413 payload_too_large (as a
  * 200 to the host); anything else gets 413 from the host's point of view.
  */
-void invoke_reply_oversize(const struct invoke_app *app, const char *name, size_t max_bytes,
-                           struct invoke_reply *out);
+void invoke_reply_oversize(const struct invoke_app *app, const char *name,
+                           size_t max_bytes, struct invoke_reply *out);
 
 /* A JSON error reply to the host itself: {"error": code, "message": message}. */
 void invoke_reply_host_error(int host_status, const char *code, const char *message,
@@ -109,14 +111,14 @@ struct invoke_header {
 };
 
 struct invoke_http_spec {
-    const char *function_name;         /* Metadata.sys.MethodName */
-    const char *binding;               /* trigger binding name, e.g. "req" */
-    const char *method;                /* upper case */
-    const char *url;                   /* full URL: scheme://host/path?query */
+    const char *function_name;           /* Metadata.sys.MethodName */
+    const char *binding;                 /* trigger binding name, e.g. "req" */
+    const char *method;                  /* upper case */
+    const char *url;                     /* full URL: scheme://host/path?query */
     const struct invoke_header *headers; /* in arrival order; names may repeat */
     size_t n_headers;
-    json_t *params;                    /* route values (borrowed), NULL for none */
-    const char *body;                  /* NULL or body bytes */
+    json_t *params;   /* route values (borrowed), NULL for none */
+    const char *body; /* NULL or body bytes */
     size_t body_len;
 };
 
@@ -144,15 +146,15 @@ json_t *invoke_trigger_envelope_new(const char *function_name, const char *bindi
 /* ---- reading replies the way the host does (front and test driver) ---- */
 
 struct invoke_host_result {
-    bool ok;                 /* the host would count the invocation as succeeded */
-    char failure[256];       /* why not, when !ok */
-    json_t *outputs;         /* Outputs object (owned) or NULL */
-    json_t *logs;            /* Logs array (owned) or NULL */
-    json_t *return_value;    /* ReturnValue (owned) or NULL */
-    bool has_http;           /* an HTTP response for the client was derived */
+    bool ok;              /* the host would count the invocation as succeeded */
+    char failure[256];    /* why not, when !ok */
+    json_t *outputs;      /* Outputs object (owned) or NULL */
+    json_t *logs;         /* Logs array (owned) or NULL */
+    json_t *return_value; /* ReturnValue (owned) or NULL */
+    bool has_http;        /* an HTTP response for the client was derived */
     int http_status;
-    json_t *http_headers;    /* owned object: name -> string */
-    char *http_body;         /* owned */
+    json_t *http_headers; /* owned object: name -> string */
+    char *http_body;      /* owned */
     size_t http_body_len;
 };
 
@@ -168,7 +170,8 @@ struct invoke_host_result {
  * Returns ES_ENOMEM only; every protocol problem is reported via out->ok.
  */
 enum es_status invoke_host_result_parse(int host_status, const char *content_type,
-                                        const char *body, size_t len, const char *http_binding,
+                                        const char *body, size_t len,
+                                        const char *http_binding,
                                         struct invoke_host_result *out);
 
 void invoke_host_result_release(struct invoke_host_result *r);

@@ -14,10 +14,10 @@
 #include "status.h"
 
 struct es_buf {
-    char *ptr;     /* content, NUL-terminated; NULL until the first append */
-    size_t len;    /* bytes used, without the terminator */
-    size_t cap;    /* bytes allocated */
-    size_t max;    /* hard limit on len */
+    char *ptr;  /* content, NUL-terminated; NULL until the first append */
+    size_t len; /* bytes used, without the terminator */
+    size_t cap; /* bytes allocated */
+    size_t max; /* hard limit on len */
 };
 
 /* Prepares an empty buffer that refuses to grow past max_bytes. */

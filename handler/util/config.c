@@ -54,18 +54,19 @@ static enum es_status load_numbers(struct es_config *cfg, struct es_error *err)
     uint64_t port, body, envelope, io, workers, shutdown;
     unsigned cpus = cpu_count();
     unsigned dflt_workers = cpus * 4 < 8 ? 8 : cpus * 4;
-    const char *port_name =
-        env("FUNCTIONS_CUSTOMHANDLER_PORT") ? "FUNCTIONS_CUSTOMHANDLER_PORT"
-                                            : "FUNCTIONS_HTTPWORKER_PORT";
+    const char *port_name = env("FUNCTIONS_CUSTOMHANDLER_PORT")
+                                ? "FUNCTIONS_CUSTOMHANDLER_PORT"
+                                : "FUNCTIONS_HTTPWORKER_PORT";
     enum es_status st = ES_OK;
     if ((st = env_u64(port_name, 1, 65535, 0, &port, err)) != ES_OK ||
         (st = env_u64("MAX_BODY_BYTES", 1, 1ull << 30, 1u << 20, &body, err)) != ES_OK ||
-        (st = env_u64("MAX_ENVELOPE_BYTES", 1024, 1ull << 31, 4u << 20, &envelope, err)) !=
-            ES_OK ||
+        (st = env_u64("MAX_ENVELOPE_BYTES", 1024, 1ull << 31, 4u << 20, &envelope,
+                      err)) != ES_OK ||
         (st = env_u64("HANDLER_IO_THREADS", 1, 256, cpus, &io, err)) != ES_OK ||
-        (st = env_u64("HANDLER_WORKERS", 1, 1024, dflt_workers, &workers, err)) != ES_OK ||
-        (st = env_u64("HANDLER_SHUTDOWN_TIMEOUT_MS", 0, 3600000, 30000, &shutdown, err)) !=
-            ES_OK)
+        (st = env_u64("HANDLER_WORKERS", 1, 1024, dflt_workers, &workers, err)) !=
+            ES_OK ||
+        (st = env_u64("HANDLER_SHUTDOWN_TIMEOUT_MS", 0, 3600000, 30000, &shutdown,
+                      err)) != ES_OK)
         return st;
     cfg->port = (int)port;
     cfg->max_body_bytes = (size_t)body;
@@ -82,16 +83,18 @@ static enum es_status load_store(struct es_config *cfg, struct es_error *err)
     const char *endpoint = env("CosmosDB__accountEndpoint");
     enum es_status st = ES_OK;
     if (conn != NULL) {
-        st = es_config_parse_cosmos_connection(conn, &cfg->cosmos_endpoint, &cfg->cosmos_key,
-                                               err);
+        st = es_config_parse_cosmos_connection(conn, &cfg->cosmos_endpoint,
+                                               &cfg->cosmos_key, err);
         if (st != ES_OK)
             return st;
         cfg->store_kind = ES_STORE_COSMOS;
     } else if (endpoint != NULL) {
-        if (strncasecmp(endpoint, "https://", 8) != 0 && strncasecmp(endpoint, "http://", 7) != 0)
-            return es_error_set(err, ES_EINVAL,
-                                "invalid setting 'CosmosDB__accountEndpoint': expected an "
-                                "https:// URL");
+        if (strncasecmp(endpoint, "https://", 8) != 0 &&
+            strncasecmp(endpoint, "http://", 7) != 0)
+            return es_error_set(
+                err, ES_EINVAL,
+                "invalid setting 'CosmosDB__accountEndpoint': expected an "
+                "https:// URL");
         cfg->cosmos_endpoint = strdup(endpoint);
         if (cfg->cosmos_endpoint == NULL)
             return ES_ENOMEM;
@@ -99,13 +102,15 @@ static enum es_status load_store(struct es_config *cfg, struct es_error *err)
     } else {
         cfg->store_kind = ES_STORE_SQLITE;
     }
-    if ((st = env_str("EVENT_STORE_PATH", "data/eventstore.db", &cfg->sqlite_path)) != ES_OK ||
-        (st = env_str("COSMOS_DATABASE", "eventsourcing", &cfg->cosmos_database)) != ES_OK ||
+    if ((st = env_str("EVENT_STORE_PATH", "data/eventstore.db", &cfg->sqlite_path)) !=
+            ES_OK ||
+        (st = env_str("COSMOS_DATABASE", "eventsourcing", &cfg->cosmos_database)) !=
+            ES_OK ||
         (st = env_str("EVENTS_CONTAINER", "events", &cfg->events_container)) != ES_OK ||
         (st = env_str("VIEWS_CONTAINER", "views", &cfg->views_container)) != ES_OK ||
         (st = env_str("LEASES_CONTAINER", "leases", &cfg->leases_container)) != ES_OK ||
-        (st = env_str("DEADLETTERS_CONTAINER", "deadletters", &cfg->deadletters_container)) !=
-            ES_OK)
+        (st = env_str("DEADLETTERS_CONTAINER", "deadletters",
+                      &cfg->deadletters_container)) != ES_OK)
         return es_error_set(err, st, "cannot load settings: %s", es_status_message(st));
     return ES_OK;
 }
@@ -118,9 +123,10 @@ enum es_status es_config_load(struct es_config *cfg, struct es_error *err)
     if (level != NULL) {
         int l = es_log_parse_level(level);
         if (l < 0)
-            return es_error_set(err, ES_EINVAL,
-                                "invalid setting 'HANDLER_LOG_LEVEL': expected debug, info, "
-                                "warn, error or off");
+            return es_error_set(
+                err, ES_EINVAL,
+                "invalid setting 'HANDLER_LOG_LEVEL': expected debug, info, "
+                "warn, error or off");
         cfg->log_level = (enum es_log_level)l;
     }
     enum es_status st = load_numbers(cfg, err);

@@ -11,12 +11,13 @@
  *   HANDLER_WORKERS                invocation worker threads (4 per CPU, at least 8)
  *   HANDLER_SHUTDOWN_TIMEOUT_MS    how long SIGTERM waits for in-flight work (30000)
  *   HANDLER_LOG_LEVEL              debug, info, warn, error, off (info)
- *   CosmosDB                       Cosmos connection string AccountEndpoint=..;AccountKey=..;
- *   CosmosDB__accountEndpoint      identity-based Cosmos endpoint (managed identity)
- *   COSMOS_DATABASE (eventsourcing), EVENTS_CONTAINER (events), VIEWS_CONTAINER (views),
- *   LEASES_CONTAINER (leases), DEADLETTERS_CONTAINER (deadletters)
+ *   CosmosDB                       Cosmos connection string
+ * AccountEndpoint=..;AccountKey=..; CosmosDB__accountEndpoint      identity-based Cosmos
+ * endpoint (managed identity) COSMOS_DATABASE (eventsourcing), EVENTS_CONTAINER (events),
+ * VIEWS_CONTAINER (views), LEASES_CONTAINER (leases), DEADLETTERS_CONTAINER (deadletters)
  *   EVENT_STORE_PATH               SQLite file when no Cosmos setting is present
- *                                  (data/eventstore.db, relative to the working directory)
+ *                                  (data/eventstore.db, relative to the working
+ * directory)
  *
  * The store is Cosmos DB when either Cosmos setting is present, else SQLite.
  */
@@ -40,9 +41,9 @@ struct es_config {
     int64_t shutdown_timeout_ms; /* drain budget on SIGTERM */
     enum es_log_level log_level;
     enum es_store_kind store_kind;
-    char *sqlite_path;           /* SQLite store file */
-    char *cosmos_endpoint;       /* https://account.documents.azure.com:443/ */
-    char *cosmos_key;            /* master key (secret: never logged); NULL for identity */
+    char *sqlite_path;     /* SQLite store file */
+    char *cosmos_endpoint; /* https://account.documents.azure.com:443/ */
+    char *cosmos_key;      /* master key (secret: never logged); NULL for identity */
     char *cosmos_database;
     char *events_container;
     char *views_container;

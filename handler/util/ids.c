@@ -56,8 +56,8 @@ bool es_id_valid(const char *s)
     size_t n = 0;
     for (; s[n] != '\0'; n++) {
         char c = s[n];
-        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                  c == '_' || c == '-';
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                  (c >= '0' && c <= '9') || c == '_' || c == '-';
         if (!ok || n >= 64)
             return false;
     }

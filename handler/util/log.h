@@ -19,7 +19,8 @@ void es_log_set_level(enum es_log_level level);
 int es_log_parse_level(const char *name);
 
 /* Writes one line, prefixed with a UTC timestamp and the level. */
-void es_log(enum es_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void es_log(enum es_log_level level, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 /*
  * Masks credentials in s in place: the value after "AccountKey=", "sig=" or

@@ -38,7 +38,8 @@ int es_status_http(enum es_status s)
     return in_range(s) ? status_table[s].http : 500;
 }
 
-enum es_status es_error_set(struct es_error *err, enum es_status code, const char *fmt, ...)
+enum es_status es_error_set(struct es_error *err, enum es_status code, const char *fmt,
+                            ...)
 {
     if (err == NULL || err->code != ES_OK)
         return code;

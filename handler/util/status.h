@@ -60,8 +60,8 @@ int es_status_http(enum es_status s);
  * Records code and a printf-style message in err unless err is NULL or already
  * holds an error. Returns code, so callers can write `return es_error_set(...)`.
  */
-enum es_status es_error_set(struct es_error *err, enum es_status code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+enum es_status es_error_set(struct es_error *err, enum es_status code, const char *fmt,
+                            ...) __attribute__((format(printf, 3, 4)));
 
 /* Resets err to "no error". */
 void es_error_clear(struct es_error *err);

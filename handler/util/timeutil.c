@@ -36,7 +36,8 @@ void es_time_sleep_ms(int64_t ms)
 {
     if (ms <= 0)
         return;
-    struct timespec req = {.tv_sec = (time_t)(ms / 1000), .tv_nsec = (long)(ms % 1000) * 1000000};
+    struct timespec req = {.tv_sec = (time_t)(ms / 1000),
+                           .tv_nsec = (long)(ms % 1000) * 1000000};
     while (nanosleep(&req, &req) != 0 && errno == EINTR)
         ;
 }

@@ -24,7 +24,7 @@
 #include "../../handler/util/jsonutil.h"
 #include "../../handler/util/timeutil.h"
 
-#define HOST_VERSION "4.1037.0.0"
+#define HOST_VERSION    "4.1037.0.0"
 #define REPLY_MAX_BYTES (64u << 20)
 
 extern char **environ;
@@ -32,7 +32,7 @@ extern char **environ;
 struct hostdrv {
     pid_t pid;
     int port;
-    int exit_status;   /* valid once reaped */
+    int exit_status; /* valid once reaped */
     bool reaped;
     int64_t ready_ms;
     char tmpdir[256];
@@ -148,7 +148,8 @@ static int wait_ready(struct hostdrv *d, int64_t started)
         int status;
         if (waitpid(d->pid, &status, WNOHANG) == d->pid) {
             d->reaped = true;
-            d->exit_status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+            d->exit_status =
+                WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
             fprintf(stderr, "hostdrv: the handler exited with %d before it was ready\n",
                     d->exit_status);
             break;
@@ -196,7 +197,8 @@ int hostdrv_start(const struct hostdrv_opts *opts, struct hostdrv **out)
 char *hostdrv_read_output(const struct hostdrv *d, bool stderr_stream)
 {
     char path[512];
-    snprintf(path, sizeof(path), "%s/%s", d->tmpdir, stderr_stream ? "stderr.log" : "stdout.log");
+    snprintf(path, sizeof(path), "%s/%s", d->tmpdir,
+             stderr_stream ? "stderr.log" : "stdout.log");
     struct es_buf b;
     es_buf_init(&b, 64u << 20);
     FILE *f = fopen(path, "r");
@@ -234,7 +236,8 @@ int hostdrv_stop(struct hostdrv *d, int sig, int timeout_ms)
         d->reaped = true;
     }
     char *err = hostdrv_read_output(d, true);
-    if (err != NULL && (strstr(err, "Sanitizer") != NULL || strstr(err, "runtime error") != NULL))
+    if (err != NULL &&
+        (strstr(err, "Sanitizer") != NULL || strstr(err, "runtime error") != NULL))
         fprintf(stderr, "---- handler stderr ----\n%s\n------------------------\n", err);
     free(err);
     return d->exit_status;
@@ -265,7 +268,13 @@ void hostdrv_free(struct hostdrv *d)
 struct hostdrv_conn {
     CURL *curl;
     int port;
+    long connects;
 };
+
+long hostdrv_conn_connects(const struct hostdrv_conn *c)
+{
+    return c->connects;
+}
 
 struct hostdrv_conn *hostdrv_conn_new(const struct hostdrv *d)
 {
@@ -355,11 +364,15 @@ int hostdrv_request(struct hostdrv_conn *c, const char *method, const char *path
     CURLcode rc = curl_easy_perform(h);
     curl_slist_free_all(hl);
     if (rc != CURLE_OK) {
-        fprintf(stderr, "hostdrv: %s %s failed: %s\n", method, path, curl_easy_strerror(rc));
+        fprintf(stderr, "hostdrv: %s %s failed: %s\n", method, path,
+                curl_easy_strerror(rc));
         es_buf_release(&resp);
         return -1;
     }
     char *ct = NULL;
+    long connects = 0;
+    curl_easy_getinfo(h, CURLINFO_NUM_CONNECTS, &connects);
+    c->connects += connects;
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &out->status);
     curl_easy_getinfo(h, CURLINFO_CONTENT_TYPE, &ct);
     out->content_type = ct != NULL ? strdup(ct) : NULL;
@@ -374,7 +387,8 @@ int hostdrv_post(struct hostdrv_conn *c, const char *path, const char *body, siz
 {
     char id[ES_UUID_STR_LEN + 1];
     char id_header[80];
-    snprintf(id_header, sizeof(id_header), "X-Azure-Functions-InvocationId: %s", es_uuid4(id));
+    snprintf(id_header, sizeof(id_header), "X-Azure-Functions-InvocationId: %s",
+             es_uuid4(id));
     const char *headers[] = {"Content-Type: application/json; charset=utf-8",
                              "X-Azure-Functions-HostVersion: " HOST_VERSION, id_header,
                              "User-Agent: Azure-Functions-Host/" HOST_VERSION, NULL};
@@ -382,8 +396,8 @@ int hostdrv_post(struct hostdrv_conn *c, const char *path, const char *body, siz
         return -1;
     json_decref(out->client_json);
     out->client_json = NULL;
-    if (invoke_host_result_parse((int)out->status, out->content_type, out->body, out->body_len,
-                                 http_binding, &out->result) != ES_OK)
+    if (invoke_host_result_parse((int)out->status, out->content_type, out->body,
+                                 out->body_len, http_binding, &out->result) != ES_OK)
         return -1;
     if (out->result.has_http)
         out->client_json = json_loadb(out->result.http_body, out->result.http_body_len,
@@ -412,7 +426,8 @@ int hostdrv_http(struct hostdrv_conn *c, const struct hostdrv_http *req,
     struct invoke_header hdrs[64];
     char *copies[64];
     size_t n = 0, n_copies = 0;
-    size_t body_len = req->body != NULL && req->body_len == 0 ? strlen(req->body) : req->body_len;
+    size_t body_len =
+        req->body != NULL && req->body_len == 0 ? strlen(req->body) : req->body_len;
     char url[2048], clen[32];
     snprintf(url, sizeof(url), "http://localhost:7071%s", req->path_query);
     hdrs[n++] = (struct invoke_header){"Host", "localhost:7071"};
@@ -452,9 +467,10 @@ int hostdrv_http(struct hostdrv_conn *c, const struct hostdrv_http *req,
 }
 
 int hostdrv_trigger(struct hostdrv_conn *c, const char *function, const char *binding,
-                    const json_t *payload, int string_levels, const struct fn_retry *retry,
-                    struct hostdrv_reply *out)
+                    const json_t *payload, int string_levels,
+                    const struct fn_retry *retry, struct hostdrv_reply *out)
 {
-    json_t *env = invoke_trigger_envelope_new(function, binding, payload, string_levels, retry);
+    json_t *env =
+        invoke_trigger_envelope_new(function, binding, payload, string_levels, retry);
     return post_envelope(c, function, env, NULL, out);
 }

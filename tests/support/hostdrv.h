@@ -34,13 +34,14 @@ struct hostdrv;
 struct hostdrv_conn;
 
 struct hostdrv_opts {
-    const char *app_dir;      /* staged app folder holding `handler` */
-    const char *const *env;   /* extra "NAME=value" entries, NULL-terminated; may be NULL */
-    const char *const *args;  /* extra arguments, NULL-terminated; may be NULL */
-    bool serve;               /* run `handler serve --port <port>` instead of host mode */
+    const char *app_dir;    /* staged app folder holding `handler` */
+    const char *const *env; /* extra "NAME=value" entries, NULL-terminated; may be NULL */
+    const char *const *args; /* extra arguments, NULL-terminated; may be NULL */
+    bool serve;              /* run `handler serve --port <port>` instead of host mode */
 };
 
-/* Starts the handler and waits until it answers GET /. 0, or -1 with a message on stderr. */
+/* Starts the handler and waits until it answers GET /. 0, or -1 with a message on stderr.
+ */
 int hostdrv_start(const struct hostdrv_opts *opts, struct hostdrv **out);
 
 int hostdrv_port(const struct hostdrv *d);
@@ -68,15 +69,18 @@ void hostdrv_free(struct hostdrv *d);
 struct hostdrv_conn *hostdrv_conn_new(const struct hostdrv *d);
 void hostdrv_conn_free(struct hostdrv_conn *c);
 
+/* TCP connections this connection object has opened so far (1 when keep-alive held). */
+long hostdrv_conn_connects(const struct hostdrv_conn *c);
+
 enum hostdrv_framing { HOSTDRV_CHUNKED, HOSTDRV_CONTENT_LENGTH };
 
 struct hostdrv_reply {
-    long status;                /* HTTP status of the handler's reply; 0 if none */
+    long status; /* HTTP status of the handler's reply; 0 if none */
     char *content_type;
     char *body;
     size_t body_len;
     struct invoke_host_result result; /* as the host reads it */
-    json_t *client_json;        /* the client response body parsed as JSON, when it is JSON */
+    json_t *client_json; /* the client response body parsed as JSON, when it is JSON */
 };
 
 void hostdrv_reply_release(struct hostdrv_reply *r);
@@ -91,13 +95,13 @@ int hostdrv_post(struct hostdrv_conn *c, const char *path, const char *body, siz
 
 /* A client request to an HTTP-triggered function, as the host would forward it. */
 struct hostdrv_http {
-    const char *function;     /* folder name */
-    const char *method;       /* "GET", "POST", ... */
-    const char *path_query;   /* public path with query, e.g. "/api/health?x=1" */
+    const char *function;       /* folder name */
+    const char *method;         /* "GET", "POST", ... */
+    const char *path_query;     /* public path with query, e.g. "/api/health?x=1" */
     const char *const *headers; /* "Name: value" entries, NULL-terminated; may be NULL */
-    const char *body;         /* NULL for none */
-    size_t body_len;          /* 0 means strlen(body) */
-    json_t *params;           /* route values (borrowed), may be NULL */
+    const char *body;           /* NULL for none */
+    size_t body_len;            /* 0 means strlen(body) */
+    json_t *params;             /* route values (borrowed), may be NULL */
 };
 
 /* Builds the host's envelope for req, invokes it (chunked) and reads the reply. */
@@ -106,8 +110,8 @@ int hostdrv_http(struct hostdrv_conn *c, const struct hostdrv_http *req,
 
 /* Invokes a trigger function with payload wrapped in `string_levels` JSON strings. */
 int hostdrv_trigger(struct hostdrv_conn *c, const char *function, const char *binding,
-                    const json_t *payload, int string_levels, const struct fn_retry *retry,
-                    struct hostdrv_reply *out);
+                    const json_t *payload, int string_levels,
+                    const struct fn_retry *retry, struct hostdrv_reply *out);
 
 /* Plain HTTP request to the handler (no envelope), e.g. for `handler serve`. */
 int hostdrv_request(struct hostdrv_conn *c, const char *method, const char *path,

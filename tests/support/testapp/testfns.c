@@ -32,13 +32,14 @@ static json_t *meta_decoded(const struct fn_ctx *ctx, const char *key);
 static void echo_fn(struct fn_ctx *ctx, const struct fn_http_request *req,
                     struct fn_http_response *res)
 {
-    json_t *body = req->body != NULL ? json_stringn(req->body, req->body_len) : json_null();
+    json_t *body =
+        req->body != NULL ? json_stringn(req->body, req->body_len) : json_null();
     json_t *o = json_pack(
         "{s:s, s:s, s:O?, s:O?, s:O?, s:o, s:I, s:s?, s:o, s:o, s:b, s:I}", "method",
-        req->method, "url", req->url, "query", req->query, "headers", req->headers, "params",
-        req->params, "body", body, "bodyLength", (json_int_t)req->body_len, "contentType",
-        fn_header(req, "Content-Type"), "metaId", meta_decoded(ctx, "id"), "sys",
-        json_deep_copy(json_object_get(ctx->metadata, "sys")), "retryPresent",
+        req->method, "url", req->url, "query", req->query, "headers", req->headers,
+        "params", req->params, "body", body, "bodyLength", (json_int_t)req->body_len,
+        "contentType", fn_header(req, "Content-Type"), "metaId", meta_decoded(ctx, "id"),
+        "sys", json_deep_copy(json_object_get(ctx->metadata, "sys")), "retryPresent",
         ctx->retry.present, "retryCount", (json_int_t)ctx->retry.retry_count);
     fn_log(ctx, "echo %s %s", req->method, req->url);
     fn_reply_json(res, 200, o);
@@ -60,14 +61,20 @@ static enum es_status fail_fn(struct fn_ctx *ctx, json_t *payload)
     return json_is_array(payload) ? ES_OK : ES_EUNAVAILABLE;
 }
 
-static const struct fn_def fn_sleep = {.name = "Sleep", .kind = FN_HTTP,
-                                       .trigger_binding = "req", .output_binding = "res",
+static const struct fn_def fn_sleep = {.name = "Sleep",
+                                       .kind = FN_HTTP,
+                                       .trigger_binding = "req",
+                                       .output_binding = "res",
                                        .http = sleep_fn};
-static const struct fn_def fn_echo = {.name = "Echo", .kind = FN_HTTP,
-                                      .trigger_binding = "req", .output_binding = "res",
+static const struct fn_def fn_echo = {.name = "Echo",
+                                      .kind = FN_HTTP,
+                                      .trigger_binding = "req",
+                                      .output_binding = "res",
                                       .http = echo_fn};
-static const struct fn_def fn_fail = {.name = "Fail", .kind = FN_TRIGGER,
-                                      .trigger_binding = "documents", .trigger = fail_fn};
+static const struct fn_def fn_fail = {.name = "Fail",
+                                      .kind = FN_TRIGGER,
+                                      .trigger_binding = "documents",
+                                      .trigger = fail_fn};
 
 void testfns_table(const struct fn_def **defs, size_t cap, struct fn_table *table)
 {

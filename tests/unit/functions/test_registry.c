@@ -38,7 +38,8 @@ Test(registry, every_function_folder_has_a_matching_registration)
             json_t *http = binding(fj, "httpTrigger");
             json_t *trig = http != NULL ? http : binding(fj, "cosmosDBTrigger");
             cr_assert_not_null(trig, "functions/%s has no trigger", names[i]);
-            cr_expect_str_eq(def->trigger_binding, json_string_value(json_object_get(trig, "name")),
+            cr_expect_str_eq(def->trigger_binding,
+                             json_string_value(json_object_get(trig, "name")),
                              "%s: trigger binding name", names[i]);
             if (http != NULL) {
                 cr_expect_eq(def->kind, FN_HTTP, "%s is HTTP-triggered", names[i]);

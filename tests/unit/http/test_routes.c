@@ -23,7 +23,8 @@ static json_t *match(const char *tmpl, const char *path)
 static void expect_param(json_t *p, const char *name, const char *value)
 {
     cr_assert_not_null(p);
-    cr_expect_str_eq(json_string_value(json_object_get(p, name)), value, "param %s", name);
+    cr_expect_str_eq(json_string_value(json_object_get(p, name)), value, "param %s",
+                     name);
 }
 
 Test(routes, literals_match_ignoring_case_and_one_trailing_slash)
@@ -81,8 +82,8 @@ Test(routes, constraints)
 
 Test(routes, bad_templates_are_rejected_with_a_reason)
 {
-    const char *bad[] = {"a/{x", "a/{x}{y}", "a/b{x}", "{*rest}/a", "{x?}/a", "a//b",
-                         "a/{x:regex(^a$)}", "a/{}"};
+    const char *bad[] = {"a/{x",   "a/{x}{y}", "a/b{x}",           "{*rest}/a",
+                         "{x?}/a", "a//b",     "a/{x:regex(^a$)}", "a/{}"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         struct route_template *r = NULL;
         struct es_error err = {0};

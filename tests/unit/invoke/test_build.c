@@ -12,7 +12,8 @@
 /* Decodes standard base64 (the capture's octet-stream body) into out. */
 static size_t unbase64(const char *in, unsigned char *out)
 {
-    static const char a[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    static const char a[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     size_t o = 0;
     unsigned v = 0;
     int bits = 0;
@@ -52,10 +53,12 @@ static void compare_capture(const char *file)
     {
         size_t i;
         json_t *item;
-        json_array_foreach(v, i, item) hdrs[n++] = (struct invoke_header){k, json_string_value(item)};
+        json_array_foreach(v, i, item) hdrs[n++] =
+            (struct invoke_header){k, json_string_value(item)};
     }
     const char *cbody = json_string_value(json_object_get(creq, "Body"));
-    const char *ct = json_string_value(json_object_get(json_object_get(cmeta, "Headers"), "Content-Type"));
+    const char *ct = json_string_value(
+        json_object_get(json_object_get(cmeta, "Headers"), "Content-Type"));
     unsigned char raw[4096];
     const char *body = cbody;
     size_t body_len = cbody ? strlen(cbody) : 0;
@@ -79,16 +82,19 @@ static void compare_capture(const char *file)
     json_t *req = json_object_get(json_object_get(env, "Data"), "req");
     json_t *meta = json_object_get(env, "Metadata");
 
-    const char *fields[] = {"Url", "Method", "Query", "Headers", "Params", "Identities", "Body"};
+    const char *fields[] = {"Url",    "Method",     "Query", "Headers",
+                            "Params", "Identities", "Body"};
     for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
-        json_t *want = json_object_get(creq, fields[i]), *got = json_object_get(req, fields[i]);
-        cr_expect(json_equal(want, got) || (want == NULL && got == NULL), "%s: Data.%s differs",
-                  file, fields[i]);
+        json_t *want = json_object_get(creq, fields[i]),
+               *got = json_object_get(req, fields[i]);
+        cr_expect(json_equal(want, got) || (want == NULL && got == NULL),
+                  "%s: Data.%s differs", file, fields[i]);
     }
     /* Same keys in the same order as the host. */
     void *it_want = json_object_iter(creq), *it_got = json_object_iter(req);
     for (; it_want != NULL && it_got != NULL;
-         it_want = json_object_iter_next(creq, it_want), it_got = json_object_iter_next(req, it_got))
+         it_want = json_object_iter_next(creq, it_want),
+         it_got = json_object_iter_next(req, it_got))
         cr_expect_str_eq(json_object_iter_key(it_got), json_object_iter_key(it_want),
                          "%s: key order", file);
     cr_expect(it_want == NULL && it_got == NULL, "%s: key count differs", file);
@@ -97,7 +103,8 @@ static void compare_capture(const char *file)
     {
         if (strcmp(k, "sys") == 0)
             continue;
-        cr_expect(json_equal(v, json_object_get(meta, k)), "%s: Metadata.%s differs", file, k);
+        cr_expect(json_equal(v, json_object_get(meta, k)), "%s: Metadata.%s differs",
+                  file, k);
     }
     json_object_foreach(meta, k, v)
     {
@@ -117,23 +124,31 @@ Test(build, http_envelopes_match_the_host_captures)
 {
     if (access(CAPTURES, R_OK) != 0)
         cr_skip_test("host captures not found at %s", CAPTURES);
-    const char *files[] = {"query-arr.json", "payload-json-json.json", "http-path-valid.json",
-                           "httpHeaderTest.json", "payload-octa-byte.json",
-                           "payload-text-string.json", "multi-path-param.json",
-                           "escape-seq.json", "error-missing-payload.json", "cosmos-db.json"};
+    const char *files[] = {
+        "query-arr.json",        "payload-json-json.json", "http-path-valid.json",
+        "httpHeaderTest.json",   "payload-octa-byte.json", "payload-text-string.json",
+        "multi-path-param.json", "escape-seq.json",        "error-missing-payload.json",
+        "cosmos-db.json"};
     for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++)
         compare_capture(files[i]);
 }
 
 Test(build, metadata_encodes_body_query_and_route_values_twice)
 {
-    struct invoke_header h[] = {{"Content-Type", "application/json"}, {"X-A", "1"}, {"x-a", "2"}};
+    struct invoke_header h[] = {
+        {"Content-Type", "application/json"}, {"X-A", "1"}, {"x-a", "2"}};
     json_t *params = json_pack("{s:s}", "id", "42");
-    const char body[] = "{\"name\":\"n\",\"n\":12,\"ok\":true,\"o\":{\"a\":1},\"arr\":[1]}";
-    struct invoke_http_spec spec = {.function_name = "F", .binding = "req", .method = "POST",
+    const char body[] =
+        "{\"name\":\"n\",\"n\":12,\"ok\":true,\"o\":{\"a\":1},\"arr\":[1]}";
+    struct invoke_http_spec spec = {.function_name = "F",
+                                    .binding = "req",
+                                    .method = "POST",
                                     .url = "http://h/api/x/42?q=a+b&q=c&code=secret&e",
-                                    .headers = h, .n_headers = 3, .params = params,
-                                    .body = body, .body_len = sizeof(body) - 1};
+                                    .headers = h,
+                                    .n_headers = 3,
+                                    .params = params,
+                                    .body = body,
+                                    .body_len = sizeof(body) - 1};
     json_t *env = invoke_http_envelope_new(&spec);
     cr_assert_not_null(env);
     json_t *meta = json_object_get(env, "Metadata");
@@ -143,26 +158,35 @@ Test(build, metadata_encodes_body_query_and_route_values_twice)
     cr_expect_str_eq(json_string_value(json_object_get(meta, "ok")), "\"true\"");
     cr_expect(json_is_object(json_object_get(meta, "o")));
     cr_expect_null(json_object_get(meta, "arr"), "arrays are skipped");
-    cr_expect_str_eq(json_string_value(json_object_get(meta, "q")), "\"c\"", "last value wins");
+    cr_expect_str_eq(json_string_value(json_object_get(meta, "q")), "\"c\"",
+                     "last value wins");
     cr_expect_null(json_object_get(meta, "code"), "the function key is not metadata");
     cr_expect_str_eq(json_string_value(json_object_get(meta, "id")), "\"42\"");
-    cr_expect_str_eq(json_string_value(json_object_get(json_object_get(req, "Query"), "q")),
-                     "a b,c", "repeated query values are comma-joined");
-    cr_expect_str_eq(json_string_value(json_object_get(json_object_get(req, "Query"), "e")), "");
+    cr_expect_str_eq(
+        json_string_value(json_object_get(json_object_get(req, "Query"), "q")), "a b,c",
+        "repeated query values are comma-joined");
+    cr_expect_str_eq(
+        json_string_value(json_object_get(json_object_get(req, "Query"), "e")), "");
     json_t *xa = json_object_get(json_object_get(req, "Headers"), "X-A");
     cr_expect_eq(json_array_size(xa), 2, "repeated headers are grouped ignoring case");
-    cr_expect_str_eq(json_string_value(json_object_get(json_object_get(meta, "Headers"), "X-A")),
-                     "1,2");
+    cr_expect_str_eq(
+        json_string_value(json_object_get(json_object_get(meta, "Headers"), "X-A")),
+        "1,2");
     json_decref(env);
     json_decref(params);
 }
 
 Test(build, body_is_absent_when_empty_and_sanitised_when_not_utf8)
 {
-    struct invoke_http_spec spec = {.function_name = "F", .binding = "req", .method = "POST",
-                                    .url = "http://h/", .body = "", .body_len = 0};
+    struct invoke_http_spec spec = {.function_name = "F",
+                                    .binding = "req",
+                                    .method = "POST",
+                                    .url = "http://h/",
+                                    .body = "",
+                                    .body_len = 0};
     json_t *env = invoke_http_envelope_new(&spec);
-    cr_expect_null(json_object_get(json_object_get(json_object_get(env, "Data"), "req"), "Body"));
+    cr_expect_null(
+        json_object_get(json_object_get(json_object_get(env, "Data"), "req"), "Body"));
     json_decref(env);
     spec.body = "a\xff";
     spec.body_len = 2;
@@ -179,7 +203,8 @@ Test(build, trigger_payload_is_wrapped_in_strings_and_unwraps_back)
     json_t *docs = json_pack("[{s:s, s:i}]", "id", "todolist-1:1", "version", 1);
     for (int levels = 0; levels <= 2; levels++) {
         struct fn_retry retry = {.present = true, .retry_count = 1, .max_retry_count = 5};
-        json_t *env = invoke_trigger_envelope_new("Projector", "documents", docs, levels, &retry);
+        json_t *env =
+            invoke_trigger_envelope_new("Projector", "documents", docs, levels, &retry);
         cr_assert_not_null(env);
         json_t *value = json_object_get(json_object_get(env, "Data"), "documents");
         json_t *cur = value;
@@ -209,14 +234,18 @@ Test(build, unwrap_reads_the_captured_v3_and_v4_payloads)
     if (access(CAPTURES, R_OK) != 0)
         cr_skip_test("host captures not found at %s", CAPTURES);
     json_t *v3 = json_load_file(CAPTURES "/trigger-cosmos-base.json", 0, NULL);
-    json_t *docs = es_json_unwrap(json_object_get(json_object_get(v3, "Data"), "inMsg"), 4);
+    json_t *docs =
+        es_json_unwrap(json_object_get(json_object_get(v3, "Data"), "inMsg"), 4);
     cr_expect(json_is_array(docs));
-    cr_expect_str_eq(json_string_value(json_object_get(json_array_get(docs, 0), "id")), "ehee");
+    cr_expect_str_eq(json_string_value(json_object_get(json_array_get(docs, 0), "id")),
+                     "ehee");
     json_decref(docs);
     json_decref(v3);
     json_t *in = json_load_file(CAPTURES "/cosmos-db.json", 0, NULL);
-    json_t *doc = es_json_unwrap(json_object_get(json_object_get(in, "Data"), "input"), 4);
-    cr_expect(json_is_object(doc), "double-encoded input binding unwraps to the document");
+    json_t *doc =
+        es_json_unwrap(json_object_get(json_object_get(in, "Data"), "input"), 4);
+    cr_expect(json_is_object(doc),
+              "double-encoded input binding unwraps to the document");
     cr_expect_str_eq(json_string_value(json_object_get(doc, "id")), "11");
     json_decref(doc);
     json_decref(in);

@@ -41,9 +41,12 @@ static enum es_status failing(struct fn_ctx *ctx, json_t *payload)
 }
 
 static const struct fn_def d_created = {"Create", FN_HTTP, "req", "res", created, NULL};
-static const struct fn_def d_rejects = {"Reject", FN_HTTP, "request", "response", rejects, NULL};
-static const struct fn_def d_proj = {"Projector", FN_TRIGGER, "documents", NULL, NULL, projector};
-static const struct fn_def d_fail = {"Failing", FN_TRIGGER, "documents", NULL, NULL, failing};
+static const struct fn_def d_rejects = {"Reject",   FN_HTTP, "request",
+                                        "response", rejects, NULL};
+static const struct fn_def d_proj = {"Projector", FN_TRIGGER, "documents",
+                                     NULL,        NULL,       projector};
+static const struct fn_def d_fail = {"Failing", FN_TRIGGER, "documents",
+                                     NULL,      NULL,       failing};
 static const struct fn_def *const defs[] = {&d_created, &d_rejects, &d_proj, &d_fail};
 static const struct fn_table table = {defs, 4};
 static struct es_config cfg;
@@ -54,8 +57,8 @@ static json_t *run(const char *fn, const char *envelope, int want_status)
 {
     struct invoke_reply r;
     invoke_dispatch(&app, fn, "inv-1", envelope, strlen(envelope), &r);
-    cr_expect_eq(r.host_status, want_status, "%s: host status %d, body %s", fn, r.host_status,
-                 r.body);
+    cr_expect_eq(r.host_status, want_status, "%s: host status %d, body %s", fn,
+                 r.host_status, r.body);
     json_t *j = json_loadb(r.body, r.body_len, 0, NULL);
     cr_assert(json_is_object(j), "reply is a JSON object: %s", r.body);
     invoke_reply_release(&r);
@@ -63,7 +66,8 @@ static json_t *run(const char *fn, const char *envelope, int want_status)
 }
 
 static const char http_env[] =
-    "{\"Data\":{\"req\":{\"Url\":\"http://h/api/things/7\",\"Method\":\"POST\",\"Query\":{},"
+    "{\"Data\":{\"req\":{\"Url\":\"http://h/api/things/"
+    "7\",\"Method\":\"POST\",\"Query\":{},"
     "\"Headers\":{},\"Params\":{\"id\":\"7\"},\"Body\":\"{}\"}},\"Metadata\":{}}";
 
 Test(dispatch, http_reply_carries_status_headers_body_and_logs)
@@ -73,9 +77,11 @@ Test(dispatch, http_reply_carries_status_headers_body_and_logs)
     cr_expect_eq(json_integer_value(json_object_get(res, "statusCode")), 201);
     json_t *h = json_object_get(res, "headers");
     cr_expect_str_eq(json_string_value(json_object_get(h, "Location")), "/api/things/1");
-    cr_expect_str_eq(json_string_value(json_object_get(h, "Content-Type")), "application/json");
+    cr_expect_str_eq(json_string_value(json_object_get(h, "Content-Type")),
+                     "application/json");
     cr_expect_str_eq(json_string_value(json_object_get(res, "body")), "{\"id\":\"1\"}");
-    cr_expect_str_eq(json_string_value(json_array_get(json_object_get(j, "Logs"), 0)), "made 7");
+    cr_expect_str_eq(json_string_value(json_array_get(json_object_get(j, "Logs"), 0)),
+                     "made 7");
     cr_expect(json_is_null(json_object_get(j, "ReturnValue")));
     cr_expect_str_eq(last_id, "inv-1");
     json_decref(j);
@@ -109,13 +115,17 @@ Test(dispatch, unknown_function_is_a_json_404)
 
 Test(dispatch, unusable_envelopes_are_a_json_400_to_the_host)
 {
-    const char *bad[] = {"", "{", "[]", "{\"Data\":3}", "{\"Metadata\":{}}",
+    const char *bad[] = {"",
+                         "{",
+                         "[]",
+                         "{\"Data\":3}",
+                         "{\"Metadata\":{}}",
                          "{\"Data\":{\"req\":{\"Method\":\"GET\"}}}",
                          "{\"Data\":{\"other\":{}}}"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         json_t *j = run("Create", bad[i], 400);
-        cr_expect_str_eq(json_string_value(json_object_get(j, "error")), "invalid_envelope",
-                         "case %zu", i);
+        cr_expect_str_eq(json_string_value(json_object_get(j, "error")),
+                         "invalid_envelope", "case %zu", i);
         cr_expect_not_null(json_string_value(json_object_get(j, "message")));
         json_decref(j);
     }
@@ -134,8 +144,9 @@ Test(dispatch, trigger_payload_is_unwrapped_whatever_the_encoding)
         cr_expect(json_is_object(json_object_get(j, "Outputs")));
         cr_expect(json_is_array(json_object_get(j, "Logs")));
         cr_assert(json_is_array(last_payload), "case %zu: payload is an array", i);
-        cr_expect_str_eq(json_string_value(json_object_get(json_array_get(last_payload, 0), "id")),
-                         "a");
+        cr_expect_str_eq(
+            json_string_value(json_object_get(json_array_get(last_payload, 0), "id")),
+            "a");
         json_decref(j);
     }
     json_decref(last_payload);
@@ -157,7 +168,8 @@ Test(dispatch, oversize_http_envelope_answers_the_client_413)
     json_t *j = json_loadb(r.body, r.body_len, 0, NULL);
     json_t *res = json_object_get(json_object_get(j, "Outputs"), "res");
     cr_expect_eq(json_integer_value(json_object_get(res, "statusCode")), 413);
-    cr_expect(strstr(json_string_value(json_object_get(res, "body")), "payload_too_large") != NULL);
+    cr_expect(strstr(json_string_value(json_object_get(res, "body")),
+                     "payload_too_large") != NULL);
     json_decref(j);
     invoke_reply_release(&r);
 

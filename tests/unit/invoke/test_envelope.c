@@ -88,8 +88,8 @@ Test(envelope, data_driven_cases)
 
 Test(envelope, metadata_strings_are_decoded_once)
 {
-    json_t *meta = json_pack("{s:s, s:s, s:s, s:{s:s}, s:i}", "id", "\"42\"", "plain", "abc",
-                             "quoted", "\"\\\"x\\\"\"", "obj", "a", "b", "num", 7);
+    json_t *meta = json_pack("{s:s, s:s, s:s, s:{s:s}, s:i}", "id", "\"42\"", "plain",
+                             "abc", "quoted", "\"\\\"x\\\"\"", "obj", "a", "b", "num", 7);
     char *s = invoke_meta_string(meta, "id");
     cr_expect_str_eq(s, "42");
     free(s);
@@ -112,8 +112,9 @@ Test(envelope, metadata_strings_are_decoded_once)
 Test(envelope, retry_context_is_read_from_metadata)
 {
     struct fn_retry r;
-    json_t *meta = json_pack("{s:{s:i, s:i, s:n, s:n, s:{}}}", "RetryContext", "RetryCount", 3,
-                             "MaxRetryCount", 5, "Exception", "Instance", "State");
+    json_t *meta =
+        json_pack("{s:{s:i, s:i, s:n, s:n, s:{}}}", "RetryContext", "RetryCount", 3,
+                  "MaxRetryCount", 5, "Exception", "Instance", "State");
     invoke_retry_parse(meta, &r);
     cr_expect(r.present);
     cr_expect_eq(r.retry_count, 3);

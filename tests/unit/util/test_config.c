@@ -74,7 +74,9 @@ Test(config, rejects_an_unknown_log_level)
 
 Test(config, a_connection_string_selects_cosmos_with_its_key)
 {
-    setenv("CosmosDB", " accountendpoint=https://acct.documents.azure.com:443/ ; AccountKey=a2V5==;", 1);
+    setenv("CosmosDB",
+           " accountendpoint=https://acct.documents.azure.com:443/ ; AccountKey=a2V5==;",
+           1);
     struct es_config cfg;
     cr_assert_eq(es_config_load(&cfg, NULL), ES_OK);
     cr_expect_eq(cfg.store_kind, ES_STORE_COSMOS);

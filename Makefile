@@ -1,0 +1,45 @@
+# The two commands of the README, and the rest of the developer loop.
+#   make run             build, then serve the whole app on http://127.0.0.1:7071/api
+#                        with the embedded SQLite store (no Azure needed)
+#   make test            build, then run every test (unit and end to end)
+#   make test-sanitize   the same tests under AddressSanitizer + UBSan (leaks fail)
+#   make lint            clang-format check and the banned-function check
+# Each target installs missing Debian packages first (scripts/deps.sh).
+
+BUILD ?= build
+ASAN_BUILD ?= build-asan
+JOBS ?= $(shell nproc)
+ARGS ?=
+
+.PHONY: all deps build run test test-sanitize lint format clean
+
+all: build
+
+deps:
+	@scripts/deps.sh
+
+build: deps
+	@cmake -S . -B $(BUILD) -DES_WERROR=ON >/dev/null
+	@cmake --build $(BUILD) -j$(JOBS)
+
+run: build
+	$(BUILD)/app/handler serve $(ARGS)
+
+test: build
+	cd $(BUILD) && ctest --output-on-failure -j$(JOBS)
+
+test-sanitize: deps
+	@cmake -S . -B $(ASAN_BUILD) -DES_SANITIZE=ON -DES_WERROR=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
+	@cmake --build $(ASAN_BUILD) -j$(JOBS)
+	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+		ctest --output-on-failure -j$(JOBS)
+
+lint: deps
+	scripts/checksrc.sh
+	clang-format --dry-run --Werror $$(git ls-files '*.c' '*.h')
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD)

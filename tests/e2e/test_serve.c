@@ -1,0 +1,147 @@
+/*
+ * `handler serve`: the app's routes served directly, with the envelope the
+ * host would build, and JSON 404/405/413 for what matches no function.
+ */
+#include <criterion/criterion.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../support/hostdrv.h"
+
+static struct hostdrv *start_serve(const char *app_dir, const char *const *env)
+{
+    struct hostdrv_opts o = {.app_dir = app_dir, .env = env, .serve = true};
+    struct hostdrv *d = NULL;
+    cr_assert_eq(hostdrv_start(&o, &d), 0, "handler serve did not become ready");
+    return d;
+}
+
+static void stop_cleanly(struct hostdrv *d)
+{
+    cr_expect_eq(hostdrv_stop(d, SIGTERM, 10000), 0, "handler exits 0 on SIGTERM");
+    hostdrv_free(d);
+}
+
+static const char *str_at(json_t *obj, const char *key)
+{
+    return json_string_value(json_object_get(obj, key));
+}
+
+Test(serve, health_is_served_through_route_matching)
+{
+    struct hostdrv *d = start_serve(ES_APP_DIR, NULL);
+    struct hostdrv_conn *c = hostdrv_conn_new(d);
+    struct hostdrv_reply r;
+    cr_assert_eq(
+        hostdrv_request(c, "GET", "/api/health", NULL, NULL, 0, HOSTDRV_CHUNKED, &r), 0);
+    cr_expect_eq(r.status, 200);
+    cr_expect_str_eq(r.content_type, "application/json");
+    cr_expect_str_eq(str_at(r.client_json, "status"), "ok");
+    hostdrv_reply_release(&r);
+    cr_assert_eq(
+        hostdrv_request(c, "GET", "/API/Health/", NULL, NULL, 0, HOSTDRV_CHUNKED, &r), 0);
+    cr_expect_eq(r.status, 200, "routes match ignoring case and a trailing slash");
+    hostdrv_reply_release(&r);
+    char *out = hostdrv_read_output(d, false);
+    cr_expect(strstr(out, "Health: [GET]") != NULL, "start-up lists the routes: %s", out);
+    cr_expect(strstr(out, "executed 'Health' (succeeded") != NULL);
+    free(out);
+    hostdrv_conn_free(c);
+    stop_cleanly(d);
+}
+
+Test(serve, unmatched_routes_get_json_404_and_405)
+{
+    struct hostdrv *d = start_serve(ES_APP_DIR, NULL);
+    struct hostdrv_conn *c = hostdrv_conn_new(d);
+    struct {
+        const char *method, *path;
+        long status;
+        const char *code;
+    } cases[] = {{"GET", "/api/nothing", 404, "not_found"},
+                 {"GET", "/health", 404, "not_found"},
+                 {"GET", "/apihealth", 404, "not_found"},
+                 {"POST", "/api/health", 405, "method_not_allowed"},
+                 {"DELETE", "/api/health", 405, "method_not_allowed"}};
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct hostdrv_reply r;
+        cr_assert_eq(hostdrv_request(c, cases[i].method, cases[i].path, NULL, "{}", 2,
+                                     HOSTDRV_CONTENT_LENGTH, &r),
+                     0);
+        cr_expect_eq(r.status, cases[i].status, "%s %s", cases[i].method, cases[i].path);
+        cr_expect_str_eq(str_at(r.client_json, "error"), cases[i].code);
+        hostdrv_reply_release(&r);
+    }
+    hostdrv_conn_free(c);
+    stop_cleanly(d);
+}
+
+Test(serve, the_function_receives_the_envelope_the_host_would_build)
+{
+    struct hostdrv *d = start_serve(ES_TESTAPP_DIR, NULL);
+    struct hostdrv_conn *c = hostdrv_conn_new(d);
+    const char *headers[] = {"Content-Type: application/json", "X-Trace: a", "X-Trace: b",
+                             NULL};
+    const char body[] = "{\"name\":\"Groceries\"}";
+    enum hostdrv_framing framings[] = {HOSTDRV_CONTENT_LENGTH, HOSTDRV_CHUNKED};
+    for (int i = 0; i < 2; i++) {
+        struct hostdrv_reply r;
+        cr_assert_eq(hostdrv_request(c, "PATCH",
+                                     "/api/test/echo/ab%2Dc/more?x=1&x=2&y=a+b", headers,
+                                     body, strlen(body), framings[i], &r),
+                     0);
+        cr_expect_eq(r.status, 200);
+        json_t *e = r.client_json;
+        cr_assert(json_is_object(e), "%s", r.body);
+        cr_expect_str_eq(str_at(e, "method"), "PATCH");
+        cr_expect(strstr(str_at(e, "url"), "/api/test/echo/ab%2Dc/more?x=1&x=2&y=a+b") !=
+                  NULL);
+        cr_expect_str_eq(str_at(json_object_get(e, "params"), "id"), "ab-c");
+        cr_expect_str_eq(str_at(json_object_get(e, "params"), "rest"), "more");
+        cr_expect_str_eq(str_at(json_object_get(e, "query"), "x"), "1,2");
+        cr_expect_str_eq(str_at(json_object_get(e, "query"), "y"), "a b");
+        cr_expect_str_eq(str_at(e, "metaId"), "ab-c");
+        cr_expect_str_eq(str_at(e, "body"), body, "framing %d", i);
+        cr_expect_eq(
+            json_array_size(json_object_get(json_object_get(e, "headers"), "X-Trace")),
+            2);
+        hostdrv_reply_release(&r);
+    }
+    hostdrv_conn_free(c);
+    stop_cleanly(d);
+}
+
+Test(serve, oversize_bodies_get_413)
+{
+    const char *env[] = {"MAX_ENVELOPE_BYTES=4096", NULL};
+    struct hostdrv *d = start_serve(ES_TESTAPP_DIR, env);
+    struct hostdrv_conn *c = hostdrv_conn_new(d);
+    char big[10000];
+    memset(big, 'a', sizeof(big));
+    enum hostdrv_framing framings[] = {HOSTDRV_CONTENT_LENGTH, HOSTDRV_CHUNKED};
+    for (int i = 0; i < 2; i++) {
+        struct hostdrv_reply r;
+        cr_assert_eq(hostdrv_request(c, "POST", "/api/test/echo/1", NULL, big,
+                                     sizeof(big), framings[i], &r),
+                     0);
+        cr_expect_eq(r.status, 413, "framing %d", i);
+        cr_expect_str_eq(str_at(r.client_json, "error"), "payload_too_large");
+        hostdrv_reply_release(&r);
+    }
+    hostdrv_conn_free(c);
+    stop_cleanly(d);
+}
+
+Test(serve, refuses_to_start_when_a_function_json_has_no_implementation)
+{
+    char cmd[2048];
+    snprintf(cmd, sizeof(cmd),
+             "dir=$(mktemp -d) && cp -r %s/. \"$dir\" && mkdir \"$dir/Ghost\" && "
+             "cp %s/Health/function.json \"$dir/Ghost/\" && "
+             "%s/handler serve --port 0 --app \"$dir\" 2>&1 | grep -q \"function 'Ghost' "
+             "has a "
+             "function.json but no implementation\"; rc=$?; rm -rf \"$dir\"; exit $rc",
+             ES_APP_DIR, ES_APP_DIR, ES_APP_DIR);
+    cr_expect_eq(system(cmd), 0);
+}
