@@ -20,6 +20,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "../handler/es/engine.h"
+#include "../handler/store/store.h"
 #include "../handler/util/config.h"
 #include "../handler/util/status.h"
 

@@ -6,9 +6,20 @@
 #include "fn.h"
 
 extern const struct fn_def fn_health;
+extern const struct fn_def fn_create_todo_list;
+extern const struct fn_def fn_rename_todo_list;
+extern const struct fn_def fn_delete_todo_list;
+extern const struct fn_def fn_add_item;
+extern const struct fn_def fn_update_item;
+extern const struct fn_def fn_remove_item;
+extern const struct fn_def fn_set_item_statuses;
+extern const struct fn_def fn_move_item;
+extern const struct fn_def fn_get_todo_list_events;
 
 static const struct fn_def *const app_defs[] = {
-    &fn_health,
+    &fn_health,    &fn_create_todo_list,     &fn_rename_todo_list, &fn_delete_todo_list,
+    &fn_add_item,  &fn_update_item,          &fn_remove_item,      &fn_set_item_statuses,
+    &fn_move_item, &fn_get_todo_list_events,
 };
 
 const struct fn_table fn_app_table = {app_defs, sizeof(app_defs) / sizeof(app_defs[0])};

@@ -116,12 +116,38 @@ static int wait_for_signal(const sigset_t *set)
 
 struct runtime {
     struct es_config cfg;
+    struct es_store *store;
+    struct es_engine *engine;
     struct fn_services svc;
     struct invoke_app app;
     struct hostproto hp;
     struct front *front;
     struct http_server *server;
 };
+
+/* Opens the store and the engine over it; 0, or 2 after logging why not. */
+static int open_store(struct runtime *rt)
+{
+    struct es_error err = {0};
+    if (es_store_open(&rt->cfg, &rt->store, &err) != ES_OK) {
+        es_log_error("cannot start: %s", err.message[0] ? err.message : "out of memory");
+        return 2;
+    }
+    struct es_engine_opts eo = {
+        .store = rt->store,
+        .cache_streams = rt->cfg.state_cache_streams,
+        .snapshot_every = (int)rt->cfg.snapshot_every,
+        .max_attempts = (int)rt->cfg.command_max_attempts,
+    };
+    rt->engine = es_engine_new(&eo);
+    if (rt->engine == NULL) {
+        es_log_error("cannot start: out of memory");
+        return 2;
+    }
+    rt->svc = (struct fn_services){
+        .cfg = &rt->cfg, .version = ES_VERSION, .store = rt->store, .engine = rt->engine};
+    return 0;
+}
 
 static int serve(struct runtime *rt, const struct options *o, const sigset_t *signals)
 {
@@ -217,11 +243,13 @@ int es_app_main(int argc, char **argv, const struct fn_table *fns)
         return 2;
     }
     es_log_set_level(rt.cfg.log_level);
-    rt.svc = (struct fn_services){.cfg = &rt.cfg, .version = ES_VERSION};
     rt.app = (struct invoke_app){.fns = fns, .svc = &rt.svc};
-
-    rc = serve(&rt, &o, &signals);
+    rc = open_store(&rt);
+    if (rc == 0)
+        rc = serve(&rt, &o, &signals);
     front_free(rt.front);
+    es_engine_free(rt.engine);
+    es_store_close(rt.store);
     es_config_release(&rt.cfg);
     return rc;
 }

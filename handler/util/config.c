@@ -51,29 +51,40 @@ static unsigned cpu_count(void)
 
 static enum es_status load_numbers(struct es_config *cfg, struct es_error *err)
 {
-    uint64_t port, body, envelope, io, workers, shutdown;
     unsigned cpus = cpu_count();
-    unsigned dflt_workers = cpus * 4 < 8 ? 8 : cpus * 4;
-    const char *port_name = env("FUNCTIONS_CUSTOMHANDLER_PORT")
-                                ? "FUNCTIONS_CUSTOMHANDLER_PORT"
-                                : "FUNCTIONS_HTTPWORKER_PORT";
-    enum es_status st = ES_OK;
-    if ((st = env_u64(port_name, 1, 65535, 0, &port, err)) != ES_OK ||
-        (st = env_u64("MAX_BODY_BYTES", 1, 1ull << 30, 1u << 20, &body, err)) != ES_OK ||
-        (st = env_u64("MAX_ENVELOPE_BYTES", 1024, 1ull << 31, 4u << 20, &envelope,
-                      err)) != ES_OK ||
-        (st = env_u64("HANDLER_IO_THREADS", 1, 256, cpus, &io, err)) != ES_OK ||
-        (st = env_u64("HANDLER_WORKERS", 1, 1024, dflt_workers, &workers, err)) !=
-            ES_OK ||
-        (st = env_u64("HANDLER_SHUTDOWN_TIMEOUT_MS", 0, 3600000, 30000, &shutdown,
-                      err)) != ES_OK)
-        return st;
+    uint64_t port, body, envelope, io, workers, shutdown, snap, cache, attempts;
+    const struct {
+        const char *name;
+        uint64_t min, max, dflt;
+        uint64_t *out;
+    } settings[] = {
+        {env("FUNCTIONS_CUSTOMHANDLER_PORT") ? "FUNCTIONS_CUSTOMHANDLER_PORT"
+                                             : "FUNCTIONS_HTTPWORKER_PORT",
+         1, 65535, 0, &port},
+        {"MAX_BODY_BYTES", 1, 1ull << 30, 1u << 20, &body},
+        {"MAX_ENVELOPE_BYTES", 1024, 1ull << 31, 4u << 20, &envelope},
+        {"HANDLER_IO_THREADS", 1, 256, cpus, &io},
+        {"HANDLER_WORKERS", 1, 1024, cpus * 4 < 8 ? 8 : cpus * 4, &workers},
+        {"HANDLER_SHUTDOWN_TIMEOUT_MS", 0, 3600000, 30000, &shutdown},
+        {"SNAPSHOT_EVERY", 0, 1000000, 100, &snap},
+        {"STATE_CACHE_STREAMS", 1, 10000000, 10000, &cache},
+        {"COMMAND_MAX_ATTEMPTS", 1, 1000, 10, &attempts},
+    };
+    for (size_t i = 0; i < sizeof(settings) / sizeof(settings[0]); i++) {
+        enum es_status st = env_u64(settings[i].name, settings[i].min, settings[i].max,
+                                    settings[i].dflt, settings[i].out, err);
+        if (st != ES_OK)
+            return st;
+    }
     cfg->port = (int)port;
     cfg->max_body_bytes = (size_t)body;
     cfg->max_envelope_bytes = (size_t)envelope;
     cfg->io_threads = (unsigned)io;
     cfg->workers = (unsigned)workers;
     cfg->shutdown_timeout_ms = (int64_t)shutdown;
+    cfg->snapshot_every = (unsigned)snap;
+    cfg->state_cache_streams = (size_t)cache;
+    cfg->command_max_attempts = (unsigned)attempts;
     return ES_OK;
 }
 

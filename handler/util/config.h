@@ -40,6 +40,9 @@ struct es_config {
     unsigned workers;            /* invocation worker threads */
     int64_t shutdown_timeout_ms; /* drain budget on SIGTERM */
     enum es_log_level log_level;
+    unsigned snapshot_every;       /* events between snapshots; 0 disables them */
+    size_t state_cache_streams;    /* entries of the aggregate state cache */
+    unsigned command_max_attempts; /* appends per command before 409 conflict */
     enum es_store_kind store_kind;
     char *sqlite_path;     /* SQLite store file */
     char *cosmos_endpoint; /* https://account.documents.azure.com:443/ */

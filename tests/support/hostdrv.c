@@ -6,6 +6,8 @@
 #include "hostdrv.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
+#include <dirent.h>
 #include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -15,10 +17,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "../../handler/http/routes.h"
 #include "../../handler/util/buf.h"
 #include "../../handler/util/ids.h"
 #include "../../handler/util/jsonutil.h"
@@ -29,7 +33,17 @@
 
 extern char **environ;
 
+struct drv_route {
+    char function[256];
+    char methods[8][8];
+    size_t n_methods;
+    struct route_template *tmpl;
+};
+
 struct hostdrv {
+    struct drv_route routes[64];
+    size_t n_routes;
+    char prefix[64];
     pid_t pid;
     int port;
     int exit_status; /* valid once reaped */
@@ -160,6 +174,55 @@ static int wait_ready(struct hostdrv *d, int64_t started)
     return rc;
 }
 
+/* Reads host.json's route prefix and every function.json's HTTP route, as the host does.
+ */
+static void load_routes(struct hostdrv *d, const char *app_dir)
+{
+    char path[1024];
+    snprintf(path, sizeof(path), "%s/host.json", app_dir);
+    json_t *host = json_load_file(path, 0, NULL);
+    const char *prefix = json_string_value(json_object_get(
+        json_object_get(json_object_get(host, "extensions"), "http"), "routePrefix"));
+    snprintf(d->prefix, sizeof(d->prefix), "%s", prefix != NULL ? prefix : "api");
+    json_decref(host);
+    DIR *dir = opendir(app_dir);
+    struct dirent *de;
+    while (dir != NULL && (de = readdir(dir)) != NULL && d->n_routes < 64) {
+        snprintf(path, sizeof(path), "%s/%s/function.json", app_dir, de->d_name);
+        json_t *fj = de->d_name[0] != '.' ? json_load_file(path, 0, NULL) : NULL;
+        size_t i;
+        json_t *b;
+        json_array_foreach(json_object_get(fj, "bindings"), i, b)
+        {
+            const char *type = json_string_value(json_object_get(b, "type"));
+            if (type == NULL || strcasecmp(type, "httpTrigger") != 0)
+                continue;
+            struct drv_route *r = &d->routes[d->n_routes];
+            const char *route = json_string_value(json_object_get(b, "route"));
+            if (route_template_parse(route != NULL ? route : de->d_name, &r->tmpl,
+                                     NULL) != ES_OK)
+                continue;
+            snprintf(r->function, sizeof(r->function), "%s", de->d_name);
+            size_t k;
+            json_t *m;
+            json_array_foreach(json_object_get(b, "methods"), k, m)
+            {
+                if (r->n_methods < 8) {
+                    snprintf(r->methods[r->n_methods], sizeof(r->methods[0]), "%s",
+                             json_string_value(m));
+                    for (char *p = r->methods[r->n_methods]; *p; p++)
+                        *p = (char)toupper((unsigned char)*p);
+                    r->n_methods++;
+                }
+            }
+            d->n_routes++;
+        }
+        json_decref(fj);
+    }
+    if (dir != NULL)
+        closedir(dir);
+}
+
 int hostdrv_start(const struct hostdrv_opts *opts, struct hostdrv **out)
 {
     static bool curl_ready;
@@ -175,6 +238,7 @@ int hostdrv_start(const struct hostdrv_opts *opts, struct hostdrv **out)
         free(d);
         return -1;
     }
+    load_routes(d, opts->app_dir);
     int64_t started = es_time_mono_ms();
     d->pid = fork();
     if (d->pid < 0) {
@@ -260,12 +324,15 @@ void hostdrv_free(struct hostdrv *d)
         waitpid(d->pid, NULL, 0);
     }
     nftw(d->tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    for (size_t i = 0; i < d->n_routes; i++)
+        route_template_free(d->routes[i].tmpl);
     free(d);
 }
 
 /* ---- connections ---- */
 
 struct hostdrv_conn {
+    const struct hostdrv *d;
     CURL *curl;
     int port;
     long connects;
@@ -283,6 +350,7 @@ struct hostdrv_conn *hostdrv_conn_new(const struct hostdrv *d)
         return NULL;
     c->curl = curl_easy_init();
     c->port = d->port;
+    c->d = d;
     if (c->curl == NULL) {
         free(c);
         return NULL;
@@ -473,4 +541,53 @@ int hostdrv_trigger(struct hostdrv_conn *c, const char *function, const char *bi
     json_t *env =
         invoke_trigger_envelope_new(function, binding, payload, string_levels, retry);
     return post_envelope(c, function, env, NULL, out);
+}
+
+int hostdrv_call(struct hostdrv_conn *c, const char *method, const char *path_query,
+                 const char *const *headers, const char *body, struct hostdrv_reply *out)
+{
+    const struct hostdrv *d = c->d;
+    memset(out, 0, sizeof(*out));
+    size_t plen = strlen(d->prefix);
+    const char *path = path_query;
+    if (*path == '/')
+        path++;
+    if (plen > 0) {
+        if (strncasecmp(path, d->prefix, plen) != 0 || path[plen] != '/')
+            return -1;
+        path += plen + 1;
+    }
+    size_t len = strcspn(path, "?#");
+    for (size_t i = 0; i < d->n_routes; i++) {
+        const struct drv_route *r = &d->routes[i];
+        bool method_ok = r->n_methods == 0;
+        for (size_t k = 0; k < r->n_methods; k++)
+            method_ok = method_ok || strcmp(r->methods[k], method) == 0;
+        json_t *params = NULL;
+        if (!method_ok || !route_template_match(r->tmpl, path, len, &params))
+            continue;
+        struct hostdrv_http req = {.function = r->function,
+                                   .method = method,
+                                   .path_query = path_query,
+                                   .headers = headers,
+                                   .body = body,
+                                   .params = params};
+        int rc = hostdrv_http(c, &req, out);
+        json_decref(params);
+        return rc;
+    }
+    fprintf(stderr, "hostdrv: no function serves %s %s\n", method, path_query);
+    return -1;
+}
+
+const char *hostdrv_reply_header(const struct hostdrv_reply *r, const char *name)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach(r->result.http_headers, k, v)
+    {
+        if (strcasecmp(k, name) == 0)
+            return json_string_value(v);
+    }
+    return NULL;
 }

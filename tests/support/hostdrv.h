@@ -113,6 +113,20 @@ int hostdrv_trigger(struct hostdrv_conn *c, const char *function, const char *bi
                     const json_t *payload, int string_levels,
                     const struct fn_retry *retry, struct hostdrv_reply *out);
 
+/*
+ * A client request as the host receives it: the function is found by matching
+ * path_query against the app's function.json routes (prefix from host.json),
+ * its route values become Params, and the envelope is invoked. The reply's
+ * client response is in out->result (http_status, http_headers, http_body)
+ * and out->client_json. -1 when no route matches or nothing came back.
+ * headers are "Name: value" entries (NULL-terminated, may be NULL); body may be NULL.
+ */
+int hostdrv_call(struct hostdrv_conn *c, const char *method, const char *path_query,
+                 const char *const *headers, const char *body, struct hostdrv_reply *out);
+
+/* The client response header `name` of a reply read by hostdrv_call, or NULL. */
+const char *hostdrv_reply_header(const struct hostdrv_reply *r, const char *name);
+
 /* Plain HTTP request to the handler (no envelope), e.g. for `handler serve`. */
 int hostdrv_request(struct hostdrv_conn *c, const char *method, const char *path,
                     const char *const *headers, const char *body, size_t len,

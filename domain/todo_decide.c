@@ -1,0 +1,199 @@
+/*
+ * todo_decide.c - the rules: (state, command) -> events | rejection.
+ *
+ * Every command except CREATE needs a list that exists and is not deleted.
+ * The two reactions of the move process are forgiving on purpose: MOVE_IN of
+ * an item the list already holds and REVERT_MOVE of an item already back (or
+ * on a deleted list, which took the item with it) append nothing, so a
+ * redelivered event never acts twice.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "todo.h"
+
+static void reject(struct todo_decision *d, enum todo_error e, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void reject(struct todo_decision *d, enum todo_error e, const char *fmt, ...)
+{
+    d->error = e;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(d->message, sizeof(d->message), fmt, ap);
+    va_end(ap);
+}
+
+static enum es_status emit(struct todo_decision *d, const char *type, json_t *data)
+{
+    if (data == NULL)
+        return ES_ENOMEM;
+    return json_array_append_new(d->events,
+                                 json_pack("{s:s, s:o}", "type", type, "data", data)) == 0
+               ? ES_OK
+               : ES_ENOMEM;
+}
+
+static bool task_taken(const struct todo_list *l, const char *task, const char *except_id)
+{
+    for (size_t i = 0; i < l->n_items; i++)
+        if (strcmp(l->items[i].task, task) == 0 &&
+            (except_id == NULL || strcmp(l->items[i].id, except_id) != 0))
+            return true;
+    return false;
+}
+
+static json_t *item_data(const struct todo_cmd *c, const char *task,
+                         enum todo_item_status st, const char *other_key)
+{
+    json_t *data = json_pack("{s:s, s:s, s:s}", "itemId", c->item_id, "task", task,
+                             "status", todo_status_name(st));
+    if (data != NULL && other_key != NULL &&
+        json_object_set_new(data, other_key, json_string(c->other_list_id)) != 0) {
+        json_decref(data);
+        return NULL;
+    }
+    return data;
+}
+
+static enum es_status update_item(const struct todo_list *l, const struct todo_cmd *c,
+                                  struct todo_decision *d)
+{
+    const struct todo_item *it = todo_list_item(l, c->item_id);
+    if (it == NULL) {
+        reject(d, TODO_ITEM_NOT_FOUND, "item '%s' is not in this list", c->item_id);
+        return ES_OK;
+    }
+    enum es_status st = ES_OK;
+    if (c->task != NULL && strcmp(c->task, it->task) != 0) {
+        if (task_taken(l, c->task, it->id)) {
+            reject(d, TODO_TASK_EXISTS, "task '%s' already exists in this list", c->task);
+            return ES_OK;
+        }
+        st = emit(d, "TaskRenamed",
+                  json_pack("{s:s, s:s}", "itemId", it->id, "task", c->task));
+    }
+    if (st == ES_OK && c->has_status && c->status != it->status)
+        st = emit(d, "ItemStatusChanged",
+                  json_pack("{s:s, s:s}", "itemId", it->id, "status",
+                            todo_status_name(c->status)));
+    return st;
+}
+
+static enum es_status set_statuses(const struct todo_list *l, const struct todo_cmd *c,
+                                   struct todo_decision *d)
+{
+    for (size_t i = 0; i < c->n_item_ids; i++) {
+        if (todo_list_item(l, c->item_ids[i]) == NULL) {
+            reject(d, TODO_ITEM_NOT_FOUND, "item '%s' is not in this list",
+                   c->item_ids[i]);
+            return ES_OK;
+        }
+    }
+    for (size_t i = 0; i < c->n_item_ids; i++) {
+        const struct todo_item *it = todo_list_item(l, c->item_ids[i]);
+        if (it->status == c->status)
+            continue;
+        enum es_status st = emit(d, "ItemStatusChanged",
+                                 json_pack("{s:s, s:s}", "itemId", it->id, "status",
+                                           todo_status_name(c->status)));
+        if (st != ES_OK)
+            return st;
+    }
+    return ES_OK;
+}
+
+/* Commands on an existing, live list. */
+static enum es_status decide_live(const struct todo_list *l, const struct todo_cmd *c,
+                                  struct todo_decision *d)
+{
+    const struct todo_item *it;
+    switch (c->kind) {
+    case TODO_CREATE:
+        break;
+    case TODO_RENAME:
+        if (strcmp(l->name, c->name) == 0)
+            return ES_OK;
+        return emit(d, "TodoListRenamed", json_pack("{s:s}", "name", c->name));
+    case TODO_DELETE:
+        return emit(d, "TodoListDeleted", json_object());
+    case TODO_ADD_ITEM:
+        if (task_taken(l, c->task, NULL)) {
+            reject(d, TODO_TASK_EXISTS, "task '%s' already exists in this list", c->task);
+            return ES_OK;
+        }
+        return emit(d, "ItemAdded",
+                    json_pack("{s:s, s:s, s:s}", "itemId", c->new_item_id, "task",
+                              c->task, "status", todo_status_name(TODO_TO_DO)));
+    case TODO_UPDATE_ITEM:
+        return update_item(l, c, d);
+    case TODO_REMOVE_ITEM:
+    case TODO_MOVE_OUT:
+        if ((it = todo_list_item(l, c->item_id)) == NULL) {
+            reject(d, TODO_ITEM_NOT_FOUND, "item '%s' is not in this list", c->item_id);
+            return ES_OK;
+        }
+        if (c->kind == TODO_REMOVE_ITEM)
+            return emit(d, "ItemRemoved", json_pack("{s:s}", "itemId", it->id));
+        return emit(d, "ItemMovedOut", item_data(c, it->task, it->status, "toListId"));
+    case TODO_SET_STATUSES:
+        return set_statuses(l, c, d);
+    case TODO_MOVE_IN:
+        if (todo_list_item(l, c->item_id) != NULL)
+            return ES_OK;
+        if (task_taken(l, c->task, NULL)) {
+            reject(d, TODO_TASK_EXISTS, "task '%s' already exists in the target list",
+                   c->task);
+            return ES_OK;
+        }
+        return emit(d, "ItemMovedIn", item_data(c, c->task, c->status, "fromListId"));
+    case TODO_REVERT_MOVE:
+        if (todo_list_item(l, c->item_id) != NULL)
+            return ES_OK;
+        {
+            json_t *data = item_data(c, c->task, c->status, "toListId");
+            if (data != NULL &&
+                json_object_set_new(data, "reason",
+                                    json_string(c->reason ? c->reason : "")) != 0) {
+                json_decref(data);
+                data = NULL;
+            }
+            return emit(d, "ItemMoveReverted", data);
+        }
+    }
+    return ES_OK;
+}
+
+enum es_status todo_decide(const struct todo_list *l, const struct todo_cmd *c,
+                           struct todo_decision *d)
+{
+    memset(d, 0, sizeof(*d));
+    d->events = json_array();
+    if (d->events == NULL)
+        return ES_ENOMEM;
+    if (c->kind == TODO_CREATE) {
+        if (l->created) {
+            reject(d, TODO_LIST_EXISTS, "the list already exists");
+            return ES_OK;
+        }
+        return emit(d, "TodoListCreated", json_pack("{s:s}", "name", c->name));
+    }
+    if (c->kind == TODO_REVERT_MOVE && (!l->created || l->deleted))
+        return ES_OK; /* the item went with its list */
+    if (!l->created) {
+        reject(d, TODO_LIST_NOT_FOUND, "the list does not exist");
+        return ES_OK;
+    }
+    if (l->deleted) {
+        reject(d, TODO_LIST_DELETED, "the list has been deleted");
+        return ES_OK;
+    }
+    return decide_live(l, c, d);
+}
+
+void todo_decision_release(struct todo_decision *d)
+{
+    json_decref(d->events);
+    memset(d, 0, sizeof(*d));
+}

@@ -1,0 +1,32 @@
+/*
+ * AddItem - POST /api/todolists/{id}/items {"task"} -> 201 with "itemId"
+ * (a new UUIDv4); the task must not exist in the list yet (409 task_exists).
+ */
+#include <stdlib.h>
+
+#include "../todolist.h"
+
+static void add_item(struct fn_ctx *ctx, const struct fn_http_request *req,
+                     struct fn_http_response *res)
+{
+    struct todo_call c;
+    char *task = NULL;
+    if (todo_call_begin(&c, ctx, req, res, true, "id") &&
+        todo_field_text(&c, "task", true, &task)) {
+        char item_id[ES_UUID_STR_LEN + 1];
+        es_uuid4(item_id);
+        struct todo_cmd tc = {
+            .kind = TODO_ADD_ITEM, .task = task, .new_item_id = item_id};
+        todo_call_run(&c, &tc, 201, json_pack("{s:s}", "itemId", item_id));
+    }
+    free(task);
+    todo_call_end(&c);
+}
+
+const struct fn_def fn_add_item = {
+    .name = "AddItem",
+    .kind = FN_HTTP,
+    .trigger_binding = "req",
+    .output_binding = "res",
+    .http = add_item,
+};

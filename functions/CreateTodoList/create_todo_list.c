@@ -1,0 +1,47 @@
+/*
+ * CreateTodoList - POST /api/todolists {"name", "id"?} -> 201 + Location.
+ * The id is the body's "id" when given (an existing one is 409
+ * list_exists); else derived from the Idempotency-Key (UUIDv5), so a retried
+ * create meets its own receipt; else a fresh UUIDv4.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../handler/util/hash.h"
+#include "../todolist.h"
+
+static void create_todo_list(struct fn_ctx *ctx, const struct fn_http_request *req,
+                             struct fn_http_response *res)
+{
+    struct todo_call c;
+    char *name = NULL;
+    const char *id = NULL;
+    if (!todo_call_begin(&c, ctx, req, res, true, NULL) ||
+        !todo_field_text(&c, "name", true, &name) ||
+        !todo_field_id(&c, "id", false, false, &id))
+        goto out;
+    if (id != NULL)
+        snprintf(c.created_id, sizeof(c.created_id), "%s", id);
+    else if (c.cmd.idempotency_key != NULL)
+        es_uuid5(TODOLIST_KEY_NAMESPACE, c.cmd.idempotency_key,
+                 strlen(c.cmd.idempotency_key), c.created_id);
+    else
+        es_uuid4(c.created_id);
+    c.list_id = c.created_id;
+    c.cmd.aggregate_id = c.created_id;
+    snprintf(c.location, sizeof(c.location), "/api/todolists/%s", c.created_id);
+    struct todo_cmd tc = {.kind = TODO_CREATE, .name = name};
+    todo_call_run(&c, &tc, 201, NULL);
+out:
+    free(name);
+    todo_call_end(&c);
+}
+
+const struct fn_def fn_create_todo_list = {
+    .name = "CreateTodoList",
+    .kind = FN_HTTP,
+    .trigger_binding = "req",
+    .output_binding = "res",
+    .http = create_todo_list,
+};

@@ -1,0 +1,21 @@
+/* DeleteTodoList - DELETE /api/todolists/{id} -> 200; later commands on it answer 410. */
+#include "../todolist.h"
+
+static void delete_todo_list(struct fn_ctx *ctx, const struct fn_http_request *req,
+                             struct fn_http_response *res)
+{
+    struct todo_call c;
+    if (todo_call_begin(&c, ctx, req, res, false, "id")) {
+        struct todo_cmd tc = {.kind = TODO_DELETE};
+        todo_call_run(&c, &tc, 200, NULL);
+    }
+    todo_call_end(&c);
+}
+
+const struct fn_def fn_delete_todo_list = {
+    .name = "DeleteTodoList",
+    .kind = FN_HTTP,
+    .trigger_binding = "req",
+    .output_binding = "res",
+    .http = delete_todo_list,
+};

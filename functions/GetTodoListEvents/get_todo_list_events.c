@@ -1,0 +1,102 @@
+/*
+ * GetTodoListEvents - GET /api/todolists/{id}/events?from=&limit= : the
+ * list's stream itself, paged. `from` is inclusive (default 1, at least 1),
+ * `limit` 1-1000 (default 100); `next` is the next `from`, or null once the
+ * page reaches the end. An unknown list is 404; past the end the page is
+ * empty. Strongly consistent: it reads the event store, not a view.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "../../handler/util/log.h"
+#include "../todolist.h"
+
+/* A query integer in [min, max], dflt when absent; false after answering 400. */
+static bool query_int(struct fn_http_response *res, const struct fn_http_request *req,
+                      const char *name, int64_t min, int64_t max, int64_t dflt,
+                      int64_t *out)
+{
+    const char *v = fn_query(req, name);
+    *out = dflt;
+    if (v == NULL)
+        return true;
+    char *end = NULL;
+    long long n = v[0] >= '0' && v[0] <= '9' ? strtoll(v, &end, 10) : -1;
+    if (end == NULL || *end != '\0' || n < min || n > max) {
+        fn_reply_error(res, 400, "invalid_field",
+                       "'%s' must be an integer from %lld to %lld", name, (long long)min,
+                       (long long)max);
+        return false;
+    }
+    *out = n;
+    return true;
+}
+
+static json_t *page_body(const char *id, const struct es_event_page *page, size_t limit,
+                         int64_t from)
+{
+    json_t *events = json_array();
+    for (size_t i = 0; events != NULL && i < page->n && i < limit; i++) {
+        const struct es_event *e = &page->events[i];
+        json_array_append_new(events, json_pack("{s:I, s:s, s:O, s:O}", "version",
+                                                (json_int_t)e->version, "type", e->type,
+                                                "data", e->data, "meta", e->meta));
+    }
+    json_t *next =
+        page->n > limit ? json_integer((json_int_t)(from + (int64_t)limit)) : json_null();
+    return json_pack("{s:s, s:o, s:o}", "id", id, "events", events, "next", next);
+}
+
+static void get_todo_list_events(struct fn_ctx *ctx, const struct fn_http_request *req,
+                                 struct fn_http_response *res)
+{
+    const char *id = fn_param(req, "id");
+    if (id == NULL || !es_id_valid(id)) {
+        fn_reply_error(res, 400, "invalid_field",
+                       "'id' must be 1 to 64 of A-Z a-z 0-9 _ -");
+        return;
+    }
+    int64_t from, limit;
+    if (!query_int(res, req, "from", 1, INT64_MAX / 2, 1, &from) ||
+        !query_int(res, req, "limit", 1, 1000, 100, &limit))
+        return;
+    char stream[128];
+    snprintf(stream, sizeof(stream), TODOLIST_STREAM_PREFIX "%s", id);
+    struct es_store *store = ctx->svc->store;
+    struct es_event_page page = {0};
+    struct es_error err = {0};
+    struct es_io io = {0};
+    /* One event more than asked tells whether a next page exists. */
+    enum es_status st =
+        store->ops->read_stream(store, stream, from, (size_t)limit + 1, &page, &io, &err);
+    if (st == ES_OK && page.n == 0) {
+        struct es_event_page probe = {0};
+        st = store->ops->read_stream(store, stream, 1, 1, &probe, &io, &err);
+        if (st == ES_OK && probe.n == 0)
+            st = ES_ENOTFOUND;
+        es_event_page_release(&probe);
+    }
+    if (st == ES_ENOTFOUND) {
+        fn_reply_error(res, 404, "not_found", "the list does not exist");
+    } else if (st != ES_OK) {
+        es_log_error("reading stream '%s' failed: %s", stream, err.message);
+        fn_reply_error(res, 503, "store_unavailable",
+                       "the event store is unavailable; retry later");
+        fn_set_header(res, "Retry-After", "1");
+    } else {
+        fn_reply_json(res, 200, page_body(id, &page, (size_t)limit, from));
+    }
+    fn_log(ctx,
+           "GetTodoListEvents %s from %lld: %u store round trip(s), %u event(s) read, "
+           "%.2f RU",
+           stream, (long long)from, io.round_trips, io.events_read, io.request_charge);
+    es_event_page_release(&page);
+}
+
+const struct fn_def fn_get_todo_list_events = {
+    .name = "GetTodoListEvents",
+    .kind = FN_HTTP,
+    .trigger_binding = "req",
+    .output_binding = "res",
+    .http = get_todo_list_events,
+};

@@ -1,0 +1,23 @@
+/* RemoveItem - DELETE /api/todolists/{id}/items/{itemId}. */
+#include "../todolist.h"
+
+static void remove_item(struct fn_ctx *ctx, const struct fn_http_request *req,
+                        struct fn_http_response *res)
+{
+    struct todo_call c;
+    const char *item_id = NULL;
+    if (todo_call_begin(&c, ctx, req, res, false, "id") &&
+        todo_field_id(&c, "itemId", true, true, &item_id)) {
+        struct todo_cmd tc = {.kind = TODO_REMOVE_ITEM, .item_id = item_id};
+        todo_call_run(&c, &tc, 200, NULL);
+    }
+    todo_call_end(&c);
+}
+
+const struct fn_def fn_remove_item = {
+    .name = "RemoveItem",
+    .kind = FN_HTTP,
+    .trigger_binding = "req",
+    .output_binding = "res",
+    .http = remove_item,
+};

@@ -1,0 +1,384 @@
+/*
+ * todolist.c - the to-do aggregate for the engine, and the command request
+ * pipeline shared by the to-do functions.
+ */
+#include "todolist.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../handler/util/hash.h"
+#include "../handler/util/log.h"
+#include "../handler/util/text.h"
+#include "../handler/util/timeutil.h"
+
+/* ---- the aggregate ---- */
+
+static void *state_new(void)
+{
+    return todo_list_new();
+}
+
+static void state_free(void *s)
+{
+    todo_list_free(s);
+}
+
+static void *state_clone(const void *s)
+{
+    return todo_list_clone(s);
+}
+
+/* Schema 1 is the only one so far; an upcaster would rewrite older data here. */
+static enum es_status evolve(void *s, const char *type, int schema, const json_t *data)
+{
+    (void)schema;
+    return todo_evolve(s, type, data);
+}
+
+static json_t *state_encode(const void *s)
+{
+    return todo_list_to_json(s);
+}
+
+static void *state_decode(const json_t *j)
+{
+    return todo_list_from_json(j);
+}
+
+const struct es_aggregate todolist_aggregate = {
+    .stream_prefix = TODOLIST_STREAM_PREFIX,
+    .event_schema = TODO_EVENT_SCHEMA,
+    .snapshot_schema = TODO_SNAPSHOT_SCHEMA,
+    .state_new = state_new,
+    .state_free = state_free,
+    .state_clone = state_clone,
+    .evolve = evolve,
+    .state_encode = state_encode,
+    .state_decode = state_decode,
+};
+
+/* ---- request checks ---- */
+
+bool todo_reject(struct todo_call *c, const char *code, const char *fmt, ...)
+{
+    char msg[400];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    fn_reply_error(c->res, 400, code, "%s", msg);
+    return false;
+}
+
+/* "5", 5, W/"5" or *; false when malformed. */
+static bool parse_if_match(const char *v, struct es_command *cmd)
+{
+    while (*v == ' ')
+        v++;
+    if (strcmp(v, "*") == 0) {
+        cmd->if_match_any = true;
+        return true;
+    }
+    if (strncmp(v, "W/", 2) == 0)
+        v += 2;
+    size_t n = strlen(v);
+    while (n > 0 && v[n - 1] == ' ')
+        n--;
+    bool quoted = n >= 2 && v[0] == '"' && v[n - 1] == '"';
+    const char *digits = quoted ? v + 1 : v;
+    size_t len = quoted ? n - 2 : n;
+    if (len == 0 || len > 18)
+        return false;
+    int64_t value = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (digits[i] < '0' || digits[i] > '9')
+            return false;
+        value = value * 10 + (digits[i] - '0');
+    }
+    cmd->if_match = value;
+    return true;
+}
+
+static bool key_valid(const char *k)
+{
+    size_t n = strlen(k);
+    if (n < 1 || n > 128)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char ch = k[i];
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+              (ch >= '0' && ch <= '9') || ch == '_' || ch == '.' || ch == ':' ||
+              ch == '-'))
+            return false;
+    }
+    return true;
+}
+
+/* The path of a URL ("/api/todolists/1"), into out. */
+static void url_path(const char *url, char *out, size_t len)
+{
+    const char *p = strstr(url, "://");
+    p = p != NULL ? strchr(p + 3, '/') : url;
+    if (p == NULL)
+        p = "/";
+    size_t n = strcspn(p, "?#");
+    snprintf(out, len, "%.*s", (int)(n < len ? n : len - 1), p);
+}
+
+static bool check_body(struct todo_call *c)
+{
+    const struct fn_http_request *req = c->req;
+    size_t max = c->ctx->svc->cfg->max_body_bytes;
+    if (req->body_len > max) {
+        fn_reply_error(c->res, 413, "payload_too_large",
+                       "the request body is %zu bytes; the limit is %zu", req->body_len,
+                       max);
+        return false;
+    }
+    const char *ct = fn_header(req, "Content-Type");
+    if (!es_media_type_is(ct, "application/json") &&
+        !es_media_type_is(ct, "application/+json")) {
+        fn_reply_error(c->res, 415, "unsupported_media_type",
+                       "commands take a JSON body (Content-Type: application/json)");
+        return false;
+    }
+    json_error_t jerr;
+    c->body = req->body != NULL ? json_loadb(req->body, req->body_len, 0, &jerr) : NULL;
+    if (!json_is_object(c->body)) {
+        fn_reply_error(c->res, 400, "invalid_json", "%s",
+                       c->body != NULL ? "the body must be a JSON object"
+                       : req->body_len ? jerr.text
+                                       : "the body is empty; a JSON object is required");
+        return false;
+    }
+    return true;
+}
+
+static bool check_headers(struct todo_call *c)
+{
+    const char *v = fn_header(c->req, "If-Match");
+    if (v != NULL) {
+        c->cmd.has_if_match = true;
+        if (!parse_if_match(v, &c->cmd))
+            return todo_reject(c, "invalid_field",
+                               "If-Match must be a version such as \"5\", or *");
+    }
+    v = fn_header(c->req, "Idempotency-Key");
+    if (v != NULL) {
+        if (!key_valid(v))
+            return todo_reject(c, "invalid_field",
+                               "Idempotency-Key must be 1 to 128 of A-Z a-z 0-9 _ . : -");
+        c->cmd.idempotency_key = v;
+    }
+    v = fn_header(c->req, "X-Correlation-Id");
+    if (v != NULL && v[0] != '\0') {
+        if (strlen(v) >= sizeof(c->correlation))
+            return todo_reject(c, "invalid_field",
+                               "X-Correlation-Id is longer than %zu bytes",
+                               sizeof(c->correlation) - 1);
+        snprintf(c->correlation, sizeof(c->correlation), "%s", v);
+    } else {
+        snprintf(c->correlation, sizeof(c->correlation), "%s", c->ctx->invocation_id);
+    }
+    c->cmd.correlation_id = c->correlation;
+    return true;
+}
+
+bool todo_call_begin(struct todo_call *c, struct fn_ctx *ctx,
+                     const struct fn_http_request *req, struct fn_http_response *res,
+                     bool takes_body, const char *route_id)
+{
+    memset(c, 0, sizeof(*c));
+    c->ctx = ctx;
+    c->req = req;
+    c->res = res;
+    if (!takes_body && req->body_len > ctx->svc->cfg->max_body_bytes) {
+        fn_reply_error(res, 413, "payload_too_large", "the request body is too large");
+        return false;
+    }
+    if (takes_body && !check_body(c))
+        return false;
+    if (route_id != NULL && !todo_field_id(c, route_id, true, true, &c->list_id))
+        return false;
+    if (!check_headers(c))
+        return false;
+    char path[1024];
+    url_path(req->url, path, sizeof(path));
+    struct es_hash_part parts[] = {{req->method, strlen(req->method)},
+                                   {"\n", 1},
+                                   {path, strlen(path)},
+                                   {"\n", 1},
+                                   {req->body != NULL ? req->body : "", req->body_len}};
+    if (es_sha256_hex(parts, 5, c->request_hash) != ES_OK) {
+        fn_reply_error(res, 503, "out_of_memory", "out of memory");
+        return false;
+    }
+    c->cmd.aggregate = &todolist_aggregate;
+    c->cmd.aggregate_id = c->list_id;
+    c->cmd.request_hash = c->request_hash;
+    return true;
+}
+
+bool todo_field_text(struct todo_call *c, const char *name, bool required, char **out)
+{
+    json_t *v = json_object_get(c->body, name);
+    *out = NULL;
+    if (v == NULL && !required)
+        return true;
+    if (!json_is_string(v))
+        return todo_reject(c, "invalid_field", "'%s' is required and must be a string",
+                           name);
+    struct es_error err = {0};
+    if (todo_text_normalize(json_string_value(v), json_string_length(v), name, out,
+                            &err) != ES_OK)
+        return todo_reject(c, "invalid_field", "%s", err.message);
+    return true;
+}
+
+bool todo_field_status(struct todo_call *c, const char *name, bool required,
+                       bool *present, enum todo_item_status *out)
+{
+    json_t *v = json_object_get(c->body, name);
+    *present = v != NULL;
+    if (v == NULL && !required)
+        return true;
+    if (!todo_status_parse(json_string_value(v), out))
+        return todo_reject(c, "invalid_field",
+                           "'%s' must be one of \"To Do\", \"In Progress\", \"Done\"",
+                           name);
+    return true;
+}
+
+bool todo_field_id(struct todo_call *c, const char *name, bool from_route, bool required,
+                   const char **out)
+{
+    const char *v = from_route ? fn_param(c->req, name)
+                               : json_string_value(json_object_get(c->body, name));
+    *out = NULL;
+    if (!from_route && json_object_get(c->body, name) == NULL && !required)
+        return true;
+    if (v == NULL || !es_id_valid(v))
+        return todo_reject(c, "invalid_field", "'%s' must be 1 to 64 of A-Z a-z 0-9 _ -",
+                           name);
+    *out = v;
+    return true;
+}
+
+/* ---- running ---- */
+
+struct decide_ctx {
+    const struct todo_cmd *cmd;
+    int success_status;
+    json_t *extra;
+    const char *location;
+};
+
+static void map_refusal(const struct todo_decision *td, struct es_decision *d)
+{
+    static const struct {
+        enum todo_error e;
+        int status;
+        const char *code;
+    } map[] = {
+        {TODO_LIST_NOT_FOUND, 404, "not_found"},  {TODO_ITEM_NOT_FOUND, 404, "not_found"},
+        {TODO_LIST_DELETED, 410, "list_deleted"}, {TODO_LIST_EXISTS, 409, "list_exists"},
+        {TODO_TASK_EXISTS, 409, "task_exists"},   {TODO_INVALID, 400, "invalid_field"},
+    };
+    for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
+        if (map[i].e == td->error) {
+            d->reject_status = map[i].status;
+            d->reject_code = map[i].code;
+        }
+    }
+    snprintf(d->reject_message, sizeof(d->reject_message), "%s", td->message);
+}
+
+static enum es_status decide(void *ctx, const void *state, int64_t version,
+                             struct es_decision *d)
+{
+    (void)version;
+    struct decide_ctx *dc = ctx;
+    struct todo_decision td;
+    enum es_status st = todo_decide(state, dc->cmd, &td);
+    if (st != ES_OK) {
+        todo_decision_release(&td);
+        return st;
+    }
+    if (td.error != TODO_OK) {
+        map_refusal(&td, d);
+    } else {
+        d->events = td.events;
+        td.events = NULL;
+        d->success_status = dc->success_status;
+        d->extra = json_incref(dc->extra);
+        d->location = dc->location;
+    }
+    todo_decision_release(&td);
+    return ES_OK;
+}
+
+static void log_outcome(struct todo_call *c, const struct es_outcome *o, int64_t ms)
+{
+    fn_log(
+        c->ctx,
+        "%s %s%s: %d, version %lld, %lld event(s) appended%s; loaded from %s; %u store "
+        "round trip(s), %u event(s) read, %u attempt(s), %.2f RU, %lld ms",
+        c->ctx->function_name, TODOLIST_STREAM_PREFIX, c->list_id, o->status,
+        (long long)o->version, (long long)o->appended, o->replayed ? " (replayed)" : "",
+        o->loaded_from ? o->loaded_from : "-", o->io.round_trips, o->io.events_read,
+        o->attempts, o->io.request_charge, (long long)ms);
+}
+
+void todo_call_run(struct todo_call *c, const struct todo_cmd *tc, int success_status,
+                   json_t *extra)
+{
+    struct decide_ctx dc = {.cmd = tc,
+                            .success_status = success_status,
+                            .extra = extra,
+                            .location = c->location[0] ? c->location : NULL};
+    c->cmd.decide = decide;
+    c->cmd.decide_ctx = &dc;
+    struct es_outcome o;
+    struct es_error err = {0};
+    int64_t t0 = es_time_mono_ms();
+    enum es_status st = es_engine_execute(c->ctx->svc->engine, &c->cmd, &o, &err);
+    json_decref(extra);
+    if (st != ES_OK) {
+        es_log_error("%s on list '%s' failed: %s", c->ctx->function_name, c->list_id,
+                     err.message);
+        fn_log(c->ctx, "%s failed: %s", c->ctx->function_name, err.message);
+        if (st == ES_EUNAVAILABLE || st == ES_ETIMEOUT || st == ES_ENOMEM) {
+            fn_reply_error(c->res, 503, "store_unavailable",
+                           "the event store is unavailable; retry later");
+            fn_set_header(c->res, "Retry-After", "1");
+        } else {
+            fn_reply_error(c->res, 500, "internal_error", "the event store failed");
+        }
+        es_outcome_release(&o);
+        return;
+    }
+    log_outcome(c, &o, es_time_mono_ms() - t0);
+    fn_http_response_release(c->res);
+    c->res->status = o.status;
+    c->res->body = o.body;
+    c->res->body_len = o.body_len;
+    o.body = NULL;
+    fn_set_header(c->res, "Content-Type", "application/json");
+    if (o.version >= 0) {
+        char etag[32];
+        snprintf(etag, sizeof(etag), "\"%lld\"", (long long)o.version);
+        fn_set_header(c->res, "ETag", etag);
+    }
+    if (o.location != NULL && o.status < 300)
+        fn_set_header(c->res, "Location", o.location);
+    es_outcome_release(&o);
+}
+
+void todo_call_end(struct todo_call *c)
+{
+    json_decref(c->body);
+    c->body = NULL;
+}

@@ -1,0 +1,76 @@
+/*
+ * todolist.h - what the to-do functions share: the aggregate plugged into the
+ * engine, and the steps every command request goes through.
+ *
+ * A command request is checked in the documented order, and the first
+ * failure answers: 413 payload_too_large, 415 unsupported_media_type,
+ * invalid_json, invalid_field (route ids, If-Match, Idempotency-Key,
+ * X-Correlation-Id, body fields), then the engine's 404, 410, 412 and the
+ * domain's 409s. Success answers carry ETag: "<version>".
+ */
+#ifndef ES_FUNCTIONS_TODOLIST_H
+#define ES_FUNCTIONS_TODOLIST_H
+
+#include "../domain/todo.h"
+#include "../handler/es/aggregate.h"
+#include "../handler/util/ids.h"
+#include "fn.h"
+
+#define TODOLIST_STREAM_PREFIX "todolist-"
+
+/* Namespace of ids derived from Idempotency-Keys (UUIDv5 of the key). */
+#define TODOLIST_KEY_NAMESPACE "8b2d7f3c-6a41-4e0b-9c55-2f1e7d9a4c60"
+
+extern const struct es_aggregate todolist_aggregate;
+
+/* One command request on its way through the checks. */
+struct todo_call {
+    struct fn_ctx *ctx;
+    const struct fn_http_request *req;
+    struct fn_http_response *res;
+    json_t *body;          /* the parsed JSON object, or NULL */
+    const char *list_id;   /* the route's {id}, checked */
+    struct es_command cmd; /* common parts filled by todo_call_begin */
+    char request_hash[65];
+    char correlation[257];
+    char created_id[ES_UUID_STR_LEN + 1]; /* id chosen for a new list */
+    char location[128];
+};
+
+/*
+ * The checks shared by every command: body size, media type and JSON (when
+ * the command takes a body), the route's {id} (unless route_id is NULL),
+ * If-Match, Idempotency-Key and X-Correlation-Id. Returns false after
+ * answering with the first failure; call todo_call_end in every case.
+ */
+bool todo_call_begin(struct todo_call *c, struct fn_ctx *ctx,
+                     const struct fn_http_request *req, struct fn_http_response *res,
+                     bool takes_body, const char *route_id);
+
+/* A required or optional text field (name, task): trimmed, 1-50 characters. */
+bool todo_field_text(struct todo_call *c, const char *name, bool required, char **out);
+
+/* A status field: one of "To Do", "In Progress", "Done". */
+bool todo_field_status(struct todo_call *c, const char *name, bool required,
+                       bool *present, enum todo_item_status *out);
+
+/* An id field (route parameter when from_route, else body field) matching the id rule. */
+bool todo_field_id(struct todo_call *c, const char *name, bool from_route, bool required,
+                   const char **out);
+
+/* Answers 400 invalid_field with a message. Returns false, for `return todo_reject(...)`.
+ */
+bool todo_reject(struct todo_call *c, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/*
+ * Runs a domain command through the engine and answers: success_status on
+ * success (with Location for a created list and `extra` fields, stolen, in
+ * the body), or the refusal.
+ */
+void todo_call_run(struct todo_call *c, const struct todo_cmd *tc, int success_status,
+                   json_t *extra);
+
+void todo_call_end(struct todo_call *c);
+
+#endif

@@ -1,0 +1,174 @@
+/*
+ * cache.c - LRU: a chained hash table for lookup and a doubly linked list for
+ * recency, under one mutex. The lock is never held across I/O; a get clones
+ * under the lock, which keeps the entry alive without reference counts (a
+ * clone costs time in proportion to the state, small for a to-do list).
+ */
+#include "cache.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct entry {
+    char *key;
+    void *state;
+    void (*state_free)(void *);
+    int64_t version;
+    struct entry *hnext;       /* hash chain */
+    struct entry *prev, *next; /* recency list, most recent first */
+};
+
+struct es_cache {
+    pthread_mutex_t lock;
+    size_t max, n, n_buckets;
+    struct entry **buckets;
+    struct entry *head, *tail;
+};
+
+static uint64_t hash(const char *s)
+{
+    uint64_t h = 1469598103934665603ull; /* FNV-1a */
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    return h;
+}
+
+struct es_cache *es_cache_new(size_t max_entries)
+{
+    struct es_cache *c = calloc(1, sizeof(*c));
+    if (c == NULL)
+        return NULL;
+    c->max = max_entries > 0 ? max_entries : 1;
+    c->n_buckets = 64;
+    while (c->n_buckets < c->max)
+        c->n_buckets *= 2;
+    c->buckets = calloc(c->n_buckets, sizeof(*c->buckets));
+    if (c->buckets == NULL) {
+        free(c);
+        return NULL;
+    }
+    pthread_mutex_init(&c->lock, NULL);
+    return c;
+}
+
+static void entry_free(struct entry *e)
+{
+    e->state_free(e->state);
+    free(e->key);
+    free(e);
+}
+
+void es_cache_free(struct es_cache *c)
+{
+    if (c == NULL)
+        return;
+    for (struct entry *e = c->head, *next; e != NULL; e = next) {
+        next = e->next;
+        entry_free(e);
+    }
+    free(c->buckets);
+    pthread_mutex_destroy(&c->lock);
+    free(c);
+}
+
+static struct entry **slot(struct es_cache *c, const char *key)
+{
+    struct entry **p = &c->buckets[hash(key) & (c->n_buckets - 1)];
+    while (*p != NULL && strcmp((*p)->key, key) != 0)
+        p = &(*p)->hnext;
+    return p;
+}
+
+static void unlink_lru(struct es_cache *c, struct entry *e)
+{
+    if (e->prev != NULL)
+        e->prev->next = e->next;
+    else
+        c->head = e->next;
+    if (e->next != NULL)
+        e->next->prev = e->prev;
+    else
+        c->tail = e->prev;
+    e->prev = e->next = NULL;
+}
+
+static void push_front(struct es_cache *c, struct entry *e)
+{
+    e->next = c->head;
+    e->prev = NULL;
+    if (c->head != NULL)
+        c->head->prev = e;
+    c->head = e;
+    if (c->tail == NULL)
+        c->tail = e;
+}
+
+bool es_cache_get(struct es_cache *c, const char *stream_id, void *(*clone)(const void *),
+                  void **state_out, int64_t *version_out)
+{
+    pthread_mutex_lock(&c->lock);
+    struct entry *e = *slot(c, stream_id);
+    void *copy = NULL;
+    if (e != NULL) {
+        unlink_lru(c, e);
+        push_front(c, e);
+        copy = clone(e->state);
+        *version_out = e->version;
+    }
+    pthread_mutex_unlock(&c->lock);
+    *state_out = copy;
+    return copy != NULL;
+}
+
+void es_cache_put(struct es_cache *c, const char *stream_id, void *state, int64_t version,
+                  void (*state_free)(void *))
+{
+    pthread_mutex_lock(&c->lock);
+    struct entry **p = slot(c, stream_id);
+    struct entry *e = *p;
+    void *drop = NULL;
+    struct entry *evicted = NULL;
+    if (e != NULL) {
+        if (version > e->version) {
+            e->state_free(e->state);
+            e->state = state;
+            e->state_free = state_free;
+            e->version = version;
+        } else {
+            drop = state;
+        }
+        unlink_lru(c, e);
+        push_front(c, e);
+    } else if ((e = calloc(1, sizeof(*e))) != NULL &&
+               (e->key = strdup(stream_id)) != NULL) {
+        e->state = state;
+        e->state_free = state_free;
+        e->version = version;
+        *p = e;
+        push_front(c, e);
+        if (++c->n > c->max) {
+            evicted = c->tail;
+            unlink_lru(c, evicted);
+            struct entry **q = slot(c, evicted->key);
+            *q = evicted->hnext;
+            c->n--;
+        }
+    } else {
+        free(e);
+        drop = state;
+    }
+    pthread_mutex_unlock(&c->lock);
+    if (drop != NULL)
+        state_free(drop);
+    if (evicted != NULL)
+        entry_free(evicted);
+}
+
+size_t es_cache_size(struct es_cache *c)
+{
+    pthread_mutex_lock(&c->lock);
+    size_t n = c->n;
+    pthread_mutex_unlock(&c->lock);
+    return n;
+}

@@ -1,0 +1,33 @@
+/*
+ * cache.h - a bounded, thread-safe LRU of aggregate states by stream id.
+ *
+ * The cache owns what it holds; callers get deep copies (the aggregate's
+ * clone), so concurrent commands never share mutable state. A stale entry is
+ * harmless: an append from it fails on the version check and the engine
+ * catches up. Entries only move forward: a put older than what is held is
+ * dropped.
+ */
+#ifndef ES_ES_CACHE_H
+#define ES_ES_CACHE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct es_cache;
+
+struct es_cache *es_cache_new(size_t max_entries);
+void es_cache_free(struct es_cache *c);
+
+/* A clone of the cached state and its version; false when absent (or clone failed). */
+bool es_cache_get(struct es_cache *c, const char *stream_id, void *(*clone)(const void *),
+                  void **state_out, int64_t *version_out);
+
+/* Stores state (owned, even when dropped; freed with state_free) at version. */
+void es_cache_put(struct es_cache *c, const char *stream_id, void *state, int64_t version,
+                  void (*state_free)(void *));
+
+/* Entries held. */
+size_t es_cache_size(struct es_cache *c);
+
+#endif

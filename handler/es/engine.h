@@ -1,0 +1,111 @@
+/*
+ * engine.h - the command loop of an event-sourced aggregate.
+ *
+ *   1. load the state: from the cache, else snapshot + the events after it
+ *   2. decide: the command's callback turns (state, version) into events or
+ *      a rejection
+ *   3. append the events at version + 1 ... in one atomic append, with the
+ *      idempotency receipt and, every `snapshot_every` events, a snapshot
+ *   4. on a version conflict: read the events appended meanwhile, fold them
+ *      in and decide again (bounded attempts, jittered backoff); If-Match
+ *      makes a stale version 412 instead
+ * An answer that appends nothing (a rejection, a no-op, a 412) and was
+ * decided on cached state is confirmed first by reading the stream's tail,
+ * so a stale cache never produces a wrong refusal. A command with an
+ * Idempotency-Key that meets its receipt - on the append, or before any
+ * answer that appends nothing - gets the stored answer back (or 422 when
+ * the key was used for a different request).
+ *
+ * Commands on one stream are serialised within the process (striped locks),
+ * so concurrent requests to one aggregate queue instead of conflicting;
+ * conflicts remain possible, and handled, across processes.
+ */
+#ifndef ES_ES_ENGINE_H
+#define ES_ES_ENGINE_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "../store/store.h"
+#include "aggregate.h"
+
+struct es_engine;
+
+struct es_engine_opts {
+    struct es_store *store; /* borrowed */
+    size_t cache_streams;   /* states kept in memory */
+    int snapshot_every; /* write a snapshot each time the version crosses a multiple */
+    int max_attempts;   /* appends tried per command before 409 conflict */
+};
+
+struct es_engine *es_engine_new(const struct es_engine_opts *opts);
+void es_engine_free(struct es_engine *e);
+
+/* What a command's decide callback returns. */
+struct es_decision {
+    json_t *events;    /* array of {"type", "data"} to append (owned); empty = no-op */
+    int reject_status; /* 0 when accepted, else the HTTP status of the refusal */
+    const char *reject_code; /* e.g. "task_exists" */
+    char reject_message[256];
+    int success_status;   /* 200 when 0 */
+    json_t *extra;        /* fields added to the success body, e.g. itemId (owned) */
+    const char *location; /* Location of a created resource (copied) */
+};
+
+typedef enum es_status (*es_decide_fn)(void *ctx, const void *state, int64_t version,
+                                       struct es_decision *d);
+
+struct es_command {
+    const struct es_aggregate *aggregate;
+    const char *aggregate_id; /* the id in the API, e.g. the list id */
+    es_decide_fn decide;
+    void *decide_ctx;
+    bool has_if_match;           /* the client sent If-Match */
+    bool if_match_any;           /* If-Match: * */
+    int64_t if_match;            /* the version it names */
+    const char *idempotency_key; /* NULL when none */
+    const char *request_hash;    /* identifies the request behind the key */
+    const char *correlation_id;
+    const char *causation_id; /* NULL for commands from clients */
+};
+
+/* The answer to a command, ready for the client, and what it cost. */
+struct es_outcome {
+    int status;
+    char *body; /* JSON text (owned) */
+    size_t body_len;
+    int64_t version;         /* for the ETag; -1 when none applies */
+    char *location;          /* owned, or NULL */
+    bool replayed;           /* answered from an idempotency receipt */
+    int64_t appended;        /* events appended by this command */
+    unsigned attempts;       /* decide/append rounds */
+    const char *loaded_from; /* "cache", "snapshot" or "events" */
+    struct es_io io;         /* store round trips, events read, charge */
+};
+
+/*
+ * Runs a command. ES_OK whenever there is an answer for the client (success,
+ * refusal, replayed receipt): see out->status. Otherwise the store failed
+ * (ES_EUNAVAILABLE: answer 503; other codes: 500) and nothing was appended
+ * unless the store says so. Release out with es_outcome_release.
+ */
+enum es_status es_engine_execute(struct es_engine *e, const struct es_command *cmd,
+                                 struct es_outcome *out, struct es_error *err);
+
+void es_outcome_release(struct es_outcome *o);
+
+/*
+ * Loads an aggregate's current state for a read, bypassing the cache only when
+ * fresh is true. *state_out (caller frees with aggregate->state_free) and
+ * *version_out (0 for an empty stream).
+ */
+enum es_status es_engine_load(struct es_engine *e, const struct es_aggregate *agg,
+                              const char *aggregate_id, bool fresh, void **state_out,
+                              int64_t *version_out, struct es_io *io,
+                              struct es_error *err);
+
+/* The store the engine writes to. */
+struct es_store *es_engine_store(struct es_engine *e);
+
+#endif

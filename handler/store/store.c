@@ -1,0 +1,142 @@
+/*
+ * store.c - choosing a back end, and the stored event format shared by the
+ * back ends and the change feed.
+ *
+ * Event document (events container, partition key /streamId):
+ *   id        "{streamId}:{version}" - unique per partition, so a second
+ *             writer of the same version fails: the concurrency check
+ *   kind      "event"
+ *   streamId  "todolist-{id}"
+ *   version   1-based, gap-free
+ *   type      stable event name
+ *   schema    data layout version (for upcasting)
+ *   data      object
+ *   meta      {occurredAt, correlationId, causationId, idempotencyKey?}
+ * Changing it: add fields freely; renaming or removing one needs a new
+ * `schema` and an upcaster, because old documents are never rewritten.
+ */
+#include "store.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+void es_event_id(const char *stream_id, int64_t version, char *out, size_t out_len)
+{
+    snprintf(out, out_len, "%s:%lld", stream_id, (long long)version);
+}
+
+void es_event_release(struct es_event *e)
+{
+    free(e->stream_id);
+    free(e->type);
+    json_decref(e->data);
+    json_decref(e->meta);
+    memset(e, 0, sizeof(*e));
+}
+
+void es_event_page_release(struct es_event_page *p)
+{
+    for (size_t i = 0; i < p->n; i++)
+        es_event_release(&p->events[i]);
+    free(p->events);
+    memset(p, 0, sizeof(*p));
+}
+
+void es_snapshot_release(struct es_snapshot *s)
+{
+    json_decref(s->state);
+    memset(s, 0, sizeof(*s));
+}
+
+void es_receipt_release(struct es_receipt *r)
+{
+    free(r->key);
+    free(r->body);
+    free(r->location);
+    free(r->request_hash);
+    free(r->created_at);
+    memset(r, 0, sizeof(*r));
+}
+
+json_t *es_event_to_doc(const struct es_event *e)
+{
+    char id[512];
+    es_event_id(e->stream_id, e->version, id, sizeof(id));
+    return json_pack("{s:s, s:s, s:s, s:I, s:s, s:i, s:O, s:O}", "id", id, "kind",
+                     "event", "streamId", e->stream_id, "version", (json_int_t)e->version,
+                     "type", e->type, "schema", e->schema, "data", e->data, "meta",
+                     e->meta);
+}
+
+enum es_status es_event_from_doc(const json_t *doc, struct es_event *out,
+                                 struct es_error *err)
+{
+    const char *stream = json_string_value(json_object_get(doc, "streamId"));
+    const char *type = json_string_value(json_object_get(doc, "type"));
+    json_t *version = json_object_get(doc, "version");
+    json_t *data = json_object_get(doc, "data");
+    json_t *meta = json_object_get(doc, "meta");
+    json_t *schema = json_object_get(doc, "schema");
+    if (stream == NULL || type == NULL || !json_is_integer(version) ||
+        json_integer_value(version) < 1 || !json_is_object(data))
+        return es_error_set(err, ES_EFIELD, "not a well-formed event document");
+    memset(out, 0, sizeof(*out));
+    out->stream_id = strdup(stream);
+    out->type = strdup(type);
+    out->version = (int64_t)json_integer_value(version);
+    out->schema = json_is_integer(schema) ? (int)json_integer_value(schema) : 1;
+    out->data = json_incref(data);
+    out->meta = json_is_object(meta) ? json_incref(meta) : json_object();
+    if (out->stream_id == NULL || out->type == NULL || out->meta == NULL) {
+        es_event_release(out);
+        return ES_ENOMEM;
+    }
+    return ES_OK;
+}
+
+/* mkdir -p of the folder holding path. */
+static enum es_status make_parent_dirs(const char *path, struct es_error *err)
+{
+    char dir[4096];
+    snprintf(dir, sizeof(dir), "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash == NULL || slash == dir)
+        return ES_OK;
+    *slash = '\0';
+    for (char *p = dir + 1; *p != '\0'; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(dir, 0755) != 0 && errno != EEXIST)
+            return es_error_set(err, ES_EIO, "cannot create folder '%s': %s", dir,
+                                strerror(errno));
+        *p = '/';
+    }
+    if (mkdir(dir, 0755) != 0 && errno != EEXIST)
+        return es_error_set(err, ES_EIO, "cannot create folder '%s': %s", dir,
+                            strerror(errno));
+    return ES_OK;
+}
+
+enum es_status es_store_open(const struct es_config *cfg, struct es_store **out,
+                             struct es_error *err)
+{
+    if (cfg->store_kind == ES_STORE_COSMOS)
+        return es_error_set(
+            err, ES_EINVAL,
+            "cannot open the Cosmos DB store at %s: not available in this build",
+            cfg->cosmos_endpoint);
+    enum es_status st = make_parent_dirs(cfg->sqlite_path, err);
+    if (st != ES_OK)
+        return st;
+    return es_store_sqlite_open(cfg->sqlite_path, out, err);
+}
+
+void es_store_close(struct es_store *s)
+{
+    if (s != NULL)
+        s->ops->close(s);
+}

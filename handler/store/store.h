@@ -1,0 +1,198 @@
+/*
+ * store.h - the event store behind an ops table; SQLite (store_sqlite.c) and
+ * Cosmos DB (store_cosmos.c) implement it, and one shared test suite checks
+ * both against the same contract.
+ *
+ * Streams: an append writes events at expected_version + 1, + 2, ... all or
+ * nothing, together with an optional idempotency receipt and an optional
+ * snapshot. A version already taken (someone else appended) or a receipt
+ * already present makes the whole append fail with ES_ECONFLICT and says
+ * which. Versions are 1-based and gap-free. Reads return events in version
+ * order, paged.
+ *
+ * The read side keeps views (JSON documents replaced under an etag), a
+ * change feed with a global sequence and checkpoints (embedded store only;
+ * on Cosmos DB the Functions host owns the feed), and dead letters.
+ *
+ * Every operation takes an optional struct es_io that accumulates what it
+ * cost (round trips, events read, request charge), so a command can report
+ * its own figures, and an optional struct es_error. Errors: ES_ENOTFOUND,
+ * ES_ECONFLICT, ES_EPRECONDITION as documented per operation; ES_EUNAVAILABLE
+ * when the store cannot be reached or is throttling beyond the retry budget
+ * (the caller answers 503); ES_EIO for anything else.
+ */
+#ifndef ES_STORE_STORE_H
+#define ES_STORE_STORE_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../util/config.h"
+#include "../util/status.h"
+
+/* An event as stored. */
+struct es_event {
+    char *stream_id;
+    int64_t version; /* 1-based position in its stream */
+    char *type;      /* stable name, e.g. "ItemAdded" */
+    int schema;      /* version of the data layout, for upcasting */
+    json_t *data;    /* object */
+    json_t *meta;    /* object: occurredAt, correlationId, causationId, idempotencyKey */
+    int64_t seq;     /* global position in the change feed (embedded store), else 0 */
+};
+
+/* An event to append (all borrowed). */
+struct es_new_event {
+    const char *type;
+    int schema;
+    const json_t *data;
+    const json_t *meta;
+};
+
+struct es_snapshot {
+    int64_t version; /* the stream version the state reflects */
+    int schema;      /* format of state */
+    json_t *state;
+};
+
+/* The stored outcome of a command sent with an Idempotency-Key. */
+struct es_receipt {
+    char *key;
+    int status;         /* HTTP status of the original answer */
+    char *body;         /* its body */
+    int64_t version;    /* its ETag */
+    char *location;     /* its Location header, or NULL */
+    char *request_hash; /* hex SHA-256 of method, path and body */
+    char *created_at;   /* RFC 3339 */
+};
+
+struct es_append {
+    const char *stream_id;
+    int64_t expected_version; /* the stream's version before the append */
+    const struct es_new_event *events;
+    size_t n_events;                    /* at least 1 */
+    const struct es_receipt *receipt;   /* created with the events, or NULL */
+    const struct es_snapshot *snapshot; /* written with the events, or NULL */
+};
+
+enum es_conflict { ES_CONFLICT_NONE, ES_CONFLICT_VERSION, ES_CONFLICT_RECEIPT };
+
+/* What operations cost; each operation adds to it. */
+struct es_io {
+    unsigned round_trips; /* requests sent to the store (SQLite: transactions) */
+    unsigned events_read;
+    unsigned retries;      /* throttled or failed requests retried */
+    double request_charge; /* Cosmos request units */
+};
+
+struct es_event_page {
+    struct es_event *events;
+    size_t n;
+};
+
+struct es_store;
+
+struct es_store_ops {
+    const char *name;
+
+    /* ES_ECONFLICT with *conflict telling a taken version from an existing receipt. */
+    enum es_status (*append)(struct es_store *s, const struct es_append *a,
+                             enum es_conflict *conflict, struct es_io *io,
+                             struct es_error *err);
+    /* Events with version >= from_version, at most max, in version order. */
+    enum es_status (*read_stream)(struct es_store *s, const char *stream_id,
+                                  int64_t from_version, size_t max,
+                                  struct es_event_page *out, struct es_io *io,
+                                  struct es_error *err);
+    /* ES_ENOTFOUND when the stream has no snapshot. */
+    enum es_status (*read_snapshot)(struct es_store *s, const char *stream_id,
+                                    struct es_snapshot *out, struct es_io *io,
+                                    struct es_error *err);
+    /* ES_ENOTFOUND when the stream has no receipt for key. */
+    enum es_status (*read_receipt)(struct es_store *s, const char *stream_id,
+                                   const char *key, struct es_receipt *out,
+                                   struct es_io *io, struct es_error *err);
+
+    /* A view document and its etag (malloc'd); ES_ENOTFOUND. */
+    enum es_status (*view_get)(struct es_store *s, const char *id, json_t **doc,
+                               char **etag, struct es_io *io, struct es_error *err);
+    /*
+     * Writes a view document (its "id" and "view" fields are required).
+     * if_match NULL: create, ES_ECONFLICT when it exists. Else replace only if
+     * the stored etag equals if_match: ES_EPRECONDITION otherwise, ES_ENOTFOUND
+     * when it is gone. *etag_out (malloc'd, optional) is the new etag.
+     */
+    enum es_status (*view_put)(struct es_store *s, const json_t *doc,
+                               const char *if_match, char **etag_out, struct es_io *io,
+                               struct es_error *err);
+    /*
+     * Views whose "view" field equals kind, at most limit, after the opaque
+     * continuation (NULL for the first page). *next is NULL on the last page.
+     */
+    enum es_status (*view_query)(struct es_store *s, const char *kind,
+                                 const char *continuation, size_t limit, json_t **docs,
+                                 char **next, struct es_io *io, struct es_error *err);
+
+    /* Change feed: events with seq > after_seq in seq order (NULL when unsupported). */
+    enum es_status (*feed_read)(struct es_store *s, int64_t after_seq, size_t max,
+                                struct es_event_page *out, struct es_io *io,
+                                struct es_error *err);
+    /* A named checkpoint; 0 when never written. */
+    enum es_status (*checkpoint_get)(struct es_store *s, const char *name, int64_t *seq,
+                                     struct es_io *io, struct es_error *err);
+    enum es_status (*checkpoint_put)(struct es_store *s, const char *name, int64_t seq,
+                                     struct es_io *io, struct es_error *err);
+
+    /* Writes a dead letter (its "id" and "streamId" are required); replaces one with its
+     * id. */
+    enum es_status (*deadletter_put)(struct es_store *s, const json_t *doc,
+                                     struct es_io *io, struct es_error *err);
+    /* Dead letters in id order, paged like view_query. */
+    enum es_status (*deadletter_query)(struct es_store *s, const char *continuation,
+                                       size_t limit, json_t **docs, char **next,
+                                       struct es_io *io, struct es_error *err);
+
+    void (*close)(struct es_store *s);
+};
+
+struct es_store {
+    const struct es_store_ops *ops;
+};
+
+/*
+ * Opens the store the settings select: Cosmos DB when a Cosmos setting is
+ * present, else SQLite at cfg->sqlite_path (its folder is created). Opening
+ * does no network I/O.
+ */
+enum es_status es_store_open(const struct es_config *cfg, struct es_store **out,
+                             struct es_error *err);
+
+/* Closes a store; NULL is a no-op. */
+void es_store_close(struct es_store *s);
+
+/* SQLite at path (":memory:" is not supported: connections must share the file). */
+enum es_status es_store_sqlite_open(const char *path, struct es_store **out,
+                                    struct es_error *err);
+
+/* ---- stored formats: ids ---- */
+
+/* "{streamId}:{version}" - the event document id, so a taken version collides. */
+void es_event_id(const char *stream_id, int64_t version, char *out, size_t out_len);
+
+/* ---- memory ---- */
+
+void es_event_release(struct es_event *e);
+void es_event_page_release(struct es_event_page *p);
+void es_snapshot_release(struct es_snapshot *s);
+void es_receipt_release(struct es_receipt *r);
+
+/* An event as the JSON document stored on Cosmos DB and delivered by the change feed. */
+json_t *es_event_to_doc(const struct es_event *e);
+
+/* Reads an event document; ES_EFIELD when it is not a well-formed event. */
+enum es_status es_event_from_doc(const json_t *doc, struct es_event *out,
+                                 struct es_error *err);
+
+#endif

@@ -1,0 +1,745 @@
+/*
+ * store_sqlite.c - the embedded store: one SQLite file in WAL mode.
+ *
+ * Tables mirror the Cosmos DB documents (see store.c for the event format):
+ *   events       seq (global change-feed position), stream_id, version
+ *                (UNIQUE per stream: the concurrency check), type, schema,
+ *                data, meta
+ *   snapshots    one row per stream: version, schema, state
+ *   receipts     (stream_id, key) primary key: the idempotency receipts
+ *   views        id, kind, etag (a counter bumped by every write), doc
+ *   checkpoints  name -> seq, for the change-feed pump
+ *   deadletters  id, stream_id, doc
+ * An append is one IMMEDIATE transaction, so it is atomic and durable at
+ * COMMIT (synchronous=FULL: an acknowledged append survives a crash or a
+ * power cut). Connections come from a small pool, one per concurrent caller;
+ * WAL lets readers run beside the single writer.
+ */
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../util/jsonutil.h"
+#include "store.h"
+
+#define POOL_MAX        16
+#define BUSY_TIMEOUT_MS 10000
+
+struct sqlite_store {
+    struct es_store base;
+    char *path;
+    pthread_mutex_t lock;
+    sqlite3 *idle[POOL_MAX];
+    size_t n_idle;
+};
+
+static const char schema_sql[] =
+    "CREATE TABLE IF NOT EXISTS events ("
+    " seq INTEGER PRIMARY KEY AUTOINCREMENT, stream_id TEXT NOT NULL,"
+    " version INTEGER NOT NULL, type TEXT NOT NULL, schema INTEGER NOT NULL,"
+    " data TEXT NOT NULL, meta TEXT NOT NULL, UNIQUE (stream_id, version));"
+    "CREATE TABLE IF NOT EXISTS snapshots ("
+    " stream_id TEXT PRIMARY KEY, version INTEGER NOT NULL, schema INTEGER NOT NULL,"
+    " state TEXT NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS receipts ("
+    " stream_id TEXT NOT NULL, key TEXT NOT NULL, status INTEGER NOT NULL, body TEXT NOT "
+    "NULL,"
+    " version INTEGER NOT NULL, location TEXT, request_hash TEXT NOT NULL,"
+    " created_at TEXT NOT NULL, PRIMARY KEY (stream_id, key));"
+    "CREATE TABLE IF NOT EXISTS views ("
+    " id TEXT PRIMARY KEY, kind TEXT NOT NULL, etag INTEGER NOT NULL, doc TEXT NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS views_by_kind ON views (kind, id);"
+    "CREATE TABLE IF NOT EXISTS checkpoints (name TEXT PRIMARY KEY, seq INTEGER NOT "
+    "NULL);"
+    "CREATE TABLE IF NOT EXISTS deadletters ("
+    " id TEXT PRIMARY KEY, stream_id TEXT NOT NULL, doc TEXT NOT NULL);";
+
+static enum es_status sql_error(sqlite3 *db, int rc, const char *what,
+                                struct es_error *err)
+{
+    int base = rc & 0xff;
+    enum es_status st = (base == SQLITE_BUSY || base == SQLITE_LOCKED) ? ES_EUNAVAILABLE
+                        : base == SQLITE_NOMEM                         ? ES_ENOMEM
+                                                                       : ES_EIO;
+    return es_error_set(err, st, "cannot %s in the SQLite store: %s", what,
+                        db != NULL ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+}
+
+static enum es_status open_conn(struct sqlite_store *s, sqlite3 **out,
+                                struct es_error *err)
+{
+    sqlite3 *db = NULL;
+    int rc = sqlite3_open_v2(
+        s->path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+        NULL);
+    if (rc == SQLITE_OK) {
+        sqlite3_busy_timeout(db, BUSY_TIMEOUT_MS);
+        rc = sqlite3_exec(db, "PRAGMA synchronous=FULL; PRAGMA foreign_keys=OFF;", NULL,
+                          NULL, NULL);
+    }
+    if (rc != SQLITE_OK) {
+        enum es_status st = sql_error(db, rc, "open the database", err);
+        sqlite3_close(db);
+        return st;
+    }
+    *out = db;
+    return ES_OK;
+}
+
+static enum es_status conn_get(struct sqlite_store *s, sqlite3 **out,
+                               struct es_error *err)
+{
+    pthread_mutex_lock(&s->lock);
+    sqlite3 *db = s->n_idle > 0 ? s->idle[--s->n_idle] : NULL;
+    pthread_mutex_unlock(&s->lock);
+    if (db != NULL) {
+        *out = db;
+        return ES_OK;
+    }
+    return open_conn(s, out, err);
+}
+
+static void conn_put(struct sqlite_store *s, sqlite3 *db)
+{
+    pthread_mutex_lock(&s->lock);
+    if (s->n_idle < POOL_MAX) {
+        s->idle[s->n_idle++] = db;
+        db = NULL;
+    }
+    pthread_mutex_unlock(&s->lock);
+    sqlite3_close(db);
+}
+
+static struct sqlite_store *from(struct es_store *s)
+{
+    return (struct sqlite_store *)s;
+}
+
+static void count(struct es_io *io)
+{
+    if (io != NULL)
+        io->round_trips++;
+}
+
+/* ---- statements ---- */
+
+static int bind_text(sqlite3_stmt *st, int i, const char *s)
+{
+    return s != NULL ? sqlite3_bind_text(st, i, s, -1, SQLITE_TRANSIENT)
+                     : sqlite3_bind_null(st, i);
+}
+
+static int bind_json(sqlite3_stmt *st, int i, const json_t *v)
+{
+    size_t len = 0;
+    char *text = es_json_dumps(v, &len);
+    if (text == NULL)
+        return SQLITE_NOMEM;
+    return sqlite3_bind_text(st, i, text, (int)len, free);
+}
+
+static char *column_dup(sqlite3_stmt *st, int i)
+{
+    const unsigned char *t = sqlite3_column_text(st, i);
+    return t != NULL ? strdup((const char *)t) : NULL;
+}
+
+static json_t *column_json(sqlite3_stmt *st, int i)
+{
+    const void *t = sqlite3_column_text(st, i);
+    int n = sqlite3_column_bytes(st, i);
+    return t != NULL ? json_loadb(t, (size_t)n, ES_JSON_LOAD_FLAGS, NULL) : NULL;
+}
+
+/* ---- append ---- */
+
+static int insert_event(sqlite3 *db, const char *stream, int64_t version,
+                        const struct es_new_event *e)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(
+        db,
+        "INSERT INTO events (stream_id, version, type, schema, data, meta)"
+        " VALUES (?, ?, ?, ?, ?, ?)",
+        -1, &st, NULL);
+    if (rc == SQLITE_OK && (rc = bind_text(st, 1, stream)) == SQLITE_OK &&
+        (rc = sqlite3_bind_int64(st, 2, version)) == SQLITE_OK &&
+        (rc = bind_text(st, 3, e->type)) == SQLITE_OK &&
+        (rc = sqlite3_bind_int(st, 4, e->schema)) == SQLITE_OK &&
+        (rc = bind_json(st, 5, e->data)) == SQLITE_OK &&
+        (rc = bind_json(st, 6, e->meta)) == SQLITE_OK)
+        rc = sqlite3_step(st) == SQLITE_DONE ? SQLITE_OK : sqlite3_errcode(db);
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static int insert_receipt(sqlite3 *db, const char *stream, const struct es_receipt *r)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(
+        db,
+        "INSERT INTO receipts (stream_id, key, status, body, version,"
+        " location, request_hash, created_at) VALUES (?,?,?,?,?,?,?,?)",
+        -1, &st, NULL);
+    if (rc == SQLITE_OK && (rc = bind_text(st, 1, stream)) == SQLITE_OK &&
+        (rc = bind_text(st, 2, r->key)) == SQLITE_OK &&
+        (rc = sqlite3_bind_int(st, 3, r->status)) == SQLITE_OK &&
+        (rc = bind_text(st, 4, r->body)) == SQLITE_OK &&
+        (rc = sqlite3_bind_int64(st, 5, r->version)) == SQLITE_OK &&
+        (rc = bind_text(st, 6, r->location)) == SQLITE_OK &&
+        (rc = bind_text(st, 7, r->request_hash)) == SQLITE_OK &&
+        (rc = bind_text(st, 8, r->created_at)) == SQLITE_OK)
+        rc = sqlite3_step(st) == SQLITE_DONE ? SQLITE_OK : sqlite3_errcode(db);
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static int upsert_snapshot(sqlite3 *db, const char *stream,
+                           const struct es_snapshot *snap)
+{
+    sqlite3_stmt *st = NULL;
+    int rc =
+        sqlite3_prepare_v2(db,
+                           "INSERT OR REPLACE INTO snapshots (stream_id, version, schema,"
+                           " state) VALUES (?, ?, ?, ?)",
+                           -1, &st, NULL);
+    if (rc == SQLITE_OK && (rc = bind_text(st, 1, stream)) == SQLITE_OK &&
+        (rc = sqlite3_bind_int64(st, 2, snap->version)) == SQLITE_OK &&
+        (rc = sqlite3_bind_int(st, 3, snap->schema)) == SQLITE_OK &&
+        (rc = bind_json(st, 4, snap->state)) == SQLITE_OK)
+        rc = sqlite3_step(st) == SQLITE_DONE ? SQLITE_OK : sqlite3_errcode(db);
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static int stream_version(sqlite3 *db, const char *stream, int64_t *out)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(
+        db, "SELECT COALESCE(MAX(version), 0) FROM events WHERE stream_id = ?", -1, &st,
+        NULL);
+    if (rc == SQLITE_OK && (rc = bind_text(st, 1, stream)) == SQLITE_OK) {
+        rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW) {
+            *out = sqlite3_column_int64(st, 0);
+            rc = SQLITE_OK;
+        }
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* Runs the writes of an append inside the open transaction. */
+static int append_rows(sqlite3 *db, const struct es_append *a, enum es_conflict *conflict)
+{
+    int64_t current = 0;
+    int rc;
+    /* The receipt first: a repeated command is told so even if the stream moved on. */
+    if (a->receipt != NULL) {
+        rc = insert_receipt(db, a->stream_id, a->receipt);
+        if ((rc & 0xff) == SQLITE_CONSTRAINT) {
+            *conflict = ES_CONFLICT_RECEIPT;
+            return rc;
+        }
+        if (rc != SQLITE_OK)
+            return rc;
+    }
+    if ((rc = stream_version(db, a->stream_id, &current)) != SQLITE_OK)
+        return rc;
+    if (current != a->expected_version) {
+        *conflict = ES_CONFLICT_VERSION;
+        return SQLITE_CONSTRAINT;
+    }
+    for (size_t i = 0; i < a->n_events; i++) {
+        rc = insert_event(db, a->stream_id, a->expected_version + 1 + (int64_t)i,
+                          &a->events[i]);
+        if ((rc & 0xff) == SQLITE_CONSTRAINT)
+            *conflict = ES_CONFLICT_VERSION;
+        if (rc != SQLITE_OK)
+            return rc;
+    }
+    if (a->snapshot != NULL)
+        return upsert_snapshot(db, a->stream_id, a->snapshot);
+    return SQLITE_OK;
+}
+
+static enum es_status sq_append(struct es_store *base, const struct es_append *a,
+                                enum es_conflict *conflict, struct es_io *io,
+                                struct es_error *err)
+{
+    struct sqlite_store *s = from(base);
+    sqlite3 *db = NULL;
+    *conflict = ES_CONFLICT_NONE;
+    enum es_status st = conn_get(s, &db, err);
+    if (st != ES_OK)
+        return st;
+    count(io);
+    int rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+    if (rc != SQLITE_OK) {
+        st = sql_error(db, rc, "begin an append", err);
+        goto out;
+    }
+    rc = append_rows(db, a, conflict);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+    if (rc == SQLITE_OK)
+        goto out;
+    if (*conflict != ES_CONFLICT_NONE)
+        st = es_error_set(
+            err, ES_ECONFLICT,
+            *conflict == ES_CONFLICT_RECEIPT
+                ? "cannot append to stream '%s': the command's receipt exists"
+                : "cannot append to stream '%s': version %lld is taken",
+            a->stream_id, (long long)a->expected_version + 1);
+    else
+        st = sql_error(db, rc, "append", err);
+    sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+out:
+    conn_put(s, db);
+    return st;
+}
+
+/* ---- reads ---- */
+
+/* Reads rows (seq, stream_id, version, type, schema, data, meta) into a page. */
+static enum es_status read_events(sqlite3 *db, sqlite3_stmt *st, size_t max,
+                                  struct es_event_page *out, struct es_io *io,
+                                  struct es_error *err)
+{
+    memset(out, 0, sizeof(*out));
+    out->events = calloc(max > 0 ? max : 1, sizeof(struct es_event));
+    if (out->events == NULL)
+        return ES_ENOMEM;
+    int rc;
+    while (out->n < max && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct es_event *e = &out->events[out->n];
+        e->seq = sqlite3_column_int64(st, 0);
+        e->stream_id = column_dup(st, 1);
+        e->version = sqlite3_column_int64(st, 2);
+        e->type = column_dup(st, 3);
+        e->schema = sqlite3_column_int(st, 4);
+        e->data = column_json(st, 5);
+        e->meta = column_json(st, 6);
+        out->n++;
+        if (e->stream_id == NULL || e->type == NULL || e->data == NULL ||
+            e->meta == NULL) {
+            es_event_page_release(out);
+            return es_error_set(err, ES_EIO, "cannot read an event: malformed row");
+        }
+    }
+    if (out->n < max && rc != SQLITE_DONE) {
+        es_event_page_release(out);
+        return sql_error(db, rc, "read events", err);
+    }
+    if (io != NULL)
+        io->events_read += (unsigned)out->n;
+    return ES_OK;
+}
+
+static enum es_status query_events(struct sqlite_store *s, const char *sql,
+                                   const char *text, int64_t n, size_t max,
+                                   struct es_event_page *out, struct es_io *io,
+                                   struct es_error *err)
+{
+    sqlite3 *db = NULL;
+    enum es_status st = conn_get(s, &db, err);
+    if (st != ES_OK)
+        return st;
+    count(io);
+    sqlite3_stmt *stmt = NULL;
+    int rc = sqlite3_prepare_v2(db, sql, -1, &stmt, NULL);
+    int i = 1;
+    if (rc == SQLITE_OK && text != NULL)
+        rc = bind_text(stmt, i++, text);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(stmt, i++, n);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(stmt, i, (sqlite3_int64)max);
+    st = rc == SQLITE_OK ? read_events(db, stmt, max, out, io, err)
+                         : sql_error(db, rc, "read events", err);
+    sqlite3_finalize(stmt);
+    conn_put(s, db);
+    return st;
+}
+
+static enum es_status sq_read_stream(struct es_store *base, const char *stream_id,
+                                     int64_t from_version, size_t max,
+                                     struct es_event_page *out, struct es_io *io,
+                                     struct es_error *err)
+{
+    return query_events(
+        from(base),
+        "SELECT seq, stream_id, version, type, schema, data, meta FROM events"
+        " WHERE stream_id = ? AND version >= ? ORDER BY version LIMIT ?",
+        stream_id, from_version, max, out, io, err);
+}
+
+static enum es_status sq_feed_read(struct es_store *base, int64_t after_seq, size_t max,
+                                   struct es_event_page *out, struct es_io *io,
+                                   struct es_error *err)
+{
+    return query_events(
+        from(base),
+        "SELECT seq, stream_id, version, type, schema, data, meta FROM events"
+        " WHERE seq > ? ORDER BY seq LIMIT ?",
+        NULL, after_seq, max, out, io, err);
+}
+
+/*
+ * Runs a single-row query with up to two text parameters; *row_out is the
+ * stepped statement (caller finalizes) or NULL with ES_ENOTFOUND.
+ */
+static enum es_status one_row(sqlite3 *db, const char *sql, const char *a, const char *b,
+                              sqlite3_stmt **row_out, struct es_error *err)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+    if (rc == SQLITE_OK && a != NULL)
+        rc = bind_text(st, 1, a);
+    if (rc == SQLITE_OK && b != NULL)
+        rc = bind_text(st, 2, b);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        *row_out = st;
+        return ES_OK;
+    }
+    sqlite3_finalize(st);
+    *row_out = NULL;
+    if (rc == SQLITE_DONE)
+        return ES_ENOTFOUND;
+    return sql_error(db, rc, "read", err);
+}
+
+static enum es_status sq_read_snapshot(struct es_store *base, const char *stream_id,
+                                       struct es_snapshot *out, struct es_io *io,
+                                       struct es_error *err)
+{
+    struct sqlite_store *s = from(base);
+    sqlite3 *db = NULL;
+    sqlite3_stmt *row = NULL;
+    enum es_status st = conn_get(s, &db, err);
+    if (st != ES_OK)
+        return st;
+    count(io);
+    st = one_row(db, "SELECT version, schema, state FROM snapshots WHERE stream_id = ?",
+                 stream_id, NULL, &row, err);
+    if (st == ES_OK) {
+        memset(out, 0, sizeof(*out));
+        out->version = sqlite3_column_int64(row, 0);
+        out->schema = sqlite3_column_int(row, 1);
+        out->state = column_json(row, 2);
+        if (out->state == NULL)
+            st = es_error_set(err, ES_EIO, "cannot read the snapshot of '%s'", stream_id);
+    }
+    sqlite3_finalize(row);
+    conn_put(s, db);
+    return st;
+}
+
+static enum es_status sq_read_receipt(struct es_store *base, const char *stream_id,
+                                      const char *key, struct es_receipt *out,
+                                      struct es_io *io, struct es_error *err)
+{
+    struct sqlite_store *s = from(base);
+    sqlite3 *db = NULL;
+    sqlite3_stmt *row = NULL;
+    enum es_status st = conn_get(s, &db, err);
+    if (st != ES_OK)
+        return st;
+    count(io);
+    st = one_row(db,
+                 "SELECT key, status, body, version, location, request_hash, created_at"
+                 " FROM receipts WHERE stream_id = ? AND key = ?",
+                 stream_id, key, &row, err);
+    if (st == ES_OK) {
+        memset(out, 0, sizeof(*out));
+        out->key = column_dup(row, 0);
+        out->status = sqlite3_column_int(row, 1);
+        out->body = column_dup(row, 2);
+        out->version = sqlite3_column_int64(row, 3);
+        out->location = column_dup(row, 4);
+        out->request_hash = column_dup(row, 5);
+        out->created_at = column_dup(row, 6);
+        if (out->key == NULL || out->body == NULL || out->request_hash == NULL) {
+            es_receipt_release(out);
+            st = ES_ENOMEM;
+        }
+    }
+    sqlite3_finalize(row);
+    conn_put(s, db);
+    return st;
+}
+
+/* ---- views, checkpoints, dead letters ---- */
+
+static enum es_status sq_view_get(struct es_store *base, const char *id, json_t **doc,
+                                  char **etag, struct es_io *io, struct es_error *err)
+{
+    struct sqlite_store *s = from(base);
+    sqlite3 *db = NULL;
+    sqlite3_stmt *row = NULL;
+    enum es_status st = conn_get(s, &db, err);
+    if (st != ES_OK)
+        return st;
+    count(io);
+    st = one_row(db, "SELECT doc, etag FROM views WHERE id = ?", id, NULL, &row, err);
+    if (st == ES_OK) {
+        *doc = column_json(row, 0);
+        *etag = column_dup(row, 1);
+        if (*doc == NULL || *etag == NULL) {
+            json_decref(*doc);
+            free(*etag);
+            st = es_error_set(err, ES_EIO, "cannot read view '%s'", id);
+        }
+    }
+    sqlite3_finalize(row);
+    conn_put(s, db);
+    return st;
+}
+
+static enum es_status sq_view_put(struct es_store *base, const json_t *doc,
+                                  const char *if_match, char **etag_out, struct es_io *io,
+                                  struct es_error *err)
+{
+    struct sqlite_store *s = from(base);
+    const char *id = json_string_value(json_object_get(doc, "id"));
+    const char *kind = json_string_value(json_object_get(doc, "view"));
+    if (id == NULL || kind == NULL)
+        return es_error_set(err, ES_EINVAL,
+                            "cannot write a view without 'id' and 'view'");
+    sqlite3 *db = NULL;
+    enum es_status st = conn_get(s, &db, err);
+    if (st != ES_OK)
+        return st;
+    count(io);
+    sqlite3_stmt *stmt = NULL;
+    const char *sql =
+        if_match == NULL
+            ? "INSERT INTO views (doc, id, kind, etag) VALUES (?, ?, ?, 1)"
+            : "UPDATE views SET doc = ?, etag = etag + 1 WHERE id = ? AND kind = ?"
+              " AND etag = ?";
+    int rc = sqlite3_prepare_v2(db, sql, -1, &stmt, NULL);
+    if (rc == SQLITE_OK && (rc = bind_json(stmt, 1, doc)) == SQLITE_OK &&
+        (rc = bind_text(stmt, 2, id)) == SQLITE_OK &&
+        (rc = bind_text(stmt, 3, kind)) == SQLITE_OK && if_match != NULL)
+        rc = bind_text(stmt, 4, if_match);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(stmt);
+    sqlite3_finalize(stmt);
+    if ((rc & 0xff) == SQLITE_CONSTRAINT)
+        st = es_error_set(err, ES_ECONFLICT, "cannot create view '%s': it exists", id);
+    else if (rc != SQLITE_DONE)
+        st = sql_error(db, rc, "write a view", err);
+    else if (sqlite3_changes(db) == 0)
+        st = es_error_set(err, ES_EPRECONDITION,
+                          "cannot replace view '%s': its etag changed", id);
+    if (st == ES_OK && etag_out != NULL) {
+        sqlite3_stmt *row = NULL;
+        st = one_row(db, "SELECT etag FROM views WHERE id = ?", id, NULL, &row, err);
+        if (st == ES_OK && (*etag_out = column_dup(row, 0)) == NULL)
+            st = ES_ENOMEM;
+        sqlite3_finalize(row);
+    }
+    conn_put(s, db);
+    return st;
+}
+
+/* A page of JSON documents from `sql` (params: [kind,] after-id, limit + 1). */
+static enum es_status query_docs(struct sqlite_store *s, const char *sql,
+                                 const char *kind, const char *continuation, size_t limit,
+                                 json_t **docs, char **next, struct es_io *io,
+                                 struct es_error *err)
+{
+    sqlite3 *db = NULL;
+    enum es_status st = conn_get(s, &db, err);
+    if (st != ES_OK)
+        return st;
+    count(io);
+    sqlite3_stmt *stmt = NULL;
+    json_t *arr = json_array();
+    char *last_id = NULL;
+    int i = 1;
+    int rc = sqlite3_prepare_v2(db, sql, -1, &stmt, NULL);
+    if (rc == SQLITE_OK && kind != NULL)
+        rc = bind_text(stmt, i++, kind);
+    if (rc == SQLITE_OK)
+        rc = bind_text(stmt, i++, continuation != NULL ? continuation : "");
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(stmt, i, (sqlite3_int64)limit + 1);
+    size_t n = 0;
+    while (rc == SQLITE_OK && arr != NULL && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        if (n++ == limit) {
+            rc = SQLITE_DONE; /* one more row exists: this page is not the last */
+            break;
+        }
+        free(last_id);
+        last_id = column_dup(stmt, 0);
+        json_array_append_new(arr, column_json(stmt, 1));
+        rc = SQLITE_OK;
+    }
+    if (arr == NULL)
+        st = ES_ENOMEM;
+    else if (rc != SQLITE_DONE)
+        st = sql_error(db, rc, "query documents", err);
+    sqlite3_finalize(stmt);
+    conn_put(s, db);
+    if (st != ES_OK) {
+        json_decref(arr);
+        free(last_id);
+        return st;
+    }
+    *docs = arr;
+    if (n > limit) {
+        *next = last_id;
+    } else {
+        *next = NULL;
+        free(last_id);
+    }
+    return ES_OK;
+}
+
+static enum es_status sq_view_query(struct es_store *base, const char *kind,
+                                    const char *continuation, size_t limit, json_t **docs,
+                                    char **next, struct es_io *io, struct es_error *err)
+{
+    return query_docs(
+        from(base),
+        "SELECT id, doc FROM views WHERE kind = ? AND id > ? ORDER BY id LIMIT ?", kind,
+        continuation, limit, docs, next, io, err);
+}
+
+static enum es_status sq_deadletter_query(struct es_store *base, const char *continuation,
+                                          size_t limit, json_t **docs, char **next,
+                                          struct es_io *io, struct es_error *err)
+{
+    return query_docs(from(base),
+                      "SELECT id, doc FROM deadletters WHERE id > ? ORDER BY id LIMIT ?",
+                      NULL, continuation, limit, docs, next, io, err);
+}
+
+static enum es_status exec_write(struct sqlite_store *s, const char *sql, const char *a,
+                                 const char *b, const json_t *doc, int64_t n,
+                                 struct es_io *io, struct es_error *err)
+{
+    sqlite3 *db = NULL;
+    enum es_status st = conn_get(s, &db, err);
+    if (st != ES_OK)
+        return st;
+    count(io);
+    sqlite3_stmt *stmt = NULL;
+    int rc = sqlite3_prepare_v2(db, sql, -1, &stmt, NULL);
+    if (rc == SQLITE_OK)
+        rc = bind_text(stmt, 1, a);
+    if (rc == SQLITE_OK)
+        rc = b != NULL ? bind_text(stmt, 2, b) : sqlite3_bind_int64(stmt, 2, n);
+    if (rc == SQLITE_OK && doc != NULL)
+        rc = bind_json(stmt, 3, doc);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(stmt) == SQLITE_DONE ? SQLITE_OK : sqlite3_errcode(db);
+    if (rc != SQLITE_OK)
+        st = sql_error(db, rc, "write", err);
+    sqlite3_finalize(stmt);
+    conn_put(s, db);
+    return st;
+}
+
+static enum es_status sq_checkpoint_get(struct es_store *base, const char *name,
+                                        int64_t *seq, struct es_io *io,
+                                        struct es_error *err)
+{
+    struct sqlite_store *s = from(base);
+    sqlite3 *db = NULL;
+    sqlite3_stmt *row = NULL;
+    enum es_status st = conn_get(s, &db, err);
+    if (st != ES_OK)
+        return st;
+    count(io);
+    st = one_row(db, "SELECT seq FROM checkpoints WHERE name = ?", name, NULL, &row, err);
+    *seq = st == ES_OK ? sqlite3_column_int64(row, 0) : 0;
+    if (st == ES_ENOTFOUND)
+        st = ES_OK;
+    sqlite3_finalize(row);
+    conn_put(s, db);
+    return st;
+}
+
+static enum es_status sq_checkpoint_put(struct es_store *base, const char *name,
+                                        int64_t seq, struct es_io *io,
+                                        struct es_error *err)
+{
+    return exec_write(from(base),
+                      "INSERT OR REPLACE INTO checkpoints (name, seq) VALUES (?, ?)",
+                      name, NULL, NULL, seq, io, err);
+}
+
+static enum es_status sq_deadletter_put(struct es_store *base, const json_t *doc,
+                                        struct es_io *io, struct es_error *err)
+{
+    const char *id = json_string_value(json_object_get(doc, "id"));
+    const char *stream = json_string_value(json_object_get(doc, "streamId"));
+    if (id == NULL || stream == NULL)
+        return es_error_set(err, ES_EINVAL,
+                            "cannot write a dead letter without 'id' and 'streamId'");
+    return exec_write(
+        from(base),
+        "INSERT OR REPLACE INTO deadletters (id, stream_id, doc) VALUES (?, ?, ?)", id,
+        stream, doc, 0, io, err);
+}
+
+static void sq_close(struct es_store *base)
+{
+    struct sqlite_store *s = from(base);
+    for (size_t i = 0; i < s->n_idle; i++)
+        sqlite3_close(s->idle[i]);
+    pthread_mutex_destroy(&s->lock);
+    free(s->path);
+    free(s);
+}
+
+static const struct es_store_ops sqlite_ops = {
+    .name = "sqlite",
+    .append = sq_append,
+    .read_stream = sq_read_stream,
+    .read_snapshot = sq_read_snapshot,
+    .read_receipt = sq_read_receipt,
+    .view_get = sq_view_get,
+    .view_put = sq_view_put,
+    .view_query = sq_view_query,
+    .feed_read = sq_feed_read,
+    .checkpoint_get = sq_checkpoint_get,
+    .checkpoint_put = sq_checkpoint_put,
+    .deadletter_put = sq_deadletter_put,
+    .deadletter_query = sq_deadletter_query,
+    .close = sq_close,
+};
+
+enum es_status es_store_sqlite_open(const char *path, struct es_store **out,
+                                    struct es_error *err)
+{
+    struct sqlite_store *s = calloc(1, sizeof(*s));
+    if (s == NULL || (s->path = strdup(path)) == NULL) {
+        free(s);
+        return ES_ENOMEM;
+    }
+    s->base.ops = &sqlite_ops;
+    pthread_mutex_init(&s->lock, NULL);
+    sqlite3 *db = NULL;
+    enum es_status st = open_conn(s, &db, err);
+    if (st == ES_OK) {
+        int rc = sqlite3_exec(db, "PRAGMA journal_mode=WAL", NULL, NULL, NULL);
+        if (rc == SQLITE_OK)
+            rc = sqlite3_exec(db, schema_sql, NULL, NULL, NULL);
+        if (rc != SQLITE_OK)
+            st = sql_error(db, rc, "create the schema", err);
+        conn_put(s, db);
+    }
+    if (st != ES_OK) {
+        sq_close(&s->base);
+        return st;
+    }
+    *out = &s->base;
+    return ES_OK;
+}

@@ -1,0 +1,26 @@
+/*
+ * hash.h - digests over OpenSSL: SHA-256 fingerprints of requests (for
+ * idempotency receipts) and name-based UUIDs (RFC 9562 version 5).
+ */
+#ifndef ES_UTIL_HASH_H
+#define ES_UTIL_HASH_H
+
+#include <stddef.h>
+
+#include "ids.h"
+#include "status.h"
+
+/* One piece of input to a digest. */
+struct es_hash_part {
+    const void *data;
+    size_t len;
+};
+
+/* Lowercase hex SHA-256 of the concatenated parts into out (65 bytes). */
+enum es_status es_sha256_hex(const struct es_hash_part *parts, size_t n, char out[65]);
+
+/* The version-5 UUID of name in namespace ns ("xxxxxxxx-xxxx-...", 37 bytes). */
+enum es_status es_uuid5(const char *ns, const char *name, size_t name_len,
+                        char out[ES_UUID_STR_LEN + 1]);
+
+#endif

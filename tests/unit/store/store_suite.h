@@ -1,0 +1,416 @@
+/*
+ * store_suite.h - the contract of struct es_store, as one Criterion suite that
+ * every back end runs unchanged. The including file defines
+ *   static struct es_store *suite_open(void);   a fresh, empty store
+ *   static void suite_close(struct es_store *s);
+ * and includes this header once.
+ */
+#include <criterion/criterion.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../../handler/store/store.h"
+
+static struct es_store *suite_open(void);
+static void suite_close(struct es_store *s);
+
+static struct es_store *store;
+
+static void setup(void)
+{
+    store = suite_open();
+    cr_assert_not_null(store, "the store under test opens");
+}
+
+static void teardown(void)
+{
+    suite_close(store);
+}
+
+TestSuite(store, .init = setup, .fini = teardown);
+
+static json_t *meta(void)
+{
+    return json_pack("{s:s, s:s, s:n}", "occurredAt", "2026-11-28T19:30:00.123Z",
+                     "correlationId", "corr-1", "causationId");
+}
+
+/* Appends n events "E<i>" {"i": i} at expected; returns the status. */
+static enum es_status append_n(const char *stream, int64_t expected, int n,
+                               const struct es_receipt *receipt,
+                               const struct es_snapshot *snapshot,
+                               enum es_conflict *conflict)
+{
+    struct es_new_event *events = calloc((size_t)n, sizeof(*events));
+    json_t **datas = calloc((size_t)n, sizeof(*datas));
+    json_t *m = meta();
+    char types[64][16];
+    for (int i = 0; i < n; i++) {
+        datas[i] = json_pack("{s:I}", "i", (json_int_t)(expected + 1 + i));
+        snprintf(types[i % 64], sizeof(types[0]), "E%d", i % 64);
+        events[i] = (struct es_new_event){types[i % 64], 1, datas[i], m};
+    }
+    struct es_append a = {stream, expected, events, (size_t)n, receipt, snapshot};
+    enum es_conflict c = ES_CONFLICT_NONE;
+    struct es_io io = {0};
+    enum es_status st = store->ops->append(store, &a, &c, &io, NULL);
+    if (conflict != NULL)
+        *conflict = c;
+    cr_expect_geq(io.round_trips, 1, "an append counts its round trips");
+    for (int i = 0; i < n; i++)
+        json_decref(datas[i]);
+    free(datas);
+    free(events);
+    json_decref(m);
+    return st;
+}
+
+static size_t stream_length(const char *stream)
+{
+    struct es_event_page p;
+    cr_assert_eq(store->ops->read_stream(store, stream, 1, 100000, &p, NULL, NULL),
+                 ES_OK);
+    size_t n = p.n;
+    for (size_t i = 0; i < p.n; i++)
+        cr_expect_eq(p.events[i].version, (int64_t)i + 1, "versions are gap-free");
+    es_event_page_release(&p);
+    return n;
+}
+
+Test(store, appended_events_read_back_in_order)
+{
+    cr_assert_eq(append_n("todolist-a", 0, 3, NULL, NULL, NULL), ES_OK);
+    struct es_event_page p;
+    struct es_io io = {0};
+    cr_assert_eq(store->ops->read_stream(store, "todolist-a", 1, 10, &p, &io, NULL),
+                 ES_OK);
+    cr_assert_eq(p.n, 3);
+    cr_expect_eq(io.events_read, 3);
+    for (size_t i = 0; i < 3; i++) {
+        cr_expect_str_eq(p.events[i].stream_id, "todolist-a");
+        cr_expect_eq(p.events[i].version, (int64_t)i + 1);
+        cr_expect_eq(p.events[i].schema, 1);
+        cr_expect_eq(json_integer_value(json_object_get(p.events[i].data, "i")),
+                     (json_int_t)i + 1);
+        cr_expect_str_eq(
+            json_string_value(json_object_get(p.events[i].meta, "correlationId")),
+            "corr-1");
+        cr_expect(json_is_null(json_object_get(p.events[i].meta, "causationId")));
+    }
+    cr_expect_str_eq(p.events[0].type, "E0");
+    es_event_page_release(&p);
+}
+
+Test(store, a_taken_version_is_a_conflict_and_writes_nothing)
+{
+    cr_assert_eq(append_n("todolist-b", 0, 3, NULL, NULL, NULL), ES_OK);
+    enum es_conflict c;
+    cr_expect_eq(append_n("todolist-b", 0, 1, NULL, NULL, &c), ES_ECONFLICT);
+    cr_expect_eq(c, ES_CONFLICT_VERSION);
+    /* Three events from version 2: version 2 and 3 collide; 4 must not be written either.
+     */
+    cr_expect_eq(append_n("todolist-b", 1, 3, NULL, NULL, &c), ES_ECONFLICT);
+    cr_expect_eq(c, ES_CONFLICT_VERSION);
+    cr_expect_eq(stream_length("todolist-b"), 3, "a failed append leaves nothing behind");
+    cr_expect_eq(append_n("todolist-b", 3, 2, NULL, NULL, NULL), ES_OK);
+    cr_expect_eq(stream_length("todolist-b"), 5);
+}
+
+Test(store, an_expected_version_past_the_end_is_a_conflict)
+{
+    cr_assert_eq(append_n("todolist-c", 0, 1, NULL, NULL, NULL), ES_OK);
+    enum es_conflict c;
+    cr_expect_eq(append_n("todolist-c", 5, 1, NULL, NULL, &c), ES_ECONFLICT,
+                 "versions stay gap-free");
+    cr_expect_eq(c, ES_CONFLICT_VERSION);
+    cr_expect_eq(stream_length("todolist-c"), 1);
+}
+
+Test(store, streams_are_independent)
+{
+    cr_assert_eq(append_n("todolist-d1", 0, 2, NULL, NULL, NULL), ES_OK);
+    cr_assert_eq(append_n("todolist-d2", 0, 1, NULL, NULL, NULL), ES_OK);
+    cr_expect_eq(stream_length("todolist-d1"), 2);
+    cr_expect_eq(stream_length("todolist-d2"), 1);
+    cr_expect_eq(stream_length("todolist-none"), 0, "an unknown stream reads empty");
+}
+
+Test(store, reads_are_paged)
+{
+    for (int i = 0; i < 5; i++)
+        cr_assert_eq(append_n("todolist-p", i * 50, 50, NULL, NULL, NULL), ES_OK);
+    struct es_event_page p;
+    cr_assert_eq(store->ops->read_stream(store, "todolist-p", 101, 100, &p, NULL, NULL),
+                 ES_OK);
+    cr_expect_eq(p.n, 100);
+    cr_expect_eq(p.events[0].version, 101);
+    cr_expect_eq(p.events[99].version, 200);
+    es_event_page_release(&p);
+    cr_assert_eq(store->ops->read_stream(store, "todolist-p", 201, 100, &p, NULL, NULL),
+                 ES_OK);
+    cr_expect_eq(p.n, 50);
+    es_event_page_release(&p);
+    cr_assert_eq(store->ops->read_stream(store, "todolist-p", 251, 100, &p, NULL, NULL),
+                 ES_OK);
+    cr_expect_eq(p.n, 0);
+    es_event_page_release(&p);
+}
+
+static struct es_receipt receipt(const char *key, const char *hash)
+{
+    struct es_receipt r = {.key = (char *)key,
+                           .status = 201,
+                           .body = "{\"id\":\"r\"}",
+                           .version = 2,
+                           .location = "/api/todolists/r",
+                           .request_hash = (char *)hash,
+                           .created_at = "2026-11-28T19:30:00.123Z"};
+    return r;
+}
+
+Test(store, a_receipt_is_stored_with_its_events_and_collides_when_repeated)
+{
+    struct es_receipt r = receipt("key-1", "abc");
+    cr_assert_eq(append_n("todolist-r", 0, 2, &r, NULL, NULL), ES_OK);
+    struct es_receipt got;
+    cr_assert_eq(store->ops->read_receipt(store, "todolist-r", "key-1", &got, NULL, NULL),
+                 ES_OK);
+    cr_expect_str_eq(got.key, "key-1");
+    cr_expect_eq(got.status, 201);
+    cr_expect_str_eq(got.body, "{\"id\":\"r\"}");
+    cr_expect_eq(got.version, 2);
+    cr_expect_str_eq(got.location, "/api/todolists/r");
+    cr_expect_str_eq(got.request_hash, "abc");
+    es_receipt_release(&got);
+
+    enum es_conflict c;
+    cr_expect_eq(append_n("todolist-r", 2, 1, &r, NULL, &c), ES_ECONFLICT);
+    cr_expect_eq(c, ES_CONFLICT_RECEIPT, "the receipt tells a repeated command");
+    cr_expect_eq(stream_length("todolist-r"), 2, "and its events are not written");
+    cr_expect_eq(store->ops->read_receipt(store, "todolist-r", "key-2", &got, NULL, NULL),
+                 ES_ENOTFOUND);
+    cr_expect_eq(append_n("todolist-r2", 0, 1, &r, NULL, NULL), ES_OK,
+                 "the same key on another stream is another command");
+}
+
+Test(store, a_version_conflict_does_not_store_the_receipt)
+{
+    cr_assert_eq(append_n("todolist-rv", 0, 1, NULL, NULL, NULL), ES_OK);
+    struct es_receipt r = receipt("key-v", "h");
+    enum es_conflict c;
+    cr_expect_eq(append_n("todolist-rv", 0, 1, &r, NULL, &c), ES_ECONFLICT);
+    cr_expect_eq(c, ES_CONFLICT_VERSION);
+    struct es_receipt got;
+    cr_expect_eq(
+        store->ops->read_receipt(store, "todolist-rv", "key-v", &got, NULL, NULL),
+        ES_ENOTFOUND, "the failed append left no receipt");
+}
+
+Test(store, snapshots_are_written_with_events_and_replaced)
+{
+    struct es_snapshot none;
+    cr_expect_eq(store->ops->read_snapshot(store, "todolist-s", &none, NULL, NULL),
+                 ES_ENOTFOUND);
+    json_t *state = json_pack("{s:i}", "count", 3);
+    struct es_snapshot snap = {.version = 3, .schema = 1, .state = state};
+    cr_assert_eq(append_n("todolist-s", 0, 3, NULL, &snap, NULL), ES_OK);
+    struct es_snapshot got;
+    cr_assert_eq(store->ops->read_snapshot(store, "todolist-s", &got, NULL, NULL), ES_OK);
+    cr_expect_eq(got.version, 3);
+    cr_expect_eq(got.schema, 1);
+    cr_expect(json_equal(got.state, state));
+    es_snapshot_release(&got);
+    json_object_set_new(state, "count", json_integer(5));
+    snap.version = 5;
+    cr_assert_eq(append_n("todolist-s", 3, 2, NULL, &snap, NULL), ES_OK);
+    cr_assert_eq(store->ops->read_snapshot(store, "todolist-s", &got, NULL, NULL), ES_OK);
+    cr_expect_eq(got.version, 5);
+    cr_expect_eq(json_integer_value(json_object_get(got.state, "count")), 5);
+    es_snapshot_release(&got);
+    /* A conflicting append must not replace the snapshot either. */
+    snap.version = 99;
+    cr_expect_eq(append_n("todolist-s", 1, 1, NULL, &snap, NULL), ES_ECONFLICT);
+    cr_assert_eq(store->ops->read_snapshot(store, "todolist-s", &got, NULL, NULL), ES_OK);
+    cr_expect_eq(got.version, 5);
+    es_snapshot_release(&got);
+    json_decref(state);
+}
+
+struct racer {
+    int id;
+    int appended;
+};
+
+/* Read the version, append one event, retry on conflict: the command loop in miniature.
+ */
+static void *race(void *arg)
+{
+    struct racer *r = arg;
+    for (int i = 0; i < 10; i++) {
+        for (;;) {
+            size_t v = 0;
+            struct es_event_page p;
+            if (store->ops->read_stream(store, "todolist-race", 1, 100000, &p, NULL,
+                                        NULL) != ES_OK)
+                return NULL;
+            v = p.n;
+            es_event_page_release(&p);
+            enum es_conflict c;
+            enum es_status st = append_n("todolist-race", (int64_t)v, 1, NULL, NULL, &c);
+            if (st == ES_OK) {
+                r->appended++;
+                break;
+            }
+            if (st != ES_ECONFLICT)
+                return NULL;
+        }
+    }
+    return NULL;
+}
+
+Test(store, concurrent_writers_never_share_a_version)
+{
+    enum { N = 8 };
+    pthread_t t[N];
+    struct racer r[N];
+    for (int i = 0; i < N; i++) {
+        r[i] = (struct racer){.id = i};
+        pthread_create(&t[i], NULL, race, &r[i]);
+    }
+    int total = 0;
+    for (int i = 0; i < N; i++) {
+        pthread_join(t[i], NULL);
+        total += r[i].appended;
+    }
+    cr_expect_eq(total, N * 10);
+    cr_expect_eq(stream_length("todolist-race"), (size_t)N * 10);
+}
+
+static json_t *view(const char *id, const char *kind, int version)
+{
+    return json_pack("{s:s, s:s, s:i}", "id", id, "view", kind, "version", version);
+}
+
+Test(store, views_are_replaced_only_under_their_etag)
+{
+    json_t *doc;
+    char *etag;
+    cr_expect_eq(store->ops->view_get(store, "todolist:1", &doc, &etag, NULL, NULL),
+                 ES_ENOTFOUND);
+    json_t *v1 = view("todolist:1", "todolist", 1);
+    char *e1 = NULL;
+    cr_assert_eq(store->ops->view_put(store, v1, NULL, &e1, NULL, NULL), ES_OK);
+    cr_expect_eq(store->ops->view_put(store, v1, NULL, NULL, NULL, NULL), ES_ECONFLICT,
+                 "create refuses an existing view");
+    cr_assert_eq(store->ops->view_get(store, "todolist:1", &doc, &etag, NULL, NULL),
+                 ES_OK);
+    cr_expect(json_equal(doc, v1));
+    cr_expect_str_eq(etag, e1);
+    json_decref(doc);
+    free(etag);
+    json_t *v2 = view("todolist:1", "todolist", 2);
+    char *e2 = NULL;
+    cr_assert_eq(store->ops->view_put(store, v2, e1, &e2, NULL, NULL), ES_OK);
+    cr_expect_str_neq(e1, e2, "a write changes the etag");
+    cr_expect_eq(store->ops->view_put(store, v1, e1, NULL, NULL, NULL), ES_EPRECONDITION,
+                 "a stale etag is refused");
+    cr_assert_eq(store->ops->view_get(store, "todolist:1", &doc, &etag, NULL, NULL),
+                 ES_OK);
+    cr_expect_eq(json_integer_value(json_object_get(doc, "version")), 2);
+    json_decref(doc);
+    free(etag);
+    free(e1);
+    free(e2);
+    json_decref(v1);
+    json_decref(v2);
+}
+
+Test(store, views_are_listed_by_kind_in_pages)
+{
+    for (int i = 0; i < 7; i++) {
+        char id[32];
+        snprintf(id, sizeof(id), "summary:%02d", i);
+        json_t *v = view(id, "summary", 1);
+        cr_assert_eq(store->ops->view_put(store, v, NULL, NULL, NULL, NULL), ES_OK);
+        json_decref(v);
+    }
+    json_t *other = view("todolist:x", "todolist", 1);
+    store->ops->view_put(store, other, NULL, NULL, NULL, NULL);
+    json_decref(other);
+    char *cont = NULL;
+    size_t seen = 0;
+    int pages = 0;
+    do {
+        json_t *docs = NULL;
+        char *next = NULL;
+        cr_assert_eq(
+            store->ops->view_query(store, "summary", cont, 3, &docs, &next, NULL, NULL),
+            ES_OK);
+        seen += json_array_size(docs);
+        size_t i;
+        json_t *d;
+        json_array_foreach(docs, i, d)
+        {
+            cr_expect_str_eq(json_string_value(json_object_get(d, "view")), "summary");
+        }
+        json_decref(docs);
+        free(cont);
+        cont = next;
+        pages++;
+    } while (cont != NULL && pages < 10);
+    cr_expect_eq(seen, 7);
+    cr_expect_eq(pages, 3);
+}
+
+Test(store, dead_letters_are_kept_and_listed)
+{
+    for (int i = 0; i < 3; i++) {
+        char id[64];
+        snprintf(id, sizeof(id), "todolist-z:%d:dead", i + 1);
+        json_t *d = json_pack("{s:s, s:s, s:s, s:i}", "id", id, "streamId", "todolist-z",
+                              "error", "boom", "attempts", 6);
+        cr_assert_eq(store->ops->deadletter_put(store, d, NULL, NULL), ES_OK);
+        cr_assert_eq(store->ops->deadletter_put(store, d, NULL, NULL), ES_OK,
+                     "idempotent");
+        json_decref(d);
+    }
+    json_t *docs = NULL;
+    char *next = NULL;
+    cr_assert_eq(store->ops->deadletter_query(store, NULL, 10, &docs, &next, NULL, NULL),
+                 ES_OK);
+    cr_expect_eq(json_array_size(docs), 3);
+    cr_expect_null(next);
+    cr_expect_str_eq(json_string_value(json_object_get(json_array_get(docs, 0), "error")),
+                     "boom");
+    json_decref(docs);
+}
+
+Test(store, the_change_feed_follows_the_global_order)
+{
+    if (store->ops->feed_read == NULL)
+        cr_skip_test("this store has no change feed of its own");
+    cr_assert_eq(append_n("todolist-f1", 0, 2, NULL, NULL, NULL), ES_OK);
+    cr_assert_eq(append_n("todolist-f2", 0, 1, NULL, NULL, NULL), ES_OK);
+    cr_assert_eq(append_n("todolist-f1", 2, 1, NULL, NULL, NULL), ES_OK);
+    struct es_event_page p;
+    cr_assert_eq(store->ops->feed_read(store, 0, 3, &p, NULL, NULL), ES_OK);
+    cr_assert_eq(p.n, 3);
+    cr_expect_str_eq(p.events[2].stream_id, "todolist-f2");
+    cr_expect_lt(p.events[0].seq, p.events[1].seq);
+    int64_t last = p.events[2].seq;
+    es_event_page_release(&p);
+    cr_assert_eq(store->ops->feed_read(store, last, 10, &p, NULL, NULL), ES_OK);
+    cr_assert_eq(p.n, 1);
+    cr_expect_str_eq(p.events[0].stream_id, "todolist-f1");
+    cr_expect_eq(p.events[0].version, 3);
+    es_event_page_release(&p);
+
+    int64_t seq = -1;
+    cr_assert_eq(store->ops->checkpoint_get(store, "projector", &seq, NULL, NULL), ES_OK);
+    cr_expect_eq(seq, 0, "a checkpoint never written reads 0");
+    cr_assert_eq(store->ops->checkpoint_put(store, "projector", last, NULL, NULL), ES_OK);
+    cr_assert_eq(store->ops->checkpoint_get(store, "projector", &seq, NULL, NULL), ES_OK);
+    cr_expect_eq(seq, last);
+}
