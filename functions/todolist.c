@@ -325,11 +325,11 @@ static void log_outcome(struct todo_call *c, const struct es_outcome *o, int64_t
     fn_log(
         c->ctx,
         "%s %s%s: %d, version %lld, %lld event(s) appended%s; loaded from %s; %u store "
-        "round trip(s), %u event(s) read, %u attempt(s), %.2f RU, %lld ms",
+        "round trip(s) (%u retried), %u event(s) read, %u attempt(s), %.2f RU, %lld ms",
         c->ctx->function_name, TODOLIST_STREAM_PREFIX, c->list_id, o->status,
         (long long)o->version, (long long)o->appended, o->replayed ? " (replayed)" : "",
-        o->loaded_from ? o->loaded_from : "-", o->io.round_trips, o->io.events_read,
-        o->attempts, o->io.request_charge, (long long)ms);
+        o->loaded_from ? o->loaded_from : "-", o->io.round_trips, o->io.retries,
+        o->io.events_read, o->attempts, o->io.request_charge, (long long)ms);
 }
 
 void todo_call_run(struct todo_call *c, const struct todo_cmd *tc, int success_status,
@@ -350,7 +350,8 @@ void todo_call_run(struct todo_call *c, const struct todo_cmd *tc, int success_s
         es_log_error("%s on list '%s' failed: %s", c->ctx->function_name, c->list_id,
                      err.message);
         fn_log(c->ctx, "%s failed: %s", c->ctx->function_name, err.message);
-        if (st == ES_EUNAVAILABLE || st == ES_ETIMEOUT || st == ES_ENOMEM) {
+        if (st == ES_EUNAVAILABLE || st == ES_ETIMEOUT || st == ES_ENOMEM ||
+            st == ES_EAUTH) {
             fn_reply_error(c->res, 503, "store_unavailable",
                            "the event store is unavailable; retry later");
             fn_set_header(c->res, "Retry-After", "1");

@@ -9,11 +9,14 @@
  */
 #include "app.h"
 
+#include <curl/curl.h>
 #include <errno.h>
 #include <jansson.h>
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,11 +26,12 @@
 #include "http/hostproto.h"
 #include "http/server.h"
 #include "invoke/invoke.h"
+#include "store/store_cosmos.h"
 #include "util/config.h"
 #include "util/log.h"
 #include "version.h"
 
-enum mode { MODE_HOST, MODE_SERVE };
+enum mode { MODE_HOST, MODE_SERVE, MODE_INIT };
 
 struct options {
     enum mode mode;
@@ -43,6 +47,8 @@ static void usage(FILE *to)
                 "       handler serve [--port N] [--listen ADDR] [--app DIR]\n"
                 "                                serve the app's HTTP routes directly "
                 "(default 127.0.0.1:7071)\n"
+                "       handler init                  create the Cosmos DB database and "
+                "containers if missing\n"
                 "       handler --version\n");
 }
 
@@ -60,6 +66,9 @@ static int parse_args(int argc, char **argv, struct options *o)
     int i = 1;
     if (i < argc && strcmp(argv[i], "serve") == 0) {
         o->mode = MODE_SERVE;
+        i++;
+    } else if (i < argc && strcmp(argv[i], "init") == 0) {
+        o->mode = MODE_INIT;
         i++;
     }
     for (; i < argc; i++) {
@@ -115,6 +124,9 @@ static int wait_for_signal(const sigset_t *set)
 }
 
 struct runtime {
+    pthread_t checker;
+    bool checking;          /* the start-up store check was started */
+    atomic_bool check_done; /* ... and has finished with the store */
     struct es_config cfg;
     struct es_store *store;
     struct es_engine *engine;
@@ -146,6 +158,35 @@ static int open_store(struct runtime *rt)
     }
     rt->svc = (struct fn_services){
         .cfg = &rt->cfg, .version = ES_VERSION, .store = rt->store, .engine = rt->engine};
+    return 0;
+}
+
+/* Tells operators early whether Cosmos DB accepts the endpoint, key and names. */
+static void *check_store(void *arg)
+{
+    struct runtime *rt = arg;
+    struct es_error err = {0};
+    if (es_store_cosmos_check(rt->store, &err) == ES_OK)
+        es_log_info(
+            "cosmos: the endpoint, the credentials and the events container are fine");
+    else
+        es_log_error("cosmos: %s", err.message);
+    atomic_store(&rt->check_done, true);
+    return NULL;
+}
+
+static int init_store(struct runtime *rt)
+{
+    if (rt->cfg.store_kind != ES_STORE_COSMOS) {
+        es_log_info("init: the SQLite store at %s creates its tables when it opens",
+                    rt->cfg.sqlite_path);
+        return 0;
+    }
+    struct es_error err = {0};
+    if (es_store_cosmos_init(rt->store, &err) != ES_OK) {
+        es_log_error("init failed: %s", err.message);
+        return 1;
+    }
     return 0;
 }
 
@@ -198,6 +239,11 @@ static int serve(struct runtime *rt, const struct options *o, const sigset_t *si
     es_log_info("handler %s listening on %s:%d (%s, store %s)", ES_VERSION, opts.address,
                 http_server_port(rt->server),
                 o->mode == MODE_HOST ? "host protocol" : "serve", store);
+    if (rt->cfg.store_kind == ES_STORE_COSMOS &&
+        pthread_create(&rt->checker, NULL, check_store, rt) == 0) {
+        rt->checking = true;
+        pthread_detach(rt->checker);
+    }
     if (rt->front != NULL) {
         char base[128];
         snprintf(base, sizeof(base), "http://%s:%d", opts.address,
@@ -244,12 +290,17 @@ int es_app_main(int argc, char **argv, const struct fn_table *fns)
     }
     es_log_set_level(rt.cfg.log_level);
     rt.app = (struct invoke_app){.fns = fns, .svc = &rt.svc};
+    curl_global_init(CURL_GLOBAL_DEFAULT);
     rc = open_store(&rt);
     if (rc == 0)
-        rc = serve(&rt, &o, &signals);
+        rc = o.mode == MODE_INIT ? init_store(&rt) : serve(&rt, &o, &signals);
     front_free(rt.front);
     es_engine_free(rt.engine);
-    es_store_close(rt.store);
+    /* A start-up check still waiting on Cosmos keeps the store; the process is ending. */
+    if (!rt.checking || atomic_load(&rt.check_done))
+        es_store_close(rt.store);
     es_config_release(&rt.cfg);
+    if (!rt.checking || atomic_load(&rt.check_done))
+        curl_global_cleanup();
     return rc;
 }

@@ -9,6 +9,11 @@ packages=(
   libmicrohttpd-dev libcurl4-openssl-dev libjansson-dev libssl-dev libsqlite3-dev
   libcriterion-dev clang-format
 )
+# Node.js and npm run the local Cosmos DB rig of the integration tests; a
+# machine that already has them (from NodeSource or nvm) keeps its own.
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  packages+=(nodejs npm)
+fi
 
 missing=()
 for p in "${packages[@]}"; do

@@ -16,6 +16,7 @@
  * `schema` and an upcaster, because old documents are never rewritten.
  */
 #include "store.h"
+#include "store_cosmos.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -125,10 +126,7 @@ enum es_status es_store_open(const struct es_config *cfg, struct es_store **out,
                              struct es_error *err)
 {
     if (cfg->store_kind == ES_STORE_COSMOS)
-        return es_error_set(
-            err, ES_EINVAL,
-            "cannot open the Cosmos DB store at %s: not available in this build",
-            cfg->cosmos_endpoint);
+        return es_store_cosmos_open(cfg, out, err);
     enum es_status st = make_parent_dirs(cfg->sqlite_path, err);
     if (st != ES_OK)
         return st;

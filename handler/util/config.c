@@ -53,6 +53,7 @@ static enum es_status load_numbers(struct es_config *cfg, struct es_error *err)
 {
     unsigned cpus = cpu_count();
     uint64_t port, body, envelope, io, workers, shutdown, snap, cache, attempts;
+    uint64_t c_connect, c_request, c_budget, c_retries;
     const struct {
         const char *name;
         uint64_t min, max, dflt;
@@ -69,6 +70,10 @@ static enum es_status load_numbers(struct es_config *cfg, struct es_error *err)
         {"SNAPSHOT_EVERY", 0, 1000000, 100, &snap},
         {"STATE_CACHE_STREAMS", 1, 10000000, 10000, &cache},
         {"COMMAND_MAX_ATTEMPTS", 1, 1000, 10, &attempts},
+        {"COSMOS_CONNECT_TIMEOUT_MS", 100, 600000, 5000, &c_connect},
+        {"COSMOS_REQUEST_TIMEOUT_MS", 100, 600000, 15000, &c_request},
+        {"COSMOS_RETRY_BUDGET_MS", 0, 3600000, 30000, &c_budget},
+        {"COSMOS_MAX_RETRIES", 0, 100, 9, &c_retries},
     };
     for (size_t i = 0; i < sizeof(settings) / sizeof(settings[0]); i++) {
         enum es_status st = env_u64(settings[i].name, settings[i].min, settings[i].max,
@@ -85,6 +90,10 @@ static enum es_status load_numbers(struct es_config *cfg, struct es_error *err)
     cfg->snapshot_every = (unsigned)snap;
     cfg->state_cache_streams = (size_t)cache;
     cfg->command_max_attempts = (unsigned)attempts;
+    cfg->cosmos_connect_timeout_ms = (long)c_connect;
+    cfg->cosmos_request_timeout_ms = (long)c_request;
+    cfg->cosmos_retry_budget_ms = (long)c_budget;
+    cfg->cosmos_max_retries = (int)c_retries;
     return ES_OK;
 }
 
@@ -126,6 +135,30 @@ static enum es_status load_store(struct es_config *cfg, struct es_error *err)
     return ES_OK;
 }
 
+/* Managed identity and TLS settings of the Cosmos DB client. */
+static enum es_status load_cosmos_client(struct es_config *cfg, struct es_error *err)
+{
+    const char *verify = env("COSMOS_TLS_VERIFY");
+    cfg->cosmos_tls_verify = true;
+    if (verify != NULL) {
+        if (strcasecmp(verify, "false") == 0 || strcmp(verify, "0") == 0)
+            cfg->cosmos_tls_verify = false;
+        else if (strcasecmp(verify, "true") != 0 && strcmp(verify, "1") != 0)
+            return es_error_set(
+                err, ES_EINVAL,
+                "invalid setting 'COSMOS_TLS_VERIFY': expected true or false");
+    }
+    const char *names[] = {"IDENTITY_ENDPOINT", "IDENTITY_HEADER", "CosmosDB__clientId"};
+    char **slots[] = {&cfg->identity_endpoint, &cfg->identity_header,
+                      &cfg->identity_client_id};
+    for (size_t i = 0; i < 3; i++) {
+        const char *v = env(names[i]);
+        if (v != NULL && (*slots[i] = strdup(v)) == NULL)
+            return ES_ENOMEM;
+    }
+    return ES_OK;
+}
+
 enum es_status es_config_load(struct es_config *cfg, struct es_error *err)
 {
     memset(cfg, 0, sizeof(*cfg));
@@ -143,6 +176,8 @@ enum es_status es_config_load(struct es_config *cfg, struct es_error *err)
     enum es_status st = load_numbers(cfg, err);
     if (st == ES_OK)
         st = load_store(cfg, err);
+    if (st == ES_OK)
+        st = load_cosmos_client(cfg, err);
     if (st != ES_OK)
         es_config_release(cfg);
     return st;
@@ -162,6 +197,11 @@ void es_config_release(struct es_config *cfg)
     free(cfg->views_container);
     free(cfg->leases_container);
     free(cfg->deadletters_container);
+    free(cfg->identity_endpoint);
+    if (cfg->identity_header != NULL)
+        memset(cfg->identity_header, 0, strlen(cfg->identity_header));
+    free(cfg->identity_header);
+    free(cfg->identity_client_id);
     memset(cfg, 0, sizeof(*cfg));
 }
 

@@ -24,6 +24,7 @@
 #ifndef ES_UTIL_CONFIG_H
 #define ES_UTIL_CONFIG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -52,6 +53,14 @@ struct es_config {
     char *views_container;
     char *leases_container;
     char *deadletters_container;
+    char *identity_endpoint; /* managed identity, or NULL */
+    char *identity_header;   /* secret: never logged */
+    char *identity_client_id;
+    long cosmos_connect_timeout_ms;
+    long cosmos_request_timeout_ms;
+    long cosmos_retry_budget_ms;
+    int cosmos_max_retries;
+    bool cosmos_tls_verify;
 };
 
 /*

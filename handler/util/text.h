@@ -8,6 +8,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "status.h"
+
 /*
  * Percent-decodes s[0..len) into a malloc'd string; '+' becomes a space when
  * plus_is_space (query strings). Invalid escapes are kept as they are.
@@ -26,6 +28,19 @@ size_t es_utf8_seq_len(const unsigned char *s, size_t len);
 
 /* Base64 (RFC 4648, padded) of data into a malloc'd string; NULL on ENOMEM. */
 char *es_base64_encode(const void *data, size_t len);
+
+/*
+ * Decodes standard base64 (padding optional, no whitespace) into a malloc'd
+ * buffer. ES_EINVAL for any other character or a bad length, ES_ENOMEM.
+ */
+enum es_status es_base64_decode(const char *s, size_t len, unsigned char **out,
+                                size_t *out_len);
+
+/*
+ * Percent-encodes s for a URL (RFC 3986): every byte but A-Z a-z 0-9 - _ . ~
+ * becomes %XX (upper-case hex); '/' is kept when keep_slash. malloc'd; NULL on ENOMEM.
+ */
+char *es_url_encode(const char *s, bool keep_slash);
 
 /*
  * True when the media type in a Content-Type value (parameters ignored, case

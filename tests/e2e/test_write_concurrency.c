@@ -81,12 +81,7 @@ Test(concurrency, thirty_two_clients_adding_the_same_task_one_wins)
 
 Test(concurrency, two_handler_processes_on_one_store_resolve_their_conflicts)
 {
-    char dir[] = "/tmp/two-handlers-XXXXXX";
-    cr_assert_not_null(mkdtemp(dir));
-    char env_path[128];
-    snprintf(env_path, sizeof(env_path), "EVENT_STORE_PATH=%s/shared.db", dir);
-    const char *env[] = {env_path, NULL};
-    struct hostdrv *h[2] = {ws_start(env), ws_start(env)};
+    struct hostdrv *h[2] = {ws_start_with("two", NULL), ws_start_with("two", NULL)};
     struct hostdrv_conn *c = hostdrv_conn_new(h[0]);
     ws_create(c, "shared", "Shared");
     /* Both processes hold the list in their caches before the race. */
@@ -101,9 +96,7 @@ Test(concurrency, two_handler_processes_on_one_store_resolve_their_conflicts)
     hostdrv_conn_free(c);
     ws_stop(h[0]);
     ws_stop(h[1]);
-    char cmd[160];
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-    cr_expect_eq(system(cmd), 0);
+    ws_drop_store("two");
 }
 
 /* ---- crash ---- */
@@ -161,12 +154,7 @@ static void *burst(void *arg)
 
 Test(concurrency, kill_9_during_a_burst_loses_nothing_acknowledged, .timeout = 120)
 {
-    char dir[] = "/tmp/crash-XXXXXX";
-    cr_assert_not_null(mkdtemp(dir));
-    char env_path[128];
-    snprintf(env_path, sizeof(env_path), "EVENT_STORE_PATH=%s/crash.db", dir);
-    const char *env[] = {env_path, NULL};
-    struct hostdrv *d = ws_start(env);
+    struct hostdrv *d = ws_start_with("crash", NULL);
     enum { N = 6 };
     static struct burster b[N];
     struct hostdrv_conn *c = hostdrv_conn_new(d);
@@ -194,7 +182,7 @@ Test(concurrency, kill_9_during_a_burst_loses_nothing_acknowledged, .timeout = 1
         pthread_join(t[i], NULL);
     hostdrv_free(d);
 
-    d = ws_start(env);
+    d = ws_start_with("crash", NULL);
     c = hostdrv_conn_new(d);
     int acked = 0;
     for (int i = 0; i < N; i++) {
@@ -254,21 +242,14 @@ Test(concurrency, kill_9_during_a_burst_loses_nothing_acknowledged, .timeout = 1
     cr_expect_gt(acked, N, "the burst was under way when the process died");
     hostdrv_conn_free(c);
     ws_stop(d);
-    char cmd[160];
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-    cr_expect_eq(system(cmd), 0);
+    ws_drop_store("crash");
 }
 
 /* ---- a long stream ---- */
 
 Test(concurrency, a_list_with_ten_thousand_events_loads_from_its_snapshot, .timeout = 240)
 {
-    char dir[] = "/tmp/long-XXXXXX";
-    cr_assert_not_null(mkdtemp(dir));
-    char env_path[128];
-    snprintf(env_path, sizeof(env_path), "EVENT_STORE_PATH=%s/long.db", dir);
-    const char *env[] = {env_path, NULL};
-    struct hostdrv *d = ws_start(env);
+    struct hostdrv *d = ws_start_with("long", NULL);
     struct hostdrv_conn *c = hostdrv_conn_new(d);
     ws_create(c, "long", "Long");
     static char ids[50][40];
@@ -295,7 +276,7 @@ Test(concurrency, a_list_with_ten_thousand_events_loads_from_its_snapshot, .time
     hostdrv_conn_free(c);
     ws_stop(d);
 
-    d = ws_start(env); /* a cold cache */
+    d = ws_start_with("long", NULL); /* a cold cache */
     c = hostdrv_conn_new(d);
     const char *h[] = {JSON_CT, NULL};
     struct hostdrv_reply r;
@@ -319,7 +300,5 @@ Test(concurrency, a_list_with_ten_thousand_events_loads_from_its_snapshot, .time
     hostdrv_reply_release(&r);
     hostdrv_conn_free(c);
     ws_stop(d);
-    char cmd[160];
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-    cr_expect_eq(system(cmd), 0);
+    ws_drop_store("long");
 }

@@ -11,16 +11,90 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <unistd.h>
+
+#include "../support/cosmosrig.h"
 #include "../support/hostdrv.h"
 
 #define JSON_CT "Content-Type: application/json"
 
-static inline struct hostdrv *ws_start(const char *const *env)
+/*
+ * The store under test: SQLite by default, Cosmos DB on the local rig when
+ * the environment says ES_TEST_STORE=cosmos (CTest runs these suites both
+ * ways). One rig serves the whole test executable.
+ */
+static inline bool ws_on_cosmos(void)
 {
+    const char *s = getenv("ES_TEST_STORE");
+    return s != NULL && strcmp(s, "cosmos") == 0;
+}
+
+ReportHook(PRE_ALL)(struct criterion_test_set *set)
+{
+    (void)set;
+    if (ws_on_cosmos())
+        cosmosrig_start_shared();
+}
+
+ReportHook(POST_ALL)(struct criterion_global_stats *stats)
+{
+    (void)stats;
+    if (ws_on_cosmos())
+        cosmosrig_stop_shared();
+}
+
+/*
+ * Starts the handler on the store under test, plus `extra` settings.
+ * Handlers started with the same `shared` name use the same store (and a
+ * restarted one finds its data again); NULL gives the handler a store of its
+ * own. Removing a shared SQLite store is ws_drop_store's job.
+ */
+static inline struct hostdrv *ws_start_with(const char *shared, const char *const *extra)
+{
+    static int n;
+    char name[96], path_env[256];
+    snprintf(name, sizeof(name), "%s-%d", shared != NULL ? shared : "own", (int)getpid());
+    if (shared == NULL)
+        snprintf(name + strlen(name), sizeof(name) - strlen(name), "-%d", n++);
+    static struct cosmosrig_env cenv;
+    const char *env[16];
+    size_t k = 0;
+    if (ws_on_cosmos()) {
+        cr_assert_not_null(cosmosrig_endpoint(),
+                           "the Cosmos rig is not running: run 'npm ci' in "
+                           "tests/support/cosmos-rig (make test does)");
+        cr_assert_eq(cosmosrig_init_db(name), 0);
+        cosmosrig_env_for(name, &cenv);
+        env[k++] = cenv.conn;
+        env[k++] = cenv.db;
+    } else if (shared != NULL) {
+        snprintf(path_env, sizeof(path_env), "EVENT_STORE_PATH=/tmp/es-e2e-%s.db", name);
+        env[k++] = path_env;
+    }
+    for (const char *const *e = extra; e != NULL && *e != NULL && k < 15; e++)
+        env[k++] = *e;
+    env[k] = NULL;
     struct hostdrv_opts o = {.app_dir = ES_APP_DIR, .env = env};
     struct hostdrv *d = NULL;
     cr_assert_eq(hostdrv_start(&o, &d), 0, "handler did not become ready");
     return d;
+}
+
+static inline struct hostdrv *ws_start(const char *const *extra)
+{
+    return ws_start_with(NULL, extra);
+}
+
+/* Removes a shared SQLite store (a Cosmos database simply stays in the rig). */
+static inline void ws_drop_store(const char *shared)
+{
+    const char *suffix[] = {"", "-wal", "-shm"};
+    for (int i = 0; i < 3; i++) {
+        char path[256];
+        snprintf(path, sizeof(path), "/tmp/es-e2e-%s-%d.db%s", shared, (int)getpid(),
+                 suffix[i]);
+        unlink(path);
+    }
 }
 
 static inline void ws_stop(struct hostdrv *d)

@@ -1,0 +1,534 @@
+/*
+ * client.c - requests, retries and credentials for the Cosmos DB REST API.
+ * Wire facts (headers, status codes, retry rules) follow docs/cosmos.md.
+ */
+#include "client.h"
+
+#include <curl/curl.h>
+#include <jansson.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "../util/buf.h"
+#include "../util/ids.h"
+#include "../util/log.h"
+#include "../util/text.h"
+#include "../util/timeutil.h"
+#include "auth.h"
+
+#define API_VERSION            "2020-07-15"
+#define POOL_MAX               64
+#define TOKEN_REFRESH_MARGIN_S 300
+
+struct cosmos_client {
+    char *endpoint;     /* without the trailing '/' */
+    char *resource;     /* scheme://host[:port] for Entra tokens */
+    unsigned char *key; /* decoded master key, or NULL */
+    size_t key_len;
+    char *identity_endpoint, *identity_header, *identity_client_id;
+    struct cosmos_opts opts;
+
+    pthread_mutex_t lock;       /* guards the pool */
+    pthread_mutex_t token_lock; /* guards the token (held while fetching one) */
+    CURL *idle[POOL_MAX];
+    size_t n_idle;
+    char *token; /* current Entra access token */
+    int64_t token_expires_s;
+};
+
+void cosmos_opts_defaults(struct cosmos_opts *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->connect_timeout_ms = 5000;
+    o->request_timeout_ms = 15000;
+    o->retry_budget_ms = 30000;
+    o->max_retries = 9;
+    o->max_response_bytes = 32u << 20;
+    o->tls_verify = true;
+}
+
+static char *dup_or_null(const char *s)
+{
+    return s != NULL ? strdup(s) : NULL;
+}
+
+static void wipe_free(void *p, size_t n)
+{
+    if (p != NULL)
+        memset(p, 0, n);
+    free(p);
+}
+
+void cosmos_client_free(struct cosmos_client *c)
+{
+    if (c == NULL)
+        return;
+    for (size_t i = 0; i < c->n_idle; i++)
+        curl_easy_cleanup(c->idle[i]);
+    free(c->endpoint);
+    free(c->resource);
+    wipe_free(c->key, c->key_len);
+    free(c->identity_endpoint);
+    wipe_free(c->identity_header, c->identity_header ? strlen(c->identity_header) : 0);
+    free(c->identity_client_id);
+    wipe_free(c->token, c->token ? strlen(c->token) : 0);
+    pthread_mutex_destroy(&c->lock);
+    pthread_mutex_destroy(&c->token_lock);
+    free(c);
+}
+
+/* "https://acct.documents.azure.com:443/" -> endpoint without '/', resource without :443.
+ */
+static enum es_status parse_endpoint(struct cosmos_client *c, const char *url,
+                                     struct es_error *err)
+{
+    const char *scheme_end = strstr(url, "://");
+    if (scheme_end == NULL ||
+        (strncasecmp(url, "https", 5) != 0 && strncasecmp(url, "http", 4) != 0))
+        return es_error_set(err, ES_EINVAL,
+                            "invalid Cosmos DB endpoint '%s': expected https://", url);
+    c->endpoint = strdup(url);
+    if (c->endpoint == NULL)
+        return ES_ENOMEM;
+    size_t n = strlen(c->endpoint);
+    while (n > 0 && c->endpoint[n - 1] == '/')
+        c->endpoint[--n] = '\0';
+    const char *host = scheme_end + 3;
+    size_t host_len = strcspn(host, "/");
+    size_t origin_len = (size_t)(host - url) + host_len;
+    if (host_len > 4 && strncmp(host + host_len - 4, ":443", 4) == 0)
+        origin_len -= 4;
+    c->resource = strndup(url, origin_len);
+    return c->resource != NULL ? ES_OK : ES_ENOMEM;
+}
+
+struct cosmos_client *cosmos_client_new(const struct cosmos_opts *opts,
+                                        struct es_error *err)
+{
+    struct cosmos_client *c = calloc(1, sizeof(*c));
+    if (c == NULL)
+        return NULL;
+    pthread_mutex_init(&c->lock, NULL);
+    pthread_mutex_init(&c->token_lock, NULL);
+    c->opts = *opts;
+    c->opts.endpoint = c->opts.key = NULL;
+    if (parse_endpoint(c, opts->endpoint, err) != ES_OK)
+        goto fail;
+    if (opts->key != NULL) {
+        if (es_base64_decode(opts->key, strlen(opts->key), &c->key, &c->key_len) !=
+                ES_OK ||
+            c->key_len == 0) {
+            es_error_set(err, ES_EINVAL,
+                         "invalid Cosmos DB key in the CosmosDB setting: not base64");
+            goto fail;
+        }
+    } else if (opts->identity_endpoint == NULL || opts->identity_header == NULL) {
+        es_error_set(
+            err, ES_EINVAL,
+            "Cosmos DB by managed identity needs IDENTITY_ENDPOINT and IDENTITY_HEADER "
+            "(set by Azure Functions when the app has an identity)");
+        goto fail;
+    }
+    c->identity_endpoint = dup_or_null(opts->identity_endpoint);
+    c->identity_header = dup_or_null(opts->identity_header);
+    c->identity_client_id = dup_or_null(opts->identity_client_id);
+    return c;
+fail:
+    cosmos_client_free(c);
+    return NULL;
+}
+
+/* ---- the curl handle pool ---- */
+
+static CURL *handle_get(struct cosmos_client *c)
+{
+    pthread_mutex_lock(&c->lock);
+    CURL *h = c->n_idle > 0 ? c->idle[--c->n_idle] : NULL;
+    pthread_mutex_unlock(&c->lock);
+    return h != NULL ? h : curl_easy_init();
+}
+
+static void handle_put(struct cosmos_client *c, CURL *h)
+{
+    curl_easy_reset(h); /* keeps the connection cache */
+    pthread_mutex_lock(&c->lock);
+    if (c->n_idle < POOL_MAX) {
+        c->idle[c->n_idle++] = h;
+        h = NULL;
+    }
+    pthread_mutex_unlock(&c->lock);
+    if (h != NULL)
+        curl_easy_cleanup(h);
+}
+
+/* ---- one try ---- */
+
+struct exchange {
+    struct es_buf body;
+    struct cosmos_response *resp;
+};
+
+static size_t on_body(char *p, size_t size, size_t n, void *ud)
+{
+    struct exchange *x = ud;
+    return es_buf_add(&x->body, p, size * n) == ES_OK ? size * n : 0;
+}
+
+static void set_str(char **slot, const char *v, size_t n)
+{
+    free(*slot);
+    *slot = strndup(v, n);
+}
+
+static size_t on_header(char *p, size_t size, size_t n, void *ud)
+{
+    struct exchange *x = ud;
+    size_t len = size * n;
+    const char *colon = memchr(p, ':', len);
+    if (colon == NULL)
+        return len;
+    size_t name_len = (size_t)(colon - p);
+    const char *v = colon + 1;
+    size_t vlen = len - name_len - 1;
+    while (vlen > 0 && (*v == ' ' || *v == '\t'))
+        v++, vlen--;
+    while (vlen > 0 && (v[vlen - 1] == '\r' || v[vlen - 1] == '\n' || v[vlen - 1] == ' '))
+        vlen--;
+    char value[256];
+    snprintf(value, sizeof(value), "%.*s", (int)(vlen < 255 ? vlen : 255), v);
+#define IS(name) (name_len == sizeof(name) - 1 && strncasecmp(p, name, name_len) == 0)
+    struct cosmos_response *r = x->resp;
+    if (IS("etag"))
+        set_str(&r->etag, v, vlen);
+    else if (IS("x-ms-continuation"))
+        set_str(&r->continuation, v, vlen);
+    else if (IS("x-ms-request-charge"))
+        r->request_charge = strtod(value, NULL);
+    else if (IS("x-ms-retry-after-ms"))
+        r->retry_after_ms = strtol(value, NULL, 10);
+    else if (IS("x-ms-substatus"))
+        r->substatus = (int)strtol(value, NULL, 10);
+    else if (IS("x-ms-activity-id"))
+        snprintf(r->activity_id, sizeof(r->activity_id), "%.63s", value);
+#undef IS
+    return len;
+}
+
+static struct curl_slist *add_header(struct curl_slist *l, const char *name,
+                                     const char *value)
+{
+    char line[1024];
+    snprintf(line, sizeof(line), "%s: %s", name, value);
+    struct curl_slist *next = curl_slist_append(l, line);
+    return next != NULL ? next : l;
+}
+
+/* The URL: endpoint + "/" + the link with each id percent-encoded (+ "/type" for feeds).
+ */
+static char *request_url(const struct cosmos_client *c, const struct cosmos_request *req)
+{
+    char *path = es_url_encode(req->resource_link, true);
+    if (path == NULL)
+        return NULL;
+    size_t n = strlen(c->endpoint) + strlen(path) + strlen(req->resource_type) + 4;
+    char *url = malloc(n);
+    if (url != NULL) {
+        if (req->feed)
+            snprintf(url, n, "%s/%s%s%s", c->endpoint, path, path[0] ? "/" : "",
+                     req->resource_type);
+        else
+            snprintf(url, n, "%s/%s", c->endpoint, path);
+    }
+    free(path);
+    return url;
+}
+
+static struct curl_slist *request_headers(const struct cosmos_request *req,
+                                          const char *auth, const char *date)
+{
+    struct curl_slist *h = NULL;
+    h = add_header(h, "Authorization", auth);
+    h = add_header(h, "x-ms-date", date);
+    h = add_header(h, "x-ms-version", API_VERSION);
+    h = add_header(h, "Accept", "application/json");
+    h = add_header(h, "User-Agent", "eventsourcing-azure-c/0.1");
+    h = add_header(h, "Expect", "");
+    if (req->body != NULL)
+        h = add_header(h, "Content-Type",
+                       req->content_type != NULL ? req->content_type
+                       : req->query              ? "application/query+json"
+                                                 : "application/json");
+    if (req->partition_key != NULL) {
+        json_t *pk = json_pack("[s]", req->partition_key);
+        char *text = pk != NULL ? json_dumps(pk, JSON_COMPACT) : NULL;
+        if (text != NULL)
+            h = add_header(h, "x-ms-documentdb-partitionkey", text);
+        free(text);
+        json_decref(pk);
+    }
+    if (req->if_match != NULL)
+        h = add_header(h, "If-Match", req->if_match);
+    if (req->if_none_match != NULL)
+        h = add_header(h, "If-None-Match", req->if_none_match);
+    if (req->continuation != NULL)
+        h = add_header(h, "x-ms-continuation", req->continuation);
+    if (req->max_item_count != 0) {
+        char n[24];
+        snprintf(n, sizeof(n), "%d", req->max_item_count);
+        h = add_header(h, "x-ms-max-item-count", n);
+    }
+    if (req->query)
+        h = add_header(h, "x-ms-documentdb-isquery", "True");
+    if (req->cross_partition)
+        h = add_header(h, "x-ms-documentdb-query-enablecrosspartition", "True");
+    if (req->upsert)
+        h = add_header(h, "x-ms-documentdb-is-upsert", "True");
+    if (req->change_feed)
+        h = add_header(h, "A-IM", "Incremental feed");
+    if (req->batch) {
+        h = add_header(h, "x-ms-cosmos-is-batch-request", "True");
+        h = add_header(h, "x-ms-cosmos-batch-atomic", "True");
+        h = add_header(h, "x-ms-cosmos-batch-continue-on-error", "False");
+    }
+    return h;
+}
+
+/* curl errors that mean the request never left: safe to send again. */
+static bool never_sent(CURLcode rc)
+{
+    return rc == CURLE_COULDNT_CONNECT || rc == CURLE_COULDNT_RESOLVE_HOST ||
+           rc == CURLE_COULDNT_RESOLVE_PROXY;
+}
+
+/* One signed try. Returns the curl code; fills out (status 0 when no reply). */
+static CURLcode try_once(struct cosmos_client *c, const struct cosmos_request *req,
+                         const char *auth, const char *date, struct cosmos_response *out)
+{
+    CURL *h = handle_get(c);
+    if (h == NULL)
+        return CURLE_OUT_OF_MEMORY;
+    char *url = request_url(c, req);
+    struct curl_slist *headers = request_headers(req, auth, date);
+    struct exchange x = {.resp = out};
+    es_buf_init(&x.body, c->opts.max_response_bytes);
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, req->method);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
+    if (req->body != NULL) {
+        curl_easy_setopt(h, CURLOPT_POSTFIELDS, req->body);
+        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
+    } else if (strcmp(req->method, "GET") == 0) {
+        curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
+    }
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &x);
+    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(h, CURLOPT_HEADERDATA, &x);
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, c->opts.connect_timeout_ms);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, c->opts.request_timeout_ms);
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, c->opts.tls_verify ? 1L : 0L);
+    curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, c->opts.tls_verify ? 2L : 0L);
+    CURLcode rc =
+        url != NULL && headers != NULL ? curl_easy_perform(h) : CURLE_OUT_OF_MEMORY;
+    if (rc == CURLE_OK)
+        curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &out->status);
+    out->body = es_buf_take(&x.body, &out->body_len);
+    curl_slist_free_all(headers);
+    free(url);
+    handle_put(c, h);
+    return rc;
+}
+
+/* ---- Entra tokens from the managed-identity endpoint ---- */
+
+/* Replaces the cached token; called with token_lock held. */
+static enum es_status fetch_token(struct cosmos_client *c, struct es_error *err)
+{
+    char *resource = es_url_encode(c->resource, false);
+    char *client =
+        c->identity_client_id ? es_url_encode(c->identity_client_id, false) : NULL;
+    size_t n = strlen(c->identity_endpoint) + (resource ? strlen(resource) : 0) +
+               (client ? strlen(client) : 0) + 64;
+    char *url = malloc(n);
+    if (url != NULL)
+        snprintf(url, n, "%s%sresource=%s&api-version=2019-08-01%s%s",
+                 c->identity_endpoint, strchr(c->identity_endpoint, '?') ? "&" : "?",
+                 resource ? resource : "", client ? "&client_id=" : "",
+                 client ? client : "");
+    free(resource);
+    free(client);
+    CURL *h = handle_get(c);
+    struct cosmos_response resp = {0};
+    struct exchange x = {.resp = &resp};
+    es_buf_init(&x.body, 1 << 20);
+    char hdr[512];
+    snprintf(hdr, sizeof(hdr), "X-IDENTITY-HEADER: %s", c->identity_header);
+    struct curl_slist *headers = curl_slist_append(NULL, hdr);
+    enum es_status st = ES_EAUTH;
+    if (h != NULL && url != NULL && headers != NULL) {
+        curl_easy_setopt(h, CURLOPT_URL, url);
+        curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
+        curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+        curl_easy_setopt(h, CURLOPT_WRITEDATA, &x);
+        curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, c->opts.request_timeout_ms);
+        curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+        CURLcode rc = curl_easy_perform(h);
+        long status = 0;
+        curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+        json_t *j = rc == CURLE_OK && status == 200
+                        ? json_loadb(x.body.ptr ? x.body.ptr : "", x.body.len, 0, NULL)
+                        : NULL;
+        const char *token = json_string_value(json_object_get(j, "access_token"));
+        json_t *exp = json_object_get(j, "expires_on");
+        int64_t expires = json_is_string(exp) ? strtoll(json_string_value(exp), NULL, 10)
+                          : json_is_integer(exp) ? (int64_t)json_integer_value(exp)
+                                                 : 0;
+        if (token != NULL && expires > 0) {
+            wipe_free(c->token, c->token ? strlen(c->token) : 0);
+            c->token = strdup(token);
+            c->token_expires_s = expires;
+            st = c->token != NULL ? ES_OK : ES_ENOMEM;
+        } else {
+            es_error_set(
+                err, ES_EAUTH,
+                "cannot get a Cosmos DB token from the managed identity endpoint: %s",
+                rc != CURLE_OK ? curl_easy_strerror(rc) : "unexpected answer");
+        }
+        json_decref(j);
+    }
+    es_buf_release(&x.body);
+    curl_slist_free_all(headers);
+    free(url);
+    if (h != NULL)
+        handle_put(c, h);
+    return st;
+}
+
+/* The Authorization value for this try. */
+static char *authorize(struct cosmos_client *c, const struct cosmos_request *req,
+                       const char *date, bool force_refresh, struct es_error *err)
+{
+    if (c->key != NULL)
+        return cosmos_master_auth(c->key, c->key_len, req->method, req->resource_type,
+                                  req->resource_link, date);
+    pthread_mutex_lock(&c->token_lock);
+    int64_t now = es_time_now_ms() / 1000;
+    enum es_status st = ES_OK;
+    if (force_refresh || c->token == NULL ||
+        c->token_expires_s - now < TOKEN_REFRESH_MARGIN_S)
+        st = fetch_token(c, err);
+    char *auth = st == ES_OK ? cosmos_aad_auth(c->token) : NULL;
+    pthread_mutex_unlock(&c->token_lock);
+    return auth;
+}
+
+/* ---- retries ---- */
+
+long cosmos_retry_delay(long status, bool sent, bool idempotent, long retry_after_ms,
+                        int attempt, int max_retries, long elapsed_ms, long budget_ms)
+{
+    long delay;
+    long backoff = 100L << (attempt < 5 ? attempt : 5); /* 100 ms .. 3.2 s */
+    if (status == 429 || status == 449)
+        delay = retry_after_ms > 0 ? retry_after_ms : backoff;
+    else if (status == 408 || status == 503 || status == 0)
+        delay = (!sent || idempotent) ? backoff : -1;
+    else
+        delay = -1;
+    if (delay < 0 || attempt >= max_retries || elapsed_ms + delay > budget_ms)
+        return -1;
+    return delay;
+}
+
+void cosmos_response_release(struct cosmos_response *r)
+{
+    free(r->body);
+    free(r->etag);
+    free(r->continuation);
+    memset(r, 0, sizeof(*r));
+}
+
+void cosmos_parse_error(struct cosmos_response *r)
+{
+    json_t *j = r->body != NULL ? json_loadb(r->body, r->body_len, 0, NULL) : NULL;
+    const char *code = json_string_value(json_object_get(j, "code"));
+    const char *msg = json_string_value(json_object_get(j, "message"));
+    snprintf(r->error_code, sizeof(r->error_code), "%s", code ? code : "");
+    snprintf(r->error_message, sizeof(r->error_message), "%.*s",
+             msg ? (int)strcspn(msg, "\r\n") : 0, msg ? msg : "");
+    json_decref(j);
+}
+
+static void reset_for_retry(struct cosmos_response *r)
+{
+    free(r->body);
+    free(r->etag);
+    free(r->continuation);
+    memset(r, 0, sizeof(*r));
+}
+
+enum es_status cosmos_execute(struct cosmos_client *c, const struct cosmos_request *req,
+                              struct cosmos_response *out, struct es_io *io,
+                              struct es_error *err)
+{
+    memset(out, 0, sizeof(*out));
+    int64_t started = es_time_mono_ms();
+    bool refreshed = false, maybe_applied = false;
+    for (int attempt = 0;; attempt++) {
+        char date[COSMOS_DATE_LEN];
+        cosmos_date(es_time_now_ms() / 1000, date);
+        char *auth = authorize(c, req, date, false, err);
+        if (auth == NULL)
+            return es_error_set(err, ES_EAUTH, "cannot authorize the Cosmos DB request");
+        reset_for_retry(out);
+        CURLcode rc = try_once(c, req, auth, date, out);
+        free(auth);
+        if (io != NULL) {
+            io->round_trips++;
+            io->request_charge += out->request_charge;
+        }
+        bool sent = rc == CURLE_OK || !never_sent(rc);
+        if ((rc != CURLE_OK && sent) || out->status == 408 || out->status == 503)
+            maybe_applied = maybe_applied || !req->idempotent;
+        if (c->key == NULL && !refreshed &&
+            (out->status == 401 || (out->status == 403 && out->substatus == 5300))) {
+            /* An expired or revoked token: fetch a new one once. */
+            refreshed = true;
+            pthread_mutex_lock(&c->token_lock);
+            fetch_token(c, err);
+            pthread_mutex_unlock(&c->token_lock);
+            continue;
+        }
+        long elapsed = (long)(es_time_mono_ms() - started);
+        long delay = cosmos_retry_delay(out->status, sent, req->idempotent,
+                                        out->retry_after_ms, attempt, c->opts.max_retries,
+                                        elapsed, c->opts.retry_budget_ms);
+        if (delay < 0) {
+            if (rc != CURLE_OK) {
+                out->ambiguous = maybe_applied;
+                return es_error_set(err, ES_EUNAVAILABLE, "Cosmos DB %s %s failed: %s",
+                                    req->method, req->resource_link,
+                                    curl_easy_strerror(rc));
+            }
+            out->ambiguous = maybe_applied && (out->status == 408 || out->status == 503);
+            if (out->status >= 400)
+                cosmos_parse_error(out);
+            return ES_OK;
+        }
+        if (io != NULL)
+            io->retries++;
+        es_log_debug("cosmos %s %s: %s %ld, retry %d in %ld ms", req->method,
+                     req->resource_link,
+                     rc != CURLE_OK ? curl_easy_strerror(rc) : "status", out->status,
+                     attempt + 1, delay);
+        /* Server-given delays are honoured exactly; our own backoff is jittered. */
+        if (out->retry_after_ms <= 0)
+            delay = delay / 2 + (long)es_random_below((uint64_t)delay / 2 + 1);
+        es_time_sleep_ms(delay);
+    }
+}

@@ -1,0 +1,750 @@
+/*
+ * store_cosmos.c - the event store on Cosmos DB.
+ *
+ * events container (partition key /streamId): one logical partition per
+ * stream holding its events, its snapshot and its receipts (formats in
+ * store.c and es/engine.c). An append is one atomic transactional batch in
+ * that partition, in this order:
+ *   Create receipt       (when the command has a key: a repeat fails here)
+ *   Read {stream}:{v}    (when v > 0: the stream really is at v, no gap)
+ *   Create event v+1 ... (a taken version fails with 409)
+ *   Upsert snapshot      (when due)
+ * A failed batch comes back as 207 with the failing operation's status and
+ * 424 for all the others; nothing was written.
+ * A reply lost after sending (timeout, reset, 408/503) leaves the outcome
+ * unknown: the store reads event v+1 back and compares it with its own -
+ * present and equal means the append happened, another event means someone
+ * else's did, absent means it did not (and it is sent again).
+ *
+ * views container (partition key /id): view documents replaced with If-Match
+ * on their _etag. deadletters container (partition key /streamId). The change
+ * feed and its checkpoints belong to the Functions host (leases container).
+ */
+#include "store_cosmos.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../util/jsonutil.h"
+#include "../util/log.h"
+#include "../util/timeutil.h"
+
+#define QUERY_PAGE_MAX   1000
+#define AMBIGUITY_ROUNDS 3
+
+struct cosmos_store {
+    struct es_store base;
+    struct cosmos_client *client;
+    char *database;
+    char db_link[300];
+    char events_link[600];
+    char views_link[600];
+    char dead_link[600];
+    char leases_link[600];
+};
+
+static struct cosmos_store *from(struct es_store *s)
+{
+    return (struct cosmos_store *)s;
+}
+
+/* ---- replies ---- */
+
+/* Maps a failed response to a status with a clear message. */
+static enum es_status fail(const struct cosmos_response *r, const char *what,
+                           struct es_error *err)
+{
+    enum es_status st = r->status == 429 || r->status == 449 || r->status == 408 ||
+                                r->status == 503 || r->status >= 500
+                            ? ES_EUNAVAILABLE
+                        : r->status == 401 || r->status == 403 ? ES_EAUTH
+                        : r->status == 413                     ? ES_ETOOBIG
+                        : r->status == 404                     ? ES_ENOTFOUND
+                                                               : ES_EIO;
+    if (st == ES_EAUTH)
+        return es_error_set(
+            err, st,
+            "cannot %s: Cosmos DB refused the credentials (%ld %s); check the "
+            "CosmosDB setting or the identity's data-plane role",
+            what, r->status, r->error_code);
+    return es_error_set(err, st, "cannot %s: Cosmos DB answered %ld %s (substatus %d) %s",
+                        what, r->status, r->error_code, r->substatus, r->error_message);
+}
+
+/* Removes the system properties Cosmos adds to stored documents. */
+static void strip_system(json_t *doc)
+{
+    const char *props[] = {"_rid", "_self", "_etag", "_attachments", "_ts", "_lsn"};
+    for (size_t i = 0; i < sizeof(props) / sizeof(props[0]); i++)
+        json_object_del(doc, props[i]);
+}
+
+enum es_status cosmos_batch_outcome(long http_status, const char *body, size_t len,
+                                    const struct cosmos_batch_layout *layout,
+                                    enum es_conflict *conflict, int *op_index,
+                                    int *op_status)
+{
+    *conflict = ES_CONFLICT_NONE;
+    *op_index = -1;
+    *op_status = (int)http_status;
+    if (http_status >= 200 && http_status < 300 && http_status != 207)
+        return ES_OK;
+    if (http_status != 207)
+        return http_status == 413 ? ES_ETOOBIG : ES_EIO;
+    json_t *results = json_loadb(body, len, 0, NULL);
+    enum es_status st = ES_EIO;
+    size_t i;
+    json_t *r;
+    json_array_foreach(results, i, r)
+    {
+        int status = (int)json_integer_value(json_object_get(r, "statusCode"));
+        if (status == 424 || (status >= 200 && status < 300))
+            continue;
+        *op_index = (int)i;
+        *op_status = status;
+        int idx = (int)i;
+        if (idx == layout->receipt_index && status == 409)
+            *conflict = ES_CONFLICT_RECEIPT;
+        else if (idx == layout->read_index && status == 404)
+            *conflict = ES_CONFLICT_VERSION;
+        else if (idx >= layout->first_event &&
+                 idx < layout->first_event + layout->n_events && status == 409)
+            *conflict = ES_CONFLICT_VERSION;
+        st = *conflict != ES_CONFLICT_NONE ? ES_ECONFLICT
+             : status == 413               ? ES_ETOOBIG
+                                           : ES_EIO;
+        break;
+    }
+    json_decref(results);
+    return st;
+}
+
+/* ---- documents ---- */
+
+static json_t *event_doc(const char *stream, int64_t version,
+                         const struct es_new_event *e)
+{
+    char id[600];
+    es_event_id(stream, version, id, sizeof(id));
+    return json_pack("{s:s, s:s, s:s, s:I, s:s, s:i, s:O, s:O}", "id", id, "kind",
+                     "event", "streamId", stream, "version", (json_int_t)version, "type",
+                     e->type, "schema", e->schema, "data", e->data, "meta", e->meta);
+}
+
+static json_t *receipt_doc(const char *stream, const struct es_receipt *r)
+{
+    char id[600];
+    snprintf(id, sizeof(id), "%s:cmd:%s", stream, r->key);
+    return json_pack("{s:s, s:s, s:s, s:s, s:i, s:s, s:I, s:s?, s:s, s:s}", "id", id,
+                     "kind", "receipt", "streamId", stream, "key", r->key, "status",
+                     r->status, "body", r->body, "version", (json_int_t)r->version,
+                     "location", r->location, "requestHash", r->request_hash, "createdAt",
+                     r->created_at);
+}
+
+static json_t *snapshot_doc(const char *stream, const struct es_snapshot *s)
+{
+    char id[600];
+    snprintf(id, sizeof(id), "%s:snapshot", stream);
+    return json_pack("{s:s, s:s, s:s, s:I, s:i, s:O}", "id", id, "kind", "snapshot",
+                     "streamId", stream, "version", (json_int_t)s->version, "schema",
+                     s->schema, "state", s->state);
+}
+
+/* The batch body and its layout. */
+static json_t *append_batch(const struct es_append *a, struct cosmos_batch_layout *layout)
+{
+    json_t *ops = json_array();
+    layout->receipt_index = layout->read_index = -1;
+    if (a->receipt != NULL) {
+        layout->receipt_index = (int)json_array_size(ops);
+        json_array_append_new(ops, json_pack("{s:s, s:o}", "operationType", "Create",
+                                             "resourceBody",
+                                             receipt_doc(a->stream_id, a->receipt)));
+    }
+    if (a->expected_version > 0) {
+        char id[600];
+        es_event_id(a->stream_id, a->expected_version, id, sizeof(id));
+        layout->read_index = (int)json_array_size(ops);
+        json_array_append_new(ops,
+                              json_pack("{s:s, s:s}", "operationType", "Read", "id", id));
+    }
+    layout->first_event = (int)json_array_size(ops);
+    layout->n_events = (int)a->n_events;
+    for (size_t i = 0; i < a->n_events; i++)
+        json_array_append_new(
+            ops, json_pack("{s:s, s:o}", "operationType", "Create", "resourceBody",
+                           event_doc(a->stream_id, a->expected_version + 1 + (int64_t)i,
+                                     &a->events[i])));
+    if (a->snapshot != NULL)
+        json_array_append_new(ops, json_pack("{s:s, s:o}", "operationType", "Upsert",
+                                             "resourceBody",
+                                             snapshot_doc(a->stream_id, a->snapshot)));
+    if (json_array_size(ops) !=
+        (size_t)layout->first_event + a->n_events + (a->snapshot != NULL ? 1 : 0)) {
+        json_decref(ops);
+        return NULL;
+    }
+    return ops;
+}
+
+/* ---- point operations ---- */
+
+static enum es_status read_doc(struct cosmos_store *s, const char *container_link,
+                               const char *id, const char *pk, json_t **doc, char **etag,
+                               struct es_io *io, struct es_error *err)
+{
+    char link[1400];
+    snprintf(link, sizeof(link), "%s/docs/%s", container_link, id);
+    struct cosmos_request req = {.method = "GET",
+                                 .resource_type = "docs",
+                                 .resource_link = link,
+                                 .partition_key = pk,
+                                 .idempotent = true};
+    struct cosmos_response r;
+    enum es_status st = cosmos_execute(s->client, &req, &r, io, err);
+    if (st == ES_OK && r.status == 200) {
+        *doc = json_loadb(r.body, r.body_len, ES_JSON_LOAD_FLAGS, NULL);
+        if (etag != NULL) {
+            const char *e = r.etag != NULL
+                                ? r.etag
+                                : json_string_value(json_object_get(*doc, "_etag"));
+            *etag = strdup(e != NULL ? e : "");
+        }
+        if (*doc == NULL)
+            st = es_error_set(err, ES_EIO, "cannot read document '%s': malformed JSON",
+                              id);
+    } else if (st == ES_OK && r.status == 404) {
+        st = ES_ENOTFOUND;
+    } else if (st == ES_OK) {
+        char what[300];
+        snprintf(what, sizeof(what), "read document '%.200s'", id);
+        st = fail(&r, what, err);
+    }
+    cosmos_response_release(&r);
+    return st;
+}
+
+/* Is the stored event the one we tried to append? */
+static bool same_event(const json_t *stored, const json_t *ours)
+{
+    const char *fields[] = {"type", "data", "meta", "version"};
+    for (size_t i = 0; i < 4; i++)
+        if (!json_equal(json_object_get(stored, fields[i]),
+                        json_object_get(ours, fields[i])))
+            return false;
+    return true;
+}
+
+/*
+ * After an unknown outcome: ES_OK (our append is there), ES_ECONFLICT
+ * (another event took the version), ES_ENOTFOUND (nothing there yet).
+ */
+static enum es_status read_back(struct cosmos_store *s, const struct es_append *a,
+                                json_t *ops, const struct cosmos_batch_layout *layout,
+                                struct es_io *io, struct es_error *err)
+{
+    json_t *ours =
+        json_object_get(json_array_get(ops, (size_t)layout->first_event), "resourceBody");
+    json_t *stored = NULL;
+    enum es_status st =
+        read_doc(s, s->events_link, json_string_value(json_object_get(ours, "id")),
+                 a->stream_id, &stored, NULL, io, err);
+    if (st == ES_OK)
+        st = same_event(stored, ours) ? ES_OK : ES_ECONFLICT;
+    json_decref(stored);
+    return st;
+}
+
+static enum es_status co_append(struct es_store *base, const struct es_append *a,
+                                enum es_conflict *conflict, struct es_io *io,
+                                struct es_error *err)
+{
+    struct cosmos_store *s = from(base);
+    struct cosmos_batch_layout layout;
+    *conflict = ES_CONFLICT_NONE;
+    json_t *ops = append_batch(a, &layout);
+    size_t len = 0;
+    char *body = ops != NULL ? es_json_dumps(ops, &len) : NULL;
+    if (body == NULL) {
+        json_decref(ops);
+        return ES_ENOMEM;
+    }
+    struct cosmos_request req = {.method = "POST",
+                                 .resource_type = "docs",
+                                 .resource_link = s->events_link,
+                                 .feed = true,
+                                 .partition_key = a->stream_id,
+                                 .body = body,
+                                 .body_len = len,
+                                 .batch = true};
+    enum es_status st = ES_EIO;
+    bool unknown_before = false;
+    for (int round = 0; round < AMBIGUITY_ROUNDS; round++) {
+        struct cosmos_response r;
+        struct es_error call_err = {0};
+        st = cosmos_execute(s->client, &req, &r, io, &call_err);
+        bool unknown = r.ambiguous;
+        if (st == ES_OK && !unknown) {
+            int op_index, op_status;
+            st = cosmos_batch_outcome(r.status, r.body, r.body_len, &layout, conflict,
+                                      &op_index, &op_status);
+            if (st == ES_ECONFLICT && *conflict == ES_CONFLICT_VERSION &&
+                unknown_before) {
+                /* Perhaps our own earlier try, applied after all. */
+                enum es_status back = read_back(s, a, ops, &layout, io, err);
+                if (back == ES_OK)
+                    st = ES_OK, *conflict = ES_CONFLICT_NONE;
+            }
+            if (st == ES_EIO && r.status != 207)
+                st = fail(&r, "append to the event store", err);
+            else if (st == ES_EIO || st == ES_ETOOBIG)
+                es_error_set(err, st,
+                             "cannot append to stream '%s': operation %d answered %d",
+                             a->stream_id, op_index, op_status);
+            cosmos_response_release(&r);
+            break;
+        }
+        cosmos_response_release(&r);
+        if (!unknown) {
+            es_error_set(err, st, "%s", call_err.message);
+            break;
+        }
+        /* The reply was lost: find out whether the batch was applied. */
+        es_log_warn("append to '%s' at version %lld: outcome unknown, reading back",
+                    a->stream_id, (long long)a->expected_version + 1);
+        unknown_before = true;
+        st = read_back(s, a, ops, &layout, io, err);
+        if (st == ES_OK || st == ES_ECONFLICT) {
+            if (st == ES_ECONFLICT)
+                *conflict = ES_CONFLICT_VERSION;
+            break;
+        }
+        if (st != ES_ENOTFOUND)
+            break;
+        st = es_error_set(err, ES_EUNAVAILABLE, "cannot append to stream '%s': %s",
+                          a->stream_id, call_err.message);
+    }
+    if (st == ES_ECONFLICT)
+        es_error_set(err, st,
+                     *conflict == ES_CONFLICT_RECEIPT
+                         ? "cannot append to stream '%s': the command's receipt exists"
+                         : "cannot append to stream '%s': version %lld is taken",
+                     a->stream_id, (long long)a->expected_version + 1);
+    free(body);
+    json_decref(ops);
+    return st;
+}
+
+/* ---- queries ---- */
+
+/*
+ * Runs a query page by page, appending documents to *docs, until `max`
+ * documents or the last page. *next gets the continuation when stopped early
+ * on a page boundary (may be NULL).
+ */
+static enum es_status query(struct cosmos_store *s, const char *container_link,
+                            const char *pk, json_t *query_body, const char *continuation,
+                            size_t max, json_t *docs, char **next, struct es_io *io,
+                            struct es_error *err)
+{
+    size_t len = 0;
+    char *body = es_json_dumps(query_body, &len);
+    char *cont = continuation != NULL ? strdup(continuation) : NULL;
+    enum es_status st = body != NULL ? ES_OK : ES_ENOMEM;
+    while (st == ES_OK && json_array_size(docs) < max) {
+        size_t want = max - json_array_size(docs);
+        struct cosmos_request req = {
+            .method = "POST",
+            .resource_type = "docs",
+            .resource_link = container_link,
+            .feed = true,
+            .partition_key = pk,
+            .body = body,
+            .body_len = len,
+            .query = true,
+            .cross_partition = pk == NULL,
+            .continuation = cont,
+            .idempotent = true,
+            .max_item_count = (int)(want < QUERY_PAGE_MAX ? want : QUERY_PAGE_MAX)};
+        struct cosmos_response r;
+        st = cosmos_execute(s->client, &req, &r, io, err);
+        if (st == ES_OK && r.status != 200)
+            st = fail(&r, "query the store", err);
+        json_t *page =
+            st == ES_OK ? json_loadb(r.body, r.body_len, ES_JSON_LOAD_FLAGS, NULL) : NULL;
+        json_t *found = json_object_get(page, "Documents");
+        if (st == ES_OK && !json_is_array(found))
+            st = es_error_set(err, ES_EIO, "cannot query the store: malformed page");
+        if (st == ES_OK)
+            json_array_extend(docs, found);
+        free(cont);
+        cont = st == ES_OK && r.continuation != NULL ? strdup(r.continuation) : NULL;
+        json_decref(page);
+        cosmos_response_release(&r);
+        if (cont == NULL)
+            break;
+    }
+    free(body);
+    if (next != NULL)
+        *next = st == ES_OK ? cont : NULL;
+    if (next == NULL || st != ES_OK)
+        free(cont);
+    return st;
+}
+
+static enum es_status co_read_stream(struct es_store *base, const char *stream_id,
+                                     int64_t from_version, size_t max,
+                                     struct es_event_page *out, struct es_io *io,
+                                     struct es_error *err)
+{
+    struct cosmos_store *s = from(base);
+    memset(out, 0, sizeof(*out));
+    json_t *q =
+        json_pack("{s:s, s:[{s:s, s:s}, {s:s, s:I}]}", "query",
+                  "SELECT * FROM c WHERE c.streamId = @s AND c.kind = 'event' AND "
+                  "c.version >= @v ORDER BY c.version",
+                  "parameters", "name", "@s", "value", stream_id, "name", "@v", "value",
+                  (json_int_t)from_version);
+    json_t *docs = json_array();
+    enum es_status st = q != NULL && docs != NULL ? query(s, s->events_link, stream_id, q,
+                                                          NULL, max, docs, NULL, io, err)
+                                                  : ES_ENOMEM;
+    json_decref(q);
+    size_t n = json_array_size(docs);
+    if (st == ES_OK &&
+        (out->events = calloc(n > 0 ? n : 1, sizeof(struct es_event))) == NULL)
+        st = ES_ENOMEM;
+    for (size_t i = 0; st == ES_OK && i < n && i < max; i++) {
+        st = es_event_from_doc(json_array_get(docs, i), &out->events[i], err);
+        if (st == ES_OK)
+            out->n++;
+    }
+    if (st == ES_OK && io != NULL)
+        io->events_read += (unsigned)out->n;
+    if (st != ES_OK)
+        es_event_page_release(out);
+    json_decref(docs);
+    return st;
+}
+
+static enum es_status co_read_snapshot(struct es_store *base, const char *stream_id,
+                                       struct es_snapshot *out, struct es_io *io,
+                                       struct es_error *err)
+{
+    struct cosmos_store *s = from(base);
+    char id[600];
+    snprintf(id, sizeof(id), "%s:snapshot", stream_id);
+    json_t *doc = NULL;
+    enum es_status st = read_doc(s, s->events_link, id, stream_id, &doc, NULL, io, err);
+    if (st == ES_OK) {
+        memset(out, 0, sizeof(*out));
+        out->version = (int64_t)json_integer_value(json_object_get(doc, "version"));
+        out->schema = (int)json_integer_value(json_object_get(doc, "schema"));
+        out->state = json_incref(json_object_get(doc, "state"));
+        if (out->state == NULL)
+            st = es_error_set(err, ES_EIO, "cannot read the snapshot of '%s'", stream_id);
+    }
+    json_decref(doc);
+    return st;
+}
+
+static char *dup_field(const json_t *doc, const char *name)
+{
+    const char *v = json_string_value(json_object_get(doc, name));
+    return v != NULL ? strdup(v) : NULL;
+}
+
+static enum es_status co_read_receipt(struct es_store *base, const char *stream_id,
+                                      const char *key, struct es_receipt *out,
+                                      struct es_io *io, struct es_error *err)
+{
+    struct cosmos_store *s = from(base);
+    char id[800];
+    snprintf(id, sizeof(id), "%s:cmd:%s", stream_id, key);
+    json_t *doc = NULL;
+    enum es_status st = read_doc(s, s->events_link, id, stream_id, &doc, NULL, io, err);
+    if (st == ES_OK) {
+        memset(out, 0, sizeof(*out));
+        out->key = dup_field(doc, "key");
+        out->status = (int)json_integer_value(json_object_get(doc, "status"));
+        out->body = dup_field(doc, "body");
+        out->version = (int64_t)json_integer_value(json_object_get(doc, "version"));
+        out->location = dup_field(doc, "location");
+        out->request_hash = dup_field(doc, "requestHash");
+        out->created_at = dup_field(doc, "createdAt");
+        if (out->key == NULL || out->body == NULL || out->request_hash == NULL) {
+            es_receipt_release(out);
+            st = es_error_set(err, ES_EIO, "cannot read receipt '%s': malformed", id);
+        }
+    }
+    json_decref(doc);
+    return st;
+}
+
+/* ---- views and dead letters ---- */
+
+static enum es_status co_view_get(struct es_store *base, const char *id, json_t **doc,
+                                  char **etag, struct es_io *io, struct es_error *err)
+{
+    struct cosmos_store *s = from(base);
+    enum es_status st = read_doc(s, s->views_link, id, id, doc, etag, io, err);
+    if (st == ES_OK)
+        strip_system(*doc);
+    return st;
+}
+
+static enum es_status co_view_put(struct es_store *base, const json_t *doc,
+                                  const char *if_match, char **etag_out, struct es_io *io,
+                                  struct es_error *err)
+{
+    struct cosmos_store *s = from(base);
+    const char *id = json_string_value(json_object_get(doc, "id"));
+    if (id == NULL || json_string_value(json_object_get(doc, "view")) == NULL)
+        return es_error_set(err, ES_EINVAL,
+                            "cannot write a view without 'id' and 'view'");
+    char link[1400];
+    if (if_match != NULL)
+        snprintf(link, sizeof(link), "%s/docs/%s", s->views_link, id);
+    size_t len = 0;
+    char *body = es_json_dumps(doc, &len);
+    if (body == NULL)
+        return ES_ENOMEM;
+    struct cosmos_request req = {
+        .method = if_match != NULL ? "PUT" : "POST",
+        .resource_type = "docs",
+        .resource_link = if_match != NULL ? link : s->views_link,
+        .feed = if_match == NULL,
+        .partition_key = id,
+        .body = body,
+        .body_len = len,
+        .if_match = if_match,
+        /* A replace under an etag is safe to repeat: a second apply meets 412. */
+        .idempotent = if_match != NULL};
+    struct cosmos_response r;
+    enum es_status st = cosmos_execute(s->client, &req, &r, io, err);
+    if (st == ES_OK) {
+        if (r.status == 200 || r.status == 201) {
+            if (etag_out != NULL &&
+                (*etag_out = strdup(r.etag != NULL ? r.etag : "")) == NULL)
+                st = ES_ENOMEM;
+        } else if (r.status == 409) {
+            st =
+                es_error_set(err, ES_ECONFLICT, "cannot create view '%s': it exists", id);
+        } else if (r.status == 412) {
+            st = es_error_set(err, ES_EPRECONDITION,
+                              "cannot replace view '%s': its etag changed", id);
+        } else {
+            st = fail(&r, "write a view", err);
+        }
+    }
+    cosmos_response_release(&r);
+    free(body);
+    return st;
+}
+
+static enum es_status page_of(struct cosmos_store *s, const char *link, json_t *q,
+                              const char *continuation, size_t limit, json_t **docs,
+                              char **next, struct es_io *io, struct es_error *err)
+{
+    json_t *arr = json_array();
+    char *cont = NULL;
+    enum es_status st = q != NULL && arr != NULL ? query(s, link, NULL, q, continuation,
+                                                         limit, arr, &cont, io, err)
+                                                 : ES_ENOMEM;
+    json_decref(q);
+    if (st != ES_OK) {
+        json_decref(arr);
+        return st;
+    }
+    size_t i;
+    json_t *d;
+    json_array_foreach(arr, i, d) strip_system(d);
+    *docs = arr;
+    *next = cont;
+    return ES_OK;
+}
+
+static enum es_status co_view_query(struct es_store *base, const char *kind,
+                                    const char *continuation, size_t limit, json_t **docs,
+                                    char **next, struct es_io *io, struct es_error *err)
+{
+    struct cosmos_store *s = from(base);
+    json_t *q = json_pack("{s:s, s:[{s:s, s:s}]}", "query",
+                          "SELECT * FROM c WHERE c.view = @kind", "parameters", "name",
+                          "@kind", "value", kind);
+    return page_of(s, s->views_link, q, continuation, limit, docs, next, io, err);
+}
+
+static enum es_status co_deadletter_put(struct es_store *base, const json_t *doc,
+                                        struct es_io *io, struct es_error *err)
+{
+    struct cosmos_store *s = from(base);
+    const char *stream = json_string_value(json_object_get(doc, "streamId"));
+    if (json_string_value(json_object_get(doc, "id")) == NULL || stream == NULL)
+        return es_error_set(err, ES_EINVAL,
+                            "cannot write a dead letter without 'id' and 'streamId'");
+    size_t len = 0;
+    char *body = es_json_dumps(doc, &len);
+    if (body == NULL)
+        return ES_ENOMEM;
+    struct cosmos_request req = {.method = "POST",
+                                 .resource_type = "docs",
+                                 .resource_link = s->dead_link,
+                                 .feed = true,
+                                 .partition_key = stream,
+                                 .body = body,
+                                 .body_len = len,
+                                 .upsert = true,
+                                 .idempotent = true};
+    struct cosmos_response r;
+    enum es_status st = cosmos_execute(s->client, &req, &r, io, err);
+    if (st == ES_OK && r.status != 200 && r.status != 201)
+        st = fail(&r, "write a dead letter", err);
+    cosmos_response_release(&r);
+    free(body);
+    return st;
+}
+
+static enum es_status co_deadletter_query(struct es_store *base, const char *continuation,
+                                          size_t limit, json_t **docs, char **next,
+                                          struct es_io *io, struct es_error *err)
+{
+    struct cosmos_store *s = from(base);
+    json_t *q = json_pack("{s:s, s:[]}", "query", "SELECT * FROM c", "parameters");
+    return page_of(s, s->dead_link, q, continuation, limit, docs, next, io, err);
+}
+
+/* ---- lifecycle ---- */
+
+static void co_close(struct es_store *base)
+{
+    struct cosmos_store *s = from(base);
+    cosmos_client_free(s->client);
+    free(s->database);
+    free(s);
+}
+
+static const struct es_store_ops cosmos_ops = {
+    .name = "cosmos",
+    .append = co_append,
+    .read_stream = co_read_stream,
+    .read_snapshot = co_read_snapshot,
+    .read_receipt = co_read_receipt,
+    .view_get = co_view_get,
+    .view_put = co_view_put,
+    .view_query = co_view_query,
+    .deadletter_put = co_deadletter_put,
+    .deadletter_query = co_deadletter_query,
+    .close = co_close,
+};
+
+enum es_status es_store_cosmos_open(const struct es_config *cfg, struct es_store **out,
+                                    struct es_error *err)
+{
+    struct cosmos_opts opts;
+    cosmos_opts_defaults(&opts);
+    opts.endpoint = cfg->cosmos_endpoint;
+    opts.key = cfg->cosmos_key;
+    opts.identity_endpoint = cfg->identity_endpoint;
+    opts.identity_header = cfg->identity_header;
+    opts.identity_client_id = cfg->identity_client_id;
+    opts.connect_timeout_ms = cfg->cosmos_connect_timeout_ms;
+    opts.request_timeout_ms = cfg->cosmos_request_timeout_ms;
+    opts.retry_budget_ms = cfg->cosmos_retry_budget_ms;
+    opts.max_retries = cfg->cosmos_max_retries;
+    opts.tls_verify = cfg->cosmos_tls_verify;
+    struct cosmos_store *s = calloc(1, sizeof(*s));
+    if (s == NULL)
+        return ES_ENOMEM;
+    s->base.ops = &cosmos_ops;
+    s->client = cosmos_client_new(&opts, err);
+    s->database = strdup(cfg->cosmos_database);
+    if (s->client == NULL || s->database == NULL) {
+        co_close(&s->base);
+        return es_error_set(err, ES_EINVAL, "cannot open the Cosmos DB store");
+    }
+    snprintf(s->db_link, sizeof(s->db_link), "dbs/%s", cfg->cosmos_database);
+    snprintf(s->events_link, sizeof(s->events_link), "%s/colls/%s", s->db_link,
+             cfg->events_container);
+    snprintf(s->views_link, sizeof(s->views_link), "%s/colls/%s", s->db_link,
+             cfg->views_container);
+    snprintf(s->dead_link, sizeof(s->dead_link), "%s/colls/%s", s->db_link,
+             cfg->deadletters_container);
+    snprintf(s->leases_link, sizeof(s->leases_link), "%s/colls/%s", s->db_link,
+             cfg->leases_container);
+    *out = &s->base;
+    return ES_OK;
+}
+
+/* Creates a resource with POST; 201 (created) and 409 (exists) are both fine. */
+static enum es_status create_if_missing(struct cosmos_store *s, const char *type,
+                                        const char *parent_link, json_t *body_new,
+                                        const char *what, struct es_error *err)
+{
+    size_t len = 0;
+    char *body = es_json_dumps(body_new, &len);
+    json_decref(body_new);
+    if (body == NULL)
+        return ES_ENOMEM;
+    struct cosmos_request req = {.method = "POST",
+                                 .resource_type = type,
+                                 .resource_link = parent_link,
+                                 .feed = true,
+                                 .body = body,
+                                 .body_len = len,
+                                 .idempotent = true};
+    struct cosmos_response r;
+    enum es_status st = cosmos_execute(s->client, &req, &r, NULL, err);
+    if (st == ES_OK && (r.status == 201 || r.status == 409))
+        es_log_info("cosmos init: %s %s", what,
+                    r.status == 201 ? "created" : "already exists");
+    else if (st == ES_OK)
+        st = fail(&r, what, err);
+    cosmos_response_release(&r);
+    free(body);
+    return st;
+}
+
+enum es_status es_store_cosmos_init(struct es_store *base, struct es_error *err)
+{
+    struct cosmos_store *s = from(base);
+    char what[400];
+    snprintf(what, sizeof(what), "database '%s'", s->database);
+    enum es_status st =
+        create_if_missing(s, "dbs", "", json_pack("{s:s}", "id", s->database), what, err);
+    const char *links[] = {s->events_link, s->views_link, s->leases_link, s->dead_link};
+    const char *keys[] = {"/streamId", "/id", "/id", "/streamId"};
+    for (size_t i = 0; st == ES_OK && i < 4; i++) {
+        const char *name = strrchr(links[i], '/') + 1;
+        snprintf(what, sizeof(what), "container '%s' (partition key %s)", name, keys[i]);
+        st = create_if_missing(s, "colls", s->db_link,
+                               json_pack("{s:s, s:{s:[s], s:s, s:i}}", "id", name,
+                                         "partitionKey", "paths", keys[i], "kind", "Hash",
+                                         "version", 2),
+                               what, err);
+    }
+    return st;
+}
+
+enum es_status es_store_cosmos_check(struct es_store *base, struct es_error *err)
+{
+    struct cosmos_store *s = from(base);
+    struct cosmos_request req = {.method = "GET",
+                                 .resource_type = "colls",
+                                 .resource_link = s->events_link,
+                                 .idempotent = true};
+    struct cosmos_response r;
+    enum es_status st = cosmos_execute(s->client, &req, &r, NULL, err);
+    if (st == ES_OK && r.status == 404)
+        st = es_error_set(
+            err, ES_ENOTFOUND,
+            "the events container '%s' does not exist (run 'handler init' for a "
+            "local account, or deploy the infrastructure)",
+            s->events_link);
+    else if (st == ES_OK && r.status != 200)
+        st = fail(&r, "read the events container", err);
+    cosmos_response_release(&r);
+    return st;
+}

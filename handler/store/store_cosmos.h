@@ -1,0 +1,48 @@
+/*
+ * store_cosmos.h - the event store on Cosmos DB (NoSQL API), and the parts of
+ * it that tests and `handler init` reach directly.
+ */
+#ifndef ES_STORE_STORE_COSMOS_H
+#define ES_STORE_STORE_COSMOS_H
+
+#include "../cosmos/client.h"
+#include "store.h"
+
+/* Opens the Cosmos store the settings describe (no network I/O). */
+enum es_status es_store_cosmos_open(const struct es_config *cfg, struct es_store **out,
+                                    struct es_error *err);
+
+/*
+ * Creates the database and the containers (events /streamId, views /id,
+ * leases /id, deadletters /streamId) when missing; existing ones are left
+ * alone. Logs what it did. For local runs: in Azure the infrastructure
+ * creates them, and a managed identity is not allowed to.
+ */
+enum es_status es_store_cosmos_init(struct es_store *s, struct es_error *err);
+
+/*
+ * Reads the database once to tell an operator early whether the endpoint,
+ * the credentials and the database are right. ES_OK, or the problem in err.
+ */
+enum es_status es_store_cosmos_check(struct es_store *s, struct es_error *err);
+
+/* How the operations of an append batch are laid out, for reading its reply. */
+struct cosmos_batch_layout {
+    int receipt_index; /* index of the receipt's Create, or -1 */
+    int read_index;    /* index of the Read of the previous event, or -1 */
+    int first_event;   /* index of the first event's Create */
+    int n_events;
+};
+
+/*
+ * Reads a transactional batch reply: ES_OK when every operation succeeded
+ * (200), ES_ECONFLICT with *conflict when the receipt or a version was taken
+ * (or the previous version is missing), ES_ETOOBIG when a document is too
+ * large, ES_EIO otherwise (*op_status, *op_index tell the failing operation).
+ */
+enum es_status cosmos_batch_outcome(long http_status, const char *body, size_t len,
+                                    const struct cosmos_batch_layout *layout,
+                                    enum es_conflict *conflict, int *op_index,
+                                    int *op_status);
+
+#endif

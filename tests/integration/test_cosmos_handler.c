@@ -1,0 +1,301 @@
+/*
+ * The handler on Cosmos DB through faults: throttling, exhausted retries, a
+ * reply lost after the write was applied, dropped connections, a wrong key,
+ * a managed identity - and what each command costs in round trips.
+ */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../../handler/util/buf.h"
+#include "../e2e/write_side.h"
+
+/* This suite always runs on Cosmos. */
+static void on_cosmos(void)
+{
+    setenv("ES_TEST_STORE", "cosmos", 1);
+    if (cosmosrig_endpoint() != NULL)
+        cosmosrig_faults("[]");
+}
+
+TestSuite(cosmos_handler, .init = on_cosmos);
+
+/* A rule for the event-append batches only. */
+static char *batch_rule(const char *mode, int status, int count, int retry_after_ms)
+{
+    static char rule[512];
+    char extra[96] = "";
+    if (status != 0)
+        snprintf(extra, sizeof(extra), ",\"status\":%d,\"retryAfterMs\":%d", status,
+                 retry_after_ms);
+    snprintf(rule, sizeof(rule),
+             "[{\"method\":\"POST\",\"path\":\"/"
+             "docs$\",\"header\":{\"x-ms-cosmos-is-batch-request\":"
+             "\"True\"},\"mode\":\"%s\",\"count\":%d%s}]",
+             mode, count, extra);
+    return rule;
+}
+
+static int add_task(struct hostdrv_conn *c, const char *list, const char *task,
+                    const char *key, struct hostdrv_reply *r)
+{
+    char path[128], body[128], key_header[160];
+    snprintf(path, sizeof(path), "/api/todolists/%s/items", list);
+    snprintf(body, sizeof(body), "{\"task\":\"%s\"}", task);
+    snprintf(key_header, sizeof(key_header), "Idempotency-Key: %s", key ? key : "");
+    const char *h[] = {JSON_CT, key ? key_header : NULL, NULL};
+    return ws_send(c, "POST", path, h, body, r);
+}
+
+static size_t events_of(struct hostdrv_conn *c, const char *list)
+{
+    json_t *all = ws_events(c, list);
+    size_t n = ws_check_gap_free(all);
+    json_decref(all);
+    return n;
+}
+
+/* The number before `what` in a command's log line ("3 store round trip(s)"). */
+static long figure(const struct hostdrv_reply *r, const char *what)
+{
+    const char *log = json_string_value(json_array_get(r->result.logs, 0));
+    const char *p = log ? strstr(log, what) : NULL;
+    if (p == NULL)
+        return -1;
+    while (p > log && p[-1] == ' ')
+        p--;
+    while (p > log && p[-1] >= '0' && p[-1] <= '9')
+        p--;
+    return strtol(p, NULL, 10);
+}
+
+Test(cosmos_handler, a_command_succeeds_through_a_run_of_429s)
+{
+    struct hostdrv *d = ws_start(NULL);
+    struct hostdrv_conn *c = hostdrv_conn_new(d);
+    ws_create(c, "thr", "Throttled");
+    cr_assert_eq(cosmosrig_faults(batch_rule("respond", 429, 4, 30)), 0);
+    struct hostdrv_reply r;
+    cr_expect_eq(add_task(c, "thr", "a", NULL, &r), 201);
+    cr_expect_eq(figure(&r, "retried"), 4, "%s",
+                 json_string_value(json_array_get(r.result.logs, 0)));
+    hostdrv_reply_release(&r);
+    cr_expect_eq(events_of(c, "thr"), 2);
+    hostdrv_conn_free(c);
+    ws_stop(d);
+}
+
+Test(cosmos_handler, exhausted_retries_answer_503_and_append_nothing)
+{
+    const char *env[] = {"COSMOS_MAX_RETRIES=2", NULL};
+    struct hostdrv *d = ws_start(env);
+    struct hostdrv_conn *c = hostdrv_conn_new(d);
+    ws_create(c, "busy", "Busy");
+    cr_assert_eq(cosmosrig_faults(batch_rule("respond", 429, 50, 10)), 0);
+    struct hostdrv_reply r;
+    cr_expect_eq(add_task(c, "busy", "a", NULL, &r), 503);
+    cr_expect_str_eq(ws_str(r.client_json, "error"), "store_unavailable");
+    cr_expect_not_null(hostdrv_reply_header(&r, "Retry-After"));
+    hostdrv_reply_release(&r);
+    cosmosrig_faults("[]");
+    cr_expect_eq(events_of(c, "busy"), 1, "no partial append");
+    cr_expect_eq(add_task(c, "busy", "a", NULL, &r), 201, "and the store works again");
+    hostdrv_reply_release(&r);
+    hostdrv_conn_free(c);
+    ws_stop(d);
+}
+
+Test(cosmos_handler, a_reply_lost_after_the_write_neither_duplicates_nor_fails)
+{
+    struct hostdrv *d = ws_start(NULL);
+    struct hostdrv_conn *c = hostdrv_conn_new(d);
+    ws_create(c, "lost", "Lost");
+    cr_assert_eq(cosmosrig_faults(batch_rule("afterForward", 503, 1, 0)), 0);
+    struct hostdrv_reply r;
+    cr_expect_eq(add_task(c, "lost", "a", NULL, &r), 201, "the append happened: say so");
+    hostdrv_reply_release(&r);
+    cr_expect_eq(events_of(c, "lost"), 2, "exactly once");
+
+    /* With a key, a client retry after a lost answer gets the receipt. */
+    cr_assert_eq(cosmosrig_faults(batch_rule("afterForward", 503, 1, 0)), 0);
+    struct hostdrv_reply first, again;
+    cr_expect_eq(add_task(c, "lost", "b", "k-lost", &first), 201);
+    cr_expect_eq(add_task(c, "lost", "b", "k-lost", &again), 201);
+    cr_expect_str_eq(again.result.http_body, first.result.http_body);
+    hostdrv_reply_release(&first);
+    hostdrv_reply_release(&again);
+    cr_expect_eq(events_of(c, "lost"), 3);
+    hostdrv_conn_free(c);
+    ws_stop(d);
+}
+
+Test(cosmos_handler, dropped_connections_are_retried_safely)
+{
+    struct hostdrv *d = ws_start(NULL);
+    struct hostdrv_conn *c = hostdrv_conn_new(d);
+    ws_create(c, "drop", "Drop");
+    /* A dropped append was never executed: the store reads back, finds nothing, resends.
+     */
+    cr_assert_eq(cosmosrig_faults(batch_rule("drop", 0, 1, 0)), 0);
+    struct hostdrv_reply r;
+    cr_expect_eq(add_task(c, "drop", "a", NULL, &r), 201);
+    hostdrv_reply_release(&r);
+    /* Dropped reads are simply retried. */
+    cr_assert_eq(cosmosrig_faults("[{\"method\":\"GET\",\"mode\":\"drop\",\"count\":2}]"),
+                 0);
+    cr_expect_eq(events_of(c, "drop"), 2);
+    hostdrv_conn_free(c);
+    ws_stop(d);
+}
+
+Test(cosmos_handler, a_wrong_key_is_a_clear_error_and_never_logged)
+{
+    /* Point at the rig, with a key it does not know. */
+    char conn[512];
+    snprintf(conn, sizeof(conn),
+             "CosmosDB=AccountEndpoint=%s/;AccountKey=d3Jvbmcta2V5LXdyb25nLWtleQ==;",
+             cosmosrig_endpoint());
+    cr_assert_eq(cosmosrig_init_db("wrongkey"), 0);
+    const char *extra[] = {conn, "COSMOS_DATABASE=wrongkey", NULL};
+    struct hostdrv_opts o = {.app_dir = ES_APP_DIR, .env = extra};
+    struct hostdrv *d = NULL;
+    cr_assert_eq(hostdrv_start(&o, &d), 0, "a wrong key does not stop start-up");
+    struct hostdrv_conn *c = hostdrv_conn_new(d);
+    struct hostdrv_reply r;
+    cr_expect_eq(ws_send(c, "POST", "/api/todolists", (const char *[]){JSON_CT, NULL},
+                         "{\"name\":\"x\"}", &r),
+                 503);
+    cr_expect_str_eq(ws_str(r.client_json, "error"), "store_unavailable");
+    hostdrv_reply_release(&r);
+    hostdrv_conn_free(c);
+    cr_expect_eq(hostdrv_stop(d, SIGTERM, 10000), 0);
+    char *err = hostdrv_read_output(d, true);
+    cr_expect(strstr(err, "refused the credentials") != NULL, "%s", err);
+    cr_expect(strstr(err, "d3Jvbmcta2V5") == NULL, "the key never appears in a log");
+    char *out = hostdrv_read_output(d, false);
+    cr_expect(strstr(out, "d3Jvbmcta2V5") == NULL);
+    free(out);
+    free(err);
+    hostdrv_free(d);
+}
+
+Test(cosmos_handler, a_managed_identity_gets_and_reuses_its_token)
+{
+    cr_assert_eq(cosmosrig_init_db("identity"), 0);
+    char endpoint[300], msi[300];
+    snprintf(endpoint, sizeof(endpoint), "CosmosDB__accountEndpoint=%s/",
+             cosmosrig_endpoint());
+    snprintf(msi, sizeof(msi), "IDENTITY_ENDPOINT=%s/__rig/msi/token",
+             cosmosrig_endpoint());
+    const char *env[] = {endpoint, msi, "IDENTITY_HEADER=" COSMOSRIG_IDENTITY_HEADER,
+                         "COSMOS_DATABASE=identity", NULL};
+    json_t *before = cosmosrig_stats();
+    struct hostdrv_opts o = {.app_dir = ES_APP_DIR, .env = env};
+    struct hostdrv *d = NULL;
+    cr_assert_eq(hostdrv_start(&o, &d), 0);
+    struct hostdrv_conn *c = hostdrv_conn_new(d);
+    ws_create(c, "mi", "Identity");
+    for (int i = 0; i < 5; i++) {
+        char task[16];
+        snprintf(task, sizeof(task), "t%d", i);
+        free(ws_add(c, "mi", task));
+    }
+    cr_expect_eq(events_of(c, "mi"), 6);
+    json_t *after = cosmosrig_stats();
+    json_int_t issued = json_integer_value(json_object_get(after, "tokensIssued")) -
+                        json_integer_value(json_object_get(before, "tokensIssued"));
+    cr_expect_eq(issued, 1, "one token for the process's whole life (%lld fetched)",
+                 (long long)issued);
+    json_decref(before);
+    json_decref(after);
+    hostdrv_conn_free(c);
+    ws_stop(d);
+}
+
+/* Round trips of one command on a list of `events` events, cold (new process) and warm.
+ */
+static void measure(const char *shared, const char *list, long *cold, long *warm,
+                    double *ru)
+{
+    struct hostdrv *d = ws_start_with(shared, NULL);
+    struct hostdrv_conn *c = hostdrv_conn_new(d);
+    struct hostdrv_reply r;
+    char path[128];
+    snprintf(path, sizeof(path), "/api/todolists/%s", list);
+    cr_assert_eq(ws_send(c, "PATCH", path, (const char *[]){JSON_CT, NULL},
+                         "{\"name\":\"cold\"}", &r),
+                 200);
+    *cold = figure(&r, "store round trip");
+    cr_log_info("cold: %s", json_string_value(json_array_get(r.result.logs, 0)));
+    hostdrv_reply_release(&r);
+    cr_assert_eq(ws_send(c, "PATCH", path, (const char *[]){JSON_CT, NULL},
+                         "{\"name\":\"warm\"}", &r),
+                 200);
+    *warm = figure(&r, "store round trip");
+    const char *log = json_string_value(json_array_get(r.result.logs, 0));
+    const char *ru_at = log ? strstr(log, " RU") : NULL;
+    *ru = 0;
+    if (ru_at != NULL) {
+        const char *p = ru_at;
+        while (p > log && p[-1] != ' ')
+            p--;
+        *ru = strtod(p, NULL);
+    }
+    cr_log_info("warm: %s", log);
+    hostdrv_reply_release(&r);
+    hostdrv_conn_free(c);
+    ws_stop(d);
+}
+
+Test(cosmos_handler, round_trips_per_command_stay_flat_with_stream_length, .timeout = 300)
+{
+    /* A list of 10 events and one of 10,001, written by one handler. */
+    struct hostdrv *d = ws_start_with("lengths", NULL);
+    struct hostdrv_conn *c = hostdrv_conn_new(d);
+    ws_create(c, "short", "Short");
+    for (int i = 0; i < 9; i++) {
+        char task[16];
+        snprintf(task, sizeof(task), "t%d", i);
+        free(ws_add(c, "short", task));
+    }
+    ws_create(c, "long", "Long");
+    static char ids[50][40];
+    for (int i = 0; i < 50; i++) {
+        char task[16];
+        snprintf(task, sizeof(task), "t%d", i);
+        char *id = ws_add(c, "long", task);
+        cr_assert_not_null(id);
+        snprintf(ids[i], sizeof(ids[i]), "%s", id);
+        free(id);
+    }
+    struct es_buf body;
+    es_buf_init(&body, 1 << 16);
+    for (int round = 0; round < 199; round++) {
+        es_buf_reset(&body);
+        es_buf_adds(&body, "{\"itemIds\":[");
+        for (int i = 0; i < 50; i++)
+            es_buf_addf(&body, "%s\"%s\"", i ? "," : "", ids[i]);
+        es_buf_addf(&body, "],\"status\":\"%s\"}", round % 2 ? "To Do" : "Done");
+        cr_assert_eq(ws_status(c, "PATCH", "/api/todolists/long/items", body.ptr), 200);
+    }
+    es_buf_release(&body);
+    hostdrv_conn_free(c);
+    ws_stop(d);
+
+    long cold10, warm10, cold10k, warm10k;
+    double ru10, ru10k;
+    measure("lengths", "short", &cold10, &warm10, &ru10);
+    measure("lengths", "long", &cold10k, &warm10k, &ru10k);
+    cr_log_info("round trips per command: 10 events cold %ld warm %ld (%.1f RU warm); "
+                "10,001 events cold %ld warm %ld (%.1f RU warm)",
+                cold10, warm10, ru10, cold10k, warm10k, ru10k);
+    printf(
+        "ROUND TRIPS: length 10: cold %ld, warm %ld; length 10001: cold %ld, warm %ld\n",
+        cold10, warm10, cold10k, warm10k);
+    cr_expect_eq(warm10, 1);
+    cr_expect_eq(warm10k, 1);
+    cr_expect_leq(cold10, 3);
+    cr_expect_leq(cold10k, 3);
+}

@@ -1,0 +1,50 @@
+/*
+ * The shared store suite against the Cosmos DB store, on the local rig with
+ * signatures checked. Each test gets its own database.
+ */
+#include <unistd.h>
+
+#include "../../handler/store/store_cosmos.h"
+#include "../support/cosmosrig.h"
+#include "../unit/store/store_suite.h"
+
+ReportHook(PRE_ALL)(struct criterion_test_set *set)
+{
+    (void)set;
+    cosmosrig_start_shared();
+}
+
+ReportHook(POST_ALL)(struct criterion_global_stats *stats)
+{
+    (void)stats;
+    cosmosrig_stop_shared();
+}
+
+static struct es_config cfg;
+
+static struct es_store *suite_open(void)
+{
+    cr_assert_not_null(
+        cosmosrig_endpoint(),
+        "the Cosmos rig is not running: run 'npm ci' in tests/support/cosmos-rig "
+        "(make test does)");
+    static int n;
+    char db[64];
+    snprintf(db, sizeof(db), "suite-%d-%d", (int)getpid(), n++);
+    cr_assert_eq(cosmosrig_init_db(db), 0);
+    static struct cosmosrig_env env; /* putenv keeps pointers into it */
+    cosmosrig_env_for(db, &env);
+    putenv(env.conn);
+    putenv(env.db);
+    struct es_store *s = NULL;
+    struct es_error err = {0};
+    cr_assert_eq(es_config_load(&cfg, &err), ES_OK, "%s", err.message);
+    cr_assert_eq(es_store_open(&cfg, &s, &err), ES_OK, "%s", err.message);
+    return s;
+}
+
+static void suite_close(struct es_store *s)
+{
+    es_store_close(s);
+    es_config_release(&cfg);
+}

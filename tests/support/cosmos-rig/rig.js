@@ -1,0 +1,777 @@
+#!/usr/bin/env node
+/*
+ * cosmos-rig: a TEST-ONLY local Cosmos DB (NoSQL API) server for integration tests.
+ *
+ * It embeds @vercel/cosmosdb-server (pinned to 1.0.1) and closes the gaps the package has
+ * as a stand-in for Cosmos DB (README.md lists them):
+ *   - master-key HMAC auth, x-ms-date / x-ms-version checks, fake Entra (AAD) tokens;
+ *   - quoted etags, `_lsn` on every write, a real latest-version change feed;
+ *   - atomic transactional batch (207 / 424, rolled back);
+ *   - 404/400 instead of the library's 500s, partition-scoped queries, O(n) queries;
+ *   - id and size validation; fault injection; /__rig control endpoints.
+ *
+ * How it hooks into the library (all via the package's own CommonJS modules):
+ *   - lib/account default export is replaced by a subclass so we capture the Account
+ *     and advertise http:// endpoints;
+ *   - Items.prototype._set quotes etags; Documents.prototype._set stamps `_lsn`;
+ *   - the library's single `request` listener is removed from its server and called by
+ *     our own listener with a fake request (buffered body) and a capturing response;
+ *   - batch ops reuse lib/handler/_document-operations and _patch-operations;
+ *   - the query transformer's `[...$, x]` reducers and helpers.stripUndefined are
+ *     rewritten so queries are O(n) instead of O(n^2).
+ *
+ * Usage: node rig.js --port 0 --host 127.0.0.1 --key <base64> [--identity-header <s>] [--token-ttl <s>]
+ * Prints exactly one stdout line when ready: "cosmos-rig listening on http://<host>:<port>".
+ */
+'use strict';
+
+const crypto = require('crypto');
+const path = require('path');
+const { PassThrough } = require('stream');
+
+// ==== Library modules (deep requires into the pinned package; it has no "exports" map). ===
+const LIB = path.join(path.dirname(require.resolve('@vercel/cosmosdb-server/package.json')), 'lib');
+const QLIB = path.join(
+  path.dirname(require.resolve('@zeit/cosmosdb-query/package.json', { paths: [LIB] })), 'lib');
+const lib = require(LIB);
+const accountModule = require(path.join(LIB, 'account'));
+const Items = require(path.join(LIB, 'account/items')).default;
+const Documents = require(path.join(LIB, 'account/documents')).default;
+const Databases = require(path.join(LIB, 'account/databases')).default;
+const docOps = require(path.join(LIB, 'handler/_document-operations'));
+const { patchOperation } = require(path.join(LIB, 'handler/_patch-operations'));
+const { parsePartitionKey } = require(path.join(LIB, 'utils/get-partition-from-header'));
+const getValue = require(path.join(LIB, 'utils/get-value')).default;
+const qTransformer = require(path.join(QLIB, 'transformer'));
+const qHelpers = require(path.join(QLIB, 'helpers'));
+const qContinuation = require(path.join(QLIB, 'continuation-token'));
+
+const MAX_DOC_BYTES = 2 * 1024 * 1024;   // 2 MiB item limit (UTF-8 length of the JSON)
+const MAX_BATCH_BYTES = 2202010;         // .NET MaxDirectModeBatchRequestBodySizeInBytes
+const MAX_BODY_BYTES = 32 * 1024 * 1024; // hard cap on what we buffer at all
+const MAX_BATCH_OPS = 100;
+const MAX_ID_BYTES = 1023;
+const CLOCK_SKEW_MS = 15 * 60 * 1000;
+const DEFAULT_PAGE = 100;                // real default for x-ms-max-item-count
+const LOG_SIZE = 1000;
+
+// ==== Command line ====================================================================
+const USAGE = 'usage: node rig.js --key <base64 master key> [--port 0] [--host 127.0.0.1]\n' +
+  '                   [--identity-header <secret>] [--token-ttl <seconds>]\n';
+
+function die(msg) { process.stderr.write(`cosmos-rig: ${msg}\n${USAGE}`); process.exit(2); }
+
+function parseArgs(argv) {
+  const o = { port: 0, host: '127.0.0.1', key: null, identityHeader: null, tokenTtl: 3600 };
+  for (let i = 0; i < argv.length; i += 1) {
+    let a = argv[i];
+    let v;
+    const eq = a.indexOf('=');
+    if (a.startsWith('--') && eq > 0) { v = a.slice(eq + 1); a = a.slice(0, eq); }
+    const val = () => (v !== undefined ? v : (i + 1 < argv.length ? argv[++i] : die(`${a} needs a value`)));
+    switch (a) {
+      case '--port': o.port = Number(val()); break;
+      case '--host': o.host = val(); break;
+      case '--key': o.key = val(); break;
+      case '--identity-header': o.identityHeader = val(); break;
+      case '--token-ttl': o.tokenTtl = Number(val()); break;
+      case '-h': case '--help': process.stdout.write(USAGE); process.exit(0); break;
+      default: die(`unknown option ${a}`);
+    }
+  }
+  if (!Number.isInteger(o.port) || o.port < 0 || o.port > 65535) die('--port must be 0..65535');
+  if (!['127.0.0.1', '::1', 'localhost'].includes(o.host)) die('--host must be a loopback address');
+  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(o.key || '') || o.key.length % 4 !== 0) die('--key must be a base64 master key');
+  if (!Number.isInteger(o.tokenTtl) || o.tokenTtl <= 0) die('--token-ttl must be a positive integer');
+  if (o.identityHeader === '') die('--identity-header must not be empty');
+  return o;
+}
+
+const opts = parseArgs(process.argv.slice(2));
+const KEY = Buffer.from(opts.key, 'base64');
+
+// ==== Rig state =======================================================================
+const state = {
+  account: null,        // captured lib Account (set when the server starts listening)
+  rules: [],            // fault rules, matched in order
+  log: [],              // last LOG_SIZE requests
+  tokens: new Map(),    // fake AAD access token -> expiry (ms since epoch)
+  stats: null,
+};
+function resetStats() {
+  state.stats = { requests: 0, byMethod: {}, byStatus: {}, byMethodAndStatus: {},
+    dropped: 0, faultsFired: 0, tokensIssued: 0 };
+}
+resetStats();
+
+// ==== Library patches =================================================================
+
+// Capture the Account and advertise http:// (the library hard-codes https://).
+const BaseAccount = accountModule.default;
+accountModule.default = class RigAccount extends BaseAccount {
+  constructor(host, port) {
+    super(host, port);
+    const endpoint = `http://${host.includes(':') ? `[${host}]` : host}:${port}/`;
+    const doc = this.read();
+    doc.writableLocations.forEach((l) => { l.databaseAccountEndpoint = endpoint; });
+    doc.readableLocations.forEach((l) => { l.databaseAccountEndpoint = endpoint; });
+    state.account = this;
+  }
+};
+
+// Real Cosmos etags include the double quotes: "\"<uuid>\"". Quote at storage time so the
+// library's own If-Match comparisons (`ifMatch !== data._etag`) compare quoted values.
+const itemsSet = Items.prototype._set;
+Items.prototype._set = function quotedEtagSet(data) {
+  if (typeof data._etag === 'string' && !data._etag.startsWith('"')) data._etag = `"${data._etag}"`;
+  return itemsSet.call(this, data);
+};
+
+// Every document write (create/replace/upsert/patch all end in _set) gets the next value of
+// a per-container counter as `_lsn`. Inside a batch all writes share one LSN, like a
+// transaction committed at one log position.
+Documents.prototype._set = function lsnSet(data) {
+  if (this.rigBatchLsn) {
+    data._lsn = this.rigBatchLsn;
+    this.rigBatchWrote = true;
+  } else data._lsn = this.rigLsn = (this.rigLsn || 0) + 1; // eslint-disable-line no-multi-assign
+  return Items.prototype._set.call(this, data);
+};
+
+// O(n) queries. The transformer compiles FROM/JOIN into `.reduce(($, c) => [...$, {c}], [])`,
+// copying the accumulator per document. Rewrite every such reducer body to `($.push(...), $)`.
+function linearizeReducerBody(node) {
+  if (node && node.type === 'ArrayExpression' && node.elements.length > 0 &&
+      node.elements[0] && node.elements[0].type === 'SpreadElement' &&
+      node.elements[0].argument.type === 'Identifier' && node.elements[0].argument.name === '$') {
+    const $ = { type: 'Identifier', name: '$' };
+    const push = { type: 'MemberExpression', object: $, property: { type: 'Identifier', name: 'push' }, computed: false };
+    return { type: 'SequenceExpression', expressions: [{ type: 'CallExpression', callee: push, arguments: node.elements.slice(1) }, $] };
+  }
+  if (node && node.type === 'ConditionalExpression') {
+    return { ...node, consequent: linearizeReducerBody(node.consequent), alternate: linearizeReducerBody(node.alternate) };
+  }
+  return node;
+}
+function linearizeReducers(node) {
+  if (!node || typeof node !== 'object') return;
+  if (Array.isArray(node)) { node.forEach(linearizeReducers); return; }
+  if (node.type === 'CallExpression' && node.callee && node.callee.type === 'MemberExpression' &&
+      node.callee.property && node.callee.property.name === 'reduce') {
+    const fn = node.arguments[0];
+    if (fn && fn.type === 'ArrowFunctionExpression' && fn.params[0] && fn.params[0].name === '$') {
+      fn.body = linearizeReducerBody(fn.body);
+    }
+  }
+  Object.keys(node).forEach((k) => linearizeReducers(node[k]));
+}
+const transform = qTransformer.default;
+qTransformer.default = (ast) => { const js = transform(ast); linearizeReducers(js); return js; };
+// stripUndefined (applied to every result page) has the same quadratic spread; same semantics here.
+qHelpers.stripUndefined = function stripUndefined(obj) {
+  if (Array.isArray(obj)) return obj.filter((v) => typeof v !== 'undefined').map(stripUndefined);
+  if (!obj || typeof obj !== 'object') return obj;
+  const out = {};
+  Object.entries(obj).forEach(([k, v]) => { if (typeof v !== 'undefined') out[k] = stripUndefined(v); });
+  return out;
+};
+
+// ==== Small helpers ===================================================================
+const REASONS = { 400: 'BadRequest', 401: 'Unauthorized', 403: 'Forbidden', 404: 'NotFound', 405: 'MethodNotAllowed',
+  408: 'RequestTimeout', 409: 'Conflict', 410: 'Gone', 412: 'PreconditionFailed', 413: 'RequestEntityTooLarge',
+  424: 'FailedDependency', 429: 'TooManyRequests', 449: 'RetryWith', 500: 'InternalServerError', 503: 'ServiceUnavailable' };
+
+/** A handler result: {status, headers, body, charge?}. Nothing is written until send(). */
+function fail(status, message, headers = {}) {
+  return { status, headers, body: { code: REASONS[status] || 'Error', message } };
+}
+const isTrue = (v) => typeof v === 'string' && v.toLowerCase() === 'true';
+const sleep = (ms) => new Promise((r) => { setTimeout(r, ms); });
+const jsonBytes = (v) => Buffer.byteLength(JSON.stringify(v));
+const isObject = (v) => v !== null && typeof v === 'object' && !Array.isArray(v);
+
+function getCollection(dbId, collId) {
+  const coll = state.account.database(dbId).collection(collId);
+  return coll.read() ? coll : null;
+}
+function pkPaths(coll) {
+  const pk = coll.read().partitionKey;
+  return pk && Array.isArray(pk.paths) && pk.paths.length ? pk.paths : null;
+}
+// Partition key values compare as JSON; `{}` in a header means "undefined" (no value).
+const pkCanon = (v) => (v === undefined ? '{}' : JSON.stringify(v));
+function docPk(coll, doc) {
+  return (pkPaths(coll) || []).map((p) => getValue(p.slice(1).split('/'), doc));
+}
+function samePk(a, b) { return a.length === b.length && a.every((v, i) => pkCanon(v) === pkCanon(b[i])); }
+
+/** Parses x-ms-documentdb-partitionkey. Returns {values, raw} | {error} | null (absent). */
+function readPkHeader(ctx, coll) {
+  const raw = ctx.req.headers['x-ms-documentdb-partitionkey'];
+  if (raw === undefined) return null;
+  if (!pkPaths(coll)) return { values: null, raw: '[{}]' }; // legacy container: keyed by id
+  let values;
+  try { values = JSON.parse(raw); } catch (e) { values = undefined; }
+  if (!Array.isArray(values) || values.length !== pkPaths(coll).length) {
+    return { error: fail(400, `Partition key ${raw} is invalid or doesn't correspond to the definition in the collection.`) };
+  }
+  return { values, raw };
+}
+/** Point ops and writes need the pk header (containers without a pk definition excepted). */
+function requirePk(ctx, coll) {
+  const pk = readPkHeader(ctx, coll);
+  if (pk) return pk;
+  if (!pkPaths(coll)) return { values: null, raw: '[{}]' };
+  return { error: fail(400, 'PartitionKey value must be supplied for this operation.') };
+}
+const pkMismatch = () => fail(400, 'PartitionKey extracted from document doesn\'t match the one specified in the header.',
+  { 'x-ms-substatus': '1001' });
+
+/** Finds a document by id whose partition key equals the header's (strict JSON compare). */
+function findDoc(coll, id, pk) {
+  let part;
+  try { part = parsePartitionKey(pk.raw, id); } catch (e) { return null; }
+  const doc = coll.documents._item('/id', id, part).read();
+  if (!doc || doc.id !== id) return null;
+  if (pk.values && !samePk(docPk(coll, doc), pk.values)) return null;
+  return doc;
+}
+
+/** id rules and size limit for a document body; returns a failure or null. */
+function validateDoc(doc) {
+  if (!isObject(doc)) return fail(400, 'The input content is invalid: a document must be a JSON object.');
+  if (typeof doc.id !== 'string' || doc.id === '') {
+    return fail(400, "The input content is invalid because the required properties - 'id; ' - are missing");
+  }
+  if (/[/\\?#]/.test(doc.id)) return fail(400, "The input id contains an invalid character ('/', '\\', '?' or '#').");
+  if (Buffer.byteLength(doc.id) > MAX_ID_BYTES) return fail(400, `The input id exceeds ${MAX_ID_BYTES} bytes.`);
+  if (jsonBytes(doc) > MAX_DOC_BYTES) return fail(413, 'Request size is too large.');
+  return null;
+}
+
+/** Validates x-ms-continuation (query and read feed). undefined = absent, null = garbage. */
+function readContinuation(raw) {
+  if (raw === undefined) return undefined;
+  try {
+    const c = JSON.parse(raw);
+    if (!isObject(c) || typeof c.token !== 'string' || !c.token.startsWith('+RID:')) return null;
+    const t = qContinuation.decode(c.token);
+    return t.RID && Number.isInteger(t.RT) && Number.isInteger(t.TRC) ? c : null;
+  } catch (e) {
+    return null;
+  }
+}
+/** x-ms-max-item-count: absent -> 100, -1 -> unlimited, positive -> itself, else 400. */
+function readPageSize(ctx) {
+  const raw = ctx.req.headers['x-ms-max-item-count'];
+  if (raw === undefined) return DEFAULT_PAGE;
+  const n = Number(raw);
+  if (n === -1) return undefined;
+  return Number.isInteger(n) && n > 0 ? n : null;
+}
+
+// ==== Authentication (cosmos-rest.md section 1) =======================================
+/** resourceType/resourceLink from the percent-DECODED path segments (cosmos-rest.md 1.2). */
+function resourceOf(segments) {
+  if (segments.length === 0) return { type: '', link: '' };                 // GET /
+  if (segments.length % 2 === 1) {                                          // a feed: /dbs, /dbs/x/colls, .../docs
+    return { type: segments[segments.length - 1], link: segments.slice(0, -1).join('/') };
+  }
+  return { type: segments[segments.length - 2], link: segments.join('/') }; // one resource
+}
+function stringToSign(verb, type, link, date) {
+  return `${verb.toLowerCase()}\n${type.toLowerCase()}\n${link}\n${date.toLowerCase()}\n\n`;
+}
+const RFC1123 = /^(mon|tue|wed|thu|fri|sat|sun), \d{2} (jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec) \d{4} \d{2}:\d{2}:\d{2} gmt$/i;
+
+function checkAuth(ctx) {
+  const h = ctx.req.headers;
+  if (!h.authorization) {
+    return fail(401, 'Required Header authorization is missing. Ensure a valid Authorization token is passed.');
+  }
+  const date = h['x-ms-date'];
+  if (!date) return fail(401, 'Authorization token mandates Date header. Please pass in RFC 1123 style date format.');
+  const when = Date.parse(date);
+  if (!RFC1123.test(date) || Number.isNaN(when)) {
+    return fail(401, 'The input date header is invalid format. Please pass in RFC 1123 style date format.');
+  }
+  if (Math.abs(Date.now() - when) > CLOCK_SKEW_MS) {
+    return fail(403, `The authorization token is not valid at the current time. Please create another token and retry (token start time: ${date}, current server time: ${new Date().toUTCString()}).`);
+  }
+  // Percent-decode, then split on '&' and on the FIRST '=' (URLSearchParams would turn '+' into ' ').
+  let decoded;
+  try { decoded = decodeURIComponent(h.authorization); } catch (e) { decoded = ''; }
+  const parts = {};
+  decoded.split('&').forEach((kv) => {
+    const i = kv.indexOf('=');
+    if (i > 0) parts[kv.slice(0, i).trim().toLowerCase()] = kv.slice(i + 1);
+  });
+  if (parts.type === 'master' && parts.sig) {
+    const sts = stringToSign(ctx.method, ctx.resource.type, ctx.resource.link, date);
+    const expected = crypto.createHmac('sha256', KEY).update(sts, 'utf8').digest('base64');
+    if (parts.ver !== '1.0' || parts.sig !== expected) {
+      return fail(401, "The input authorization token can't serve the request. The wrong key is being used or the expected payload is not built as per the protocol. For more info: https://aka.ms/cosmosdb-tsg-mac-signature. " +
+        `Server used the following payload to sign: '${sts.replace(/\n/g, '\\n')}'`);
+    }
+  } else if (parts.type === 'aad' && parts.sig) {
+    const exp = state.tokens.get(parts.sig);
+    if (!exp || exp <= Date.now()) {
+      return fail(401, 'The Microsoft Entra access token is invalid or expired (not issued by cosmos-rig, or past expires_on).');
+    }
+  } else {
+    return fail(401, 'The authorization header is malformed; expected type=master|aad&ver=1.0&sig=<signature>.');
+  }
+  if (!h['x-ms-version']) return fail(400, 'Required Header x-ms-version is missing.');
+  return null;
+}
+
+// ==== Forwarding to the library's own request listener ================================
+let libListener = null;
+
+/** Runs the request through the library with a buffered fake req and a capturing res. */
+function forward(ctx, extraHeaders = {}) {
+  return new Promise((resolve) => {
+    const req = Object.assign(new PassThrough(), { method: ctx.method, url: ctx.req.url,
+      headers: { ...ctx.req.headers, ...extraHeaders } });
+    req.end(ctx.body);
+    const headers = {};
+    const res = {
+      statusCode: 200, finished: false,
+      setHeader(n, v) { headers[n.toLowerCase()] = v; },
+      getHeader(n) { return headers[n.toLowerCase()]; },
+      end(data) {
+        this.finished = true;
+        let body = data ? JSON.parse(String(data)) : undefined;
+        delete headers.connection;
+        delete headers['content-type'];
+        if (headers['content-location']) headers['content-location'] = String(headers['content-location']).replace(/^https:/, 'http:');
+        if (this.statusCode >= 400 && isObject(body)) {   // library errors often lack code/message
+          body = { code: body.code || REASONS[this.statusCode] || 'Error',
+            message: body.message || (this.statusCode === 404 ? 'Resource Not Found' : REASONS[this.statusCode] || 'Error') };
+        }
+        if (body && Array.isArray(body.PartitionKeyRanges)) {    // real range ids are strings
+          body.PartitionKeyRanges.forEach((r) => { r.id = String(r.id); });
+        }
+        resolve({ status: this.statusCode, headers, body });
+      },
+    };
+    libListener(req, res);
+  });
+}
+
+// ==== Document handlers ===============================================================
+/** Queries (and the plain read feed): partition-scoped, paged, continuation validated. */
+function runQuery(ctx, coll, spec, { requireScope }) {
+  const h = ctx.req.headers;
+  const pk = readPkHeader(ctx, coll);
+  if (pk && pk.error) return pk.error;
+  if (requireScope && !pk && !isTrue(h['x-ms-documentdb-query-enablecrosspartition']) && pkPaths(coll)) {
+    return fail(400, 'Cross partition query is required but disabled. Please set x-ms-documentdb-query-enablecrosspartition to true, specify x-ms-documentdb-partitionkey, or revise your query to avoid this exception.');
+  }
+  if (!isObject(spec) || typeof spec.query !== 'string' || !spec.query.trim()) return fail(400, 'The query body must be {"query": "...", "parameters": [...]}.');
+  if (spec.parameters !== undefined && !(Array.isArray(spec.parameters) &&
+      spec.parameters.every((p) => isObject(p) && typeof p.name === 'string' && p.name.startsWith('@')))) {
+    return fail(400, 'Query parameters must be an array of {"name": "@x", "value": ...}.');
+  }
+  const maxItemCount = readPageSize(ctx);
+  if (maxItemCount === null) return fail(400, 'Invalid x-ms-max-item-count header.');
+  const continuation = readContinuation(h['x-ms-continuation']);
+  if (continuation === null) return fail(400, 'Invalid continuation token: echo x-ms-continuation verbatim.');
+
+  const docs = coll.documents;
+  let items = [...docs._data.values()].map((i) => i.read());
+  if (pk && pk.values) items = items.filter((d) => samePk(docPk(coll, d), pk.values));
+  let result;
+  try {
+    result = docs._getQuery(spec.query).exec(items, { parameters: spec.parameters, udf: docs._userDefinedFunctions(),
+      maxItemCount, continuation, compositeIndexes: (coll.read().indexingPolicy || {}).compositeIndexes || [] });
+  } catch (e) {
+    return fail(400, `Syntax error or unsupported query: ${e.message}`);
+  }
+  const headers = { 'x-ms-item-count': String(result.result.length) };
+  if (result.continuation) headers['x-ms-continuation'] = JSON.stringify(result.continuation);
+  return { status: 200, headers, charge: 2.5 + 0.1 * result.result.length,
+    body: { _rid: coll.read()._rid, Documents: result.result, _count: result.result.length } };
+}
+
+/** Latest-version change feed: docs with _lsn after If-None-Match, ordered by _lsn. */
+function changeFeed(ctx, coll) {
+  const h = ctx.req.headers;
+  if (String(h['a-im']).toLowerCase() !== 'incremental feed') {
+    return fail(400, `A-IM '${h['a-im']}' is not supported by cosmos-rig (only "Incremental feed").`);
+  }
+  const docs = coll.documents;
+  const current = docs.rigLsn || 0;
+  let after = 0;                                       // no If-None-Match: from the beginning
+  let since = null;
+  const inm = h['if-none-match'];
+  if (inm !== undefined && inm.trim() === '*') {
+    after = current;                                   // "*": only changes from now on
+  } else if (inm !== undefined) {
+    const m = /^"?(\d+)"?$/.exec(inm.trim());          // "<lsn>": changes after that lsn
+    if (!m) return fail(400, `Invalid If-None-Match '${inm}' for the change feed: use the etag returned by the feed.`);
+    after = Number(m[1]);
+  } else if (h['if-modified-since'] !== undefined) {
+    since = Date.parse(h['if-modified-since']);
+    if (Number.isNaN(since)) return fail(400, 'Invalid If-Modified-Since header.');
+  }
+  const pk = readPkHeader(ctx, coll);
+  if (pk && pk.error) return pk.error;
+  const max = readPageSize(ctx);
+  if (max === null) return fail(400, 'Invalid x-ms-max-item-count header.');
+
+  const changed = [...docs._data.values()].map((i) => i.read())
+    .filter((d) => d._lsn > after && (since === null || d._ts * 1000 >= since) &&
+      (!pk || !pk.values || samePk(docPk(coll, d), pk.values)))
+    .sort((a, b) => a._lsn - b._lsn);
+  if (changed.length === 0) {
+    // Nothing new: 304, same etag (advanced to the container's LSN if other partitions moved on).
+    return { status: 304, headers: { etag: `"${Math.max(after, current)}"` }, charge: 1 };
+  }
+  let n = max === undefined ? changed.length : Math.min(max, changed.length);
+  while (n < changed.length && changed[n]._lsn === changed[n - 1]._lsn) n += 1; // keep a batch together
+  const page = changed.slice(0, n);
+  return { status: 200, charge: 1 + 0.1 * n,
+    headers: { etag: `"${page[n - 1]._lsn}"`, 'x-ms-item-count': String(n) },
+    body: { _rid: coll.read()._rid, Documents: page, _count: n } };
+}
+
+/** Create or upsert: id/size rules, pk header required and equal to the body's value. */
+function createDoc(ctx, coll) {
+  const bad = validateDoc(ctx.json);
+  if (bad) return bad;
+  const pk = requirePk(ctx, coll);
+  if (pk.error) return pk.error;
+  if (pk.values && !samePk(docPk(coll, ctx.json), pk.values)) return pkMismatch();
+  return forward(ctx, { 'x-ms-documentdb-partitionkey': pk.raw });
+}
+
+/** GET/PUT/PATCH/DELETE on one document: 400 without pk, 404 for missing or other pk. */
+function pointOp(ctx, coll, id) {
+  const pk = requirePk(ctx, coll);
+  if (pk.error) return pk.error;
+  const doc = findDoc(coll, id, pk);
+  if (!doc) return fail(404, 'Entity with the specified id does not exist in the system.');
+  const extra = { 'x-ms-documentdb-partitionkey': pk.raw };
+  if (ctx.method === 'GET') {
+    if (ctx.req.headers['if-none-match'] === doc._etag) return { status: 304, headers: { etag: doc._etag }, charge: 1 };
+    extra['x-ms-documentdb-query-enablecrosspartition'] = 'true'; // skips the library's buggy pk check
+  } else if (ctx.method === 'PUT') {
+    const bad = validateDoc(ctx.json);
+    if (bad) return bad;
+    if (ctx.json.id !== id) return fail(400, `The id in the body ('${ctx.json.id}') does not match the id in the URL ('${id}').`);
+    if (pk.values && !samePk(docPk(coll, ctx.json), pk.values)) return pkMismatch();
+  } // PATCH (body shape checked by the library) and DELETE need nothing more
+  return forward(ctx, extra);
+}
+
+/** One batch operation through the library's operation functions. */
+function runBatchOp(coll, op, pk) {
+  const id = op.id !== undefined ? op.id : (op.resourceBody || {}).id;
+  const body = op.resourceBody;
+  if (['Create', 'Upsert', 'Replace'].includes(op.operationType)) {
+    const bad = validateDoc(body);
+    if (bad) return { statusCode: bad.status, body: bad.body };
+  }
+  if (['Read', 'Replace', 'Delete', 'Patch'].includes(op.operationType) && !findDoc(coll, id, pk)) {
+    return { statusCode: 404, body: { code: 'NotFound', message: 'Entity with the specified id does not exist in the system.' } };
+  }
+  const base = { partitionKey: pk.raw, ifMatch: op.ifMatch };
+  switch (op.operationType) {
+    case 'Create': return docOps.createOperation(coll, { resourceBody: body });
+    case 'Upsert': return docOps.upsertOperation(coll, { ...base, resourceBody: body });
+    case 'Read': return docOps.readOperation(coll, { ...base, id });
+    case 'Delete': return docOps.deleteOperation(coll, { ...base, id });
+    case 'Replace':
+      if (body.id !== id) return { statusCode: 400, body: { code: 'BadRequest', message: 'id and resourceBody.id differ' } };
+      return docOps.replaceOperation(coll, { ...base, resourceBody: body });
+    default: { // Patch: resourceBody is {operations, condition?} (or a bare array)
+      const operations = Array.isArray(body) ? body : (body || {}).operations;
+      if (!Array.isArray(operations)) return { statusCode: 400, body: { code: 'BadRequest', message: 'Patch needs resourceBody.operations' } };
+      return patchOperation(coll, { ...base, id, operations, condition: Array.isArray(body) ? undefined : body.condition });
+    }
+  }
+}
+
+/** Transactional batch: validate everything, run ops, roll back atomically on failure. */
+function batch(ctx, coll) {
+  const h = ctx.req.headers;
+  const atomic = isTrue(h['x-ms-cosmos-batch-atomic']);
+  const continueOnError = !atomic && isTrue(h['x-ms-cosmos-batch-continue-on-error']);
+  if (ctx.body.length > MAX_BATCH_BYTES) return fail(413, 'Request size is too large.');
+  const ops = ctx.json;
+  if (!Array.isArray(ops) || ops.length === 0) return fail(400, 'A batch body must be a non-empty JSON array of operations.');
+  if (ops.length > MAX_BATCH_OPS) return fail(400, `Batch request has more operations than what is supported (${MAX_BATCH_OPS}).`);
+  const pk = requirePk(ctx, coll);
+  if (pk.error) return pk.error;
+  for (let i = 0; i < ops.length; i += 1) {      // whole-request validation before any write
+    const op = ops[i];
+    if (!isObject(op) || !['Create', 'Upsert', 'Read', 'Replace', 'Delete', 'Patch'].includes(op.operationType)) {
+      return fail(400, `Operation type '${isObject(op) ? op.operationType : op}' is not supported in Batch (operation ${i}).`);
+    }
+    if (op.partitionKey !== undefined) {
+      let v;
+      try { v = typeof op.partitionKey === 'string' ? JSON.parse(op.partitionKey) : op.partitionKey; } catch (e) { v = undefined; }
+      if (!Array.isArray(v) || (pk.values && !samePk(v, pk.values))) {
+        return fail(400, `Operation ${i}: all operations in a batch must target the partition key of the request header.`);
+      }
+    }
+    if (['Create', 'Upsert', 'Replace'].includes(op.operationType) && isObject(op.resourceBody) &&
+        pk.values && !samePk(docPk(coll, op.resourceBody), pk.values)) {
+      return fail(400, `Operation ${i}: the document's partition key does not match the request header.`, { 'x-ms-substatus': '1001' });
+    }
+    const id = op.id !== undefined ? op.id : (op.resourceBody || {}).id;
+    if (typeof id !== 'string' && op.operationType !== 'Create' && op.operationType !== 'Upsert') {
+      return fail(400, `Operation ${i}: missing id.`);
+    }
+  }
+
+  const docs = coll.documents;
+  const snapshot = { data: new Map(docs._data), index: new Map(docs._index), rid: docs._ridCount };
+  docs.rigBatchLsn = (docs.rigLsn || 0) + 1;
+  docs.rigBatchWrote = false;
+  const results = [];
+  let failed = -1;
+  try {
+    ops.forEach((op, i) => {
+      if (failed >= 0 && !continueOnError) { results.push({ statusCode: 424, requestCharge: 0 }); return; }
+      let r;
+      try { r = runBatchOp(coll, op, pk); } catch (e) { r = { statusCode: 400, body: { message: e.message } }; }
+      if (r.statusCode >= 400) {
+        results.push({ statusCode: r.statusCode, requestCharge: 1, subStatusCode: 0 });
+        if (failed < 0) failed = i;
+      } else {
+        const out = { statusCode: r.statusCode, requestCharge: op.operationType === 'Read' ? 1 : 5 };
+        if (r.body && r.body._etag) { out.eTag = r.body._etag; out.resourceBody = r.body; }
+        results.push(out);
+      }
+    });
+  } finally {
+    if (atomic && failed >= 0) {                    // roll back: restore the maps as they were
+      [docs._data, docs._index, docs._ridCount] = [snapshot.data, snapshot.index, snapshot.rid];
+    } else if (docs.rigBatchWrote) {
+      docs.rigLsn = docs.rigBatchLsn;             // commit: the batch's writes share one LSN
+    }
+    docs.rigBatchLsn = 0;
+  }
+  const final = atomic && failed >= 0
+    ? results.map((r, i) => (i === failed ? r : { statusCode: 424, requestCharge: 0 }))
+    : results;
+  return { status: failed >= 0 ? 207 : 200, headers: {}, body: final,
+    charge: final.reduce((s, r) => s + r.requestCharge, 0) || 1 };
+}
+
+/** Routes an authenticated, fault-free request. */
+async function execute(ctx) {
+  if (['POST', 'PUT', 'PATCH'].includes(ctx.method)) {
+    try { ctx.json = JSON.parse(ctx.body.toString('utf8')); } catch (e) {
+      return fail(400, 'The request payload is invalid. Ensure to provide a valid request payload.');
+    }
+  }
+  const s = ctx.segments;
+  if (s.length >= 5 && s.length <= 6 && s[0] === 'dbs' && s[2] === 'colls' && s[4] === 'docs') {
+    const coll = getCollection(s[1], s[3]);
+    if (!coll) return fail(404, 'Owner resource does not exist.', { 'x-ms-substatus': '1003' });
+    const h = ctx.req.headers;
+    if (s.length === 6) return pointOp(ctx, coll, s[5]);
+    if (ctx.method === 'GET') {
+      return h['a-im'] !== undefined ? changeFeed(ctx, coll)
+        : runQuery(ctx, coll, { query: 'SELECT * FROM c' }, { requireScope: false });
+    }
+    if (ctx.method === 'POST') {
+      if (isTrue(h['x-ms-documentdb-isquery']) || String(h['content-type']).startsWith('application/query+json')) {
+        return runQuery(ctx, coll, ctx.json, { requireScope: true });
+      }
+      if (isTrue(h['x-ms-documentdb-is-upsert'])) return createDoc(ctx, coll);
+      if (isTrue(h['x-ms-cosmos-is-batch-request'])) return batch(ctx, coll);
+      return createDoc(ctx, coll);
+    }
+  }
+  return forward(ctx);   // databases, containers, udfs, pkranges, GET /
+}
+
+// ==== Fault rules =====================================================================
+const RULE_KEYS = ['method', 'path', 'header', 'count', 'mode', 'status', 'retryAfterMs', 'subStatus', 'delayMs'];
+function normalizeRule(r, i) {
+  const bad = (m) => { throw new Error(`rule ${i}: ${m}`); };
+  if (!isObject(r)) bad('must be an object');
+  Object.keys(r).forEach((k) => { if (!RULE_KEYS.includes(k)) bad(`unknown field '${k}'`); });
+  const rule = { ...r, mode: r.mode === undefined ? 'respond' : r.mode, count: r.count === undefined ? 1 : r.count };
+  if (!['respond', 'drop', 'afterForward', 'delay'].includes(rule.mode)) bad(`unknown mode '${rule.mode}'`);
+  if (rule.method !== undefined && typeof rule.method !== 'string') bad('method must be a string');
+  if (rule.path !== undefined) {
+    try { Object.defineProperty(rule, 're', { value: new RegExp(rule.path) }); } catch (e) { bad(`bad path regex: ${e.message}`); }
+  }
+  if (rule.header !== undefined && !(isObject(rule.header) && Object.values(rule.header).every((v) => typeof v === 'string'))) {
+    bad('header must be an object of strings');
+  }
+  if (!Number.isInteger(rule.count) || rule.count < 1) bad('count must be a positive integer');
+  if (rule.status !== undefined && !(Number.isInteger(rule.status) && (rule.status === 0 ||
+      (rule.status >= 200 && rule.status <= 599)))) bad('status must be 200..599 (0 = default)');
+  ['retryAfterMs', 'subStatus', 'delayMs'].forEach((k) => {
+    if (rule[k] !== undefined && !(Number.isInteger(rule[k]) && rule[k] >= 0)) bad(`${k} must be a non-negative integer`);
+  });
+  if (rule.mode === 'delay' && rule.delayMs === undefined) bad('delay mode needs delayMs');
+  return rule;
+}
+/** First matching rule; its count is decremented and it is removed at 0. */
+function takeRule(ctx) {
+  const i = state.rules.findIndex((r) => (!r.method || r.method.toUpperCase() === ctx.method) &&
+    (!r.re || r.re.test(ctx.rawPath)) &&
+    Object.entries(r.header || {}).every(([k, v]) => ctx.req.headers[k.toLowerCase()] === v));
+  if (i < 0) return null;
+  const rule = state.rules[i];
+  rule.count -= 1;
+  if (rule.count <= 0) state.rules.splice(i, 1);
+  state.stats.faultsFired += 1;
+  return rule;
+}
+function faultReply(rule) {
+  const status = rule.status || 503;
+  const headers = {
+    ...(rule.retryAfterMs !== undefined ? { 'x-ms-retry-after-ms': String(rule.retryAfterMs) } : {}),
+    ...(rule.subStatus !== undefined ? { 'x-ms-substatus': String(rule.subStatus) } : {}) };
+  const msg = status === 429
+    ? 'Request rate is large. More Request Units may be needed, so no changes were made. Please retry this request later. (cosmos-rig fault)'
+    : `Injected fault (cosmos-rig, mode ${rule.mode}).`;
+  return { ...fail(status, msg, headers), charge: 1 };
+}
+
+// ==== HTTP plumbing ===================================================================
+function readBody(req) {
+  return new Promise((resolve, reject) => {
+    const chunks = [];
+    let size = 0;
+    req.on('data', (c) => { size += c.length; if (size <= MAX_BODY_BYTES) chunks.push(c); });
+    req.on('end', () => resolve(size > MAX_BODY_BYTES ? null : Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
+function record(ctx, status, fault) {
+  const st = state.stats;
+  const inc = (o, k) => { o[k] = (o[k] || 0) + 1; };
+  if (status === null) st.dropped += 1;
+  else {
+    st.requests += 1;
+    inc(st.byMethod, ctx.method); inc(st.byStatus, status); inc(st.byMethodAndStatus, `${ctx.method} ${status}`);
+  }
+  state.log.push({ time: new Date().toISOString(), method: ctx.method, path: ctx.rawPath, status,
+    ms: Date.now() - ctx.started, ...(fault ? { fault } : {}) });
+  if (state.log.length > LOG_SIZE) state.log.shift();
+}
+function send(res, ctx, result, fault) {
+  const { status } = result;
+  const headers = { ...result.headers };
+  let charge = result.charge;
+  if (charge === undefined) charge = status >= 400 || ctx.method === 'GET' ? 1 : 5;
+  if (ctx.record) {                 // Cosmos-style headers (not on /__rig control replies)
+    headers['x-ms-activity-id'] = ctx.activityId;
+    headers['x-ms-request-charge'] = (Math.round(charge * 100) / 100).toFixed(2);
+  }
+  let payload = '';
+  if (status !== 204 && status !== 304 && result.body !== undefined) {
+    payload = typeof result.body === 'string' ? result.body : JSON.stringify(result.body);
+    headers['content-type'] = 'application/json';
+  }
+  if (status !== 204 && status !== 304) headers['content-length'] = Buffer.byteLength(payload);
+  res.writeHead(status, headers);
+  res.end(payload);
+  if (ctx.record) record(ctx, status, fault);
+}
+const control = (status, body) => ({ status, headers: {}, body, charge: 0 });
+
+/** /__rig/* endpoints (no auth, not counted in stats/log). */
+function handleControl(ctx, query) {
+  const p = ctx.rawPath.replace(/\/+$/, '');
+  const m = ctx.method;
+  if (p === '/__rig/reset' && m === 'POST') {
+    state.account.databases = new Databases(state.account, ['/id']);  // LSN/rid counters go with it
+    state.rules = [];
+    resetStats();
+    return control(200, { ok: true });
+  }
+  if (p === '/__rig/faults' && m === 'GET') return control(200, state.rules);
+  if (p === '/__rig/faults' && m === 'POST') {
+    try {
+      const rules = JSON.parse(ctx.body.toString('utf8'));
+      if (!Array.isArray(rules)) throw new Error('body must be a JSON array of rules');
+      state.rules = rules.map(normalizeRule);
+    } catch (e) { return control(400, { code: 'BadRequest', message: e.message }); }
+    return control(200, state.rules);
+  }
+  if (p === '/__rig/stats' && m === 'GET') return control(200, state.stats);
+  if (p === '/__rig/log' && m === 'GET') return control(200, state.log);
+  if (p === '/__rig/log/clear' && m === 'POST') { state.log = []; return control(200, { ok: true }); }
+  if (p === '/__rig/msi/token' && m === 'GET' && opts.identityHeader) {
+    // Fake App Service / Functions managed-identity endpoint (api-version 2019-08-01 shape).
+    if (ctx.req.headers['x-identity-header'] !== opts.identityHeader) {
+      return control(400, { error: 'invalid_request', error_description: 'Missing or wrong X-IDENTITY-HEADER.' });
+    }
+    const resource = query.get('resource');
+    if (!resource || !query.get('api-version')) {
+      return control(400, { error: 'invalid_request', error_description: 'resource and api-version are required.' });
+    }
+    const token = `rig.${crypto.randomBytes(32).toString('base64url')}`;
+    const expiresOn = Math.floor(Date.now() / 1000) + opts.tokenTtl;
+    state.tokens.set(token, expiresOn * 1000);
+    state.stats.tokensIssued += 1;
+    return control(200, { access_token: token, expires_on: String(expiresOn), resource, token_type: 'Bearer' });
+  }
+  return control(404, { code: 'NotFound', message: `No rig endpoint ${m} ${p}` });
+}
+
+async function onRequest(req, res) {
+  const q = req.url.indexOf('?');
+  const rawPath = q < 0 ? req.url : req.url.slice(0, q);
+  const ctx = { req, method: req.method.toUpperCase(), rawPath, started: Date.now(),
+    activityId: crypto.randomUUID(), record: false };
+  let fault;
+  try {
+    const body = await readBody(req);
+    ctx.body = body || Buffer.alloc(0);
+    if (rawPath === '/__rig' || rawPath.startsWith('/__rig/')) {
+      send(res, ctx, handleControl(ctx, new URLSearchParams(q < 0 ? '' : req.url.slice(q + 1))));
+      return;
+    }
+    ctx.record = true;
+    if (body === null) { send(res, ctx, fail(413, 'Request size is too large.')); return; }
+    try {
+      ctx.segments = rawPath.split('/').filter((x) => x !== '').map(decodeURIComponent);
+    } catch (e) {
+      send(res, ctx, fail(400, 'The request URL contains an invalid percent-encoding.'));
+      return;
+    }
+    ctx.resource = resourceOf(ctx.segments);
+    let result = checkAuth(ctx);
+    if (!result) {
+      const rule = takeRule(ctx);
+      fault = rule ? rule.mode : undefined;
+      if (!rule) result = await execute(ctx);
+      else if (rule.mode === 'respond') result = faultReply(rule);
+      else if (rule.mode === 'drop') { req.socket.destroy(); record(ctx, null, 'drop'); return; }
+      else if (rule.mode === 'delay') { await sleep(rule.delayMs); result = await execute(ctx); }
+      else { await execute(ctx); result = faultReply(rule); } // afterForward: applied, reply lost
+    }
+    send(res, ctx, result, fault);
+  } catch (e) {
+    process.stderr.write(`cosmos-rig: internal error on ${req.method} ${req.url}: ${e.stack}\n`);
+    if (!res.headersSent) send(res, ctx, fail(500, `cosmos-rig internal error: ${e.message}`), fault);
+  }
+}
+
+// ==== Start ===========================================================================
+const server = lib.createHttpServer({ keepAlive: true });
+[libListener] = server.listeners('request');        // the library's single request listener
+server.removeAllListeners('request');
+server.on('request', (req, res) => { onRequest(req, res); });
+server.keepAliveTimeout = 60000;
+server.headersTimeout = 65000;
+server.on('error', (e) => { process.stderr.write(`cosmos-rig: ${e.message}\n`); process.exit(1); });
+server.listen(opts.port, opts.host, () => {
+  const { address, port } = server.address();
+  const host = address.includes(':') ? `[${address}]` : address;
+  process.stdout.write(`cosmos-rig listening on http://${host}:${port}\n`);
+});
+const shutdown = () => { server.close(); server.closeAllConnections(); process.exit(0); };
+process.on('SIGTERM', shutdown);
+process.on('SIGINT', shutdown);

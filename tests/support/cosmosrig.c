@@ -1,0 +1,204 @@
+/*
+ * cosmosrig.c - process control of the Node rig, and its control endpoints.
+ */
+#include "cosmosrig.h"
+
+#include <curl/curl.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "../../handler/store/store_cosmos.h"
+#include "../../handler/util/buf.h"
+#include "../../handler/util/log.h"
+#include "../../handler/util/timeutil.h"
+
+#define RIG_DIR ES_SOURCE_DIR "/tests/support/cosmos-rig"
+
+bool cosmosrig_available(void)
+{
+    return access(RIG_DIR "/node_modules/@vercel/cosmosdb-server", R_OK) == 0;
+}
+
+/* Waits for the rig's "listening on <url>" line in its log; the url into out. */
+static bool wait_listening(const char *log, pid_t pid, char *out, size_t out_len)
+{
+    const char *marker = "listening on ";
+    int64_t deadline = es_time_mono_ms() + 30000;
+    while (es_time_mono_ms() < deadline) {
+        FILE *f = fopen(log, "r");
+        char line[512];
+        while (f != NULL && fgets(line, sizeof(line), f) != NULL) {
+            char *url = strstr(line, marker);
+            if (url != NULL) {
+                url += strlen(marker);
+                url[strcspn(url, "\r\n")] = '\0';
+                snprintf(out, out_len, "%s", url);
+                fclose(f);
+                return true;
+            }
+        }
+        if (f != NULL)
+            fclose(f);
+        if (waitpid(pid, NULL, WNOHANG) == pid)
+            return false;
+        es_time_sleep_ms(20);
+    }
+    return false;
+}
+
+pid_t cosmosrig_start_shared(void)
+{
+    if (!cosmosrig_available())
+        return -1;
+    char log[128];
+    snprintf(log, sizeof(log), "/tmp/cosmosrig-%d.log", (int)getpid());
+    pid_t pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (fd < 0)
+            _exit(127);
+        dup2(fd, STDOUT_FILENO);
+        dup2(fd, STDERR_FILENO);
+        execlp("node", "node", RIG_DIR "/rig.js", "--port", "0", "--host", "127.0.0.1",
+               "--key", COSMOSRIG_KEY, "--identity-header", COSMOSRIG_IDENTITY_HEADER,
+               (char *)NULL);
+        _exit(127);
+    }
+    char url[256];
+    if (!wait_listening(log, pid, url, sizeof(url))) {
+        fprintf(stderr, "cosmosrig: the rig did not start (see %s)\n", log);
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+        return -1;
+    }
+    char pid_text[32];
+    snprintf(pid_text, sizeof(pid_text), "%d", (int)pid);
+    setenv("COSMOS_RIG_ENDPOINT", url, 1);
+    setenv("COSMOS_RIG_KEY", COSMOSRIG_KEY, 1);
+    setenv("COSMOS_RIG_PID", pid_text, 1);
+    setenv("COSMOS_RIG_LOG", log, 1);
+    return pid;
+}
+
+void cosmosrig_stop_shared(void)
+{
+    const char *p = getenv("COSMOS_RIG_PID");
+    if (p == NULL)
+        return;
+    pid_t pid = (pid_t)strtol(p, NULL, 10);
+    kill(pid, SIGTERM);
+    int64_t deadline = es_time_mono_ms() + 5000;
+    while (waitpid(pid, NULL, WNOHANG) == 0) {
+        if (es_time_mono_ms() > deadline) {
+            kill(pid, SIGKILL);
+            waitpid(pid, NULL, 0);
+            break;
+        }
+        es_time_sleep_ms(10);
+    }
+    unsetenv("COSMOS_RIG_PID");
+    unsetenv("COSMOS_RIG_ENDPOINT");
+    const char *log = getenv("COSMOS_RIG_LOG");
+    if (log != NULL)
+        unlink(log);
+}
+
+const char *cosmosrig_endpoint(void)
+{
+    return getenv("COSMOS_RIG_ENDPOINT");
+}
+
+static size_t collect(char *p, size_t size, size_t n, void *ud)
+{
+    return es_buf_add(ud, p, size * n) == ES_OK ? size * n : 0;
+}
+
+/* A control request to the rig; the response body into out (may be NULL). */
+static long control(const char *method, const char *path, const char *body,
+                    struct es_buf *out)
+{
+    const char *ep = cosmosrig_endpoint();
+    if (ep == NULL)
+        return -1;
+    char url[512];
+    snprintf(url, sizeof(url), "%s%s", ep, path);
+    CURL *h = curl_easy_init();
+    struct curl_slist *hl = curl_slist_append(NULL, "Content-Type: application/json");
+    struct es_buf sink;
+    es_buf_init(&sink, 1 << 20);
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hl);
+    if (body != NULL)
+        curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, collect);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, out != NULL ? out : &sink);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 10000L);
+    long status = -1;
+    if (curl_easy_perform(h) == CURLE_OK)
+        curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+    curl_slist_free_all(hl);
+    curl_easy_cleanup(h);
+    es_buf_release(&sink);
+    return status;
+}
+
+int cosmosrig_faults(const char *rules_json)
+{
+    return control("POST", "/__rig/faults", rules_json, NULL) == 200 ? 0 : -1;
+}
+
+json_t *cosmosrig_stats(void)
+{
+    struct es_buf b;
+    es_buf_init(&b, 1 << 20);
+    json_t *j = NULL;
+    if (control("GET", "/__rig/stats", NULL, &b) == 200)
+        j = json_loadb(b.ptr, b.len, 0, NULL);
+    es_buf_release(&b);
+    return j;
+}
+
+void cosmosrig_env_for(const char *db, struct cosmosrig_env *out)
+{
+    const char *ep = cosmosrig_endpoint();
+    snprintf(out->conn, sizeof(out->conn), "CosmosDB=AccountEndpoint=%s/;AccountKey=%s;",
+             ep != NULL ? ep : "http://127.0.0.1:1", COSMOSRIG_KEY);
+    snprintf(out->db, sizeof(out->db), "COSMOS_DATABASE=%s", db);
+    out->list[0] = out->conn;
+    out->list[1] = out->db;
+    out->list[2] = NULL;
+}
+
+int cosmosrig_init_db(const char *db)
+{
+    char conn[512];
+    snprintf(conn, sizeof(conn), "AccountEndpoint=%s/;AccountKey=%s;",
+             cosmosrig_endpoint(), COSMOSRIG_KEY);
+    struct es_config cfg;
+    setenv("CosmosDB", conn, 1);
+    setenv("COSMOS_DATABASE", db, 1);
+    struct es_error err = {0};
+    int rc = -1;
+    es_log_set_level(ES_LOG_WARN); /* init reports each container it creates */
+    if (es_config_load(&cfg, &err) == ES_OK) {
+        struct es_store *s = NULL;
+        if (es_store_open(&cfg, &s, &err) == ES_OK &&
+            es_store_cosmos_init(s, &err) == ES_OK)
+            rc = 0;
+        es_store_close(s);
+        es_config_release(&cfg);
+    }
+    unsetenv("CosmosDB");
+    unsetenv("COSMOS_DATABASE");
+    if (rc != 0)
+        fprintf(stderr, "cosmosrig: init of '%s' failed: %s\n", db, err.message);
+    return rc;
+}
