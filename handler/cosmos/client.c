@@ -492,6 +492,13 @@ enum es_status cosmos_execute(struct cosmos_client *c, const struct cosmos_reque
             io->round_trips++;
             io->request_charge += out->request_charge;
         }
+        if (rc == CURLE_WRITE_ERROR) {
+            /* Only our own cap stops a body: more tries would meet it again. */
+            out->status = 0;
+            return es_error_set(
+                err, ES_ETOOBIG, "Cosmos DB %s %s: the response is larger than %zu bytes",
+                req->method, req->resource_link, c->opts.max_response_bytes);
+        }
         bool sent = rc == CURLE_OK || !never_sent(rc);
         if ((rc != CURLE_OK && sent) || out->status == 408 || out->status == 503)
             maybe_applied = maybe_applied || !req->idempotent;

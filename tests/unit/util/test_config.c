@@ -112,3 +112,32 @@ Test(config, an_incomplete_connection_string_is_an_error_that_hides_the_key)
     cr_expect(strstr(err.message, "CosmosDB") != NULL);
     cr_expect(strstr(err.message, "c2VjcmV0") == NULL);
 }
+
+Test(config, reads_the_managed_identity_and_client_settings)
+{
+    unsetenv("CosmosDB");
+    setenv("CosmosDB__accountEndpoint", "https://acct.documents.azure.com:443/", 1);
+    setenv("IDENTITY_ENDPOINT", "http://localhost:42356/msi/token", 1);
+    setenv("IDENTITY_HEADER", "guid-secret", 1);
+    setenv("CosmosDB__clientId", "client-1", 1);
+    setenv("COSMOS_MAX_RETRIES", "3", 1);
+    setenv("COSMOS_TLS_VERIFY", "false", 1);
+    struct es_config cfg;
+    cr_assert_eq(es_config_load(&cfg, NULL), ES_OK);
+    cr_expect_str_eq(cfg.identity_endpoint, "http://localhost:42356/msi/token");
+    cr_expect_str_eq(cfg.identity_header, "guid-secret");
+    cr_expect_str_eq(cfg.identity_client_id, "client-1");
+    cr_expect_eq(cfg.cosmos_max_retries, 3);
+    cr_expect_not(cfg.cosmos_tls_verify);
+    cr_expect_eq(cfg.cosmos_retry_budget_ms, 30000);
+    es_config_release(&cfg);
+}
+
+Test(config, rejects_a_tls_setting_that_is_not_a_boolean)
+{
+    setenv("COSMOS_TLS_VERIFY", "maybe", 1);
+    struct es_config cfg;
+    struct es_error err = {0};
+    cr_expect_eq(es_config_load(&cfg, &err), ES_EINVAL);
+    cr_expect(strstr(err.message, "COSMOS_TLS_VERIFY") != NULL);
+}
