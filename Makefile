@@ -9,8 +9,7 @@
 
 RIG := tests/support/cosmos-rig
 BUILD ?= build
-ASAN_RIG := tests/support/cosmos-rig
-BUILD ?= build-asan
+ASAN_BUILD ?= build-asan
 JOBS ?= $(shell nproc)
 ARGS ?=
 
