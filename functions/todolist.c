@@ -383,3 +383,121 @@ void todo_call_end(struct todo_call *c)
     json_decref(c->body);
     c->body = NULL;
 }
+
+void todo_reply_store_error(struct fn_ctx *ctx, struct fn_http_response *res,
+                            enum es_status st, const char *what,
+                            const struct es_error *err)
+{
+    es_log_error("%s failed: %s", what, err->message);
+    fn_log(ctx, "%s failed: %s", what, err->message);
+    if (st == ES_EUNAVAILABLE || st == ES_ETIMEOUT || st == ES_ENOMEM || st == ES_EAUTH) {
+        fn_reply_error(res, 503, "store_unavailable",
+                       "the store is unavailable; retry later");
+        fn_set_header(res, "Retry-After", "1");
+    } else {
+        fn_reply_error(res, 500, "internal_error", "the store failed");
+    }
+}
+
+enum es_status todo_execute(struct es_engine *engine, const char *list_id,
+                            const struct todo_cmd *tc, const char *key,
+                            const char *correlation, const char *causation,
+                            struct es_outcome *out, struct es_error *err)
+{
+    char hash[65];
+    struct es_hash_part parts[] = {{"reaction\n", 9}, {key, strlen(key)}};
+    if (es_sha256_hex(parts, 2, hash) != ES_OK)
+        return ES_ENOMEM;
+    struct decide_ctx dc = {.cmd = tc, .success_status = 200};
+    struct es_command cmd = {
+        .aggregate = &todolist_aggregate,
+        .aggregate_id = list_id,
+        .decide = decide,
+        .decide_ctx = &dc,
+        .idempotency_key = key,
+        .request_hash = hash,
+        .correlation_id = correlation,
+        .causation_id = causation,
+    };
+    return es_engine_execute(engine, &cmd, out, err);
+}
+
+bool todo_query_int(const struct fn_http_request *req, struct fn_http_response *res,
+                    const char *name, int64_t min, int64_t max, int64_t dflt,
+                    int64_t *out)
+{
+    const char *v = fn_query(req, name);
+    *out = dflt;
+    if (v == NULL)
+        return true;
+    char *end = NULL;
+    long long n = v[0] >= '0' && v[0] <= '9' ? strtoll(v, &end, 10) : -1;
+    if (end == NULL || *end != '\0' || n < min || n > max) {
+        fn_reply_error(res, 400, "invalid_field",
+                       "'%s' must be an integer from %lld to %lld", name, (long long)min,
+                       (long long)max);
+        return false;
+    }
+    *out = n;
+    return true;
+}
+
+/* The client's form of a store continuation token: base64url (malloc'd). */
+static char *continuation_out(const char *store_token)
+{
+    char *b64 = es_base64_encode(store_token, strlen(store_token));
+    if (b64 == NULL)
+        return NULL;
+    /* base64url without padding: safe in a query string as it is. */
+    size_t n = strlen(b64);
+    while (n > 0 && b64[n - 1] == '=')
+        b64[--n] = '\0';
+    for (char *p = b64; *p; p++)
+        *p = *p == '+' ? '-' : *p == '/' ? '_' : *p;
+    return b64;
+}
+
+void todo_reply_page(struct fn_http_response *res, const char *key, json_t *items,
+                     const char *next_store_token)
+{
+    char *out = next_store_token != NULL ? continuation_out(next_store_token) : NULL;
+    fn_reply_json(res, 200, json_pack("{s:o, s:s?}", key, items, "continuation", out));
+    free(out);
+}
+
+bool todo_paging(const struct fn_http_request *req, struct fn_http_response *res,
+                 int64_t dflt_limit, int64_t max_limit, int64_t *limit,
+                 char **continuation)
+{
+    *continuation = NULL;
+    if (!todo_query_int(req, res, "limit", 1, max_limit, dflt_limit, limit))
+        return false;
+    const char *c = fn_query(req, "continuation");
+    if (c == NULL || c[0] == '\0')
+        return true;
+    size_t n = strlen(c);
+    char *b64 = malloc(n + 4);
+    unsigned char *raw = NULL;
+    size_t raw_len = 0;
+    bool ok = b64 != NULL;
+    for (size_t i = 0; ok && i < n; i++) {
+        char ch = c[i];
+        ok = ch != '+' && ch != '/' && ch != '=';
+        b64[i] = ch == '-' ? '+' : ch == '_' ? '/' : ch;
+    }
+    if (ok) {
+        b64[n] = '\0';
+        ok = es_base64_decode(b64, n, &raw, &raw_len) == ES_OK && raw_len > 0 &&
+             memchr(raw, '\0', raw_len) == NULL;
+    }
+    free(b64);
+    if (!ok) {
+        free(raw);
+        fn_reply_error(res, 400, "invalid_field",
+                       "'continuation' is not one this API gave out");
+        return false;
+    }
+    *continuation = strndup((const char *)raw, raw_len);
+    free(raw);
+    return *continuation != NULL;
+}

@@ -73,4 +73,43 @@ void todo_call_run(struct todo_call *c, const struct todo_cmd *tc, int success_s
 
 void todo_call_end(struct todo_call *c);
 
+/*
+ * Runs a domain command without an HTTP request - a reaction on the read side.
+ * key makes it idempotent (required), correlation and causation go into the
+ * events' metadata. out is the engine's outcome (release it).
+ */
+enum es_status todo_execute(struct es_engine *engine, const char *list_id,
+                            const struct todo_cmd *tc, const char *key,
+                            const char *correlation, const char *causation,
+                            struct es_outcome *out, struct es_error *err);
+
+/*
+ * A query parameter as an integer in [min, max], dflt when absent. Answers
+ * 400 invalid_field and returns false when it is anything else.
+ */
+bool todo_query_int(const struct fn_http_request *req, struct fn_http_response *res,
+                    const char *name, int64_t min, int64_t max, int64_t dflt,
+                    int64_t *out);
+
+/*
+ * The paging parameters of the read routes: limit (1..max_limit, default
+ * dflt_limit) and the opaque continuation (base64url of the store's token).
+ * *continuation is malloc'd or NULL. Answers 400 and returns false when bad.
+ */
+bool todo_paging(const struct fn_http_request *req, struct fn_http_response *res,
+                 int64_t dflt_limit, int64_t max_limit, int64_t *limit,
+                 char **continuation);
+
+/*
+ * Replies 200 {"<key>": items, "continuation": <the client's form of the
+ * store's next token, or null>}; steals items.
+ */
+void todo_reply_page(struct fn_http_response *res, const char *key, json_t *items,
+                     const char *next_store_token);
+
+/* Answers 503 store_unavailable (with Retry-After) or 500, and logs the cause. */
+void todo_reply_store_error(struct fn_ctx *ctx, struct fn_http_response *res,
+                            enum es_status st, const char *what,
+                            const struct es_error *err);
+
 #endif

@@ -24,6 +24,7 @@
 
 #include "http/front.h"
 #include "http/hostproto.h"
+#include "http/pump.h"
 #include "http/server.h"
 #include "invoke/invoke.h"
 #include "store/store_cosmos.h"
@@ -134,6 +135,7 @@ struct runtime {
     struct invoke_app app;
     struct hostproto hp;
     struct front *front;
+    struct pump *pump;
     struct http_server *server;
 };
 
@@ -173,6 +175,40 @@ static void *check_store(void *arg)
         es_log_error("cosmos: %s", err.message);
     atomic_store(&rt->check_done, true);
     return NULL;
+}
+
+/* Under `handler serve`, delivers the embedded store's change feed to the trigger
+ * function. */
+static void start_pump(struct runtime *rt)
+{
+    const struct front_trigger *t = front_cosmos_trigger(rt->front);
+    if (t == NULL)
+        return;
+    if (rt->store->ops->feed_read == NULL) {
+        es_log_warn(
+            "serve: '%s' is not run here: on Cosmos DB the Functions host delivers "
+            "the change feed (run under func start for the read side)",
+            t->function);
+        return;
+    }
+    struct pump_opts po = {
+        .store = rt->store,
+        .app = &rt->app,
+        .function = t->function,
+        .binding = t->binding,
+        .max_items = t->max_items,
+        .poll_ms = t->poll_ms,
+        .has_retry = t->has_retry,
+        .max_retries = t->max_retries,
+        .min_backoff_ms = t->min_backoff_ms,
+        .max_backoff_ms = t->max_backoff_ms,
+    };
+    struct es_error err = {0};
+    rt->pump = pump_start(&po, &err);
+    if (rt->pump == NULL)
+        es_log_error("serve: the change-feed pump did not start: %s", err.message);
+    else
+        es_engine_on_append(rt->engine, pump_notify, rt->pump);
 }
 
 static int init_store(struct runtime *rt)
@@ -244,6 +280,8 @@ static int serve(struct runtime *rt, const struct options *o, const sigset_t *si
         rt->checking = true;
         pthread_detach(rt->checker);
     }
+    if (rt->front != NULL)
+        start_pump(rt);
     if (rt->front != NULL) {
         char base[128];
         snprintf(base, sizeof(base), "http://%s:%d", opts.address,
@@ -253,6 +291,9 @@ static int serve(struct runtime *rt, const struct options *o, const sigset_t *si
 
     int sig = wait_for_signal(signals);
     es_log_info("received %s: finishing in-flight requests", strsignal(sig));
+    es_engine_on_append(rt->engine, NULL, NULL);
+    pump_stop(rt->pump);
+    rt->pump = NULL;
     size_t left = http_server_drain(rt->server, rt->cfg.shutdown_timeout_ms);
     if (left > 0) {
         es_log_error("exiting with %zu requests still in flight after %lld ms", left,

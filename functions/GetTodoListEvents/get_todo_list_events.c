@@ -11,27 +11,6 @@
 #include "../../handler/util/log.h"
 #include "../todolist.h"
 
-/* A query integer in [min, max], dflt when absent; false after answering 400. */
-static bool query_int(struct fn_http_response *res, const struct fn_http_request *req,
-                      const char *name, int64_t min, int64_t max, int64_t dflt,
-                      int64_t *out)
-{
-    const char *v = fn_query(req, name);
-    *out = dflt;
-    if (v == NULL)
-        return true;
-    char *end = NULL;
-    long long n = v[0] >= '0' && v[0] <= '9' ? strtoll(v, &end, 10) : -1;
-    if (end == NULL || *end != '\0' || n < min || n > max) {
-        fn_reply_error(res, 400, "invalid_field",
-                       "'%s' must be an integer from %lld to %lld", name, (long long)min,
-                       (long long)max);
-        return false;
-    }
-    *out = n;
-    return true;
-}
-
 static json_t *page_body(const char *id, const struct es_event_page *page, size_t limit,
                          int64_t from)
 {
@@ -57,8 +36,8 @@ static void get_todo_list_events(struct fn_ctx *ctx, const struct fn_http_reques
         return;
     }
     int64_t from, limit;
-    if (!query_int(res, req, "from", 1, INT64_MAX / 2, 1, &from) ||
-        !query_int(res, req, "limit", 1, 1000, 100, &limit))
+    if (!todo_query_int(req, res, "from", 1, INT64_MAX / 2, 1, &from) ||
+        !todo_query_int(req, res, "limit", 1, 1000, 100, &limit))
         return;
     char stream[128];
     snprintf(stream, sizeof(stream), TODOLIST_STREAM_PREFIX "%s", id);

@@ -31,8 +31,16 @@ struct es_engine {
     struct es_cache *cache;
     int snapshot_every;
     int max_attempts;
+    void (*on_append)(void *ctx);
+    void *on_append_ctx;
     pthread_mutex_t stripes[STRIPES];
 };
+
+void es_engine_on_append(struct es_engine *e, void (*hook)(void *ctx), void *ctx)
+{
+    e->on_append = hook;
+    e->on_append_ctx = ctx;
+}
 
 struct es_engine *es_engine_new(const struct es_engine_opts *opts)
 {
@@ -488,6 +496,8 @@ enum es_status es_engine_execute(struct es_engine *e, const struct es_command *c
     pthread_mutex_unlock(lock);
     if (a.state != NULL)
         cmd->aggregate->state_free(a.state);
+    if (st == ES_OK && out->appended > 0 && e->on_append != NULL)
+        e->on_append(e->on_append_ctx);
     if (st != ES_OK) {
         free(out->body);
         out->body = NULL;

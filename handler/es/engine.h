@@ -105,6 +105,13 @@ enum es_status es_engine_load(struct es_engine *e, const struct es_aggregate *ag
                               int64_t *version_out, struct es_io *io,
                               struct es_error *err);
 
+/*
+ * Calls hook(ctx) after every successful append (outside the engine's locks),
+ * e.g. to wake a change-feed reader. One hook; NULL removes it. Set it before
+ * commands run.
+ */
+void es_engine_on_append(struct es_engine *e, void (*hook)(void *ctx), void *ctx);
+
 /* The store the engine writes to. */
 struct es_store *es_engine_store(struct es_engine *e);
 

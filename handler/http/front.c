@@ -31,6 +31,8 @@ struct route {
 
 struct front {
     const struct invoke_app *app;
+    struct front_trigger trigger; /* function is NULL when the app has none */
+    char *trigger_function, *trigger_binding;
     char *prefix; /* route prefix without slashes, may be empty */
     struct route *routes;
     size_t n_routes;
@@ -53,6 +55,8 @@ void front_free(struct front *f)
         route_release(&f->routes[i]);
     free(f->routes);
     free(f->prefix);
+    free(f->trigger_function);
+    free(f->trigger_binding);
     free(f);
 }
 
@@ -134,6 +138,60 @@ static enum es_status route_from_bindings(const char *name, json_t *bindings,
     return ES_OK;
 }
 
+/* "hh:mm:ss" (a .NET TimeSpan as function.json writes it) in milliseconds, or dflt. */
+static int64_t timespan_ms(const json_t *v, int64_t dflt)
+{
+    const char *s = json_string_value(v);
+    int h, m, sec;
+    if (s == NULL || sscanf(s, "%d:%d:%d", &h, &m, &sec) != 3)
+        return dflt;
+    return ((int64_t)h * 3600 + m * 60 + sec) * 1000;
+}
+
+static int64_t int_or(const json_t *v, int64_t dflt)
+{
+    return json_is_integer(v) ? (int64_t)json_integer_value(v) : dflt;
+}
+
+/* Notes the first cosmosDBTrigger function for the change-feed pump. */
+static enum es_status note_trigger(struct front *f, const char *name, json_t *fj)
+{
+    size_t i;
+    json_t *b;
+    json_array_foreach(json_object_get(fj, "bindings"), i, b)
+    {
+        const char *type = json_string_value(json_object_get(b, "type"));
+        if (type == NULL || strcasecmp(type, "cosmosDBTrigger") != 0 ||
+            f->trigger_function)
+            continue;
+        const char *binding = json_string_value(json_object_get(b, "name"));
+        f->trigger_function = strdup(name);
+        f->trigger_binding = strdup(binding != NULL ? binding : "documents");
+        if (f->trigger_function == NULL || f->trigger_binding == NULL)
+            return ES_ENOMEM;
+        json_t *retry = json_object_get(fj, "retry");
+        int64_t fixed = timespan_ms(json_object_get(retry, "delayInterval"), 1000);
+        f->trigger = (struct front_trigger){
+            .function = f->trigger_function,
+            .binding = f->trigger_binding,
+            .max_items = (size_t)int_or(json_object_get(b, "maxItemsPerInvocation"), 100),
+            .poll_ms = int_or(json_object_get(b, "feedPollDelay"), 5000),
+            .has_retry = json_is_object(retry),
+            .max_retries = int_or(json_object_get(retry, "maxRetryCount"), 0),
+            .min_backoff_ms =
+                timespan_ms(json_object_get(retry, "minimumInterval"), fixed),
+            .max_backoff_ms =
+                timespan_ms(json_object_get(retry, "maximumInterval"), fixed),
+        };
+    }
+    return ES_OK;
+}
+
+const struct front_trigger *front_cosmos_trigger(const struct front *f)
+{
+    return f->trigger_function != NULL ? &f->trigger : NULL;
+}
+
 static enum es_status load_function(struct front *f, const char *app_dir,
                                     const char *name, struct es_error *err)
 {
@@ -163,7 +221,9 @@ static enum es_status load_function(struct front *f, const char *app_dir,
     f->routes = grown;
     struct route *r = &f->routes[f->n_routes];
     memset(r, 0, sizeof(*r));
-    st = route_from_bindings(name, json_object_get(fj, "bindings"), r, err);
+    st = note_trigger(f, name, fj);
+    if (st == ES_OK)
+        st = route_from_bindings(name, json_object_get(fj, "bindings"), r, err);
     if (st == ES_OK) {
         f->n_routes++;
     } else {

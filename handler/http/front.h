@@ -36,6 +36,21 @@ void front_free(struct front *f);
 /* A router for the HTTP server; f must outlive the server. */
 struct http_router front_router(struct front *f);
 
+/* A Cosmos DB trigger function of the app folder, as its function.json sets it up. */
+struct front_trigger {
+    const char *function;
+    const char *binding;
+    size_t max_items;       /* maxItemsPerInvocation (default 100) */
+    int64_t poll_ms;        /* feedPollDelay (default 5000) */
+    bool has_retry;         /* a "retry" policy is present */
+    int64_t max_retries;    /* its maxRetryCount */
+    int64_t min_backoff_ms; /* minimumInterval (or delayInterval) */
+    int64_t max_backoff_ms; /* maximumInterval (or delayInterval) */
+};
+
+/* The first Cosmos DB trigger function, or NULL when the app has none. */
+const struct front_trigger *front_cosmos_trigger(const struct front *f);
+
 /* Writes "  Name: [GET,POST] http://host:port/api/route" lines to the log. */
 void front_log_routes(const struct front *f, const char *base_url);
 

@@ -1,0 +1,152 @@
+/*
+ * readside.c - the to-do lists' projections and the move process.
+ *
+ * Projections: the list view ("todolist:{id}") and the summary behind the
+ * index ("summary:{id}"), both folds from domain/todo_views.c.
+ *
+ * The move process, reacting to ItemMovedOut {itemId, task, status,
+ * toListId} on the source list:
+ *   1. if the source already holds the revert's receipt, the move was settled
+ *      as reverted: nothing to do;
+ *   2. run ItemMovedIn on the target (key "movein:{eventId}"): done when it
+ *      succeeds or was done before;
+ *   3. when the target refuses (missing, deleted, the task exists there),
+ *      run ItemMoveReverted on the source (key "revert:{eventId}") with the
+ *      refusal as the reason.
+ * Checking the revert first keeps the outcome fixed once chosen: a target
+ * created after the refusal cannot receive an item already put back.
+ */
+#include "readside.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "../domain/todo_views.h"
+#include "../handler/util/jsonutil.h"
+#include "todolist.h"
+
+static json_t *list_initial(const char *id)
+{
+    return todo_list_view_new(id);
+}
+
+static enum es_status list_apply(json_t *view, const struct es_event *ev)
+{
+    return todo_list_view_apply(view, ev->type, ev->data);
+}
+
+static json_t *summary_initial(const char *id)
+{
+    return todo_summary_view_new(id);
+}
+
+static enum es_status summary_apply(json_t *view, const struct es_event *ev)
+{
+    return todo_summary_view_apply(view, ev->type, ev->data);
+}
+
+static const struct es_projection list_view = {"todolist-view", TODOLIST_STREAM_PREFIX,
+                                               "todolist:", list_initial, list_apply};
+static const struct es_projection summary_view = {
+    "todolist-summary", TODOLIST_STREAM_PREFIX, "summary:", summary_initial,
+    summary_apply};
+
+/* The refusal code in an outcome's error body, e.g. "not_found". */
+static void refusal_code(const struct es_outcome *o, char *out, size_t len)
+{
+    json_t *body = json_loads(o->body ? o->body : "", 0, NULL);
+    const char *code = json_string_value(json_object_get(body, "error"));
+    snprintf(out, len, "%s", code != NULL ? code : "refused");
+    json_decref(body);
+}
+
+static enum es_status react_move(const struct es_react_env *env,
+                                 const struct es_event *ev, struct es_error *err)
+{
+    if (strcmp(ev->type, "ItemMovedOut") != 0)
+        return ES_OK;
+    const char *item = json_string_value(json_object_get(ev->data, "itemId"));
+    const char *task = json_string_value(json_object_get(ev->data, "task"));
+    const char *to = json_string_value(json_object_get(ev->data, "toListId"));
+    enum todo_item_status status;
+    if (item == NULL || task == NULL || to == NULL ||
+        !todo_status_parse(json_string_value(json_object_get(ev->data, "status")),
+                           &status))
+        return es_error_set(err, ES_EFIELD, "ItemMovedOut %s:%lld lacks a field",
+                            ev->stream_id, (long long)ev->version);
+    const char *source = ev->stream_id + strlen(TODOLIST_STREAM_PREFIX);
+    const char *corr = json_string_value(json_object_get(ev->meta, "correlationId"));
+    char event_id[300], in_key[320], revert_key[320];
+    es_event_id(ev->stream_id, ev->version, event_id, sizeof(event_id));
+    snprintf(in_key, sizeof(in_key), "movein:%s", event_id);
+    snprintf(revert_key, sizeof(revert_key), "revert:%s", event_id);
+
+    struct es_receipt receipt;
+    enum es_status st = env->store->ops->read_receipt(env->store, ev->stream_id,
+                                                      revert_key, &receipt, env->io, err);
+    if (st == ES_OK) {
+        es_receipt_release(&receipt);
+        return ES_OK;
+    }
+    if (st != ES_ENOTFOUND)
+        return st;
+
+    struct todo_cmd in = {.kind = TODO_MOVE_IN,
+                          .item_id = item,
+                          .task = task,
+                          .has_status = true,
+                          .status = status,
+                          .other_list_id = source};
+    struct es_outcome o;
+    st = todo_execute(env->engine, to, &in, in_key, corr, event_id, &o, err);
+    if (st == ES_OK && o.status >= 200 && o.status < 300) {
+        es_outcome_release(&o);
+        return ES_OK;
+    }
+    if (st == ES_OK && o.status != 404 && o.status != 410 && o.status != 409)
+        st = es_error_set(err, ES_EUNAVAILABLE, "moving item %s into '%s' answered %d",
+                          item, to, o.status);
+    if (st == ES_OK && o.status == 409 &&
+        strstr(o.body ? o.body : "", "task_exists") == NULL)
+        st = es_error_set(err, ES_EUNAVAILABLE,
+                          "moving item %s into '%s' kept conflicting", item, to);
+    char reason[64];
+    if (st == ES_OK)
+        refusal_code(&o, reason, sizeof(reason));
+    es_outcome_release(&o);
+    if (st != ES_OK)
+        return st;
+
+    struct todo_cmd back = {.kind = TODO_REVERT_MOVE,
+                            .item_id = item,
+                            .task = task,
+                            .has_status = true,
+                            .status = status,
+                            .other_list_id = to,
+                            .reason = reason};
+    st = todo_execute(env->engine, source, &back, revert_key, corr, event_id, &o, err);
+    if (st == ES_OK && (o.status < 200 || o.status >= 300) && o.status != 404)
+        st = es_error_set(err, ES_EUNAVAILABLE, "reverting the move of %s answered %d",
+                          item, o.status);
+    es_outcome_release(&o);
+    return st;
+}
+
+static const struct es_reactor move_reactor = {"move-item", TODOLIST_STREAM_PREFIX,
+                                               react_move};
+
+static const struct es_projection *const projections[] = {&list_view, &summary_view};
+static const struct es_reactor *const reactors[] = {&move_reactor};
+
+struct es_projector_opts readside_opts(const struct fn_services *svc)
+{
+    struct es_projector_opts o = {
+        .store = svc->store,
+        .engine = svc->engine,
+        .projections = projections,
+        .n_projections = sizeof(projections) / sizeof(projections[0]),
+        .reactors = reactors,
+        .n_reactors = sizeof(reactors) / sizeof(reactors[0]),
+    };
+    return o;
+}

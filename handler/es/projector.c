@@ -1,0 +1,357 @@
+/*
+ * projector.c - folding a change-feed batch into views and running reactors
+ * (see projector.h for the contract).
+ *
+ * Dead-letter document (deadletters container, partition key /streamId):
+ *   id        "{eventId}:dead" (an undecodable payload: "_undecodable:{sha256}")
+ *   streamId  the event's stream, or "_undecodable"
+ *   event     the event document as delivered (or "payload": what arrived)
+ *   error     why it failed, from the last attempt
+ *   attempts  how many times the batch was tried
+ *   failedAt  RFC 3339 UTC
+ * Writing one again (the batch redelivered) replaces it.
+ */
+#include "projector.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../util/hash.h"
+#include "../util/jsonutil.h"
+#include "../util/log.h"
+#include "../util/timeutil.h"
+
+#define MAX_PROJECTIONS 16
+#define VIEW_ATTEMPTS   10
+
+static int by_stream_version(const void *a, const void *b)
+{
+    const struct es_event *x = a, *y = b;
+    int c = strcmp(x->stream_id, y->stream_id);
+    if (c != 0)
+        return c;
+    return x->version < y->version ? -1 : x->version > y->version;
+}
+
+static bool has_prefix(const char *s, const char *prefix)
+{
+    return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+/* ---- dead letters ---- */
+
+static enum es_status dead_letter(const struct es_projector_opts *p, const char *id,
+                                  const char *stream, const char *key, json_t *what,
+                                  const char *error, int64_t attempt,
+                                  struct es_batch_report *report, struct es_error *err)
+{
+    char now[40];
+    es_time_rfc3339_ms(es_time_now_ms(), now, sizeof(now));
+    json_t *doc = json_pack("{s:s, s:s, s:O, s:s, s:I, s:s}", "id", id, "streamId",
+                            stream, key, what, "error", error, "attempts",
+                            (json_int_t)attempt + 1, "failedAt", now);
+    if (doc == NULL)
+        return ES_ENOMEM;
+    enum es_status st = p->store->ops->deadletter_put(p->store, doc, &report->io, err);
+    json_decref(doc);
+    if (st == ES_OK) {
+        report->dead_lettered++;
+        es_log_error("dead letter %s (stream '%s'): %s", id, stream, error);
+    }
+    return st;
+}
+
+static enum es_status dead_letter_event(const struct es_projector_opts *p,
+                                        const struct es_event *e, const char *error,
+                                        int64_t attempt, struct es_batch_report *report,
+                                        struct es_error *err)
+{
+    char id[600];
+    es_event_id(e->stream_id, e->version, id, sizeof(id));
+    size_t n = strlen(id);
+    snprintf(id + n, sizeof(id) - n, ":dead");
+    json_t *doc = es_event_to_doc(e);
+    enum es_status st = doc != NULL ? dead_letter(p, id, e->stream_id, "event", doc,
+                                                  error, attempt, report, err)
+                                    : ES_ENOMEM;
+    json_decref(doc);
+    return st;
+}
+
+/* A payload that is not an array of documents, or a document that is not an event. */
+static enum es_status dead_letter_raw(const struct es_projector_opts *p,
+                                      const json_t *what, const char *stream,
+                                      const char *error, int64_t attempt,
+                                      struct es_batch_report *report,
+                                      struct es_error *err)
+{
+    size_t len = 0;
+    char *text = es_json_dumps(what, &len);
+    char hash[65] = "unknown";
+    if (text != NULL) {
+        struct es_hash_part part = {text, len};
+        es_sha256_hex(&part, 1, hash);
+    }
+    free(text);
+    char id[200];
+    snprintf(id, sizeof(id), "%s:%.32s:dead", stream, hash);
+    return dead_letter(p, id, stream, "payload", (json_t *)what, error, attempt, report,
+                       err);
+}
+
+/* ---- one stream ---- */
+
+struct view_state {
+    const struct es_projection *proj;
+    json_t *doc;
+    char *etag; /* NULL: the view does not exist yet */
+    int64_t version;
+    char id[300];
+};
+
+static enum es_status load_view(const struct es_projector_opts *p, struct view_state *v,
+                                const char *aggregate_id, struct es_batch_report *report,
+                                struct es_error *err)
+{
+    json_decref(v->doc);
+    free(v->etag);
+    v->doc = NULL;
+    v->etag = NULL;
+    enum es_status st =
+        p->store->ops->view_get(p->store, v->id, &v->doc, &v->etag, &report->io, err);
+    if (st == ES_ENOTFOUND) {
+        v->doc = v->proj->initial(aggregate_id);
+        v->etag = NULL;
+        st = v->doc != NULL ? ES_OK : ES_ENOMEM;
+    }
+    v->version =
+        st == ES_OK ? (int64_t)json_integer_value(json_object_get(v->doc, "version")) : 0;
+    return st;
+}
+
+/* Applies the events above the view's version and writes it once; re-reads on 412. */
+static enum es_status project_view(const struct es_projector_opts *p,
+                                   struct view_state *v, const char *aggregate_id,
+                                   const struct es_event *const *evs, size_t n,
+                                   struct es_batch_report *report, struct es_error *err)
+{
+    for (int attempt = 0; attempt < VIEW_ATTEMPTS; attempt++) {
+        int64_t last = v->version;
+        for (size_t i = 0; i < n; i++) {
+            if (evs[i]->version <= last)
+                continue;
+            enum es_status st = v->proj->apply(v->doc, evs[i]);
+            if (st == ES_ENOMEM)
+                return st;
+            if (st != ES_OK)
+                return es_error_set(err, st, "view '%s' cannot fold %s version %lld: %s",
+                                    v->id, evs[i]->type, (long long)evs[i]->version,
+                                    es_status_message(st));
+            last = evs[i]->version;
+        }
+        if (last == v->version)
+            return ES_OK; /* everything here was applied already */
+        json_object_set_new(v->doc, "version", json_integer((json_int_t)last));
+        struct es_error put_err = {0};
+        enum es_status st = p->store->ops->view_put(p->store, v->doc, v->etag, NULL,
+                                                    &report->io, &put_err);
+        if (st == ES_OK) {
+            report->views_written++;
+            return ES_OK;
+        }
+        if (st != ES_EPRECONDITION && st != ES_ECONFLICT && st != ES_ENOTFOUND)
+            return es_error_set(err, st, "%s", put_err.message);
+        /* Another writer moved the view: start again from what it wrote. */
+        report->view_retries++;
+        if ((st = load_view(p, v, aggregate_id, report, err)) != ES_OK)
+            return st;
+    }
+    return es_error_set(err, ES_ECONFLICT, "view '%s' kept changing under the projector",
+                        v->id);
+}
+
+/* The events of version from..to read from the store (a gap), appended to `gap`. */
+static enum es_status read_gap(const struct es_projector_opts *p, const char *stream,
+                               int64_t from, int64_t to, struct es_event_page *gap,
+                               struct es_batch_report *report, struct es_error *err)
+{
+    enum es_status st = p->store->ops->read_stream(
+        p->store, stream, from, (size_t)(to - from + 1), gap, &report->io, err);
+    if (st == ES_OK) {
+        report->gap_events += (unsigned)gap->n;
+        es_log_info(
+            "projector: stream '%s' had a gap; read versions %lld-%lld from the store",
+            stream, (long long)from, (long long)to);
+    }
+    return st;
+}
+
+static enum es_status project_stream(const struct es_projector_opts *p,
+                                     const struct es_event *delivered, size_t n,
+                                     struct es_batch_report *report, struct es_error *err)
+{
+    const char *stream = delivered[0].stream_id;
+    struct view_state views[MAX_PROJECTIONS];
+    size_t n_views = 0;
+    const char *aggregate_id = stream;
+    enum es_status st = ES_OK;
+    for (size_t i = 0; i < p->n_projections && n_views < MAX_PROJECTIONS; i++) {
+        const struct es_projection *proj = p->projections[i];
+        if (!has_prefix(stream, proj->stream_prefix))
+            continue;
+        aggregate_id = stream + strlen(proj->stream_prefix);
+        struct view_state *v = &views[n_views++];
+        memset(v, 0, sizeof(*v));
+        v->proj = proj;
+        snprintf(v->id, sizeof(v->id), "%s%s", proj->view_prefix, aggregate_id);
+        if ((st = load_view(p, v, aggregate_id, report, err)) != ES_OK)
+            goto out;
+    }
+    int64_t base = delivered[0].version - 1;
+    for (size_t i = 0; i < n_views; i++)
+        base = views[i].version < base ? views[i].version : base;
+
+    struct es_event_page gap = {0};
+    if (delivered[0].version > base + 1 &&
+        (st = read_gap(p, stream, base + 1, delivered[0].version - 1, &gap, report,
+                       err)) != ES_OK)
+        goto out;
+    const struct es_event **all = calloc(gap.n + n, sizeof(*all));
+    if (all == NULL) {
+        st = ES_ENOMEM;
+        es_event_page_release(&gap);
+        goto out;
+    }
+    size_t n_all = 0;
+    for (size_t i = 0; i < gap.n; i++)
+        all[n_all++] = &gap.events[i];
+    for (size_t i = 0; i < n; i++)
+        all[n_all++] = &delivered[i];
+
+    for (size_t i = 0; st == ES_OK && i < n_views; i++)
+        st = project_view(p, &views[i], aggregate_id, all, n_all, report, err);
+
+    struct es_react_env env = {.engine = p->engine, .store = p->store, .io = &report->io};
+    for (size_t i = 0; st == ES_OK && i < n_all; i++) {
+        for (size_t r = 0; st == ES_OK && r < p->n_reactors; r++) {
+            if (!has_prefix(stream, p->reactors[r]->stream_prefix))
+                continue;
+            report->reactions++;
+            st = p->reactors[r]->react(&env, all[i], err);
+        }
+    }
+    free(all);
+    es_event_page_release(&gap);
+out:
+    for (size_t i = 0; i < n_views; i++) {
+        json_decref(views[i].doc);
+        free(views[i].etag);
+    }
+    return st;
+}
+
+/* ---- the batch ---- */
+
+/* Decodes the event documents; dead-letters malformed ones at once. */
+static enum es_status collect_events(const struct es_projector_opts *p,
+                                     const json_t *docs, int64_t attempt,
+                                     struct es_event *out, size_t *n_out,
+                                     struct es_batch_report *report, struct es_error *err)
+{
+    size_t n = 0, i;
+    json_t *doc;
+    json_array_foreach(docs, i, doc)
+    {
+        const char *kind = json_string_value(json_object_get(doc, "kind"));
+        if (kind == NULL || strcmp(kind, "event") != 0)
+            continue;
+        struct es_error bad = {0};
+        if (es_event_from_doc(doc, &out[n], &bad) == ES_OK) {
+            n++;
+            continue;
+        }
+        const char *stream = json_string_value(json_object_get(doc, "streamId"));
+        enum es_status st =
+            dead_letter_raw(p, doc, stream != NULL ? stream : "_undecodable", bad.message,
+                            attempt, report, err);
+        if (st != ES_OK)
+            return st;
+    }
+    *n_out = n;
+    report->events = (unsigned)n;
+    return ES_OK;
+}
+
+enum es_status es_project_batch(const struct es_projector_opts *p,
+                                const json_t *documents, bool last_attempt,
+                                int64_t attempt, struct es_batch_report *report,
+                                struct es_error *err)
+{
+    memset(report, 0, sizeof(*report));
+    if (!json_is_array(documents))
+        return dead_letter_raw(p, documents, "_undecodable",
+                               "the trigger payload is not an array of documents",
+                               attempt, report, err);
+    report->documents = (unsigned)json_array_size(documents);
+    struct es_event *events = calloc(json_array_size(documents) + 1, sizeof(*events));
+    if (events == NULL)
+        return ES_ENOMEM;
+    size_t n = 0;
+    enum es_status st = collect_events(p, documents, attempt, events, &n, report, err);
+    qsort(events, n, sizeof(events[0]), by_stream_version);
+
+    /* Each stream's run of events, duplicates dropped; failures noted per stream. */
+    size_t *failed_at = calloc(n + 1, sizeof(*failed_at));
+    size_t *failed_len = calloc(n + 1, sizeof(*failed_len));
+    char(*failed_why)[256] = calloc(n + 1, sizeof(*failed_why));
+    size_t n_failed = 0;
+    if (failed_at == NULL || failed_len == NULL || failed_why == NULL)
+        st = ES_ENOMEM;
+    for (size_t start = 0; st == ES_OK && start < n;) {
+        size_t end = start + 1, keep = start + 1;
+        while (end < n && strcmp(events[end].stream_id, events[start].stream_id) == 0) {
+            if (events[end].version != events[keep - 1].version) {
+                if (keep != end) {
+                    struct es_event tmp = events[keep];
+                    events[keep] = events[end];
+                    events[end] = tmp;
+                }
+                keep++;
+            }
+            end++;
+        }
+        report->streams++;
+        struct es_error stream_err = {0};
+        enum es_status s =
+            project_stream(p, &events[start], keep - start, report, &stream_err);
+        if (s == ES_ENOMEM) {
+            st = s;
+        } else if (s != ES_OK) {
+            failed_at[n_failed] = start;
+            failed_len[n_failed] = keep - start;
+            snprintf(failed_why[n_failed], sizeof(failed_why[0]), "%s",
+                     stream_err.message);
+            if (report->first_error[0] == '\0')
+                snprintf(report->first_error, sizeof(report->first_error), "%s",
+                         stream_err.message);
+            n_failed++;
+        }
+        start = end;
+    }
+    report->failed_streams = (unsigned)n_failed;
+    if (st == ES_OK && n_failed > 0 && !last_attempt)
+        st = es_error_set(err, ES_EUNAVAILABLE, "%zu stream(s) failed, first: %s",
+                          n_failed, report->first_error);
+    for (size_t f = 0; st == ES_OK && f < n_failed; f++)
+        for (size_t i = 0; st == ES_OK && i < failed_len[f]; i++)
+            st = dead_letter_event(p, &events[failed_at[f] + i], failed_why[f], attempt,
+                                   report, err);
+    for (size_t i = 0; i < n; i++)
+        es_event_release(&events[i]);
+    free(events);
+    free(failed_at);
+    free(failed_len);
+    free(failed_why);
+    return st;
+}

@@ -1,0 +1,104 @@
+/*
+ * projector.h - the read side's runner: a batch of change-feed documents in,
+ * views folded and reactions run.
+ *
+ * The change feed delivers at least once, in order only within a stream, and
+ * the Functions trigger moves past a batch even when it failed. So for each
+ * stream in a batch the runner:
+ *   1. reads each view the stream feeds, with its etag and the stream version
+ *      it reflects;
+ *   2. fills a gap: when the first event delivered is past that version + 1,
+ *      the missing events are read from the event store (a batch skipped after
+ *      a failure is repaired by the stream's next event);
+ *   3. applies to each view the events above its version, and writes it once,
+ *      under If-Match; when another writer got there first (412), it reads
+ *      the view again and re-applies;
+ *   4. hands every event (gap-filled ones included) to the reactors, which
+ *      run commands that are idempotent by key, so a redelivered event never
+ *      acts twice.
+ * A stream that fails does not stop the others. While the host will retry,
+ * any failure fails the batch (the host sees a non-2xx and sends it again;
+ * finished streams are skipped by version). On the last attempt the failing
+ * streams' events go to the dead-letter store instead, one document per
+ * event, and the batch completes. Documents that are not events (snapshots,
+ * receipts) are ignored; malformed ones are dead-lettered at once.
+ *
+ * Projections and reactors are registered, not coded here: the runner knows
+ * no domain.
+ */
+#ifndef ES_ES_PROJECTOR_H
+#define ES_ES_PROJECTOR_H
+
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "../store/store.h"
+#include "engine.h"
+
+struct es_projection {
+    const char *name;
+    const char *stream_prefix; /* the streams it folds, e.g. "todolist-" */
+    const char *view_prefix; /* view id = view_prefix + aggregate id, e.g. "todolist:" */
+    /* A new view document (with "id" and "view") for an aggregate id. */
+    json_t *(*initial)(const char *aggregate_id);
+    /* Folds one event into the view (not its version: the runner keeps that). */
+    enum es_status (*apply)(json_t *view, const struct es_event *ev);
+};
+
+/* What a reaction may use. */
+struct es_react_env {
+    struct es_engine *engine;
+    struct es_store *store;
+    struct es_io *io; /* where the reaction's store costs are added */
+};
+
+struct es_reactor {
+    const char *name;
+    const char *stream_prefix; /* the streams it listens to */
+    /*
+     * Reacts to one event (it decides which types matter). Must be idempotent.
+     * ES_OK when done (a refusal it handled is done), else a failure that makes
+     * the batch retried, or dead-lettered on the last attempt.
+     */
+    enum es_status (*react)(const struct es_react_env *env, const struct es_event *ev,
+                            struct es_error *err);
+};
+
+struct es_projector_opts {
+    struct es_store *store;
+    struct es_engine *engine;
+    const struct es_projection *const *projections;
+    size_t n_projections;
+    const struct es_reactor *const *reactors;
+    size_t n_reactors;
+};
+
+/* What a batch did, for the invocation's log. */
+struct es_batch_report {
+    unsigned documents; /* delivered */
+    unsigned events;    /* of which events */
+    unsigned streams;
+    unsigned gap_events; /* read from the store to fill gaps */
+    unsigned views_written;
+    unsigned view_retries; /* re-reads after 412 */
+    unsigned reactions;    /* reactor calls */
+    unsigned failed_streams;
+    unsigned dead_lettered; /* events written to the dead-letter store */
+    struct es_io io;
+    char first_error[256];
+};
+
+/*
+ * Projects one batch (`documents` is the decoded array, or anything else when
+ * the payload could not be decoded - it is then dead-lettered whole under the
+ * stream id "_undecodable"). last_attempt says the host will not send the
+ * batch again; attempt is the 0-based attempt number, recorded in dead
+ * letters. ES_OK when the batch is done (report says what happened), else the
+ * failure to report to the host so that it retries.
+ */
+enum es_status es_project_batch(const struct es_projector_opts *p,
+                                const json_t *documents, bool last_attempt,
+                                int64_t attempt, struct es_batch_report *report,
+                                struct es_error *err);
+
+#endif

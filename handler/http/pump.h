@@ -1,0 +1,51 @@
+/*
+ * pump.h - the change feed of the embedded store, delivered to a trigger
+ * function the way the Functions host delivers a Cosmos DB trigger, for
+ * `handler serve`.
+ *
+ * A thread reads the events after its checkpoint in global order, in batches
+ * of maxItemsPerInvocation, turns each into the document Cosmos DB would
+ * deliver, builds the host's envelope (documents JSON-encoded twice, as
+ * extension bundle v4 sends them, and a RetryContext when the function has a
+ * retry policy) and invokes the function in-process through the same
+ * dispatcher the host protocol uses. The checkpoint (stored in the same
+ * SQLite file, durable) moves past a batch only when the invocation succeeds;
+ * a failure is retried with the function.json policy's exponential backoff,
+ * and after its last retry the batch is passed, as the host does. New
+ * appends wake the pump at once; feedPollDelay bounds the wait otherwise.
+ */
+#ifndef ES_HTTP_PUMP_H
+#define ES_HTTP_PUMP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "../invoke/invoke.h"
+#include "../store/store.h"
+
+struct pump_opts {
+    struct es_store *store;
+    const struct invoke_app *app;
+    const char *function;   /* e.g. "Projector" */
+    const char *binding;    /* its trigger binding, e.g. "documents" */
+    size_t max_items;       /* maxItemsPerInvocation */
+    int64_t poll_ms;        /* feedPollDelay */
+    bool has_retry;         /* function.json has a retry policy */
+    int64_t max_retries;    /* its maxRetryCount (-1: forever) */
+    int64_t min_backoff_ms; /* minimumInterval */
+    int64_t max_backoff_ms; /* maximumInterval */
+};
+
+struct pump;
+
+/* Starts the pump thread. NULL with err filled when the store has no change feed. */
+struct pump *pump_start(const struct pump_opts *opts, struct es_error *err);
+
+/* Wakes the pump (an append happened). Safe from any thread; ctx is the pump. */
+void pump_notify(void *ctx);
+
+/* Lets the batch in flight finish, stops the thread and frees the pump. NULL is a no-op.
+ */
+void pump_stop(struct pump *p);
+
+#endif

@@ -1,0 +1,308 @@
+/*
+ * The projector runner on the SQLite store with a toy projection (a count of
+ * events per stream and the list of versions seen) and a toy reactor.
+ */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../../handler/es/projector.h"
+
+static char dir[64];
+static struct es_store *store;
+static int reacted[100];
+static bool reactor_fails;
+
+static json_t *count_initial(const char *id)
+{
+    char vid[64];
+    snprintf(vid, sizeof(vid), "count:%s", id);
+    return json_pack("{s:s, s:s, s:i, s:[], s:i}", "id", vid, "view", "count", "n", 0,
+                     "seen", "version", 0);
+}
+
+static enum es_status count_apply(json_t *view, const struct es_event *ev)
+{
+    if (strcmp(ev->type, "Poison") == 0)
+        return ES_EFIELD;
+    json_object_set_new(view, "n",
+                        json_integer(json_integer_value(json_object_get(view, "n")) + 1));
+    json_array_append_new(json_object_get(view, "seen"), json_integer(ev->version));
+    return ES_OK;
+}
+
+static enum es_status react(const struct es_react_env *env, const struct es_event *ev,
+                            struct es_error *err)
+{
+    (void)env;
+    if (reactor_fails)
+        return es_error_set(err, ES_EUNAVAILABLE, "reactor down");
+    if (ev->version < 100)
+        reacted[ev->version]++;
+    return ES_OK;
+}
+
+static const struct es_projection counter = {"count", "s-", "count:", count_initial,
+                                             count_apply};
+static const struct es_reactor reactor = {"r", "s-", react};
+static const struct es_projection *const projections[] = {&counter};
+static const struct es_reactor *const reactors[] = {&reactor};
+
+static struct es_projector_opts opts(void)
+{
+    struct es_projector_opts o = {store, NULL, projections, 1, reactors, 1};
+    return o;
+}
+
+static void setup(void)
+{
+    snprintf(dir, sizeof(dir), "/tmp/projector-test-XXXXXX");
+    cr_assert_not_null(mkdtemp(dir));
+    char path[128];
+    snprintf(path, sizeof(path), "%s/events.db", dir);
+    cr_assert_eq(es_store_sqlite_open(path, &store, NULL), ES_OK);
+    memset(reacted, 0, sizeof(reacted));
+    reactor_fails = false;
+}
+
+static void teardown(void)
+{
+    es_store_close(store);
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    cr_expect_eq(system(cmd), 0);
+}
+
+TestSuite(projector, .init = setup, .fini = teardown);
+
+/* Appends events v1..n of stream (type "E", or "Poison" at version poison). */
+static void append(const char *stream, int n, int poison)
+{
+    json_t *m = json_object();
+    for (int v = 1; v <= n; v++) {
+        json_t *data = json_pack("{s:i}", "v", v);
+        struct es_new_event e = {v == poison ? "Poison" : "E", 1, data, m};
+        struct es_append a = {stream, v - 1, &e, 1, NULL, NULL};
+        enum es_conflict c;
+        cr_assert_eq(store->ops->append(store, &a, &c, NULL, NULL), ES_OK);
+        json_decref(data);
+    }
+    json_decref(m);
+}
+
+/* The documents of stream versions [from, to] as the change feed delivers them. */
+static json_t *docs(const char *stream, int from, int to)
+{
+    struct es_event_page p;
+    cr_assert_eq(store->ops->read_stream(store, stream, from, (size_t)(to - from + 1), &p,
+                                         NULL, NULL),
+                 ES_OK);
+    json_t *arr = json_array();
+    for (size_t i = 0; i < p.n; i++)
+        json_array_append_new(arr, es_event_to_doc(&p.events[i]));
+    es_event_page_release(&p);
+    return arr;
+}
+
+static json_t *view(const char *id)
+{
+    json_t *doc = NULL;
+    char *etag = NULL;
+    if (store->ops->view_get(store, id, &doc, &etag, NULL, NULL) != ES_OK)
+        return NULL;
+    free(etag);
+    return doc;
+}
+
+static struct es_batch_report run(json_t *batch, bool last, enum es_status want)
+{
+    struct es_projector_opts o = opts();
+    struct es_batch_report r;
+    struct es_error err = {0};
+    cr_expect_eq(es_project_batch(&o, batch, last, 0, &r, &err), want, "%s", err.message);
+    json_decref(batch);
+    return r;
+}
+
+Test(projector, folds_a_batch_and_records_the_version)
+{
+    append("s-a", 3, 0);
+    struct es_batch_report r = run(docs("s-a", 1, 3), false, ES_OK);
+    cr_expect_eq(r.events, 3);
+    cr_expect_eq(r.views_written, 1, "one write per view per batch");
+    json_t *v = view("count:a");
+    cr_expect_eq(json_integer_value(json_object_get(v, "n")), 3);
+    cr_expect_eq(json_integer_value(json_object_get(v, "version")), 3);
+    json_decref(v);
+    cr_expect_eq(reacted[1] + reacted[2] + reacted[3], 3);
+}
+
+Test(projector, redelivered_and_older_events_are_skipped)
+{
+    append("s-a", 3, 0);
+    run(docs("s-a", 1, 3), false, ES_OK);
+    struct es_batch_report r = run(docs("s-a", 2, 3), false, ES_OK);
+    cr_expect_eq(r.views_written, 0, "nothing new: no write");
+    json_t *batch = docs("s-a", 1, 3);
+    json_array_extend(batch, json_deep_copy(batch)); /* duplicates inside one batch */
+    r = run(batch, false, ES_OK);
+    cr_expect_eq(r.views_written, 0);
+    json_t *v = view("count:a");
+    cr_expect_eq(json_integer_value(json_object_get(v, "n")), 3);
+    json_decref(v);
+}
+
+Test(projector, a_gap_is_filled_from_the_store_for_views_and_reactors)
+{
+    append("s-a", 5, 0);
+    run(docs("s-a", 1, 1), false, ES_OK);
+    memset(reacted, 0, sizeof(reacted));
+    struct es_batch_report r =
+        run(docs("s-a", 5, 5), false, ES_OK); /* 2..4 were skipped */
+    cr_expect_eq(r.gap_events, 3);
+    json_t *v = view("count:a");
+    cr_expect_eq(json_integer_value(json_object_get(v, "n")), 5);
+    cr_expect_eq(json_integer_value(json_object_get(v, "version")), 5);
+    json_t *seen = json_object_get(v, "seen");
+    for (size_t i = 0; i < 5; i++)
+        cr_expect_eq(json_integer_value(json_array_get(seen, i)), (json_int_t)i + 1,
+                     "in order");
+    json_decref(v);
+    cr_expect(reacted[2] && reacted[3] && reacted[4] && reacted[5],
+              "the reactors saw the gap events too");
+}
+
+Test(projector, streams_are_grouped_and_sorted_within_a_batch)
+{
+    append("s-a", 2, 0);
+    append("s-b", 2, 0);
+    json_t *batch = json_array();
+    json_t *a = docs("s-a", 1, 2), *b = docs("s-b", 1, 2);
+    json_array_append(batch, json_array_get(b, 1));
+    json_array_append(batch, json_array_get(a, 1));
+    json_array_append(batch, json_array_get(a, 0));
+    json_array_append(batch, json_array_get(b, 0));
+    json_array_append_new(batch, json_pack("{s:s, s:s, s:s}", "id", "s-a:snapshot",
+                                           "kind", "snapshot", "streamId", "s-a"));
+    json_decref(a);
+    json_decref(b);
+    struct es_batch_report r = run(batch, false, ES_OK);
+    cr_expect_eq(r.streams, 2);
+    cr_expect_eq(r.events, 4, "the snapshot document is ignored");
+    cr_expect_eq(r.views_written, 2);
+}
+
+/* A store whose first view write fails with 412, as if another projector got there first.
+ */
+static int fail_puts;
+static enum es_status (*real_put)(struct es_store *, const json_t *, const char *,
+                                  char **, struct es_io *, struct es_error *);
+static enum es_status flaky_put(struct es_store *s, const json_t *doc,
+                                const char *if_match, char **etag, struct es_io *io,
+                                struct es_error *err)
+{
+    if (fail_puts > 0) {
+        fail_puts--;
+        /* The other writer's update: the view moved on meanwhile. */
+        json_t *theirs = json_deep_copy(doc);
+        json_object_set_new(theirs, "n", json_integer(100));
+        json_object_set_new(theirs, "version", json_integer(1));
+        real_put(s, theirs, if_match, NULL, io, err);
+        json_decref(theirs);
+        return es_error_set(err, ES_EPRECONDITION, "etag changed");
+    }
+    return real_put(s, doc, if_match, etag, io, err);
+}
+
+Test(projector, a_412_re_reads_the_view_and_re_applies)
+{
+    append("s-a", 3, 0);
+    struct es_store_ops ops = *store->ops;
+    real_put = store->ops->view_put;
+    ops.view_put = flaky_put;
+    const struct es_store_ops *saved = store->ops;
+    store->ops = &ops;
+    fail_puts = 1;
+    struct es_batch_report r = run(docs("s-a", 1, 3), false, ES_OK);
+    store->ops = saved;
+    cr_expect_eq(r.view_retries, 1);
+    cr_expect_eq(r.views_written, 1);
+    json_t *v = view("count:a");
+    cr_expect_eq(json_integer_value(json_object_get(v, "version")), 3);
+    cr_expect_eq(json_integer_value(json_object_get(v, "n")), 102,
+                 "the other writer's version 1 kept; versions 2 and 3 applied on top");
+    json_decref(v);
+}
+
+Test(projector, a_failing_stream_fails_the_batch_until_the_last_attempt)
+{
+    append("s-ok", 2, 0);
+    append("s-bad", 3, 2);
+    json_t *batch = docs("s-ok", 1, 2);
+    json_t *bad = docs("s-bad", 1, 3);
+    json_array_extend(batch, bad);
+    json_decref(bad);
+    json_t *again = json_deep_copy(batch);
+    struct es_batch_report r = run(batch, false, ES_EUNAVAILABLE);
+    cr_expect_eq(r.failed_streams, 1);
+    cr_expect_eq(r.dead_lettered, 0, "attempts remain: the host will retry");
+    json_t *ok = view("count:ok");
+    cr_expect_eq(json_integer_value(json_object_get(ok, "version")), 2,
+                 "the healthy stream was applied anyway");
+    json_decref(ok);
+    r = run(again, true, ES_OK);
+    cr_expect_eq(r.dead_lettered, 3, "one dead letter per event of the failing stream");
+    json_t *dl = NULL;
+    char *next = NULL;
+    cr_assert_eq(store->ops->deadletter_query(store, NULL, 10, &dl, &next, NULL, NULL),
+                 ES_OK);
+    cr_expect_eq(json_array_size(dl), 3);
+    json_t *first = json_array_get(dl, 0);
+    cr_expect_str_eq(json_string_value(json_object_get(first, "id")), "s-bad:1:dead");
+    cr_expect_str_eq(json_string_value(json_object_get(first, "streamId")), "s-bad");
+    cr_expect(strstr(json_string_value(json_object_get(first, "error")), "Poison") !=
+              NULL);
+    cr_expect_eq(json_integer_value(json_object_get(first, "attempts")), 1);
+    cr_expect_not_null(json_object_get(first, "event"));
+    cr_expect_not_null(json_object_get(first, "failedAt"));
+    json_decref(dl);
+    free(next);
+}
+
+Test(projector, a_failing_reactor_fails_the_batch_too)
+{
+    append("s-a", 1, 0);
+    reactor_fails = true;
+    struct es_batch_report r = run(docs("s-a", 1, 1), false, ES_EUNAVAILABLE);
+    cr_expect_eq(r.failed_streams, 1);
+    reactor_fails = false;
+    r = run(docs("s-a", 1, 1), false, ES_OK);
+    cr_expect_eq(reacted[1], 1, "the retried batch reaches the reactor");
+}
+
+Test(projector, undecodable_payloads_and_documents_are_dead_lettered_at_once)
+{
+    struct es_batch_report r = run(json_string("garbage"), false, ES_OK);
+    cr_expect_eq(r.dead_lettered, 1);
+    r = run(
+        json_pack("[{s:s, s:s, s:s}]", "id", "s-x:1", "kind", "event", "streamId", "s-x"),
+        false, ES_OK);
+    cr_expect_eq(r.dead_lettered, 1, "an event without version or data");
+    json_t *dl = NULL;
+    char *next = NULL;
+    cr_assert_eq(store->ops->deadletter_query(store, NULL, 10, &dl, &next, NULL, NULL),
+                 ES_OK);
+    cr_expect_eq(json_array_size(dl), 2);
+    int undecodable = 0;
+    size_t i;
+    json_t *d;
+    json_array_foreach(dl, i, d)
+    {
+        undecodable += strcmp(json_string_value(json_object_get(d, "streamId")),
+                              "_undecodable") == 0;
+    }
+    cr_expect_eq(undecodable, 1);
+    json_decref(dl);
+    free(next);
+}
