@@ -519,8 +519,8 @@ static enum es_status sq_view_put(struct es_store *base, const json_t *doc,
     const char *sql =
         if_match == NULL
             ? "INSERT INTO views (doc, id, kind, etag) VALUES (?, ?, ?, 1)"
-            : "UPDATE views SET doc = ?, etag = etag + 1 WHERE id = ? AND kind = ?"
-              " AND etag = ?";
+            : "UPDATE views SET doc = ?1, kind = ?3, etag = etag + 1 WHERE id = ?2 AND"
+              " etag = ?4";
     int rc = sqlite3_prepare_v2(db, sql, -1, &stmt, NULL);
     if (rc == SQLITE_OK && (rc = bind_json(stmt, 1, doc)) == SQLITE_OK &&
         (rc = bind_text(stmt, 2, id)) == SQLITE_OK &&
@@ -547,12 +547,19 @@ static enum es_status sq_view_put(struct es_store *base, const json_t *doc,
     return st;
 }
 
+/* Continuation tokens are "after:<last id>": anything else did not come from here. */
+#define AFTER "after:"
+
 /* A page of JSON documents from `sql` (params: [kind,] after-id, limit + 1). */
 static enum es_status query_docs(struct sqlite_store *s, const char *sql,
                                  const char *kind, const char *continuation, size_t limit,
                                  json_t **docs, char **next, struct es_io *io,
                                  struct es_error *err)
 {
+    if (continuation != NULL && strncmp(continuation, AFTER, strlen(AFTER)) != 0)
+        return es_error_set(err, ES_EINVAL, "unknown continuation token");
+    if (continuation != NULL)
+        continuation += strlen(AFTER);
     sqlite3 *db = NULL;
     enum es_status st = conn_get(s, &db, err);
     if (st != ES_OK)
@@ -592,12 +599,13 @@ static enum es_status query_docs(struct sqlite_store *s, const char *sql,
         return st;
     }
     *docs = arr;
-    if (n > limit) {
-        *next = last_id;
-    } else {
-        *next = NULL;
-        free(last_id);
+    *next = NULL;
+    if (n > limit && last_id != NULL) {
+        size_t len = strlen(AFTER) + strlen(last_id) + 1;
+        if ((*next = malloc(len)) != NULL)
+            snprintf(*next, len, AFTER "%s", last_id);
     }
+    free(last_id);
     return ES_OK;
 }
 

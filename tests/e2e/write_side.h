@@ -85,6 +85,15 @@ static inline struct hostdrv *ws_start(const char *const *extra)
     return ws_start_with(NULL, extra);
 }
 
+/* Where a shared store lives: the SQLite path, or the Cosmos database name. */
+static inline void ws_store_name(const char *shared, char *out, size_t len)
+{
+    if (ws_on_cosmos())
+        snprintf(out, len, "%s-%d", shared, (int)getpid());
+    else
+        snprintf(out, len, "/tmp/es-e2e-%s-%d.db", shared, (int)getpid());
+}
+
 /* Removes a shared SQLite store (a Cosmos database simply stays in the rig). */
 static inline void ws_drop_store(const char *shared)
 {

@@ -299,3 +299,61 @@ Test(cosmos_handler, round_trips_per_command_stay_flat_with_stream_length, .time
     cr_expect_leq(cold10, 3);
     cr_expect_leq(cold10k, 3);
 }
+
+Test(cosmos_handler, a_failing_projector_asks_for_retries_then_dead_letters)
+{
+    char shared[] = "proj-fail";
+    struct hostdrv *d = ws_start_with(shared, NULL);
+    struct hostdrv_conn *c = hostdrv_conn_new(d);
+    ws_create(c, "pf", "Projected");
+    free(ws_add(c, "pf", "a"));
+    /* The events as the change feed delivers them. */
+    json_t *events = ws_events(c, "pf");
+    json_t *docs = json_array();
+    size_t i;
+    json_t *e;
+    json_array_foreach(events, i, e)
+    {
+        char id[64];
+        snprintf(id, sizeof(id), "todolist-pf:%lld",
+                 (long long)json_integer_value(json_object_get(e, "version")));
+        json_t *doc = json_pack(
+            "{s:s, s:s, s:s, s:O, s:O, s:O, s:O, s:i}", "id", id, "kind", "event",
+            "streamId", "todolist-pf", "version", json_object_get(e, "version"), "type",
+            json_object_get(e, "type"), "data", json_object_get(e, "data"), "meta",
+            json_object_get(e, "meta"), "schema", 1);
+        json_array_append_new(docs, doc);
+    }
+    /* The views container answers 503 to every write (the views are new: creates). */
+    cr_assert_eq(cosmosrig_faults("[{\"method\":\"POST\",\"path\":\"/colls/views/docs$\","
+                                  "\"mode\":\"respond\",\"status\":503,\"count\":1000}]"),
+                 0);
+    for (int attempt = 0; attempt <= 5; attempt++) {
+        struct fn_retry retry = {
+            .present = true, .retry_count = attempt, .max_retry_count = 5};
+        struct hostdrv_reply r;
+        cr_assert_eq(hostdrv_trigger(c, "Projector", "documents", docs, 2, &retry, &r),
+                     0);
+        if (attempt < 5)
+            cr_expect_eq(r.status, 500, "attempt %d: a non-2xx so that the host retries",
+                         attempt);
+        else
+            cr_expect_eq(r.status, 200, "the last attempt completes the batch");
+        hostdrv_reply_release(&r);
+    }
+    cosmosrig_faults("[]");
+    struct hostdrv_reply r;
+    cr_assert_eq(ws_send(c, "GET", "/api/deadletters", NULL, NULL, &r), 200);
+    json_t *dead = json_object_get(r.client_json, "deadLetters");
+    cr_expect_eq(json_array_size(dead), 2, "one dead letter per event");
+    json_t *first = json_array_get(dead, 0);
+    cr_expect_str_eq(ws_str(first, "streamId"), "todolist-pf");
+    cr_expect_eq(json_integer_value(json_object_get(first, "attempts")), 6);
+    cr_expect(strstr(ws_str(first, "error"), "503") != NULL, "%s",
+              ws_str(first, "error"));
+    hostdrv_reply_release(&r);
+    json_decref(docs);
+    json_decref(events);
+    hostdrv_conn_free(c);
+    ws_stop(d);
+}

@@ -145,7 +145,9 @@ Test(projector, redelivered_and_older_events_are_skipped)
     struct es_batch_report r = run(docs("s-a", 2, 3), false, ES_OK);
     cr_expect_eq(r.views_written, 0, "nothing new: no write");
     json_t *batch = docs("s-a", 1, 3);
-    json_array_extend(batch, json_deep_copy(batch)); /* duplicates inside one batch */
+    json_t *copy = json_deep_copy(batch);
+    json_array_extend(batch, copy); /* duplicates inside one batch */
+    json_decref(copy);
     r = run(batch, false, ES_OK);
     cr_expect_eq(r.views_written, 0);
     json_t *v = view("count:a");

@@ -414,3 +414,40 @@ Test(store, the_change_feed_follows_the_global_order)
     cr_assert_eq(store->ops->checkpoint_get(store, "projector", &seq, NULL, NULL), ES_OK);
     cr_expect_eq(seq, last);
 }
+
+Test(store, a_view_may_change_its_kind_and_leaves_the_old_listing)
+{
+    json_t *v = view("summary:k", "summary", 1);
+    char *e1 = NULL, *e2 = NULL;
+    cr_assert_eq(store->ops->view_put(store, v, NULL, &e1, NULL, NULL), ES_OK);
+    json_object_set_new(v, "view", json_string("summary-deleted"));
+    cr_assert_eq(store->ops->view_put(store, v, e1, &e2, NULL, NULL), ES_OK,
+                 "a replace under the right etag may change the kind");
+    json_t *docs = NULL;
+    char *next = NULL;
+    cr_assert_eq(
+        store->ops->view_query(store, "summary", NULL, 10, &docs, &next, NULL, NULL),
+        ES_OK);
+    cr_expect_eq(json_array_size(docs), 0);
+    json_decref(docs);
+    cr_assert_eq(store->ops->view_query(store, "summary-deleted", NULL, 10, &docs, &next,
+                                        NULL, NULL),
+                 ES_OK);
+    cr_expect_eq(json_array_size(docs), 1);
+    json_decref(docs);
+    free(e1);
+    free(e2);
+    json_decref(v);
+}
+
+Test(store, a_continuation_from_elsewhere_is_refused)
+{
+    json_t *docs = NULL;
+    char *next = NULL;
+    cr_expect_neq(store->ops->view_query(store, "summary", "garbage!", 10, &docs, &next,
+                                         NULL, NULL),
+                  ES_OK);
+    cr_expect_neq(
+        store->ops->deadletter_query(store, "garbage!", 10, &docs, &next, NULL, NULL),
+        ES_OK);
+}
