@@ -8,6 +8,7 @@ packages=(
   build-essential cmake pkg-config curl ca-certificates
   libmicrohttpd-dev libcurl4-openssl-dev libjansson-dev libssl-dev libsqlite3-dev
   libcriterion-dev clang-format
+  debootstrap zip unzip
 )
 # Node.js and npm run the local Cosmos DB rig of the integration tests; a
 # machine that already has them (from NodeSource or nvm) keeps its own.

@@ -111,7 +111,7 @@ static void exec_handler(const struct hostdrv_opts *o, const struct hostdrv *d)
     snprintf(err_path, sizeof(err_path), "%s/stderr.log", d->tmpdir);
     int out = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
     int err = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (out < 0 || err < 0 || chdir(o->app_dir) != 0)
+    if (out < 0 || err < 0 || (o->chroot == NULL && chdir(o->app_dir) != 0))
         _exit(127);
     dup2(out, STDOUT_FILENO);
     dup2(err, STDERR_FILENO);
@@ -120,6 +120,13 @@ static void exec_handler(const struct hostdrv_opts *o, const struct hostdrv *d)
     snprintf(exe, sizeof(exe), "%s/handler", o->app_dir);
     char *argv[32];
     size_t n = 0;
+    if (o->chroot != NULL) {
+        /* The handler sees the root as /: its own path is the part under it. */
+        argv[n++] = "chroot";
+        argv[n++] = (char *)o->chroot;
+        snprintf(exe, sizeof(exe), "%s/handler", o->app_dir + strlen(o->chroot));
+        setenv("FUNCTIONS_APP_ROOT_PATH", o->app_dir + strlen(o->chroot), 1);
+    }
     argv[n++] = exe;
     if (o->serve) {
         argv[n++] = "serve";
@@ -132,7 +139,10 @@ static void exec_handler(const struct hostdrv_opts *o, const struct hostdrv *d)
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
-    execv(exe, argv);
+    if (o->chroot != NULL)
+        execvp("chroot", argv);
+    else
+        execv(exe, argv);
     _exit(127);
 }
 

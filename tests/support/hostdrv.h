@@ -38,6 +38,7 @@ struct hostdrv_opts {
     const char *const *env; /* extra "NAME=value" entries, NULL-terminated; may be NULL */
     const char *const *args; /* extra arguments, NULL-terminated; may be NULL */
     bool serve;              /* run `handler serve --port <port>` instead of host mode */
+    const char *chroot; /* run the handler inside this root (app_dir is then under it) */
 };
 
 /* Starts the handler and waits until it answers GET /. 0, or -1 with a message on stderr.

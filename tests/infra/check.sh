@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# The Bicep templates cannot be compiled here (no Bicep CLI), so this checks
+# what can be checked against the code, reading both:
+#   - every setting a function.json refers to (%NAME%, connection prefixes) is
+#     provided by infra/resources.bicep, and every setting it provides is one
+#     the handler, the bindings or the platform reads (no typos);
+#   - the database, container names and partition keys agree with the code's
+#     defaults (handler/util/config.c) and with `handler init`
+#     (handler/store/store_cosmos.c);
+#   - no secret is committed: no account keys in infra/, no listKeys(), Cosmos
+#     keys disabled by default, local.settings.json holds emulator defaults only.
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+BICEP=infra/resources.bicep
+failures=0
+ok() { echo "ok: $*"; }
+fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+
+provided=$(sed -n '/settings:begin/,/settings:end/p' "$BICEP" | grep -oE '^\s+[A-Za-z_]+:' | tr -d ' :' | sort -u)
+[ -n "$provided" ] && ok "templates provide $(echo "$provided" | wc -l) settings" || fail "no settings block in $BICEP"
+handler_reads=$(grep -oE '"[A-Za-z][A-Za-z_]*(__[A-Za-z]+)?"' handler/util/config.c | tr -d '"' |
+  grep -E '^[A-Z][A-Z_]+$|__' | sort -u)
+binding_refs=$(grep -ohE '%[A-Za-z_]+%' functions/*/function.json | tr -d '%' | sort -u)
+connections=$(grep -ohE '"connection": *"[^"]+"' functions/*/function.json | sed -E 's/.*"([^"]+)"$/\1/' | sort -u)
+has() { echo "$provided" | grep -qx "$1"; }
+
+for ref in $binding_refs; do
+  has "$ref" && ok "binding setting %$ref% is provided" || fail "function.json refers to %$ref%, which the templates do not set"
+done
+for c in $connections; do
+  for suffix in accountEndpoint credential clientId; do
+    has "${c}__${suffix}" && ok "connection $c: ${c}__${suffix} is provided" ||
+      fail "connection '$c' needs ${c}__${suffix} for a managed identity"
+  done
+done
+has AzureWebJobsStorage__accountName && ok "identity-based AzureWebJobsStorage" ||
+  fail "AzureWebJobsStorage__accountName is not provided"
+echo "$handler_reads" | grep -qx 'CosmosDB__accountEndpoint' && has CosmosDB__accountEndpoint &&
+  ok "the handler selects Cosmos DB by CosmosDB__accountEndpoint" ||
+  fail "the handler and the templates disagree on the Cosmos endpoint setting"
+
+for s in $provided; do
+  if echo "$handler_reads $binding_refs" | tr ' ' '\n' | grep -qx "$s"; then continue; fi
+  case "$s" in
+    AzureWebJobsStorage__*|APPLICATIONINSIGHTS_*) continue ;;
+  esac
+  prefix=${s%%__*}
+  if [ "$prefix" != "$s" ] && echo "$connections" | grep -qx "$prefix"; then continue; fi
+  fail "the templates set '$s', which nothing reads"
+done
+
+# Database and containers: templates vs code.
+db_code=$(grep -oE '"COSMOS_DATABASE", "[a-z-]+"' handler/util/config.c | grep -oE '"[a-z-]+"$' | tr -d '"')
+db_bicep=$(grep -oE "var databaseName = '[a-z-]+'" "$BICEP" | grep -oE "'[a-z-]+'" | tr -d "'")
+[ -n "$db_code" ] && [ "$db_code" = "$db_bicep" ] && ok "database '$db_code'" ||
+  fail "database: code '$db_code', templates '$db_bicep'"
+keys_line=$(grep -E 'const char \*keys\[\] = ' handler/store/store_cosmos.c)
+read -r -a init_keys <<<"$(echo "$keys_line" | grep -oE '"/[A-Za-z]+"' | tr -d '"' | tr '\n' ' ')"
+i=0
+for setting in EVENTS_CONTAINER VIEWS_CONTAINER LEASES_CONTAINER DEADLETTERS_CONTAINER; do
+  name=$(grep -oE "\"$setting\", \"[a-z]+\"" handler/util/config.c | grep -oE '"[a-z]+"$' | tr -d '"')
+  key_bicep=$(grep -oE "\{ name: '$name', partitionKey: '[^']+' \}" "$BICEP" | grep -oE "partitionKey: '[^']+'" | grep -oE "'[^']+'" | tr -d "'")
+  if [ -z "$name" ]; then
+    fail "no default for $setting in config.c"
+  elif [ -z "$key_bicep" ]; then
+    fail "container '$name' ($setting) is missing from the templates"
+  elif [ "$key_bicep" != "${init_keys[$i]:-}" ]; then
+    fail "container '$name': partition key $key_bicep in the templates, ${init_keys[$i]:-none} in handler init"
+  else
+    ok "container '$name' with partition key $key_bicep"
+  fi
+  i=$((i + 1))
+done
+grep -q '"/streamId"' handler/store/store_cosmos.c && grep -q 'partition key /streamId' handler/store/store_cosmos.c &&
+  ok "the store partitions events by /streamId" || fail "store_cosmos.c does not document /streamId"
+
+# No secrets.
+if grep -rnE 'listKeys\(|AccountKey=' infra/ azure.yaml; then fail "a key is used or written in the templates"; else ok "no keys in infra/"; fi
+grep -qE 'param cosmosAllowKeys bool = false' infra/main.bicep && grep -q 'disableLocalAuth: !cosmosAllowKeys' "$BICEP" &&
+  ok "Cosmos keys are disabled by default" || fail "Cosmos local authentication is not disabled by default"
+emulator_key='C2y6yDjf5/R+ob0N8A7Cgv30VRDJIWEHLM+4QDU5DE2nQ9nDuVTqobD4b8mGGyPMbIZnqyMsEcaGQy67XIw/Jw=='
+other_keys=$(grep -rhoE 'AccountKey=[^;"]+' --include='*.json' --include='*.bicep' --include='*.yaml' . 2>/dev/null |
+  grep -v node_modules | grep -v "AccountKey=$emulator_key" | grep -v 'AccountKey=<' || true)
+[ -z "$other_keys" ] && ok "local.settings.json holds only the emulator's published key" ||
+  fail "a non-emulator key is committed: $other_keys"
+
+echo "infra check: $failures failure(s)"
+[ "$failures" -eq 0 ]
