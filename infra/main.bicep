@@ -25,11 +25,16 @@ param cosmosAllowKeys bool = false
 @description('Largest number of instances the Flex Consumption plan may scale to.')
 param maximumInstanceCount int = 40
 
+@description('Names; empty means derived from the environment (rg-<env>, func-<token>, cosmos-<token>).')
+param resourceGroupName string = ''
+param functionAppName string = ''
+param cosmosAccountName string = 
+
 var tags = { 'azd-env-name': environmentName }
 var token = toLower(uniqueString(subscription().id, environmentName, location))
 
 resource rg 'Microsoft.Resources/resourceGroups@2022-09-01' = {
-  name: 'rg-${environmentName}'
+  name: empty(resourceGroupName) ? 'rg-${environmentName}' : resourceGroupName
   location: location
   tags: tags
 }
@@ -45,6 +50,8 @@ module resources 'resources.bicep' = {
     cosmosThroughput: cosmosThroughput
     cosmosAllowKeys: cosmosAllowKeys
     maximumInstanceCount: maximumInstanceCount
+    functionAppName: functionAppName
+    cosmosAccountName: cosmosAccountName
   }
 }
 

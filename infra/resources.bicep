@@ -8,6 +8,8 @@ param cosmosCapacityMode string
 param cosmosThroughput int
 param cosmosAllowKeys bool
 param maximumInstanceCount int
+param functionAppName string = ''
+param cosmosAccountName string = ''
 
 // Names the code uses: keep them in step with handler/util/config.c (defaults)
 // and handler/store/store_cosmos.c (partition keys). tests/infra/check.sh checks.
@@ -99,7 +101,7 @@ resource insightsRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
 }
 
 resource cosmos 'Microsoft.DocumentDB/databaseAccounts@2024-05-15' = {
-  name: 'cosmos-${token}'
+  name: empty(cosmosAccountName) ? 'cosmos-${token}' : cosmosAccountName
   location: location
   tags: tags
   kind: 'GlobalDocumentDB'
@@ -175,7 +177,7 @@ var appSettings = {
 // settings:end
 
 resource app 'Microsoft.Web/sites@2024-04-01' = {
-  name: 'func-${token}'
+  name: empty(functionAppName) ? 'func-${token}' : functionAppName
   location: location
   tags: union(tags, { 'azd-service-name': 'api' })
   kind: 'functionapp,linux'
