@@ -2,6 +2,7 @@
  * hash.c - SHA-256 and SHA-1 through OpenSSL's EVP interface.
  */
 #include "hash.h"
+#include "text.h"
 
 #include <openssl/evp.h>
 #include <stdio.h>
@@ -31,17 +32,6 @@ enum es_status es_sha256_hex(const struct es_hash_part *parts, size_t n, char ou
     return ES_OK;
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 enum es_status es_uuid5(const char *ns, const char *name, size_t name_len,
                         char out[ES_UUID_STR_LEN + 1])
 {
@@ -50,7 +40,7 @@ enum es_status es_uuid5(const char *ns, const char *name, size_t name_len,
     for (const char *p = ns; *p != '\0' && k < 16; p++) {
         if (*p == '-')
             continue;
-        int hi = hexval(p[0]), lo = p[1] ? hexval(p[1]) : -1;
+        int hi = es_hex_value(p[0]), lo = p[1] ? es_hex_value(p[1]) : -1;
         if (hi < 0 || lo < 0)
             return ES_EINVAL;
         nsb[k++] = (unsigned char)(hi * 16 + lo);

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
-static int hexval(char c)
+int es_hex_value(char c)
 {
     if (c >= '0' && c <= '9')
         return c - '0';
@@ -26,8 +26,8 @@ char *es_url_decode(const char *s, size_t len, bool plus_is_space, size_t *out_l
     size_t o = 0;
     for (size_t i = 0; i < len; i++) {
         int hi, lo;
-        if (s[i] == '%' && i + 2 < len && (hi = hexval(s[i + 1])) >= 0 &&
-            (lo = hexval(s[i + 2])) >= 0) {
+        if (s[i] == '%' && i + 2 < len && (hi = es_hex_value(s[i + 1])) >= 0 &&
+            (lo = es_hex_value(s[i + 2])) >= 0) {
             out[o++] = (char)(hi * 16 + lo);
             i += 2;
         } else if (s[i] == '+' && plus_is_space) {

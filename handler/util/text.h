@@ -10,6 +10,9 @@
 
 #include "status.h"
 
+/* The value of a hex digit (either case), or -1. */
+int es_hex_value(char c);
+
 /*
  * Percent-decodes s[0..len) into a malloc'd string; '+' becomes a space when
  * plus_is_space (query strings). Invalid escapes are kept as they are.

@@ -251,28 +251,7 @@ Test(concurrency, a_list_with_ten_thousand_events_loads_from_its_snapshot, .time
 {
     struct hostdrv *d = ws_start_with("long", NULL);
     struct hostdrv_conn *c = hostdrv_conn_new(d);
-    ws_create(c, "long", "Long");
-    static char ids[50][40];
-    struct es_buf body;
-    es_buf_init(&body, 1 << 16);
-    for (int i = 0; i < 50; i++) {
-        char task[16];
-        snprintf(task, sizeof(task), "task %d", i);
-        char *id = ws_add(c, "long", task);
-        cr_assert_not_null(id);
-        snprintf(ids[i], sizeof(ids[i]), "%s", id);
-        free(id);
-    }
-    /* 199 mass updates of 50 items: 51 + 9950 = 10,001 events. */
-    for (int round = 0; round < 199; round++) {
-        es_buf_reset(&body);
-        es_buf_adds(&body, "{\"itemIds\":[");
-        for (int i = 0; i < 50; i++)
-            es_buf_addf(&body, "%s\"%s\"", i ? "," : "", ids[i]);
-        es_buf_addf(&body, "],\"status\":\"%s\"}", round % 2 ? "To Do" : "Done");
-        cr_assert_eq(ws_status(c, "PATCH", "/api/todolists/long/items", body.ptr), 200);
-    }
-    es_buf_release(&body);
+    ws_make_long_list(c, "long");
     hostdrv_conn_free(c);
     ws_stop(d);
 

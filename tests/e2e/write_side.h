@@ -201,4 +201,34 @@ static inline char *ws_add(struct hostdrv_conn *c, const char *list_id, const ch
     return id;
 }
 
+/*
+ * Creates list `id` and gives it 10,001 events: 50 items, then 199 mass status
+ * updates of all 50 (the quickest way to a long stream through the API).
+ */
+static inline void ws_make_long_list(struct hostdrv_conn *c, const char *id)
+{
+    ws_create(c, id, "Long");
+    static char ids[50][40];
+    for (int i = 0; i < 50; i++) {
+        char task[16];
+        snprintf(task, sizeof(task), "task %d", i);
+        char *item = ws_add(c, id, task);
+        cr_assert_not_null(item);
+        snprintf(ids[i], sizeof(ids[i]), "%s", item);
+        free(item);
+    }
+    char path[128];
+    snprintf(path, sizeof(path), "/api/todolists/%s/items", id);
+    char body[4096];
+    for (int round = 0; round < 199; round++) {
+        size_t at = (size_t)snprintf(body, sizeof(body), "{\"itemIds\":[");
+        for (int i = 0; i < 50; i++)
+            at += (size_t)snprintf(body + at, sizeof(body) - at, "%s\"%s\"", i ? "," : "",
+                                   ids[i]);
+        snprintf(body + at, sizeof(body) - at, "],\"status\":\"%s\"}",
+                 round % 2 ? "To Do" : "Done");
+        cr_assert_eq(ws_status(c, "PATCH", path, body), 200);
+    }
+}
+
 #endif

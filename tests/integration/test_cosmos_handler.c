@@ -9,7 +9,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../../handler/util/buf.h"
 #include "../e2e/write_side.h"
 
 /* This suite always runs on Cosmos. */
@@ -260,27 +259,7 @@ Test(cosmos_handler, round_trips_per_command_stay_flat_with_stream_length, .time
         snprintf(task, sizeof(task), "t%d", i);
         free(ws_add(c, "short", task));
     }
-    ws_create(c, "long", "Long");
-    static char ids[50][40];
-    for (int i = 0; i < 50; i++) {
-        char task[16];
-        snprintf(task, sizeof(task), "t%d", i);
-        char *id = ws_add(c, "long", task);
-        cr_assert_not_null(id);
-        snprintf(ids[i], sizeof(ids[i]), "%s", id);
-        free(id);
-    }
-    struct es_buf body;
-    es_buf_init(&body, 1 << 16);
-    for (int round = 0; round < 199; round++) {
-        es_buf_reset(&body);
-        es_buf_adds(&body, "{\"itemIds\":[");
-        for (int i = 0; i < 50; i++)
-            es_buf_addf(&body, "%s\"%s\"", i ? "," : "", ids[i]);
-        es_buf_addf(&body, "],\"status\":\"%s\"}", round % 2 ? "To Do" : "Done");
-        cr_assert_eq(ws_status(c, "PATCH", "/api/todolists/long/items", body.ptr), 200);
-    }
-    es_buf_release(&body);
+    ws_make_long_list(c, "long");
     hostdrv_conn_free(c);
     ws_stop(d);
 
