@@ -11,10 +11,13 @@
 RIG := tests/support/cosmos-rig
 BUILD ?= build
 ASAN_BUILD ?= build-asan
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 12
+FUZZ_TARGETS := envelope routes cosmos_replies feed commands
 JOBS ?= $(shell nproc)
 ARGS ?=
 
-.PHONY: all deps build rig package run test test-sanitize lint format clean
+.PHONY: all deps build rig package run test test-sanitize fuzz lint format clean
 
 all: build
 
@@ -52,6 +55,22 @@ test-sanitize: deps rig
 	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 		ctest --output-on-failure -j$(JOBS)
 
+# Each libFuzzer target for FUZZ_SECONDS (default 12: a minute in all), from
+# the seeds in tests/fuzz/corpus/<target>; new inputs go to $(FUZZ_BUILD)/corpus.
+# A crash stops the run and leaves crash-<hash> in $(FUZZ_BUILD). For a longer
+# hunt: make fuzz FUZZ_SECONDS=600
+fuzz: deps
+	@CC=clang cmake -S . -B $(FUZZ_BUILD) -DES_FUZZ=ON -DES_TESTS=OFF -DES_WERROR=ON >/dev/null
+	@cmake --build $(FUZZ_BUILD) -j$(JOBS) >/dev/null
+	@for t in $(FUZZ_TARGETS); do \
+		mkdir -p $(FUZZ_BUILD)/corpus/$$t; \
+		echo "fuzz_$$t: $(FUZZ_SECONDS) s"; \
+		(cd $(FUZZ_BUILD) && ./tests/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -timeout=10 \
+			-rss_limit_mb=2048 -print_final_stats=0 corpus/$$t ../tests/fuzz/corpus/$$t \
+			> fuzz_$$t.log 2>&1) || { tail -n 60 $(FUZZ_BUILD)/fuzz_$$t.log; exit 1; }; \
+		grep -E '^#[0-9]+.*(DONE|pulse)' $(FUZZ_BUILD)/fuzz_$$t.log | tail -n 1; \
+	done
+
 lint: deps
 	scripts/checksrc.sh
 	clang-format --dry-run --Werror $$(git ls-files '*.c' '*.h')
@@ -60,4 +79,4 @@ format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

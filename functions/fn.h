@@ -28,9 +28,9 @@
 /* Services shared by every invocation; owned by main, read-only for functions. */
 struct fn_services {
     const struct es_config *cfg;
-    const char *version; /* the handler's version string */
-    void *store;         /* the event store (struct es_store *) once one is open */
-    void *engine;        /* the command engine once one is running */
+    const char *version;      /* the handler's version string */
+    struct es_store *store;   /* the event store */
+    struct es_engine *engine; /* the command loop over that store */
 };
 
 /* An HTTP request as the host describes it in Data.<trigger>. All borrowed. */

@@ -9,6 +9,7 @@ packages=(
   libmicrohttpd-dev libcurl4-openssl-dev libjansson-dev libssl-dev libsqlite3-dev
   libcriterion-dev clang-format
   debootstrap zip unzip
+  clang libclang-rt-14-dev
 )
 # Node.js and npm run the local Cosmos DB rig of the integration tests; a
 # machine that already has them (from NodeSource or nvm) keeps its own.
