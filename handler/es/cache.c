@@ -164,11 +164,3 @@ void es_cache_put(struct es_cache *c, const char *stream_id, void *state, int64_
     if (evicted != NULL)
         entry_free(evicted);
 }
-
-size_t es_cache_size(struct es_cache *c)
-{
-    pthread_mutex_lock(&c->lock);
-    size_t n = c->n;
-    pthread_mutex_unlock(&c->lock);
-    return n;
-}

@@ -27,7 +27,4 @@ bool es_cache_get(struct es_cache *c, const char *stream_id, void *(*clone)(cons
 void es_cache_put(struct es_cache *c, const char *stream_id, void *state, int64_t version,
                   void (*state_free)(void *));
 
-/* Entries held. */
-size_t es_cache_size(struct es_cache *c);
-
 #endif

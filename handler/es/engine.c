@@ -172,24 +172,6 @@ static void cache_copy(struct es_engine *e, const struct es_aggregate *agg,
         es_cache_put(e->cache, stream_id, copy, version, agg->state_free);
 }
 
-enum es_status es_engine_load(struct es_engine *e, const struct es_aggregate *agg,
-                              const char *aggregate_id, bool fresh, void **state_out,
-                              int64_t *version_out, struct es_io *io,
-                              struct es_error *err)
-{
-    char stream_id[256];
-    stream_id_of(agg, aggregate_id, stream_id, sizeof(stream_id));
-    if (!fresh &&
-        es_cache_get(e->cache, stream_id, agg->state_clone, state_out, version_out))
-        return ES_OK;
-    const char *from;
-    enum es_status st =
-        load_from_store(e, agg, stream_id, state_out, version_out, &from, io, err);
-    if (st == ES_OK)
-        cache_copy(e, agg, stream_id, *state_out, *version_out);
-    return st;
-}
-
 /* ---- answers ---- */
 
 static enum es_status set_body(struct es_outcome *out, int status, json_t *body_new)
@@ -384,11 +366,10 @@ static enum es_status answer_without_append(struct attempt *a, struct es_decisio
     }
     if (d->reject_status != 0)
         return answer_error(out, d->reject_status, d->reject_code, d->reject_message);
+    /* Nothing was appended, so nothing was created or accepted for later: a plain 200. */
     out->version = a->version;
-    return set_body(
-        out,
-        d->success_status == 201 ? 200 : (d->success_status ? d->success_status : 200),
-        success_body(a->cmd->aggregate_id, a->version, d->events, d->extra));
+    return set_body(out, 200,
+                    success_body(a->cmd->aggregate_id, a->version, d->events, d->extra));
 }
 
 static void decision_release(struct es_decision *d)

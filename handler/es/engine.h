@@ -96,16 +96,6 @@ enum es_status es_engine_execute(struct es_engine *e, const struct es_command *c
 void es_outcome_release(struct es_outcome *o);
 
 /*
- * Loads an aggregate's current state for a read, bypassing the cache only when
- * fresh is true. *state_out (caller frees with aggregate->state_free) and
- * *version_out (0 for an empty stream).
- */
-enum es_status es_engine_load(struct es_engine *e, const struct es_aggregate *agg,
-                              const char *aggregate_id, bool fresh, void **state_out,
-                              int64_t *version_out, struct es_io *io,
-                              struct es_error *err);
-
-/*
  * Calls hook(ctx) after every successful append (outside the engine's locks),
  * e.g. to wake a change-feed reader. One hook; NULL removes it. Set it before
  * commands run.

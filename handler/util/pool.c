@@ -91,14 +91,6 @@ enum es_status es_pool_submit(struct es_pool *pool, es_pool_task_fn fn, void *ar
     return ES_OK;
 }
 
-size_t es_pool_pending(struct es_pool *pool)
-{
-    pthread_mutex_lock(&pool->lock);
-    size_t n = pool->pending;
-    pthread_mutex_unlock(&pool->lock);
-    return n;
-}
-
 void es_pool_free(struct es_pool *pool)
 {
     if (pool == NULL)

@@ -26,9 +26,6 @@ struct es_pool *es_pool_new(unsigned n_threads);
  */
 enum es_status es_pool_submit(struct es_pool *pool, es_pool_task_fn fn, void *arg);
 
-/* Number of tasks queued or running. */
-size_t es_pool_pending(struct es_pool *pool);
-
 /* Runs every queued task, joins the workers and frees the pool. NULL is a no-op. */
 void es_pool_free(struct es_pool *pool);
 
