@@ -413,91 +413,108 @@ static enum es_status one_row(sqlite3 *db, const char *sql, const char *a, const
     return sql_error(db, rc, "read", err);
 }
 
-static enum es_status sq_read_snapshot(struct es_store *base, const char *stream_id,
-                                       struct es_snapshot *out, struct es_io *io,
-                                       struct es_error *err)
+/*
+ * Runs a single-row query on a pooled connection and decodes the row with
+ * decode(row, out). ES_ENOTFOUND when there is no row.
+ */
+static enum es_status
+read_row(struct sqlite_store *s, const char *sql, const char *a, const char *b,
+         enum es_status (*decode)(sqlite3_stmt *, void *, struct es_error *), void *out,
+         struct es_io *io, struct es_error *err)
 {
-    struct sqlite_store *s = from(base);
     sqlite3 *db = NULL;
     sqlite3_stmt *row = NULL;
     enum es_status st = conn_get(s, &db, err);
     if (st != ES_OK)
         return st;
     count(io);
-    st = one_row(db, "SELECT version, schema, state FROM snapshots WHERE stream_id = ?",
-                 stream_id, NULL, &row, err);
-    if (st == ES_OK) {
-        memset(out, 0, sizeof(*out));
-        out->version = sqlite3_column_int64(row, 0);
-        out->schema = sqlite3_column_int(row, 1);
-        out->state = column_json(row, 2);
-        if (out->state == NULL)
-            st = es_error_set(err, ES_EIO, "cannot read the snapshot of '%s'", stream_id);
-    }
+    st = one_row(db, sql, a, b, &row, err);
+    if (st == ES_OK)
+        st = decode(row, out, err);
     sqlite3_finalize(row);
     conn_put(s, db);
     return st;
+}
+
+/* Decodes a snapshots row (version, schema, state). */
+static enum es_status snapshot_row(sqlite3_stmt *row, void *out_, struct es_error *err)
+{
+    struct es_snapshot *out = out_;
+    memset(out, 0, sizeof(*out));
+    out->version = sqlite3_column_int64(row, 0);
+    out->schema = sqlite3_column_int(row, 1);
+    out->state = column_json(row, 2);
+    return out->state != NULL ? ES_OK
+                              : es_error_set(err, ES_EIO, "cannot read a snapshot");
+}
+
+static enum es_status sq_read_snapshot(struct es_store *base, const char *stream_id,
+                                       struct es_snapshot *out, struct es_io *io,
+                                       struct es_error *err)
+{
+    return read_row(from(base),
+                    "SELECT version, schema, state FROM snapshots WHERE stream_id = ?",
+                    stream_id, NULL, snapshot_row, out, io, err);
+}
+
+/* Decodes a receipts row. */
+static enum es_status receipt_row(sqlite3_stmt *row, void *out_, struct es_error *err)
+{
+    (void)err;
+    struct es_receipt *out = out_;
+    memset(out, 0, sizeof(*out));
+    out->key = column_dup(row, 0);
+    out->status = sqlite3_column_int(row, 1);
+    out->body = column_dup(row, 2);
+    out->version = sqlite3_column_int64(row, 3);
+    out->location = column_dup(row, 4);
+    out->request_hash = column_dup(row, 5);
+    out->created_at = column_dup(row, 6);
+    if (out->key == NULL || out->body == NULL || out->request_hash == NULL) {
+        es_receipt_release(out);
+        return ES_ENOMEM;
+    }
+    return ES_OK;
 }
 
 static enum es_status sq_read_receipt(struct es_store *base, const char *stream_id,
                                       const char *key, struct es_receipt *out,
                                       struct es_io *io, struct es_error *err)
 {
-    struct sqlite_store *s = from(base);
-    sqlite3 *db = NULL;
-    sqlite3_stmt *row = NULL;
-    enum es_status st = conn_get(s, &db, err);
-    if (st != ES_OK)
-        return st;
-    count(io);
-    st = one_row(db,
-                 "SELECT key, status, body, version, location, request_hash, created_at"
-                 " FROM receipts WHERE stream_id = ? AND key = ?",
-                 stream_id, key, &row, err);
-    if (st == ES_OK) {
-        memset(out, 0, sizeof(*out));
-        out->key = column_dup(row, 0);
-        out->status = sqlite3_column_int(row, 1);
-        out->body = column_dup(row, 2);
-        out->version = sqlite3_column_int64(row, 3);
-        out->location = column_dup(row, 4);
-        out->request_hash = column_dup(row, 5);
-        out->created_at = column_dup(row, 6);
-        if (out->key == NULL || out->body == NULL || out->request_hash == NULL) {
-            es_receipt_release(out);
-            st = ES_ENOMEM;
-        }
-    }
-    sqlite3_finalize(row);
-    conn_put(s, db);
-    return st;
+    return read_row(
+        from(base),
+        "SELECT key, status, body, version, location, request_hash, created_at"
+        " FROM receipts WHERE stream_id = ? AND key = ?",
+        stream_id, key, receipt_row, out, io, err);
 }
 
 /* ---- views, checkpoints, dead letters ---- */
 
+struct view_out {
+    json_t **doc;
+    char **etag;
+};
+
+/* Decodes a views row (doc, etag). */
+static enum es_status view_row(sqlite3_stmt *row, void *out_, struct es_error *err)
+{
+    struct view_out *out = out_;
+    *out->doc = column_json(row, 0);
+    *out->etag = column_dup(row, 1);
+    if (*out->doc == NULL || *out->etag == NULL) {
+        json_decref(*out->doc);
+        free(*out->etag);
+        return es_error_set(err, ES_EIO, "cannot read a view");
+    }
+    return ES_OK;
+}
+
 static enum es_status sq_view_get(struct es_store *base, const char *id, json_t **doc,
                                   char **etag, struct es_io *io, struct es_error *err)
 {
-    struct sqlite_store *s = from(base);
-    sqlite3 *db = NULL;
-    sqlite3_stmt *row = NULL;
-    enum es_status st = conn_get(s, &db, err);
-    if (st != ES_OK)
-        return st;
-    count(io);
-    st = one_row(db, "SELECT doc, etag FROM views WHERE id = ?", id, NULL, &row, err);
-    if (st == ES_OK) {
-        *doc = column_json(row, 0);
-        *etag = column_dup(row, 1);
-        if (*doc == NULL || *etag == NULL) {
-            json_decref(*doc);
-            free(*etag);
-            st = es_error_set(err, ES_EIO, "cannot read view '%s'", id);
-        }
-    }
-    sqlite3_finalize(row);
-    conn_put(s, db);
-    return st;
+    struct view_out out = {doc, etag};
+    return read_row(from(base), "SELECT doc, etag FROM views WHERE id = ?", id, NULL,
+                    view_row, &out, io, err);
 }
 
 static enum es_status sq_view_put(struct es_store *base, const json_t *doc,
@@ -654,24 +671,21 @@ static enum es_status exec_write(struct sqlite_store *s, const char *sql, const 
     return st;
 }
 
+static enum es_status checkpoint_row(sqlite3_stmt *row, void *out, struct es_error *err)
+{
+    (void)err;
+    *(int64_t *)out = sqlite3_column_int64(row, 0);
+    return ES_OK;
+}
+
 static enum es_status sq_checkpoint_get(struct es_store *base, const char *name,
                                         int64_t *seq, struct es_io *io,
                                         struct es_error *err)
 {
-    struct sqlite_store *s = from(base);
-    sqlite3 *db = NULL;
-    sqlite3_stmt *row = NULL;
-    enum es_status st = conn_get(s, &db, err);
-    if (st != ES_OK)
-        return st;
-    count(io);
-    st = one_row(db, "SELECT seq FROM checkpoints WHERE name = ?", name, NULL, &row, err);
-    *seq = st == ES_OK ? sqlite3_column_int64(row, 0) : 0;
-    if (st == ES_ENOTFOUND)
-        st = ES_OK;
-    sqlite3_finalize(row);
-    conn_put(s, db);
-    return st;
+    *seq = 0;
+    enum es_status st = read_row(from(base), "SELECT seq FROM checkpoints WHERE name = ?",
+                                 name, NULL, checkpoint_row, seq, io, err);
+    return st == ES_ENOTFOUND ? ES_OK : st;
 }
 
 static enum es_status sq_checkpoint_put(struct es_store *base, const char *name,
