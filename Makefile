@@ -6,6 +6,8 @@
 #   make test-sanitize   the same tests under AddressSanitizer + UBSan (leaks fail)
 #   make lint            clang-format check and the banned-function check
 #   make package         build/package/functionapp.zip, the app for Azure (portable handler)
+#   make bench           benchmarks: a table of figures measured in one run
+#   make fuzz            the libFuzzer targets, a minute in all
 # Each target installs missing Debian packages first (scripts/deps.sh).
 
 RIG := tests/support/cosmos-rig
@@ -17,7 +19,7 @@ FUZZ_TARGETS := envelope routes cosmos_replies feed commands
 JOBS ?= $(shell nproc)
 ARGS ?=
 
-.PHONY: all deps build rig package run test test-sanitize fuzz lint format clean
+.PHONY: all deps build rig package run test test-sanitize fuzz bench lint format clean
 
 all: build
 
@@ -70,6 +72,11 @@ fuzz: deps
 			> fuzz_$$t.log 2>&1) || { tail -n 60 $(FUZZ_BUILD)/fuzz_$$t.log; exit 1; }; \
 		grep -E '^#[0-9]+.*(DONE|pulse)' $(FUZZ_BUILD)/fuzz_$$t.log | tail -n 1; \
 	done
+
+# Benchmarks: a table of figures measured in one run (bench/run.sh), also
+# written to $(BUILD)/bench/results.json. BENCH_SECONDS sets each wrk run (5).
+bench: build rig
+	BUILD=$(BUILD) bench/run.sh
 
 lint: deps
 	scripts/checksrc.sh

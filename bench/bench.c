@@ -1,0 +1,371 @@
+/*
+ * bench.c - the measurements behind `make bench`, each printed as one JSON
+ * line {"metric", "value", "unit"} for bench/run.sh to tabulate:
+ *   startup             exec to the first answered GET / (median of 20), and
+ *                       resident memory idle and under a command load
+ *   commands STORE      command mix through the host protocol from 8 clients:
+ *                       throughput and p50/p99 latency (STORE: sqlite | cosmos)
+ *   roundtrips STORE    store round trips and request charge of one command,
+ *                       cold (new process) and warm, at stream lengths 10,
+ *                       1,000 and 10,000
+ *   projector           events per second folded into views, and view writes
+ *                       per batch against the views a batch touches
+ * Everything runs on loopback; cosmos uses the local rig (tests/support).
+ */
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../handler/util/timeutil.h"
+#include "../tests/support/cosmosrig.h"
+#include "../tests/support/feed.h"
+#include "../tests/support/hostdrv.h"
+
+static bool on_cosmos;
+
+static void metric(const char *name, double value, const char *unit)
+{
+    printf("{\"metric\":\"%s\",\"value\":%.3f,\"unit\":\"%s\"}\n", name, value, unit);
+    fflush(stdout);
+}
+
+static void die(const char *what)
+{
+    fprintf(stderr, "bench: %s\n", what);
+    exit(1);
+}
+
+/* A handler on the store under test; `name` names its store (shared across restarts). */
+static struct hostdrv *start(const char *name)
+{
+    static char env1[512], env2[256];
+    const char *env[3] = {NULL, NULL, NULL};
+    if (on_cosmos) {
+        char db[128];
+        snprintf(db, sizeof(db), "bench-%s-%d", name, (int)getpid());
+        if (cosmosrig_init_db(db) != 0)
+            die("cannot create the Cosmos database");
+        struct cosmosrig_env ce;
+        cosmosrig_env_for(db, &ce);
+        snprintf(env1, sizeof(env1), "%s", ce.conn);
+        snprintf(env2, sizeof(env2), "%s", ce.db);
+    } else {
+        snprintf(env1, sizeof(env1), "EVENT_STORE_PATH=/tmp/bench-%s-%d.db", name,
+                 (int)getpid());
+        env2[0] = '\0';
+    }
+    env[0] = env1;
+    env[1] = env2[0] ? env2 : NULL;
+    struct hostdrv_opts o = {.app_dir = ES_APP_DIR, .env = env};
+    struct hostdrv *d = NULL;
+    if (hostdrv_start(&o, &d) != 0)
+        die("the handler did not start");
+    return d;
+}
+
+static void stop(struct hostdrv *d)
+{
+    hostdrv_stop(d, SIGTERM, 10000);
+    hostdrv_free(d);
+}
+
+static int call(struct hostdrv_conn *c, const char *method, const char *path,
+                const char *body, json_t **json)
+{
+    const char *h[] = {"Content-Type: application/json", NULL};
+    struct hostdrv_reply r;
+    if (hostdrv_call(c, method, path, body ? h : NULL, body, &r) != 0)
+        return 0;
+    int st = r.result.http_status;
+    if (json != NULL)
+        *json = json_incref(r.client_json);
+    hostdrv_reply_release(&r);
+    return st;
+}
+
+static long rss_kb(pid_t pid)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+    FILE *f = fopen(path, "r");
+    long kb = -1;
+    while (f != NULL && fgets(line, sizeof(line), f) != NULL)
+        if (strncmp(line, "VmRSS:", 6) == 0)
+            kb = strtol(line + 6, NULL, 10);
+    if (f != NULL)
+        fclose(f);
+    return kb;
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* ---- commands ---- */
+
+struct client {
+    struct hostdrv *d;
+    int index, n;
+    int64_t *lat_us;
+    int ok;
+};
+
+static void *client_run(void *arg)
+{
+    struct client *cl = arg;
+    struct hostdrv_conn *c = hostdrv_conn_new(cl->d);
+    char list[32], path[128], body[128];
+    snprintf(list, sizeof(list), "b%d", cl->index);
+    snprintf(body, sizeof(body), "{\"id\":\"%s\",\"name\":\"bench\"}", list);
+    call(c, "POST", "/api/todolists", body, NULL);
+    char item[64] = "";
+    for (int i = 0; i < cl->n; i++) {
+        int64_t t0 = es_time_mono_ms() * 1000;
+        struct timespec ts0, ts1;
+        clock_gettime(CLOCK_MONOTONIC, &ts0);
+        int st;
+        if (i % 4 != 3 || item[0] == '\0') {
+            snprintf(path, sizeof(path), "/api/todolists/%s/items", list);
+            snprintf(body, sizeof(body), "{\"task\":\"task %d\"}", i);
+            json_t *j = NULL;
+            st = call(c, "POST", path, body, &j);
+            const char *id = json_string_value(json_object_get(j, "itemId"));
+            if (id != NULL)
+                snprintf(item, sizeof(item), "%s", id);
+            json_decref(j);
+        } else {
+            snprintf(path, sizeof(path), "/api/todolists/%s/items/%s", list, item);
+            st = call(c, "PATCH", path,
+                      i % 8 == 3 ? "{\"status\":\"Done\"}" : "{\"status\":\"To Do\"}",
+                      NULL);
+        }
+        clock_gettime(CLOCK_MONOTONIC, &ts1);
+        (void)t0;
+        cl->lat_us[i] =
+            (ts1.tv_sec - ts0.tv_sec) * 1000000 + (ts1.tv_nsec - ts0.tv_nsec) / 1000;
+        cl->ok += st == 201 || st == 200;
+    }
+    hostdrv_conn_free(c);
+    return NULL;
+}
+
+static void bench_commands(const char *store)
+{
+    enum { CLIENTS = 8, EACH = 250 };
+    struct hostdrv *d = start("commands");
+    struct client cl[CLIENTS];
+    pthread_t t[CLIENTS];
+    static int64_t lat[CLIENTS * EACH];
+    int64_t t0 = es_time_mono_ms();
+    for (int i = 0; i < CLIENTS; i++) {
+        cl[i] = (struct client){.d = d, .index = i, .n = EACH, .lat_us = lat + i * EACH};
+        pthread_create(&t[i], NULL, client_run, &cl[i]);
+    }
+    int ok = 0;
+    for (int i = 0; i < CLIENTS; i++) {
+        pthread_join(t[i], NULL);
+        ok += cl[i].ok;
+    }
+    double secs = (double)(es_time_mono_ms() - t0) / 1000.0;
+    qsort(lat, CLIENTS * EACH, sizeof(lat[0]), cmp_i64);
+    char name[96];
+    snprintf(name, sizeof(name), "commands_%s_per_s", store);
+    metric(name, (double)ok / secs, "commands/s");
+    snprintf(name, sizeof(name), "commands_%s_p50", store);
+    metric(name, (double)lat[CLIENTS * EACH / 2] / 1000.0, "ms");
+    snprintf(name, sizeof(name), "commands_%s_p99", store);
+    metric(name, (double)lat[CLIENTS * EACH * 99 / 100] / 1000.0, "ms");
+    snprintf(name, sizeof(name), "commands_%s_succeeded", store);
+    metric(name, ok, "of 2000");
+    stop(d);
+}
+
+/* ---- round trips ---- */
+
+/* Gives list `id` `events` events (a create, items, then mass status updates). */
+static void make_list(struct hostdrv_conn *c, const char *id, int events)
+{
+    char body[4096], path[128];
+    snprintf(body, sizeof(body), "{\"id\":\"%s\",\"name\":\"n\"}", id);
+    call(c, "POST", "/api/todolists", body, NULL);
+    int items = events - 1 < 50 ? events - 1 : 50;
+    static char ids[50][40];
+    snprintf(path, sizeof(path), "/api/todolists/%s/items", id);
+    for (int i = 0; i < items; i++) {
+        snprintf(body, sizeof(body), "{\"task\":\"t%d\"}", i);
+        json_t *j = NULL;
+        call(c, "POST", path, body, &j);
+        snprintf(ids[i], sizeof(ids[i]), "%s",
+                 json_string_value(json_object_get(j, "itemId")));
+        json_decref(j);
+    }
+    for (int done = 1 + items, round = 0; done + 50 <= events; done += 50, round++) {
+        size_t at = (size_t)snprintf(body, sizeof(body), "{\"itemIds\":[");
+        for (int i = 0; i < 50; i++)
+            at += (size_t)snprintf(body + at, sizeof(body) - at, "%s\"%s\"", i ? "," : "",
+                                   ids[i]);
+        snprintf(body + at, sizeof(body) - at, "],\"status\":\"%s\"}",
+                 round % 2 ? "To Do" : "Done");
+        call(c, "PATCH", path, body, NULL);
+    }
+}
+
+/* The number before `what` in the command's log line. */
+static double figure(const char *log, const char *what)
+{
+    const char *p = log ? strstr(log, what) : NULL;
+    if (p == NULL)
+        return -1;
+    while (p > log && p[-1] == ' ')
+        p--;
+    while (p > log && (p[-1] == '.' || (p[-1] >= '0' && p[-1] <= '9')))
+        p--;
+    return strtod(p, NULL);
+}
+
+static void one_command(struct hostdrv *d, const char *id, const char *name,
+                        const char *store, const char *phase, int length)
+{
+    struct hostdrv_conn *c = hostdrv_conn_new(d);
+    char path[96], body[64];
+    snprintf(path, sizeof(path), "/api/todolists/%s", id);
+    snprintf(body, sizeof(body), "{\"name\":\"%s\"}", name);
+    const char *h[] = {"Content-Type: application/json", NULL};
+    struct hostdrv_reply r;
+    if (hostdrv_call(c, "PATCH", path, h, body, &r) == 0) {
+        const char *log = json_string_value(json_array_get(r.result.logs, 0));
+        char m[96];
+        snprintf(m, sizeof(m), "roundtrips_%s_%s_len%d", store, phase, length);
+        metric(m, figure(log, "store round trip"), "round trips");
+        snprintf(m, sizeof(m), "charge_%s_%s_len%d", store, phase, length);
+        metric(m, figure(log, "RU"), "RU");
+    }
+    hostdrv_reply_release(&r);
+    hostdrv_conn_free(c);
+}
+
+static void bench_roundtrips(const char *store)
+{
+    const int lengths[] = {10, 1000, 10000};
+    for (int i = 0; i < 3; i++) {
+        char name[32], id[32];
+        snprintf(name, sizeof(name), "rt%d", lengths[i]);
+        snprintf(id, sizeof(id), "len%d", lengths[i]);
+        struct hostdrv *d = start(name);
+        struct hostdrv_conn *c = hostdrv_conn_new(d);
+        make_list(c, id, lengths[i]);
+        hostdrv_conn_free(c);
+        stop(d);
+        d = start(name); /* a new process: the cache is cold */
+        one_command(d, id, "cold", store, "cold", lengths[i]);
+        one_command(d, id, "warm", store, "warm", lengths[i]);
+        stop(d);
+    }
+}
+
+/* ---- projector ---- */
+
+static void bench_projector(void)
+{
+    struct hostdrv *d = start("projector");
+    struct hostdrv_conn *c = hostdrv_conn_new(d);
+    for (int l = 0; l < 20; l++) {
+        char id[16];
+        snprintf(id, sizeof(id), "p%d", l);
+        make_list(c, id, 251);
+    }
+    char path[128];
+    snprintf(path, sizeof(path), "/tmp/bench-projector-%d.db", (int)getpid());
+    struct feed *f = feed_open_sqlite(path);
+    if (f == NULL)
+        die("cannot read the change feed");
+    long events = 0, writes = 0, touched = 0, batches = 0;
+    int64_t t0 = es_time_mono_ms();
+    for (;;) {
+        json_t *batch = feed_next(f, 100);
+        if (batch == NULL || json_array_size(batch) == 0) {
+            json_decref(batch);
+            break;
+        }
+        struct fn_retry retry = {.present = true, .retry_count = 0, .max_retry_count = 5};
+        struct hostdrv_reply r;
+        if (hostdrv_trigger(c, "Projector", "documents", batch, 2, &retry, &r) == 0) {
+            const char *log = json_string_value(json_array_get(r.result.logs, 0));
+            events += (long)json_array_size(batch);
+            writes += (long)figure(log, "view(s) written");
+            touched += 2 * (long)figure(log, "stream(s)"); /* two views per list */
+            batches++;
+        }
+        hostdrv_reply_release(&r);
+        json_decref(batch);
+    }
+    double secs = (double)(es_time_mono_ms() - t0) / 1000.0;
+    metric("projector_events_per_s", (double)events / secs, "events/s");
+    metric("projector_view_writes_per_batch", (double)writes / (double)batches, "writes");
+    metric("projector_views_touched_per_batch", (double)touched / (double)batches,
+           "views");
+    feed_close(f);
+    hostdrv_conn_free(c);
+    stop(d);
+}
+
+/* ---- start-up and memory ---- */
+
+static void bench_startup(void)
+{
+    int64_t ms[20];
+    for (int i = 0; i < 20; i++) {
+        struct hostdrv *d = start("startup");
+        ms[i] = hostdrv_ready_ms(d);
+        stop(d);
+    }
+    qsort(ms, 20, sizeof(ms[0]), cmp_i64);
+    metric("startup_ms_median", (double)ms[10],
+           "ms (readiness polled every 25 ms, as the host)");
+    struct hostdrv *d = start("memory");
+    metric("rss_idle", (double)rss_kb(hostdrv_pid(d)) / 1024.0, "MiB");
+    struct client cl[8];
+    pthread_t t[8];
+    static int64_t lat[8 * 250];
+    long peak = 0;
+    for (int i = 0; i < 8; i++) {
+        cl[i] =
+            (struct client){.d = d, .index = 100 + i, .n = 250, .lat_us = lat + i * 250};
+        pthread_create(&t[i], NULL, client_run, &cl[i]);
+    }
+    for (int i = 0; i < 50; i++) {
+        long kb = rss_kb(hostdrv_pid(d));
+        peak = kb > peak ? kb : peak;
+        es_time_sleep_ms(20);
+    }
+    for (int i = 0; i < 8; i++)
+        pthread_join(t[i], NULL);
+    metric("rss_under_load_peak", (double)peak / 1024.0, "MiB");
+    stop(d);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2)
+        die("usage: es_bench startup | commands STORE | roundtrips STORE | projector");
+    const char *store = argc > 2 ? argv[2] : "sqlite";
+    on_cosmos = strcmp(store, "cosmos") == 0;
+    if (on_cosmos && cosmosrig_start_shared() < 0)
+        die("the Cosmos rig did not start (npm ci in tests/support/cosmos-rig)");
+    if (strcmp(argv[1], "startup") == 0)
+        bench_startup();
+    else if (strcmp(argv[1], "commands") == 0)
+        bench_commands(store);
+    else if (strcmp(argv[1], "roundtrips") == 0)
+        bench_roundtrips(store);
+    else if (strcmp(argv[1], "projector") == 0)
+        bench_projector();
+    if (on_cosmos)
+        cosmosrig_stop_shared();
+    return 0;
+}

@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# make bench: every figure measured in one run on this machine, printed as a
+# table and written to build/bench/results.json. Ratios compare runs made
+# here, alternately, so they hold on a noisy shared machine.
+#   protocol overhead  wrk against the handler's trivial Health invocation and
+#                      against a minimal libmicrohttpd server answering the same
+#                      bytes (bench/mhd_baseline.c): same client, threads, connections
+#   the rest           bench/bench.c (start-up, memory, commands, round trips, projector)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+B=${BUILD:-build}
+OUT=$B/bench
+SECS=${BENCH_SECONDS:-5}
+mkdir -p "$OUT"
+: >"$OUT/metrics.jsonl"
+pids=()
+cleanup() { for p in "${pids[@]:-}"; do kill "$p" 2>/dev/null || true; done; }
+trap cleanup EXIT
+
+free_port() {
+  local p
+  for p in $(seq 20000 20999 | shuf); do
+    if ! (echo >"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "$p"; return; fi
+  done
+}
+wait_up() { for _ in $(seq 200); do curl -s -o /dev/null "http://127.0.0.1:$1/" && return 0; sleep 0.02; done; return 1; }
+rps() { # port -> requests/s from one wrk run
+  ENVELOPE_FILE="$OUT/envelope.json" wrk -t2 -c32 -d"${SECS}s" -s bench/post.lua \
+    "http://127.0.0.1:$1/Health" | awk '/Requests\/sec:/ {print $2}'
+}
+
+# ---- protocol overhead ----
+cat >"$OUT/envelope.json" <<'JSON'
+{"Data":{"req":{"Url":"http://localhost:7071/api/health","Method":"GET","Query":{},"Headers":{"Accept":["*/*"],"Host":["localhost:7071"],"User-Agent":["curl/8.5.0"]},"Params":{},"Identities":[{"AuthenticationType":null,"IsAuthenticated":false,"Actor":null,"BootstrapContext":null,"Claims":[],"Label":null,"Name":null,"NameClaimType":"http://schemas.xmlsoap.org/ws/2005/05/identity/claims/name","RoleClaimType":"http://schemas.microsoft.com/ws/2008/06/identity/claims/role"}]}},"Metadata":{"Query":{},"Headers":{"Accept":"*/*","Host":"localhost:7071","User-Agent":"curl/8.5.0"},"sys":{"MethodName":"Health","UtcNow":"2026-11-28T19:30:00.1230000Z","RandGuid":"3e4ea15e-30cf-408b-8e72-58409d33e9c4"}}}
+JSON
+hp=$(free_port)
+FUNCTIONS_CUSTOMHANDLER_PORT=$hp EVENT_STORE_PATH="$OUT/health.db" HANDLER_LOG_LEVEL=warn \
+  "$B/app/handler" >"$OUT/handler.log" 2>&1 &
+pids+=($!)
+wait_up "$hp"
+curl -s -X POST --data-binary @"$OUT/envelope.json" "http://127.0.0.1:$hp/Health" >"$OUT/reply.json"
+bp=$(free_port)
+"$B/bench/mhd_baseline" "$bp" "$OUT/reply.json" "$(nproc)" &
+pids+=($!)
+wait_up "$bp"
+handler_best=0 baseline_best=0
+for round in 1 2 3; do
+  b=$(rps "$bp"); h=$(rps "$hp")
+  echo "round $round: baseline $b req/s, handler $h req/s" >&2
+  baseline_best=$(awk -v a="$baseline_best" -v b="$b" 'BEGIN {print (b > a) ? b : a}')
+  handler_best=$(awk -v a="$handler_best" -v b="$h" 'BEGIN {print (b > a) ? b : a}')
+done
+ratio=$(awk -v h="$handler_best" -v b="$baseline_best" 'BEGIN {printf "%.3f", h / b}')
+{
+  echo "{\"metric\":\"protocol_baseline_per_s\",\"value\":$baseline_best,\"unit\":\"invocations/s\"}"
+  echo "{\"metric\":\"protocol_handler_per_s\",\"value\":$handler_best,\"unit\":\"invocations/s\"}"
+  echo "{\"metric\":\"protocol_handler_vs_baseline\",\"value\":$ratio,\"unit\":\"ratio (target 0.8)\"}"
+} >>"$OUT/metrics.jsonl"
+cleanup
+pids=()
+
+# ---- the rest ----
+for args in "startup" "commands sqlite" "commands cosmos" "roundtrips sqlite" "roundtrips cosmos" "projector"; do
+  echo "es_bench $args" >&2
+  # shellcheck disable=SC2086
+  "$B/bench/es_bench" $args | grep '^{"metric"' >>"$OUT/metrics.jsonl"
+done
+
+# ---- report ----
+machine="$(nproc) CPUs, $(awk -F: '/model name/ {print $2; exit}' /proc/cpuinfo | sed 's/^ *//'), $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo)"
+{
+  echo "{\"date\":\"$(date -u +%Y-%m-%dT%H:%M:%SZ)\",\"machine\":\"$machine\",\"metrics\":["
+  sed '$!s/$/,/' "$OUT/metrics.jsonl"
+  echo "]}"
+} >"$OUT/results.json"
+echo
+echo "bench $(date -u +%Y-%m-%d), $machine"
+printf '%-40s %14s  %s\n' metric value unit
+sed -E 's/^\{"metric":"([^"]*)","value":([^,]*),"unit":"([^"]*)"\}$/\1 \2 \3/' "$OUT/metrics.jsonl" |
+  while read -r name value unit; do printf '%-40s %14s  %s\n' "$name" "$value" "$unit"; done
+echo "(written to $OUT/results.json)"
