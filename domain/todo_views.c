@@ -51,16 +51,21 @@ static bool is_type(const char *type, const char *a, const char *b, const char *
            (c != NULL && strcmp(type, c) == 0);
 }
 
+/* TodoListCreated and TodoListRenamed carry the list's name; both views keep it. */
+static enum es_status set_name(json_t *view, const json_t *data)
+{
+    const char *name = field(data, "name");
+    if (name == NULL)
+        return ES_EFIELD;
+    return json_object_set_new(view, "name", json_string(name)) == 0 ? ES_OK : ES_ENOMEM;
+}
+
 enum es_status todo_list_view_apply(json_t *view, const char *type, const json_t *data)
 {
     json_t *items = json_object_get(view, "items");
     const char *id = field(data, "itemId");
-    if (is_type(type, "TodoListCreated", "TodoListRenamed", NULL)) {
-        const char *name = field(data, "name");
-        return name == NULL                                                ? ES_EFIELD
-               : json_object_set_new(view, "name", json_string(name)) == 0 ? ES_OK
-                                                                           : ES_ENOMEM;
-    }
+    if (is_type(type, "TodoListCreated", "TodoListRenamed", NULL))
+        return set_name(view, data);
     if (strcmp(type, "TodoListDeleted") == 0)
         return json_object_set_new(view, "deleted", json_true()) == 0 ? ES_OK : ES_ENOMEM;
     if (is_type(type, "ItemAdded", "ItemMovedIn", "ItemMoveReverted")) {
@@ -132,12 +137,8 @@ enum es_status todo_summary_view_apply(json_t *view, const char *type, const jso
 {
     json_t *statuses = json_object_get(view, "statuses");
     const char *id = field(data, "itemId");
-    if (is_type(type, "TodoListCreated", "TodoListRenamed", NULL)) {
-        const char *name = field(data, "name");
-        return name == NULL                                                ? ES_EFIELD
-               : json_object_set_new(view, "name", json_string(name)) == 0 ? ES_OK
-                                                                           : ES_ENOMEM;
-    }
+    if (is_type(type, "TodoListCreated", "TodoListRenamed", NULL))
+        return set_name(view, data);
     if (strcmp(type, "TodoListDeleted") == 0)
         return json_object_set_new(view, "view",
                                    json_string(TODO_SUMMARY_DELETED_VIEW)) == 0
