@@ -232,8 +232,7 @@ static int serve(struct runtime *rt, const struct options *o, const sigset_t *si
     struct http_router router;
     struct http_server_opts opts = {
         .address = "127.0.0.1",
-        .io_threads = rt->cfg.io_threads,
-        .workers = rt->cfg.workers,
+        .max_connections = rt->cfg.max_connections,
     };
     if (o->mode == MODE_HOST) {
         if (rt->cfg.port == 0) {

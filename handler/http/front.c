@@ -442,6 +442,10 @@ static json_t *build_envelope(const struct front *f, const struct route *r,
     json_t *params = NULL;
     if (path == NULL || !route_template_match(r->tmpl, path, len, &params))
         return NULL;
+    if (http_exchange_collect_headers(x) != ES_OK) {
+        json_decref(params);
+        return NULL;
+    }
     const char *host = http_exchange_header(x, "Host");
     size_t url_len = strlen(host ? host : "localhost") + strlen(x->target) + 16;
     char *url = malloc(url_len);

@@ -1,6 +1,6 @@
 /*
  * hostproto.c - routing the host's requests. Pings and refusals are answered
- * on the I/O thread; invocations run on the worker pool.
+ * from the headers alone; invocations run once the envelope is in.
  */
 #include "hostproto.h"
 

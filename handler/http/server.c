@@ -1,16 +1,15 @@
 /*
- * server.c - libmicrohttpd in thread-pool mode with suspend/resume.
+ * server.c - libmicrohttpd with one thread per connection.
  *
  * Life of a request (struct exchange, created by the URI-log callback and
  * freed by the completion callback, so MHD owns its lifetime):
  *   NEW      first access-handler call: headers are in; the router may answer
  *   BODY     upload chunks are appended (or discarded past the cap / after an
  *            early answer)
- *   RUNNING  the body is complete; the connection is suspended and a worker
- *            runs the router's on_request
- *   READY    the worker resumed the connection; the response is queued
- * An early answer skips RUNNING: it is queued once the body has been read, so
- * the connection stays usable for the next request (keep-alive).
+ *   READY    the body is complete; the router's on_request has run on the
+ *            connection's thread and the response is queued
+ * An early answer is queued once the body has been read, so the connection
+ * stays usable for the next request (keep-alive).
  */
 #include "server.h"
 
@@ -28,10 +27,9 @@
 #include "../util/buf.h"
 #include "../util/jsonutil.h"
 #include "../util/log.h"
-#include "../util/pool.h"
 #include "../util/timeutil.h"
 
-enum phase { PHASE_NEW, PHASE_BODY, PHASE_RUNNING, PHASE_READY };
+enum phase { PHASE_NEW, PHASE_BODY, PHASE_READY };
 
 struct exchange {
     struct http_exchange x; /* first member: the router's view */
@@ -44,7 +42,6 @@ struct exchange {
 
 struct http_server {
     struct MHD_Daemon *daemon;
-    struct es_pool *pool;
     struct http_router router;
     size_t max_body_bytes;
     int port;
@@ -74,6 +71,17 @@ static void exchange_free(struct exchange *e)
     free(e->target);
     free(e->method);
     free(e);
+}
+
+static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind, const char *key,
+                                      const char *value);
+
+enum es_status http_exchange_collect_headers(struct http_exchange *x)
+{
+    if (x->headers != NULL || x->conn == NULL)
+        return ES_OK;
+    MHD_get_connection_values(x->conn, MHD_HEADER_KIND, collect_header, x);
+    return x->headers != NULL || x->n_headers == 0 ? ES_OK : ES_ENOMEM;
 }
 
 const char *http_exchange_header(const struct http_exchange *x, const char *name)
@@ -216,33 +224,19 @@ static enum MHD_Result send_response(struct exchange *e, struct MHD_Connection *
     return ret;
 }
 
-static void run_request(void *arg)
-{
-    struct exchange *e = arg;
-    struct http_server *s = e->server;
-    s->router.on_request(s->router.cls, &e->x);
-    if (!e->x.answered)
-        http_reply_error(&e->x, 500, "internal_error", "the request was not answered");
-    e->phase = PHASE_READY;
-    MHD_resume_connection(e->x.conn);
-}
-
-static enum MHD_Result start_request(struct exchange *e, struct MHD_Connection *conn)
+/* The whole body is in: run the router on this connection's thread and answer. */
+static enum MHD_Result run_request(struct exchange *e, struct MHD_Connection *conn)
 {
     struct http_exchange *x = &e->x;
-    MHD_get_connection_values(conn, MHD_HEADER_KIND, collect_header, x);
     if (e->body.len > 0) {
         x->body = e->body.ptr;
         x->body_len = e->body.len;
     }
-    e->phase = PHASE_RUNNING;
-    MHD_suspend_connection(conn);
-    if (es_pool_submit(e->server->pool, run_request, e) != ES_OK) {
-        http_reply_error(x, 503, "unavailable", "the handler is shutting down");
-        e->phase = PHASE_READY;
-        MHD_resume_connection(conn);
-    }
-    return MHD_YES;
+    e->server->router.on_request(e->server->router.cls, x);
+    if (!x->answered)
+        http_reply_error(x, 500, "internal_error", "the request was not answered");
+    e->phase = PHASE_READY;
+    return send_response(e, conn);
 }
 
 static void check_declared_length(struct exchange *e, struct MHD_Connection *conn)
@@ -295,10 +289,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
             e->phase = PHASE_READY;
             return send_response(e, conn);
         }
-        return start_request(e, conn);
-    case PHASE_RUNNING:
-        /* Spurious call while suspended work is pending: nothing to do yet. */
-        return MHD_YES;
+        return run_request(e, conn);
     case PHASE_READY:
         return send_response(e, conn);
     }
@@ -340,26 +331,25 @@ struct http_server *http_server_start(const struct http_server_opts *opts,
         free(s);
         return NULL;
     }
-    s->pool = es_pool_new(opts->workers);
-    if (s->pool == NULL) {
-        es_error_set(err, ES_ENOMEM, "cannot start %u worker threads", opts->workers);
-        free(s);
-        return NULL;
-    }
-    unsigned flags =
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME;
+    /*
+     * A thread per connection: a request never waits behind another one's
+     * function (a connection carries one request at a time), and nothing is
+     * handed between threads. Turbo skips the shutdown() before close and
+     * reads optimistically, which suits loopback peers.
+     */
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
+                     MHD_USE_POLL | MHD_USE_ITC | MHD_USE_TURBO;
     s->daemon = MHD_start_daemon(
         flags, (uint16_t)opts->port, NULL, NULL, on_access, s, MHD_OPTION_SOCK_ADDR,
-        &addr, MHD_OPTION_THREAD_POOL_SIZE, opts->io_threads, MHD_OPTION_URI_LOG_CALLBACK,
-        on_uri, s, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-        MHD_OPTION_CONNECTION_TIMEOUT, opts->idle_timeout_s, MHD_OPTION_CONNECTION_LIMIT,
-        4096u, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
+        &addr, MHD_OPTION_URI_LOG_CALLBACK, on_uri, s, MHD_OPTION_NOTIFY_COMPLETED,
+        on_completed, s, MHD_OPTION_CONNECTION_TIMEOUT, opts->idle_timeout_s,
+        MHD_OPTION_CONNECTION_LIMIT, opts->max_connections,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
         MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log,
         NULL, MHD_OPTION_END);
     if (s->daemon == NULL) {
         es_error_set(err, ES_EIO, "cannot listen on %s:%d (is the port in use?)",
                      opts->address, opts->port);
-        es_pool_free(s->pool);
         free(s);
         return NULL;
     }
@@ -388,8 +378,6 @@ size_t http_server_drain(struct http_server *s, int64_t timeout_ms)
     size_t left = atomic_load(&s->in_flight);
     if (left > 0)
         return left;
-    es_pool_free(s->pool);
-    s->pool = NULL;
     MHD_stop_daemon(s->daemon);
     s->daemon = NULL;
     return 0;
@@ -401,6 +389,5 @@ void http_server_free(struct http_server *s)
         return;
     if (s->daemon != NULL)
         MHD_stop_daemon(s->daemon);
-    es_pool_free(s->pool);
     free(s);
 }

@@ -2,13 +2,13 @@
  * server.h - the HTTP/1.1 server under both faces of the handler (the host
  * protocol and the standalone front), over libmicrohttpd.
  *
- * A few I/O threads (an MHD thread pool, each with its own epoll) parse
- * requests, including chunked and keep-alive ones. Each request is first
- * shown to the router's on_headers on the I/O thread, which may answer at
- * once (readiness pings, unknown routes); otherwise its body is collected up
- * to a hard cap and the request is handed to a worker pool, so a function
- * waiting on the store never stalls other connections. The connection is
- * suspended meanwhile and resumed with the response.
+ * Each connection has its own thread, which parses its requests (chunked and
+ * keep-alive ones included) and runs them. A request is first shown to the
+ * router's on_headers, which may answer at once (readiness pings, unknown
+ * routes); otherwise its body is collected up to a hard cap and the router's
+ * on_request runs on the same thread. An HTTP/1.1 connection carries one
+ * request at a time, so a function waiting on the store stalls only its own
+ * connection, and no request is handed between threads.
  *
  * Shutdown (http_server_drain) stops accepting connections, lets every
  * request already received finish and be answered, then closes the rest.
@@ -35,7 +35,7 @@ struct http_exchange {
     /* request */
     const char *method;          /* "GET", "POST", ... */
     const char *target;          /* raw request target: path and query, undecoded */
-    struct http_header *headers; /* in arrival order (filled before on_request) */
+    struct http_header *headers; /* in arrival order, once collected (see below) */
     size_t n_headers;
     const char *body; /* NULL when empty */
     size_t body_len;
@@ -55,23 +55,21 @@ struct http_exchange {
 
 struct http_router {
     /*
-     * On an I/O thread, before the body is read. May answer (http_reply*), in
-     * which case any body is read and discarded and the answer is sent; must
-     * not block. `headers` is not yet filled; use http_exchange_header.
+     * Before the body is read. May answer (http_reply*), in which case any
+     * body is read and discarded and the answer is sent.
      */
     void (*on_headers)(void *cls, struct http_exchange *x);
-    /* On a worker thread with the whole body; must answer. */
+    /* With the whole body, on the connection's thread; must answer. */
     void (*on_request)(void *cls, struct http_exchange *x);
     void *cls;
 };
 
 struct http_server_opts {
-    const char *address; /* IPv4 address to bind, e.g. "127.0.0.1" */
-    int port;            /* 0 picks a free port */
-    unsigned io_threads;
-    unsigned workers;
-    size_t max_body_bytes;   /* bodies above this are discarded (body_too_large) */
-    unsigned idle_timeout_s; /* close idle connections after this; 0 never */
+    const char *address;      /* IPv4 address to bind, e.g. "127.0.0.1" */
+    int port;                 /* 0 picks a free port */
+    unsigned max_connections; /* connections (and threads) served at once */
+    size_t max_body_bytes;    /* bodies above this are discarded (body_too_large) */
+    unsigned idle_timeout_s;  /* close idle connections after this; 0 never */
 };
 
 /* Starts serving. NULL with err filled when the port cannot be bound, etc. */
@@ -92,6 +90,9 @@ size_t http_server_drain(struct http_server *s, int64_t timeout_ms);
 
 /* Frees a drained server. NULL is a no-op. */
 void http_server_free(struct http_server *s);
+
+/* Fills x->headers and x->n_headers with every request header (once). */
+enum es_status http_exchange_collect_headers(struct http_exchange *x);
 
 /* A request header, matched ignoring case; NULL when absent. */
 const char *http_exchange_header(const struct http_exchange *x, const char *name);

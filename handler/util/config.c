@@ -43,16 +43,9 @@ static enum es_status env_str(const char *name, const char *dflt, char **out)
     return *out != NULL ? ES_OK : ES_ENOMEM;
 }
 
-static unsigned cpu_count(void)
-{
-    long n = sysconf(_SC_NPROCESSORS_ONLN);
-    return n > 0 ? (unsigned)n : 1;
-}
-
 static enum es_status load_numbers(struct es_config *cfg, struct es_error *err)
 {
-    unsigned cpus = cpu_count();
-    uint64_t port, body, envelope, io, workers, shutdown, snap, cache, attempts;
+    uint64_t port, body, envelope, connections, shutdown, snap, cache, attempts;
     uint64_t c_connect, c_request, c_budget, c_retries;
     const struct {
         const char *name;
@@ -64,8 +57,7 @@ static enum es_status load_numbers(struct es_config *cfg, struct es_error *err)
          1, 65535, 0, &port},
         {"MAX_BODY_BYTES", 1, 1ull << 30, 1u << 20, &body},
         {"MAX_ENVELOPE_BYTES", 1024, 1ull << 31, 4u << 20, &envelope},
-        {"HANDLER_IO_THREADS", 1, 256, cpus, &io},
-        {"HANDLER_WORKERS", 1, 1024, cpus * 4 < 8 ? 8 : cpus * 4, &workers},
+        {"HANDLER_MAX_CONNECTIONS", 1, 65536, 1024, &connections},
         {"HANDLER_SHUTDOWN_TIMEOUT_MS", 0, 3600000, 30000, &shutdown},
         {"SNAPSHOT_EVERY", 0, 1000000, 100, &snap},
         {"STATE_CACHE_STREAMS", 1, 10000000, 10000, &cache},
@@ -84,8 +76,7 @@ static enum es_status load_numbers(struct es_config *cfg, struct es_error *err)
     cfg->port = (int)port;
     cfg->max_body_bytes = (size_t)body;
     cfg->max_envelope_bytes = (size_t)envelope;
-    cfg->io_threads = (unsigned)io;
-    cfg->workers = (unsigned)workers;
+    cfg->max_connections = (unsigned)connections;
     cfg->shutdown_timeout_ms = (int64_t)shutdown;
     cfg->snapshot_every = (unsigned)snap;
     cfg->state_cache_streams = (size_t)cache;

@@ -7,8 +7,8 @@
  *                                  FUNCTIONS_HTTPWORKER_PORT is accepted)
  *   MAX_BODY_BYTES                 largest command body (1 MiB)
  *   MAX_ENVELOPE_BYTES             largest invocation envelope (4 MiB)
- *   HANDLER_IO_THREADS             HTTP I/O threads (one per CPU)
- *   HANDLER_WORKERS                invocation worker threads (4 per CPU, at least 8)
+ *   HANDLER_MAX_CONNECTIONS        connections served at once, each by its own
+ *                                  thread (1024)
  *   HANDLER_SHUTDOWN_TIMEOUT_MS    how long SIGTERM waits for in-flight work (30000)
  *   HANDLER_LOG_LEVEL              debug, info, warn, error, off (info)
  *   CosmosDB                       Cosmos connection string
@@ -37,8 +37,7 @@ struct es_config {
     int port;                    /* host-protocol port; 0 when not set */
     size_t max_body_bytes;       /* command body cap (inclusive) */
     size_t max_envelope_bytes;   /* invocation envelope cap (inclusive) */
-    unsigned io_threads;         /* libmicrohttpd thread pool size */
-    unsigned workers;            /* invocation worker threads */
+    unsigned max_connections;    /* connections (and threads) served at once */
     int64_t shutdown_timeout_ms; /* drain budget on SIGTERM */
     enum es_log_level log_level;
     unsigned snapshot_every;       /* events between snapshots; 0 disables them */

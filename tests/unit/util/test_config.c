@@ -18,7 +18,7 @@ Test(config, defaults_select_the_embedded_sqlite_store)
     cr_expect_eq(cfg.max_envelope_bytes, 4u << 20);
     cr_expect_str_eq(cfg.cosmos_database, "eventsourcing");
     cr_expect_str_eq(cfg.deadletters_container, "deadletters");
-    cr_expect_geq(cfg.workers, 8);
+    cr_expect_eq(cfg.max_connections, 1024);
     es_config_release(&cfg);
 }
 
