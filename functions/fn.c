@@ -27,6 +27,25 @@ const char *fn_header(const struct fn_http_request *req, const char *name)
     return json_string_value(v);
 }
 
+/* v (a new reference) when it is given, else the JSON text parsed, else NULL. */
+static json_t *given_or_parsed(json_t *v, const char *text, size_t len)
+{
+    if (v != NULL)
+        return json_incref(v);
+    return text != NULL ? json_loadb(text, len, ES_JSON_LOAD_FLAGS, NULL) : NULL;
+}
+
+json_t *fn_identities(const struct fn_http_request *req)
+{
+    return given_or_parsed(req->identities, req->identities_text, req->identities_len);
+}
+
+json_t *fn_metadata(const struct fn_ctx *ctx)
+{
+    json_t *m = given_or_parsed(ctx->metadata, ctx->metadata_text, ctx->metadata_len);
+    return m != NULL ? m : json_object();
+}
+
 const char *fn_query(const struct fn_http_request *req, const char *name)
 {
     return json_string_value(json_object_get(req->query, name));

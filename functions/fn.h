@@ -40,8 +40,10 @@ struct fn_http_request {
     json_t *query;      /* object: name -> string (repeated names comma-joined) */
     json_t *headers;    /* object: name -> array of strings */
     json_t *params;     /* object: route parameter -> string */
-    json_t *identities; /* array of ClaimsIdentity objects, or NULL */
-    const char *body;   /* raw body text, NULL when the request had none */
+    json_t *identities; /* array of ClaimsIdentity objects, or NULL; use fn_identities */
+    const char *identities_text; /* or its JSON text, parsed when asked for */
+    size_t identities_len;
+    const char *body; /* raw body text, NULL when the request had none */
     size_t body_len;
 };
 
@@ -65,7 +67,9 @@ struct fn_ctx {
     const char *function_name;
     const char *invocation_id; /* X-Azure-Functions-InvocationId, or generated */
     const struct fn_services *svc;
-    json_t *metadata; /* borrowed envelope Metadata object (never NULL) */
+    json_t *metadata;          /* envelope Metadata object, or NULL; use fn_metadata */
+    const char *metadata_text; /* or its JSON text, parsed when asked for */
+    size_t metadata_len;
     struct fn_retry retry;
     json_t *logs; /* array of strings: the reply's Logs */
 };
@@ -106,6 +110,12 @@ const struct fn_def *fn_table_find(const struct fn_table *t, const char *name);
 
 /* First value of a header, matched ignoring case; NULL when absent. */
 const char *fn_header(const struct fn_http_request *req, const char *name);
+
+/* The request's ClaimsIdentity objects (new reference), or NULL when there are none. */
+json_t *fn_identities(const struct fn_http_request *req);
+
+/* The envelope's Metadata object (new reference; an empty object when there was none). */
+json_t *fn_metadata(const struct fn_ctx *ctx);
 
 /* Query parameter value (exact name), NULL when absent. */
 const char *fn_query(const struct fn_http_request *req, const char *name);

@@ -77,7 +77,15 @@ static void reply_http(struct invoke_reply *out, const struct fn_def *def,
 }
 
 static void run_http(const struct fn_def *def, struct fn_ctx *ctx,
-                     const struct invoke_envelope *env, struct invoke_reply *out)
+                     const struct fn_http_request *req, struct invoke_reply *out)
+{
+    struct fn_http_response res = {.status = 500};
+    def->http(ctx, req, &res);
+    reply_http(out, def, &res, json_incref(ctx->logs));
+}
+
+static void run_http_envelope(const struct fn_def *def, struct fn_ctx *ctx,
+                              const struct invoke_envelope *env, struct invoke_reply *out)
 {
     struct es_error err = {0};
     struct fn_http_request req;
@@ -87,9 +95,7 @@ static void run_http(const struct fn_def *def, struct fn_ctx *ctx,
         invoke_reply_host_error(400, "invalid_envelope", err.message, out);
         return;
     }
-    struct fn_http_response res = {.status = 500};
-    def->http(ctx, &req, &res);
-    reply_http(out, def, &res, json_incref(ctx->logs));
+    run_http(def, ctx, &req, out);
 }
 
 static void run_trigger(const struct fn_def *def, struct fn_ctx *ctx,
@@ -144,26 +150,39 @@ void invoke_dispatch(const struct invoke_app *app, const char *name,
     if (invocation_id == NULL || invocation_id[0] == '\0')
         invocation_id = es_uuid4(generated);
 
+    struct fn_ctx ctx = {
+        .function_name = def->name,
+        .invocation_id = invocation_id,
+        .svc = app->svc,
+        .logs = json_array(),
+    };
+    if (ctx.logs == NULL) {
+        invoke_reply_host_error(503, "out_of_memory", "out of memory", out);
+        return;
+    }
+    struct invoke_fast fast;
+    if (def->kind == FN_HTTP && invoke_http_fast(buf, len, def->trigger_binding, &fast)) {
+        ctx.metadata_text = fast.metadata_text;
+        ctx.metadata_len = fast.metadata_len;
+        run_http(def, &ctx, &fast.req, out);
+        invoke_fast_release(&fast);
+        json_decref(ctx.logs);
+        return;
+    }
+
     struct es_error err = {0};
     struct invoke_envelope env;
     if (invoke_envelope_parse(buf, len, &env, &err) != ES_OK) {
         es_log_error("function '%s' invocation %s: %s", def->name, invocation_id,
                      err.message);
         invoke_reply_host_error(400, "invalid_envelope", err.message, out);
+        json_decref(ctx.logs);
         return;
     }
-    struct fn_ctx ctx = {
-        .function_name = def->name,
-        .invocation_id = invocation_id,
-        .svc = app->svc,
-        .metadata = env.metadata,
-        .logs = json_array(),
-    };
+    ctx.metadata = env.metadata;
     invoke_retry_parse(env.metadata, &ctx.retry);
-    if (ctx.logs == NULL)
-        invoke_reply_host_error(503, "out_of_memory", "out of memory", out);
-    else if (def->kind == FN_HTTP)
-        run_http(def, &ctx, &env, out);
+    if (def->kind == FN_HTTP)
+        run_http_envelope(def, &ctx, &env, out);
     else
         run_trigger(def, &ctx, &env, out);
     json_decref(ctx.logs);

@@ -1,14 +1,23 @@
-/* libFuzzer: the invocation envelope parser and its accessors
- * (handler/invoke/envelope.c). */
+/* libFuzzer: the invocation envelope readers and their accessors
+ * (handler/invoke/envelope.c, fast.c); the fast reader must agree with the
+ * tree reader on every envelope it takes. */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "../../handler/invoke/invoke.h"
+#include "../support/envelope_diff.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+    bool taken = false;
+    const char *why = envelope_diff((const char *)data, size, &taken);
+    if (why != NULL) {
+        fprintf(stderr, "fast and tree envelope readers disagree: %s\n", why);
+        abort();
+    }
     struct invoke_envelope env;
     if (invoke_envelope_parse((const char *)data, size, &env, NULL) != ES_OK)
         return 0;

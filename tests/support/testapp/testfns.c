@@ -27,27 +27,30 @@ static void sleep_fn(struct fn_ctx *ctx, const struct fn_http_request *req,
     fn_reply_json(res, 200, json_pack("{s:i}", "slept", (int)n));
 }
 
-static json_t *meta_decoded(const struct fn_ctx *ctx, const char *key);
+static json_t *meta_decoded(const json_t *metadata, const char *key);
 
 static void echo_fn(struct fn_ctx *ctx, const struct fn_http_request *req,
                     struct fn_http_response *res)
 {
+    json_t *metadata = fn_metadata(ctx);
     json_t *body =
         req->body != NULL ? json_stringn(req->body, req->body_len) : json_null();
-    json_t *o = json_pack(
-        "{s:s, s:s, s:O?, s:O?, s:O?, s:o, s:I, s:s?, s:o, s:o, s:b, s:I}", "method",
-        req->method, "url", req->url, "query", req->query, "headers", req->headers,
-        "params", req->params, "body", body, "bodyLength", (json_int_t)req->body_len,
-        "contentType", fn_header(req, "Content-Type"), "metaId", meta_decoded(ctx, "id"),
-        "sys", json_deep_copy(json_object_get(ctx->metadata, "sys")), "retryPresent",
-        ctx->retry.present, "retryCount", (json_int_t)ctx->retry.retry_count);
+    json_t *o =
+        json_pack("{s:s, s:s, s:O?, s:O?, s:O?, s:o, s:I, s:s?, s:o, s:o, s:b, s:I}",
+                  "method", req->method, "url", req->url, "query", req->query, "headers",
+                  req->headers, "params", req->params, "body", body, "bodyLength",
+                  (json_int_t)req->body_len, "contentType",
+                  fn_header(req, "Content-Type"), "metaId", meta_decoded(metadata, "id"),
+                  "sys", json_deep_copy(json_object_get(metadata, "sys")), "retryPresent",
+                  ctx->retry.present, "retryCount", (json_int_t)ctx->retry.retry_count);
+    json_decref(metadata);
     fn_log(ctx, "echo %s %s", req->method, req->url);
     fn_reply_json(res, 200, o);
 }
 
-static json_t *meta_decoded(const struct fn_ctx *ctx, const char *key)
+static json_t *meta_decoded(const json_t *metadata, const char *key)
 {
-    char *s = invoke_meta_string(ctx->metadata, key);
+    char *s = invoke_meta_string(metadata, key);
     json_t *v = s != NULL ? json_string(s) : json_null();
     free(s);
     return v;

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "../../../handler/invoke/invoke.h"
+#include "../../support/envelope_diff.h"
 #include "../../support/fixtures.h"
 
 static void check_ok(const char *name, const struct fn_http_request *req, json_t *exp)
@@ -41,7 +42,9 @@ static void check_ok(const char *name, const struct fn_http_request *req, json_t
             else
                 cr_expect(json_equal(got, v), "%s: %s differs", name, k);
         } else if (strcmp(k, "identities") == 0) {
-            size_t n = req->identities ? json_array_size(req->identities) : 0;
+            json_t *ids = fn_identities(req);
+            size_t n = ids ? json_array_size(ids) : 0;
+            json_decref(ids);
             cr_expect_eq(n, (size_t)json_integer_value(v), "%s: identities", name);
         }
     }
@@ -84,6 +87,89 @@ Test(envelope, data_driven_cases)
         free(input);
         free(names[i]);
     }
+}
+
+/* The fast reader agrees with the tree reader on every fixture, and takes the plain ones.
+ */
+Test(envelope, fast_reader_agrees_on_the_fixtures)
+{
+    char *names[128];
+    size_t n = fixture_cases(ES_DATA_DIR "/envelope", names, 128);
+    cr_assert_gt(n, 20);
+    const char *must_take[] = {"http-full", "http-empty-body-string", "http-no-body",
+                               "http-lowercase-keys", "http-null-body"};
+    size_t taken_count = 0;
+    for (size_t i = 0; i < n; i++) {
+        char path[1024];
+        size_t len = 0;
+        snprintf(path, sizeof(path), ES_DATA_DIR "/envelope/%s/input.json", names[i]);
+        char *input = fixture_read(path, &len);
+        cr_assert_not_null(input);
+        bool taken = false;
+        const char *why = envelope_diff(input, len, &taken);
+        cr_expect_null(why, "%s: %s", names[i], why);
+        bool must = false;
+        for (size_t j = 0; j < sizeof(must_take) / sizeof(must_take[0]); j++)
+            must |= strcmp(names[i], must_take[j]) == 0;
+        if (must)
+            cr_expect(taken, "%s: the fast reader should take it", names[i]);
+        taken_count += taken;
+        free(input);
+        free(names[i]);
+    }
+    cr_expect_geq(taken_count, 5);
+}
+
+/* Cases the fast reader declines (the tree reader then answers) or decodes. */
+Test(envelope, fast_reader_declines_what_it_cannot_read_exactly)
+{
+    static const struct {
+        const char *text;
+        bool taken;
+    } cases[] = {
+        {"{\"Data\":{\"req\":{\"Method\":\"GET\",\"Url\":\"u\"}},\"Metadata\":{}}", true},
+        {"{\"Data\":{\"req\":{\"Method\":\"GET\",\"Url\":\"u\",\"Body\":\"caf\\u00e9 "
+         "\\u20ac \\n\"}},"
+         "\"Metadata\":{}}",
+         true},
+        {"{\"Data\":{\"req\":{\"Method\":\"GET\",\"Url\":\"u\",\"Headers\":{\"A\":\"b\","
+         "\"C\":[\"d\",\"e\"],\"E\":[]},\"Query\":{},\"Params\":{\"id\":\"7\"}}},"
+         "\"Metadata\":{}}",
+         true},
+        {"{\"Data\":{\"req\":{\"Method\":\"GET\",\"Url\":\"u\",\"Body\":"
+         "\"\\ud83d\\ude00\"}},"
+         "\"Metadata\":{}}",
+         false},
+        {"{\"Data\":{\"req\":{\"Method\":\"GET\",\"Url\":\"u\",\"Identities\":[1e999]}},"
+         "\"Metadata\":{}}",
+         false},
+        {"{\"Data\":{\"req\":{\"Method\":\"GET\",\"Url\":\"u\"}},\"data\":{},"
+         "\"Metadata\":{}}",
+         false},
+        {"{\"Data\":{\"req\":{\"Method\":\"GET\",\"method\":\"PUT\",\"Url\":\"u\"}},"
+         "\"Metadata\":{}}",
+         false},
+        {"{\"Data\":{\"req\":{\"Method\":\"GET\",\"Url\":\"u\"}},\"Metadata\":{"
+         "\"RetryContext\":{\"RetryCount\":1}}}",
+         false},
+        {"{\"Data\":{\"req\":{\"Method\":\"GET\",\"Url\":\"u\"}},\"Metadata\":{}} x",
+         false},
+        {"{\"Data\":{\"req\":{\"Method\":\"GET\",\"Url\":\"\xc0\xaf\"}},\"Metadata\":{}}",
+         false},
+        {"{\"Data\":{\"req\":{\"Method\":\"GET\",\"Url\":\"u\",\"Identities\":[01]}},"
+         "\"Metadata\":{}}",
+         false},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        bool taken = false;
+        const char *why = envelope_diff(cases[i].text, strlen(cases[i].text), &taken);
+        cr_expect_null(why, "case %zu: %s", i, why);
+        cr_expect_eq(taken, cases[i].taken, "case %zu: taken %d", i, taken);
+    }
+    struct invoke_fast f;
+    cr_assert(invoke_http_fast(cases[1].text, strlen(cases[1].text), "req", &f));
+    cr_expect_str_eq(f.req.body, "caf\xc3\xa9 \xe2\x82\xac \n");
+    invoke_fast_release(&f);
 }
 
 Test(envelope, metadata_strings_are_decoded_once)
