@@ -6,11 +6,13 @@
 #   make test-sanitize   the same tests under AddressSanitizer + UBSan (leaks fail)
 #   make lint            clang-format check and the banned-function check
 #   make package         build/package/functionapp.zip, the app for Azure (portable handler)
-#   make bench           benchmarks: a table of figures measured in one run
+#   make bench           benchmarks: a table of figures measured in one run,
+#                        with ratios to the original sample's algorithm (bench/baseline)
 #   make fuzz            the libFuzzer targets, a minute in all
 # Each target installs missing Debian packages first (scripts/deps.sh).
 
 RIG := tests/support/cosmos-rig
+BASELINE := bench/baseline
 BUILD ?= build
 ASAN_BUILD ?= build-asan
 FUZZ_BUILD ?= build-fuzz
@@ -73,9 +75,14 @@ fuzz: deps
 		grep -E '^#[0-9]+.*(DONE|pulse)' $(FUZZ_BUILD)/fuzz_$$t.log | tail -n 1; \
 	done
 
+# The benchmark baseline (bench/baseline, a Node.js handler on the official
+# Cosmos DB SDK): its pinned packages, installed when the lockfile changed.
+$(BASELINE)/node_modules/.package-lock.json: $(BASELINE)/package-lock.json
+	cd $(BASELINE) && npm ci --no-audit --no-fund --loglevel=error
+
 # Benchmarks: a table of figures measured in one run (bench/run.sh), also
 # written to $(BUILD)/bench/results.json. BENCH_SECONDS sets each wrk run (5).
-bench: build rig
+bench: build rig $(BASELINE)/node_modules/.package-lock.json
 	BUILD=$(BUILD) bench/run.sh
 
 lint: deps

@@ -6,6 +6,9 @@
 #                      against a minimal libmicrohttpd server answering the same
 #                      bytes (bench/mhd_baseline.c): same client, threads, connections
 #   the rest           bench/bench.c (start-up, memory, commands, round trips, projector)
+#   baseline ratios    the original sample's algorithm (bench/baseline, Node.js on the
+#                      official Cosmos SDK) measured by the same client on the same rig;
+#                      every ratio is written so that above 1 means ours does better
 set -euo pipefail
 cd "$(dirname "$0")/.."
 B=${BUILD:-build}
@@ -60,10 +63,32 @@ cleanup
 pids=()
 
 # ---- the rest ----
-for args in "startup" "commands sqlite" "commands cosmos" "roundtrips sqlite" "roundtrips cosmos" "projector"; do
+for args in "startup" "commands sqlite" "commands cosmos" "commands baseline" \
+  "roundtrips sqlite" "roundtrips cosmos" "roundtrips baseline" "projector"; do
   echo "es_bench $args" >&2
   # shellcheck disable=SC2086
   "$B/bench/es_bench" $args | grep '^{"metric"' >>"$OUT/metrics.jsonl"
+done
+
+# ---- ratios to the baseline ----
+val() { sed -n "s/^{\"metric\":\"$1\",\"value\":\([^,]*\),.*/\1/p" "$OUT/metrics.jsonl"; }
+ratio() { # name numerator-metric denominator-metric unit
+  awk -v a="$(val "$2")" -v b="$(val "$3")" -v n="$1" -v u="$4" 'BEGIN {
+    if (a == "" || b == "" || b + 0 <= 0) exit
+    printf "{\"metric\":\"%s\",\"value\":%.3f,\"unit\":\"%s\"}\n", n, a / b, u }' \
+    >>"$OUT/metrics.jsonl"
+}
+ratio baseline_ratio_commands_per_s commands_cosmos_per_s commands_baseline_per_s \
+  "ratio, ours (Cosmos) / baseline"
+ratio baseline_ratio_commands_p50 commands_baseline_p50 commands_cosmos_p50 \
+  "ratio, baseline / ours (Cosmos)"
+for len in 10 1000 10000; do
+  for phase in cold warm; do
+    ratio "baseline_ratio_roundtrips_${phase}_len$len" "roundtrips_baseline_${phase}_len$len" \
+      "roundtrips_cosmos_${phase}_len$len" "ratio, baseline / ours (Cosmos)"
+  done
+  ratio "baseline_ratio_command_ms_len$len" "command_ms_baseline_len$len" \
+    "command_ms_cosmos_len$len" "ratio, baseline / ours (Cosmos)"
 done
 
 # ---- report ----

@@ -100,7 +100,7 @@ const state = {
 };
 function resetStats() {
   state.stats = { requests: 0, byMethod: {}, byStatus: {}, byMethodAndStatus: {},
-    dropped: 0, faultsFired: 0, tokensIssued: 0 };
+    requestCharge: 0, dropped: 0, faultsFired: 0, tokensIssued: 0 };
 }
 resetStats();
 
@@ -647,12 +647,13 @@ function readBody(req) {
     req.on('error', reject);
   });
 }
-function record(ctx, status, fault) {
+function record(ctx, status, fault, charge = 0) {
   const st = state.stats;
   const inc = (o, k) => { o[k] = (o[k] || 0) + 1; };
   if (status === null) st.dropped += 1;
   else {
     st.requests += 1;
+    st.requestCharge = Math.round((st.requestCharge + charge) * 100) / 100;
     inc(st.byMethod, ctx.method); inc(st.byStatus, status); inc(st.byMethodAndStatus, `${ctx.method} ${status}`);
   }
   state.log.push({ time: new Date().toISOString(), method: ctx.method, path: ctx.rawPath, status,
@@ -664,9 +665,10 @@ function send(res, ctx, result, fault) {
   const headers = { ...result.headers };
   let charge = result.charge;
   if (charge === undefined) charge = status >= 400 || ctx.method === 'GET' ? 1 : 5;
+  charge = Math.round(charge * 100) / 100;
   if (ctx.record) {                 // Cosmos-style headers (not on /__rig control replies)
     headers['x-ms-activity-id'] = ctx.activityId;
-    headers['x-ms-request-charge'] = (Math.round(charge * 100) / 100).toFixed(2);
+    headers['x-ms-request-charge'] = charge.toFixed(2);
   }
   let payload = '';
   if (status !== 204 && status !== 304 && result.body !== undefined) {
@@ -676,7 +678,7 @@ function send(res, ctx, result, fault) {
   if (status !== 204 && status !== 304) headers['content-length'] = Buffer.byteLength(payload);
   res.writeHead(status, headers);
   res.end(payload);
-  if (ctx.record) record(ctx, status, fault);
+  if (ctx.record) record(ctx, status, fault, charge);
 }
 const control = (status, body) => ({ status, headers: {}, body, charge: 0 });
 

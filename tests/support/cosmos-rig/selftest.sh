@@ -232,6 +232,12 @@ check 'request log records the dropped request' true "$(js 'b.some(e => e.fault 
 check 'POST /__rig/reset -> 200' 200 "$(rig -X POST "$BASE/__rig/reset")"
 call GET /dbs dbs ''
 check 'after reset there are no databases' 0 "$(js 'b._count')"
+CHARGES="$(hdr x-ms-request-charge)"
+call POST /dbs dbs '' -H 'Content-Type: application/json' -d '{"id":"charged"}'
+CHARGES="$CHARGES+$(hdr x-ms-request-charge)"
+rig "$BASE/__rig/stats" >/dev/null
+check 'stats sum the request charges of the requests they count' \
+  "2 $(node -e "console.log(Number(($CHARGES).toFixed(2)))")" "$(js 'b.requests + " " + b.requestCharge')"
 
 echo "selftest: $PASSED passed, $FAILED failed"
 [ "$FAILED" -eq 0 ]
