@@ -18,6 +18,8 @@
  * baseline's round trips and request charge (the SDK's requests are not ours to
  * count), and cross-checks the figures our handler logs.
  */
+#define _XOPEN_SOURCE 700
+#include <ftw.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -34,6 +36,7 @@
 
 enum store { STORE_SQLITE, STORE_COSMOS, STORE_BASELINE };
 static enum store store_kind;
+static char work_dir[] = "/tmp/es-bench-XXXXXX"; /* SQLite files; removed at exit */
 
 static void metric(const char *name, double value, const char *unit)
 {
@@ -66,8 +69,7 @@ static struct hostdrv *start_app(const char *name, bool baseline, const char *ex
         snprintf(env1, sizeof(env1), "%s", ce.conn);
         snprintf(env2, sizeof(env2), "%s", ce.db);
     } else {
-        snprintf(env1, sizeof(env1), "EVENT_STORE_PATH=/tmp/bench-%s-%d.db", name,
-                 (int)getpid());
+        snprintf(env1, sizeof(env1), "EVENT_STORE_PATH=%s/%s.db", work_dir, name);
         env2[0] = '\0';
     }
     size_t n = 0;
@@ -153,7 +155,6 @@ static void *client_run(void *arg)
     call(c, "POST", "/api/todolists", body, NULL);
     char item[64] = "";
     for (int i = 0; i < cl->n; i++) {
-        int64_t t0 = es_time_mono_ms() * 1000;
         struct timespec ts0, ts1;
         clock_gettime(CLOCK_MONOTONIC, &ts0);
         int st;
@@ -173,7 +174,6 @@ static void *client_run(void *arg)
                       NULL);
         }
         clock_gettime(CLOCK_MONOTONIC, &ts1);
-        (void)t0;
         cl->lat_us[i] =
             (ts1.tv_sec - ts0.tv_sec) * 1000000 + (ts1.tv_nsec - ts0.tv_nsec) / 1000;
         cl->ok += st == 201 || st == 200;
@@ -232,9 +232,11 @@ static void make_list(struct hostdrv_conn *c, const char *id, int events)
                  json_string_value(json_object_get(j, "itemId")));
         json_decref(j);
     }
-    for (int done = 1 + items, round = 0; done + 50 <= events; done += 50, round++) {
+    /* Mass updates of up to 50 items, each changing every item's status: n events. */
+    for (int done = 1 + items, round = 0, n; done < events; done += n, round++) {
+        n = events - done < 50 ? events - done : 50;
         size_t at = (size_t)snprintf(body, sizeof(body), "{\"itemIds\":[");
-        for (int i = 0; i < 50; i++)
+        for (int i = 0; i < n; i++)
             at += (size_t)snprintf(body + at, sizeof(body) - at, "%s\"%s\"", i ? "," : "",
                                    ids[i]);
         snprintf(body + at, sizeof(body) - at, "],\"status\":\"%s\"}",
@@ -379,7 +381,7 @@ static void bench_projector(void)
         make_list(c, id, 251);
     }
     char path[128];
-    snprintf(path, sizeof(path), "/tmp/bench-projector-%d.db", (int)getpid());
+    snprintf(path, sizeof(path), "%s/projector.db", work_dir);
     struct feed *f = feed_open_sqlite(path);
     if (f == NULL)
         die("cannot read the change feed");
@@ -448,8 +450,23 @@ static void bench_startup(void)
     stop(d);
 }
 
+static int remove_entry(const char *path, const struct stat *st, int type,
+                        struct FTW *ftw)
+{
+    (void)st, (void)type, (void)ftw;
+    return remove(path);
+}
+
+static void remove_work_dir(void)
+{
+    nftw(work_dir, remove_entry, 8, FTW_DEPTH | FTW_PHYS);
+}
+
 int main(int argc, char **argv)
 {
+    if (mkdtemp(work_dir) == NULL)
+        die("cannot make a working folder in /tmp");
+    atexit(remove_work_dir);
     if (argc < 2)
         die("usage: es_bench startup | commands STORE | roundtrips STORE | projector\n"
             "       STORE: sqlite | cosmos | baseline");
