@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -90,7 +91,8 @@ static int free_port(void)
 }
 
 /* Runs in the child: environment as the host sets it, then exec. */
-static void exec_handler(const struct hostdrv_opts *o, const struct hostdrv *d)
+static void exec_handler(const struct hostdrv_opts *o, const struct hostdrv *d,
+                         pid_t parent)
 {
     char port[16], id[ES_UUID_STR_LEN + 1];
     snprintf(port, sizeof(port), "%d", d->port);
@@ -139,6 +141,10 @@ static void exec_handler(const struct hostdrv_opts *o, const struct hostdrv *d)
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
+    /* A test that dies (a failed assertion) takes its handler with it. */
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent)
+        _exit(127);
     if (o->chroot != NULL)
         execvp("chroot", argv);
     else
@@ -250,13 +256,14 @@ int hostdrv_start(const struct hostdrv_opts *opts, struct hostdrv **out)
     }
     load_routes(d, opts->app_dir);
     int64_t started = es_time_mono_ms();
+    pid_t parent = getpid();
     d->pid = fork();
     if (d->pid < 0) {
         free(d);
         return -1;
     }
     if (d->pid == 0)
-        exec_handler(opts, d);
+        exec_handler(opts, d, parent);
     if (wait_ready(d, started) != 0) {
         char *err = hostdrv_read_output(d, true);
         fprintf(stderr, "hostdrv: handler not ready; its stderr:\n%s\n", err ? err : "");

@@ -41,7 +41,10 @@ struct hostdrv_opts {
     const char *chroot; /* run the handler inside this root (app_dir is then under it) */
 };
 
-/* Starts the handler and waits until it answers GET /. 0, or -1 with a message on stderr.
+/*
+ * Starts the handler and waits until it answers GET /. 0, or -1 with a message on stderr.
+ * The handler is killed if the thread that started it dies (a failed test), so start it
+ * from a thread that outlives it.
  */
 int hostdrv_start(const struct hostdrv_opts *opts, struct hostdrv **out);
 
