@@ -12,10 +12,12 @@
  */
 #include "invoke.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "../util/buf.h"
 #include "../util/ids.h"
 #include "../util/jsonutil.h"
 #include "../util/log.h"
@@ -56,24 +58,59 @@ static void reply_outputs(struct invoke_reply *out, json_t *outputs, json_t *log
                         "Logs", logs ? logs : json_array(), "ReturnValue"));
 }
 
+/* Appends v compactly (a small object or array; NULL writes `empty`). */
+static enum es_status write_json(struct es_buf *b, const json_t *v, const char *empty)
+{
+    if (v == NULL)
+        return es_buf_adds(b, empty);
+    size_t len = 0;
+    char *text = es_json_dumps(v, &len);
+    enum es_status st = text != NULL ? es_buf_add(b, text, len) : ES_ENOMEM;
+    free(text);
+    return st;
+}
+
 /*
- * Replies {"Outputs": {<binding>: {statusCode, headers, body}}, ...} for an
- * HTTP function's response, then releases res.
+ * Replies {"Outputs": {<binding>: {statusCode, headers, body}}, "Logs": [...],
+ * "ReturnValue": null} for an HTTP function's response, then releases res.
+ * Written straight into one buffer: the body can be large, and a tree would
+ * copy it twice.
  */
 static void reply_http(struct invoke_reply *out, const struct fn_def *def,
                        struct fn_http_response *res, json_t *logs)
 {
-    json_t *headers = res->headers != NULL ? json_incref(res->headers) : json_object();
-    json_t *body = json_stringn(res->body != NULL ? res->body : "", res->body_len);
-    json_t *outputs = json_pack("{s:{s:i, s:o, s:o}}", def->output_binding, "statusCode",
-                                res->status, "headers", headers, "body", body);
+    struct es_buf b;
+    es_buf_init(&b, SIZE_MAX);
+    enum es_status st = es_buf_adds(&b, "{\"Outputs\":{");
+    if (st == ES_OK)
+        st = es_json_write_string(&b, def->output_binding, strlen(def->output_binding));
+    if (st == ES_OK)
+        st = es_buf_addf(&b, ":{\"statusCode\":%d,\"headers\":", res->status);
+    if (st == ES_OK)
+        st = write_json(&b, res->headers, "{}");
+    if (st == ES_OK)
+        st = es_buf_adds(&b, ",\"body\":");
+    if (st == ES_OK)
+        st = es_json_write_string(&b, res->body != NULL ? res->body : "", res->body_len);
+    if (st == ES_OK)
+        st = es_buf_adds(&b, "}},\"Logs\":");
+    if (st == ES_OK)
+        st = write_json(&b, json_array_size(logs) > 0 ? logs : NULL, "[]");
+    if (st == ES_OK)
+        st = es_buf_adds(&b, ",\"ReturnValue\":null}");
     fn_http_response_release(res);
-    if (outputs == NULL) {
-        json_decref(logs);
-        invoke_reply_host_error(503, "out_of_memory", "out of memory", out);
+    json_decref(logs);
+    if (st != ES_OK) {
+        es_buf_release(&b);
+        if (st == ES_EJSON)
+            invoke_reply_host_error(500, "internal_error",
+                                    "the function's response body is not UTF-8", out);
+        else
+            invoke_reply_host_error(503, "out_of_memory", "out of memory", out);
         return;
     }
-    reply_outputs(out, outputs, logs);
+    out->host_status = 200;
+    out->body = es_buf_take(&b, &out->body_len);
 }
 
 static void run_http(const struct fn_def *def, struct fn_ctx *ctx,

@@ -23,6 +23,8 @@
 
 #include "invoke.h"
 
+#include "../util/jsonutil.h"
+
 enum { MAX_DEPTH = 32, MAX_NUMBER_CHARS = 15 };
 
 struct scan {
@@ -61,36 +63,6 @@ static int hex4(const char *p)
         v = v * 16 + d;
     }
     return v;
-}
-
-/* Length of the well-formed UTF-8 sequence at p (Unicode table 3-7), or 0. */
-static size_t utf8_len(const unsigned char *p, const unsigned char *end)
-{
-    unsigned char c = p[0];
-    size_t n;
-    unsigned char lo = 0x80, hi = 0xBF;
-    if (c >= 0xC2 && c <= 0xDF)
-        n = 2;
-    else if (c >= 0xE0 && c <= 0xEF) {
-        n = 3;
-        if (c == 0xE0)
-            lo = 0xA0;
-        else if (c == 0xED)
-            hi = 0x9F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        n = 4;
-        if (c == 0xF0)
-            lo = 0x90;
-        else if (c == 0xF4)
-            hi = 0x8F;
-    } else
-        return 0;
-    if ((size_t)(end - p) < n || p[1] < lo || p[1] > hi)
-        return 0;
-    for (size_t i = 2; i < n; i++)
-        if (p[i] < 0x80 || p[i] > 0xBF)
-            return 0;
-    return n;
 }
 
 /*
@@ -134,7 +106,8 @@ static bool string_span(struct scan *s, const char **raw, size_t *raw_len, bool 
         } else if (c < 0x80) {
             p++;
         } else {
-            size_t n = utf8_len((const unsigned char *)p, (const unsigned char *)s->end);
+            size_t n =
+                es_utf8_len((const unsigned char *)p, (const unsigned char *)s->end);
             if (n == 0)
                 return false;
             p += n;

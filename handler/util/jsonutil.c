@@ -3,9 +3,12 @@
  */
 #include "jsonutil.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+
+#include "buf.h"
 
 json_t *es_json_object_iget(const json_t *obj, const char *key)
 {
@@ -22,6 +25,89 @@ json_t *es_json_object_iget(const json_t *obj, const char *key)
             return v;
     }
     return NULL;
+}
+
+size_t es_utf8_len(const unsigned char *p, const unsigned char *end)
+{
+    unsigned char c = p[0];
+    size_t n;
+    unsigned char lo = 0x80, hi = 0xBF;
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xC2 && c <= 0xDF)
+        n = 2;
+    else if (c >= 0xE0 && c <= 0xEF) {
+        n = 3;
+        if (c == 0xE0)
+            lo = 0xA0;
+        else if (c == 0xED)
+            hi = 0x9F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        n = 4;
+        if (c == 0xF0)
+            lo = 0x90;
+        else if (c == 0xF4)
+            hi = 0x8F;
+    } else
+        return 0;
+    if ((size_t)(end - p) < n || p[1] < lo || p[1] > hi)
+        return 0;
+    for (size_t i = 2; i < n; i++)
+        if (p[i] < 0x80 || p[i] > 0xBF)
+            return 0;
+    return n;
+}
+
+enum es_status es_json_write_string(struct es_buf *b, const char *s, size_t len)
+{
+    const unsigned char *p = (const unsigned char *)s, *end = p + len;
+    enum es_status st = es_buf_add(b, "\"", 1);
+    while (st == ES_OK && p < end) {
+        const unsigned char *run = p;
+        while (p < end && *p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\')
+            p++;
+        if (p > run)
+            st = es_buf_add(b, run, (size_t)(p - run));
+        if (st != ES_OK || p == end)
+            break;
+        if (*p >= 0x80) {
+            size_t n = es_utf8_len(p, end);
+            if (n == 0)
+                return ES_EJSON;
+            st = es_buf_add(b, p, n);
+            p += n;
+            continue;
+        }
+        char esc[8];
+        switch (*p) {
+        case '"':
+            st = es_buf_add(b, "\\\"", 2);
+            break;
+        case '\\':
+            st = es_buf_add(b, "\\\\", 2);
+            break;
+        case '\b':
+            st = es_buf_add(b, "\\b", 2);
+            break;
+        case '\f':
+            st = es_buf_add(b, "\\f", 2);
+            break;
+        case '\n':
+            st = es_buf_add(b, "\\n", 2);
+            break;
+        case '\r':
+            st = es_buf_add(b, "\\r", 2);
+            break;
+        case '\t':
+            st = es_buf_add(b, "\\t", 2);
+            break;
+        default:
+            snprintf(esc, sizeof(esc), "\\u%04X", *p);
+            st = es_buf_add(b, esc, 6);
+        }
+        p++;
+    }
+    return st == ES_OK ? es_buf_add(b, "\"", 1) : st;
 }
 
 json_t *es_json_unwrap(json_t *v, int max_depth)

@@ -32,6 +32,20 @@ json_t *es_json_unwrap(json_t *v, int max_depth);
  */
 char *es_json_dumps(const json_t *v, size_t *len_out);
 
+/*
+ * Length of the well-formed UTF-8 sequence that starts at p (Unicode table
+ * 3-7: no overlongs, surrogates or code points past U+10FFFF), 0 when there
+ * is none. p < end.
+ */
+size_t es_utf8_len(const unsigned char *p, const unsigned char *end);
+
+/*
+ * Appends s as a JSON string (quoted; ", \ and control characters escaped,
+ * as jansson writes them). ES_EJSON when s is not UTF-8, ES_ENOMEM.
+ */
+struct es_buf;
+enum es_status es_json_write_string(struct es_buf *b, const char *s, size_t len);
+
 /* The string's bytes and length when v is a string, else NULL. */
 const char *es_json_str(const json_t *v, size_t *len_out);
 
