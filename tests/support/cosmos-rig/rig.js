@@ -100,7 +100,7 @@ const state = {
 };
 function resetStats() {
   state.stats = { requests: 0, byMethod: {}, byStatus: {}, byMethodAndStatus: {},
-    dropped: 0, faultsFired: 0, tokensIssued: 0 };
+    dropped: 0, faultsFired: 0, faultsByKind: {}, tokensIssued: 0 };
 }
 resetStats();
 
@@ -624,6 +624,9 @@ function takeRule(ctx) {
   rule.count -= 1;
   if (rule.count <= 0) state.rules.splice(i, 1);
   state.stats.faultsFired += 1;
+  const kind = rule.mode === 'respond' || rule.mode === 'afterForward'
+    ? `${rule.mode} ${rule.status || 503}` : rule.mode;   // e.g. "respond 429", "drop"
+  state.stats.faultsByKind[kind] = (state.stats.faultsByKind[kind] || 0) + 1;
   return rule;
 }
 function faultReply(rule) {

@@ -225,6 +225,8 @@ check 'read with an unknown AAD token -> 401' 401 "$(aad bogus-token)"
 # ---- 8. control endpoints and keep-alive ------------------------------------------------------
 rig "$BASE/__rig/stats" >/dev/null
 check 'stats count issued tokens' 1 "$(js 'b.tokensIssued')"
+check 'stats count the fired faults by kind' '{"respond 429":1,"afterForward 503":1,"drop":1}' \
+  "$(js 'JSON.stringify(b.faultsByKind)')"
 check 'keep-alive: second request reuses the connection' '1 0' \
   "$(curl -sS -o /dev/null -o /dev/null -w '%{num_connects} ' "$BASE/__rig/stats" "$BASE/__rig/log" | sed 's/ $//')"
 rig "$BASE/__rig/log" >/dev/null
