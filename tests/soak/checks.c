@@ -7,7 +7,8 @@
  *             of a command a client sent;
  *   acks      a command answered 2xx has exactly the events its answer listed,
  *             at those versions, in its list - once; a refused one (4xx) has
- *             none; one answered 503 or not at all has none or one append;
+ *             none; one answered 503 or not at all has none or one append, and
+ *             if it landed, a send of it was told it may have been applied;
  *   read side read_side.h's checks over every list of every client: views
  *             equal folds, the index agrees, each move settled once, no item
  *             in two lists;
@@ -128,9 +129,14 @@ static void check_command(const struct soak_cmd *cmd, json_t *group,
     } else if (cmd->status == 0 || cmd->status >= 500) {
         out->unanswered++;
         out->landed_without_ack += n > 0;
+        out->said_maybe += cmd->said_maybe;
         soak_check(n == 0 || one_append(group),
                    "command %s answered %d landed more than once (%zu events)", cmd->corr,
                    cmd->status, n);
+        soak_check(n == 0 || cmd->status != 503 || cmd->said_maybe,
+                   "command %s (%s, %u send(s)): every send answered 503 without saying "
+                   "it may have been applied, yet its %zu event(s) are in the store",
+                   cmd->corr, cmd->keyed ? "with a key" : "no key", cmd->attempts, n);
     } else {
         out->refused++;
         soak_check(n == 0, "command %s refused with %d appended %zu event(s)", cmd->corr,

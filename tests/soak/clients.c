@@ -9,7 +9,8 @@
  * Every command carries a unique X-Correlation-Id (the events' correlationId),
  * a third an Idempotency-Key, an eighth If-Match on the version last
  * acknowledged for the list. A keyed command answered 503 is sent again with
- * the same key, as a client following Retry-After would. Each command's
+ * the same key, as a client following Retry-After would. A 503 means that
+ * send appended nothing, unless it says the command may have been applied. Each command's
  * final answer is recorded for checks.c: its status and, when acknowledged,
  * the events the answer lists.
  */
@@ -139,6 +140,10 @@ static int client_call(void *ctx, const char *method, const char *path, const ch
         c->sends++;
         cmd->attempts++;
         cmd->status = rc == 0 && r.result.ok ? r.result.http_status : 0;
+        const char *msg = json_string_value(json_object_get(r.client_json, "message"));
+        cmd->said_maybe =
+            cmd->said_maybe || (cmd->status == 503 && msg != NULL &&
+                                strstr(msg, "may have been applied") != NULL);
         if (cmd->status == 503 && cmd->keyed && cmd->attempts <= KEYED_RETRIES) {
             hostdrv_reply_release(&r);
             c->retried++;

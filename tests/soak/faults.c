@@ -5,9 +5,11 @@
  * 429 with x-ms-retry-after-ms, 503, a dropped connection, or a reply lost
  * after the write was applied (afterForward), aimed at one kind of request
  * the handler makes. The handler's own retries absorb those; so one rotation
- * in twelve is an outage instead, rules that fire 30-60 times, enough to
- * exhaust them: clients then get 503, and a write whose reply was lost may
- * not be confirmable.
+ * in SOAK_OUTAGE_EVERY (12) is an outage instead, rules that fire 150-300
+ * times, enough to exhaust them: one kind of request failing, or every append
+ * applied with its reply lost while the events container's point reads are
+ * throttled, so the handler cannot read its appends back. Clients then get
+ * 503s, some for commands that were applied (and must be told so).
  *
  * Scope: every rule names its method and path, and the GET rules need a
  * document id in the path, so they match only the handler's requests - its
@@ -35,6 +37,7 @@ static const struct target targets[] = {
     {"point read", "GET", "/docs/[^/]+$", NULL},
     {"view replace", "PUT", "/colls/views/docs/[^/]+$", NULL},
     {"view create", "POST", "/colls/views/docs$", NULL},
+    {"event read", "GET", "/colls/events/docs/[^/]+$", NULL},
 };
 
 struct fault {
@@ -60,12 +63,12 @@ static unsigned fault_rand(unsigned *rnd, unsigned bound)
 #define N_TARGETS (sizeof(targets) / sizeof(targets[0]))
 #define N_FAULTS  (sizeof(faults) / sizeof(faults[0]))
 
-/* A rule for target t with fault f; outage: it fires 20-40 times. */
+/* A rule for target t with fault f; outage: it fires 150-300 times. */
 static json_t *rule_new(unsigned *rnd, const struct target *t, const struct fault *f,
                         bool outage)
 {
     int count = outage
-                    ? 20 + (int)fault_rand(rnd, 21)
+                    ? 150 + (int)fault_rand(rnd, 151)
                     : f->count_lo +
                           (int)fault_rand(rnd, (unsigned)(f->count_hi - f->count_lo + 1));
     json_t *rule = json_pack("{s:s, s:s, s:s, s:i}", "method", t->method, "path", t->path,
@@ -97,15 +100,13 @@ void *soak_faults_run(void *arg)
     unsigned rnd = s->o.seed * 13u + 5u;
     while (!atomic_load(&s->stop_faults)) {
         json_t *rules = json_array();
-        if (fault_rand(&rnd, 12) == 0) {
-            /* Outage: lost append replies that cannot be read back, or one kind of
-             * request failing for a while. */
-            if (fault_rand(&rnd, 2) == 0) {
+        if (fault_rand(&rnd, (unsigned)s->o.outage_every) == 0) {
+            if (fault_rand(&rnd, 2) == 0) { /* applied appends that cannot be read back */
                 json_array_append_new(rules,
-                                      rule_new(&rnd, &targets[0], &faults[3], false));
+                                      rule_new(&rnd, &targets[0], &faults[3], true));
                 json_array_append_new(rules,
-                                      rule_new(&rnd, &targets[2], &faults[0], true));
-            } else {
+                                      rule_new(&rnd, &targets[5], &faults[0], true));
+            } else { /* one kind of request refused: 429 or 503 */
                 json_array_append_new(
                     rules, rule_new(&rnd, &targets[fault_rand(&rnd, N_TARGETS)],
                                     &faults[fault_rand(&rnd, 2)], true));

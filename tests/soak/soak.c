@@ -93,6 +93,7 @@ static void load_opts(struct soak_opts *o)
     o->cache_streams = (int)env_long("SOAK_CACHE_STREAMS", 256, 1, 1000000);
     o->snapshot_every = (int)env_long("SOAK_SNAPSHOT_EVERY", 25, 0, 1000000);
     o->max_lag = env_long("SOAK_MAX_LAG", 1000, 1, 100000000);
+    o->outage_every = (int)env_long("SOAK_OUTAGE_EVERY", 12, 1, 1000000);
 }
 
 static double mib(long kb)
@@ -357,9 +358,10 @@ static void print_summary(const struct soak *s, const struct ending *e)
            "streams gap-free, every event from a command", verdict(r->failures_streams),
            r->lists, r->events);
     printf("    %-52s%s (%ld acks, %ld events; %ld refused; %ld unanswered, "
-           "of which %ld landed)\n",
+           "of which %ld landed; %ld were told they may have)\n",
            "acknowledged events stored exactly once", verdict(r->failures_acks), r->acked,
-           r->acked_events, r->refused, r->unanswered, r->landed_without_ack);
+           r->acked_events, r->refused, r->unanswered, r->landed_without_ack,
+           r->said_maybe);
     printf("    %-52s%s (%ld moves)\n", "views = folds, index, moves once, no item twice",
            verdict(r->failures_read_side), r->moves);
     printf("    %-52s%s (%ld event ids)\n", "the change feed carried every event",
@@ -458,10 +460,12 @@ int main(void)
     setvbuf(stdout, NULL, _IOLBF, 0);
     curl_global_init(CURL_GLOBAL_DEFAULT);
     pthread_mutex_init(&s.rss_lock, NULL);
-    printf("soak: %d s or %ld commands, %d clients, seed %u, max lag %ld; handler with "
-           "STATE_CACHE_STREAMS=%d SNAPSHOT_EVERY=%d%s\n",
-           s.o.seconds, s.o.max_commands, s.o.clients, s.o.seed, s.o.max_lag,
-           s.o.cache_streams, s.o.snapshot_every, SANITIZED ? " (sanitizer build)" : "");
+    printf(
+        "soak: %d s or %ld commands, %d clients, seed %u, max lag %ld, an outage every "
+        "%d fault rotations; handler with STATE_CACHE_STREAMS=%d SNAPSHOT_EVERY=%d%s\n",
+        s.o.seconds, s.o.max_commands, s.o.clients, s.o.seed, s.o.max_lag,
+        s.o.outage_every, s.o.cache_streams, s.o.snapshot_every,
+        SANITIZED ? " (sanitizer build)" : "");
     s.feed.event_ids = json_object();
     s.clients = calloc((size_t)s.o.clients, sizeof(*s.clients));
     threads = calloc((size_t)s.o.clients, sizeof(*threads));

@@ -43,6 +43,7 @@ struct soak_opts {
     int cache_streams;  /* STATE_CACHE_STREAMS given to the handler (256) */
     int snapshot_every; /* SNAPSHOT_EVERY given to the handler (25) */
     long max_lag;       /* SOAK_MAX_LAG: acknowledged events the feed may trail (1000) */
+    int outage_every;   /* SOAK_OUTAGE_EVERY: one fault rotation in this many (12) */
 };
 
 /* One command as sent and as finally answered. */
@@ -52,6 +53,7 @@ struct soak_cmd {
     int status;        /* final client status; 0 when nothing came back */
     unsigned attempts; /* sends: a keyed command is sent again after a 503 */
     bool keyed;        /* it carried an Idempotency-Key */
+    bool said_maybe;   /* a send was answered 503 saying it may have been applied */
     json_t *events;    /* when acknowledged: the answer's "events" (owned) */
 };
 
@@ -132,6 +134,7 @@ void *soak_faults_run(void *arg);
 struct soak_results {
     long lists, events, acked, acked_events, refused, unanswered;
     long landed_without_ack; /* 503 or no answer, yet its events are there */
+    long said_maybe;         /* 503s that said the command may have been applied */
     long moves, dead_letters, feed_event_ids;
     long failures_streams, failures_acks, failures_read_side, failures_feed;
 };
