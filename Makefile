@@ -9,6 +9,9 @@
 #   make bench           benchmarks: a table of figures measured in one run,
 #                        with ratios to the original sample's algorithm (bench/baseline)
 #   make fuzz            the libFuzzer targets, a minute in all
+#   make soak            load and soak on the local Cosmos rig with faults injected, then
+#                        the invariants (docs/soak.md); SOAK_SECONDS=180 by default
+#   make soak-sanitize   the same soak with the AddressSanitizer + UBSan build
 # Each target installs missing Debian packages first (scripts/deps.sh).
 
 RIG := tests/support/cosmos-rig
@@ -18,10 +21,12 @@ ASAN_BUILD ?= build-asan
 FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 12
 FUZZ_TARGETS := envelope routes cosmos_replies feed commands
+SOAK_SECONDS ?= 180
 JOBS ?= $(shell nproc)
 ARGS ?=
 
-.PHONY: all deps build rig package run test test-sanitize fuzz bench lint format clean
+.PHONY: all deps build asan-build rig package run test test-sanitize fuzz bench soak \
+	soak-sanitize lint format clean
 
 all: build
 
@@ -53,9 +58,11 @@ package: deps
 test: build rig package
 	cd $(BUILD) && ctest --output-on-failure -j$(JOBS)
 
-test-sanitize: deps rig
+asan-build: deps
 	@cmake -S . -B $(ASAN_BUILD) -DES_SANITIZE=ON -DES_WERROR=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
 	@cmake --build $(ASAN_BUILD) -j$(JOBS)
+
+test-sanitize: asan-build rig
 	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 		ctest --output-on-failure -j$(JOBS)
 
@@ -84,6 +91,18 @@ $(BASELINE)/node_modules/.package-lock.json: $(BASELINE)/package-lock.json
 # written to $(BUILD)/bench/results.json. BENCH_SECONDS sets each wrk run (5).
 bench: build rig $(BASELINE)/node_modules/.package-lock.json
 	BUILD=$(BUILD) bench/run.sh
+
+# Load and soak (tests/soak, docs/soak.md): SOAK_SECONDS of mixed commands from 16
+# clients with faults injected between the handler and the rig, then the invariants
+# and a summary of figures. SOAK_MAX_COMMANDS, SOAK_CLIENTS, SOAK_SEED also apply.
+soak: build rig
+	SOAK_SECONDS=$(SOAK_SECONDS) $(BUILD)/tests/soak/es_soak
+
+# The same under AddressSanitizer + UBSan (the memory figure is not checked there:
+# ASan keeps freed memory in quarantine); any report fails the run.
+soak-sanitize: asan-build rig
+	SOAK_SECONDS=$(SOAK_SECONDS) ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+		$(ASAN_BUILD)/tests/soak/es_soak
 
 lint: deps
 	scripts/checksrc.sh

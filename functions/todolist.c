@@ -350,8 +350,15 @@ void todo_call_run(struct todo_call *c, const struct todo_cmd *tc, int success_s
         es_log_error("%s on list '%s' failed: %s", c->ctx->function_name, c->list_id,
                      err.message);
         fn_log(c->ctx, "%s failed: %s", c->ctx->function_name, err.message);
-        if (st == ES_EUNAVAILABLE || st == ES_ETIMEOUT || st == ES_ENOMEM ||
-            st == ES_EAUTH) {
+        if (st == ES_EUNKNOWN) {
+            /* Not "retry later": sent again without its key, it could apply twice. */
+            fn_reply_error(c->res, 503, "store_unavailable",
+                           "the event store did not confirm the command: it may have "
+                           "been applied; retry it with the same Idempotency-Key, or "
+                           "read the list's events before sending it again");
+            fn_set_header(c->res, "Retry-After", "1");
+        } else if (st == ES_EUNAVAILABLE || st == ES_ETIMEOUT || st == ES_ENOMEM ||
+                   st == ES_EAUTH) {
             fn_reply_error(c->res, 503, "store_unavailable",
                            "the event store is unavailable; retry later");
             fn_set_header(c->res, "Retry-After", "1");

@@ -87,8 +87,9 @@ struct es_outcome {
 /*
  * Runs a command. ES_OK whenever there is an answer for the client (success,
  * refusal, replayed receipt): see out->status. Otherwise the store failed
- * (ES_EUNAVAILABLE: answer 503; other codes: 500) and nothing was appended
- * unless the store says so. Release out with es_outcome_release.
+ * (ES_EUNAVAILABLE: answer 503; other codes: 500) and nothing was appended -
+ * except with ES_EUNKNOWN (answer 503 too), when the store could not tell
+ * whether the append was applied. Release out with es_outcome_release.
  */
 enum es_status es_engine_execute(struct es_engine *e, const struct es_command *cmd,
                                  struct es_outcome *out, struct es_error *err);

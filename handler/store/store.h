@@ -19,7 +19,10 @@
  * its own figures, and an optional struct es_error. Errors: ES_ENOTFOUND,
  * ES_ECONFLICT, ES_EPRECONDITION as documented per operation; ES_EUNAVAILABLE
  * when the store cannot be reached or is throttling beyond the retry budget
- * (the caller answers 503); ES_EIO for anything else.
+ * (the caller answers 503); ES_EUNKNOWN when an append may have been applied
+ * but the store could not tell (its reply was lost and reading it back failed:
+ * the caller answers 503 and must not say nothing was appended); ES_EIO for
+ * anything else.
  */
 #ifndef ES_STORE_STORE_H
 #define ES_STORE_STORE_H
@@ -97,7 +100,10 @@ struct es_store;
 struct es_store_ops {
     const char *name;
 
-    /* ES_ECONFLICT with *conflict telling a taken version from an existing receipt. */
+    /*
+     * ES_ECONFLICT with *conflict telling a taken version from an existing receipt;
+     * ES_EUNKNOWN when it may or may not have been applied.
+     */
     enum es_status (*append)(struct es_store *s, const struct es_append *a,
                              enum es_conflict *conflict, struct es_io *io,
                              struct es_error *err);

@@ -315,14 +315,24 @@ static enum es_status co_append(struct es_store *base, const struct es_append *a
         es_log_warn("append to '%s' at version %lld: outcome unknown, reading back",
                     a->stream_id, (long long)a->expected_version + 1);
         unknown_before = true;
-        st = read_back(s, a, ops, &layout, io, err);
+        struct es_error back_err = {0};
+        st = read_back(s, a, ops, &layout, io, &back_err);
         if (st == ES_OK || st == ES_ECONFLICT) {
             if (st == ES_ECONFLICT)
                 *conflict = ES_CONFLICT_VERSION;
             break;
         }
-        if (st != ES_ENOTFOUND)
+        if (st == ES_ENOMEM)
             break;
+        if (st != ES_ENOTFOUND) {
+            /* Neither confirmed nor ruled out: the batch may have been applied. */
+            st = es_error_set(err, ES_EUNKNOWN,
+                              "cannot tell whether the append to '%s' at version %lld "
+                              "was applied: its reply was lost and %s",
+                              a->stream_id, (long long)a->expected_version + 1,
+                              back_err.message);
+            break;
+        }
         st = es_error_set(err, ES_EUNAVAILABLE, "cannot append to stream '%s': %s",
                           a->stream_id, call_err.message);
     }

@@ -27,6 +27,7 @@
     X(ES_EPRECONDITION, "precondition_failed", 412, "precondition failed")               \
     X(ES_EUNPROCESSABLE, "unprocessable", 422, "unprocessable request")                  \
     X(ES_EUNAVAILABLE, "store_unavailable", 503, "service unavailable")                  \
+    X(ES_EUNKNOWN, "outcome_unknown", 503, "outcome unknown")                            \
     X(ES_ETIMEOUT, "timeout", 503, "timed out")                                          \
     X(ES_EIO, "io_error", 500, "input/output error")                                     \
     X(ES_EAUTH, "unauthorized", 500, "authentication failed")                            \

@@ -1,8 +1,9 @@
 /*
  * read_side.h - a random to-do workload and the read side's invariants,
- * shared by the host-protocol suite (test_read_side.c) and the standalone one
- * (test_serve_read_side.c). The API is reached through `struct rs_api`, so
- * the same code talks to the host protocol or to `handler serve`.
+ * shared by the host-protocol suite (test_read_side.c), the standalone one
+ * (test_serve_read_side.c) and the soak (tests/soak/). The API is reached
+ * through `struct rs_api`, so the same code talks to the host protocol or to
+ * `handler serve`.
  *
  * Invariants, once every event has been delivered:
  *   - every list view equals the fold of that list's events read from the
@@ -11,12 +12,26 @@
  *   - every moved item settled exactly once (moved in, or reverted - or
  *     neither when its source list was deleted first), and no item is in two
  *     lists.
+ *
+ * Checks go through RS_EXPECT (note a failure, go on), RS_ASSERT (a failure
+ * the rest of the check cannot go past) and RS_LOG. They are Criterion's
+ * unless the includer defines all three first: the soak counts and prints
+ * failures itself, and its RS_ASSERT goes on too, so the code after one copes
+ * with the failed condition (it reads a missing page as empty).
+ *
+ * Everything but the checks may run on several threads, one model per thread.
  */
 #ifndef ES_TEST_READ_SIDE_H
 #define ES_TEST_READ_SIDE_H
 
+#ifndef RS_EXPECT
 #include <criterion/criterion.h>
+#define RS_EXPECT(cond, ...) cr_expect(cond, __VA_ARGS__)
+#define RS_ASSERT(cond, ...) cr_assert(cond, __VA_ARGS__)
+#define RS_LOG(...)          cr_log_info(__VA_ARGS__)
+#endif
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -67,9 +82,11 @@ static inline void rs_forget_item(struct rs_model *m, int l, int i)
 }
 
 /*
- * Creates the next list. Returns the status; 0 means no reply (the handler
- * died), after which the list may or may not exist - it stays in the model
- * either way, and the checks expect whichever the event store says.
+ * Creates the next list. Returns the status. Without a definite answer - 0
+ * (no reply: the handler died) or a 5xx (the store failed) - the list may or
+ * may not exist; it stays in the model either way, and the checks expect
+ * whichever the event store says. 409 means such an earlier attempt did
+ * create it.
  */
 static inline int rs_create_list(struct rs_api *api, struct rs_model *m,
                                  const char *prefix)
@@ -81,7 +98,7 @@ static inline int rs_create_list(struct rs_api *api, struct rs_model *m,
     char body[96];
     snprintf(body, sizeof(body), "{\"id\":\"%s\",\"name\":\"list %d\"}", m->lists[l], l);
     int st = rs_send(api, "POST", "/api/todolists", body, NULL);
-    if (st == 201 || st == 0)
+    if (st == 201 || st == 409 || st == 0 || st >= 500)
         m->n_lists++;
     return st;
 }
@@ -169,8 +186,10 @@ static inline void rs_workload(struct rs_api *api, struct rs_model *m, unsigned 
 {
     memset(m, 0, sizeof(*m));
     m->seed = seed;
-    for (int l = 0; l < lists; l++)
-        cr_assert_eq(rs_create_list(api, m, prefix), 201);
+    for (int l = 0; l < lists; l++) {
+        int st = rs_create_list(api, m, prefix);
+        RS_ASSERT(st == 201, "create list %d: %d", l, st);
+    }
     for (int step = 0; step < commands; step++)
         rs_step(api, m, step, prefix);
 }
@@ -190,7 +209,7 @@ static inline json_t *rs_events(struct rs_api *api, const char *list)
             json_decref(page);
             break;
         }
-        cr_assert_eq(st, 200, "GET %s", path);
+        RS_ASSERT(st == 200, "GET %s: %d", path, st);
         json_array_extend(all, json_object_get(page, "events"));
         json_t *next = json_object_get(page, "next");
         from = json_is_integer(next) ? (long long)json_integer_value(next) : 0;
@@ -220,6 +239,12 @@ static inline size_t rs_done(const struct todo_list *l)
     return n;
 }
 
+/* NULL-safe string equality, for the checks. */
+static inline bool rs_str_eq(const char *a, const char *b)
+{
+    return a != NULL && b != NULL && strcmp(a, b) == 0;
+}
+
 /* Checks one list's view against its fold; records live item ids in `seen`. */
 static inline void rs_check_list(struct rs_api *api, const char *id, json_t *events,
                                  json_t *seen, json_t *live)
@@ -230,26 +255,41 @@ static inline void rs_check_list(struct rs_api *api, const char *id, json_t *eve
     json_t *view = NULL;
     int st = rs_send(api, "GET", path, NULL, &view);
     if (!fold->created || fold->deleted) {
-        cr_expect_eq(st, 404, "list %s is %s: its view is 404", id,
-                     fold->deleted ? "deleted" : "unknown");
+        RS_EXPECT(st == 404, "list %s is %s: its view is 404, not %d", id,
+                  fold->deleted ? "deleted" : "unknown", st);
     } else {
-        cr_expect_eq(st, 200, "list %s", id);
-        cr_expect_str_eq(json_string_value(json_object_get(view, "name")), fold->name,
-                         "list %s name", id);
-        cr_expect_eq(json_integer_value(json_object_get(view, "version")),
-                     (json_int_t)json_array_size(events), "list %s version", id);
+        RS_EXPECT(st == 200, "list %s: its view answers %d", id, st);
+        const char *name = json_string_value(json_object_get(view, "name"));
+        RS_EXPECT(rs_str_eq(name, fold->name), "list %s name: view '%s', fold '%s'", id,
+                  name ? name : "(none)", fold->name);
+        json_int_t version = json_integer_value(json_object_get(view, "version"));
+        RS_EXPECT(version == (json_int_t)json_array_size(events),
+                  "list %s version: view %lld, stream %zu", id, (long long)version,
+                  json_array_size(events));
         json_t *items = json_object_get(view, "items");
-        cr_expect_eq(json_array_size(items), fold->n_items, "list %s item count", id);
+        RS_EXPECT(json_array_size(items) == fold->n_items,
+                  "list %s item count: view %zu, fold %zu", id, json_array_size(items),
+                  fold->n_items);
         for (size_t i = 0; i < fold->n_items && i < json_array_size(items); i++) {
             json_t *it = json_array_get(items, i);
             const char *item_id = json_string_value(json_object_get(it, "id"));
-            cr_expect_str_eq(item_id, fold->items[i].id, "list %s item %zu", id, i);
-            cr_expect_str_eq(json_string_value(json_object_get(it, "task")),
-                             fold->items[i].task);
-            cr_expect_str_eq(json_string_value(json_object_get(it, "status")),
-                             todo_status_name(fold->items[i].status));
-            cr_expect_null(json_object_get(seen, item_id), "item %s is in two lists",
-                           item_id);
+            const char *task = json_string_value(json_object_get(it, "task"));
+            const char *status = json_string_value(json_object_get(it, "status"));
+            const char *want_status = todo_status_name(fold->items[i].status);
+            RS_EXPECT(rs_str_eq(item_id, fold->items[i].id),
+                      "list %s item %zu: %s, not %s", id, i, item_id ? item_id : "(none)",
+                      fold->items[i].id);
+            RS_EXPECT(rs_str_eq(task, fold->items[i].task),
+                      "list %s item %zu task: %s, not %s", id, i, task ? task : "(none)",
+                      fold->items[i].task);
+            RS_EXPECT(rs_str_eq(status, want_status),
+                      "list %s item %zu status: %s, not %s", id, i,
+                      status ? status : "(none)", want_status);
+            if (item_id == NULL)
+                continue;
+            RS_EXPECT(json_object_get(seen, item_id) == NULL,
+                      "item %s is in two lists (%s and %s)", item_id,
+                      json_string_value(json_object_get(seen, item_id)), id);
             json_object_set_new(seen, item_id, json_string(id));
         }
         json_object_set_new(live, id,
@@ -273,16 +313,18 @@ static inline void rs_check_index(struct rs_api *api, json_t *live)
         snprintf(path, sizeof(path), "/api/todolists?limit=7%s%s",
                  cont[0] ? "&continuation=" : "", cont);
         json_t *page = NULL;
-        cr_assert_eq(rs_send(api, "GET", path, NULL, &page), 200, "%s", path);
+        int st = rs_send(api, "GET", path, NULL, &page);
+        RS_ASSERT(st == 200, "%s: %d", path, st);
         size_t i;
         json_t *e;
         json_array_foreach(json_object_get(page, "lists"), i, e)
         {
             const char *id = json_string_value(json_object_get(e, "id"));
-            json_t *want = json_object_get(live, id);
-            cr_expect_not_null(want, "the index lists %s, which is not live", id);
+            json_t *want = id != NULL ? json_object_get(live, id) : NULL;
+            RS_EXPECT(want != NULL, "the index lists %s, which is not live",
+                      id ? id : "(no id)");
             if (want != NULL)
-                cr_expect(json_equal(json_object_get(e, "name"),
+                RS_EXPECT(json_equal(json_object_get(e, "name"),
                                      json_object_get(want, "name")) &&
                               json_equal(json_object_get(e, "itemCount"),
                                          json_object_get(want, "itemCount")) &&
@@ -291,19 +333,26 @@ static inline void rs_check_index(struct rs_api *api, json_t *live)
                               json_equal(json_object_get(e, "version"),
                                          json_object_get(want, "version")),
                           "index entry %s disagrees with its list", id);
-            json_object_set_new(listed, id, json_true());
+            if (id != NULL)
+                json_object_set_new(listed, id, json_true());
         }
         const char *next = json_string_value(json_object_get(page, "continuation"));
         snprintf(cont, sizeof(cont), "%s", next != NULL ? next : "");
         json_decref(page);
-    } while (cont[0] != '\0' && ++pages < 100);
-    cr_expect_eq(json_object_size(listed), json_object_size(live),
-                 "the index lists every live list once");
+    } while (cont[0] != '\0' && ++pages < 100000);
+    RS_EXPECT(json_object_size(listed) == json_object_size(live),
+              "the index lists every live list once: %zu listed, %zu live",
+              json_object_size(listed), json_object_size(live));
     json_decref(listed);
 }
 
-/* Every ItemMovedOut settled exactly once (by its causation id). */
-static inline void rs_check_moves(json_t *all_events_by_list)
+static inline bool rs_is_type(json_t *event, const char *type)
+{
+    return rs_str_eq(json_string_value(json_object_get(event, "type")), type);
+}
+
+/* Every ItemMovedOut settled exactly once (by its causation id); returns the moves. */
+static inline int rs_check_moves(json_t *all_events_by_list)
 {
     json_t *settled = json_object(); /* causation event id -> count */
     const char *list;
@@ -314,11 +363,10 @@ static inline void rs_check_moves(json_t *all_events_by_list)
         json_t *e;
         json_array_foreach(events, i, e)
         {
-            const char *type = json_string_value(json_object_get(e, "type"));
             const char *cause = json_string_value(
                 json_object_get(json_object_get(e, "meta"), "causationId"));
-            if (cause != NULL && (strcmp(type, "ItemMovedIn") == 0 ||
-                                  strcmp(type, "ItemMoveReverted") == 0)) {
+            if (cause != NULL &&
+                (rs_is_type(e, "ItemMovedIn") || rs_is_type(e, "ItemMoveReverted"))) {
                 json_int_t n = json_integer_value(json_object_get(settled, cause));
                 json_object_set_new(settled, cause, json_integer(n + 1));
             }
@@ -332,41 +380,60 @@ static inline void rs_check_moves(json_t *all_events_by_list)
         bool deleted_after = false;
         json_array_foreach(events, i, e)
         {
-            if (strcmp(json_string_value(json_object_get(e, "type")),
-                       "TodoListDeleted") == 0)
-                deleted_after = true;
+            deleted_after = deleted_after || rs_is_type(e, "TodoListDeleted");
         }
         json_array_foreach(events, i, e)
         {
-            if (strcmp(json_string_value(json_object_get(e, "type")), "ItemMovedOut") !=
-                0)
+            if (!rs_is_type(e, "ItemMovedOut"))
                 continue;
             moves++;
             char eid[200];
             snprintf(eid, sizeof(eid), "todolist-%s:%lld", list,
                      (long long)json_integer_value(json_object_get(e, "version")));
             json_int_t n = json_integer_value(json_object_get(settled, eid));
-            cr_expect(n == 1 || (n == 0 && deleted_after), "move %s settled %lld times",
+            RS_EXPECT(n == 1 || (n == 0 && deleted_after), "move %s settled %lld times",
                       eid, (long long)n);
         }
     }
-    cr_log_info("%d moves checked", moves);
+    RS_LOG("%d moves checked", moves);
     json_decref(settled);
+    return moves;
 }
 
-/* All invariants over the model's lists. */
-static inline void rs_check(struct rs_api *api, const struct rs_model *m)
+/* Reads every event of the model's lists into by_list (list id -> events). */
+static inline void rs_read_streams(struct rs_api *api, const struct rs_model *m,
+                                   json_t *by_list)
 {
-    json_t *seen = json_object(), *live = json_object(), *by_list = json_object();
-    for (int l = 0; l < m->n_lists; l++) {
-        json_t *events = rs_events(api, m->lists[l]);
-        rs_check_list(api, m->lists[l], events, seen, live);
-        json_object_set_new(by_list, m->lists[l], events);
+    for (int l = 0; l < m->n_lists; l++)
+        json_object_set_new(by_list, m->lists[l], rs_events(api, m->lists[l]));
+}
+
+/*
+ * All invariants over the lists in by_list (list id -> its events, as
+ * rs_read_streams reads them): every list of every model that ran, since the
+ * index and "no item in two lists" are about the whole store.
+ */
+static inline void rs_check_streams(struct rs_api *api, json_t *by_list)
+{
+    json_t *seen = json_object(), *live = json_object();
+    const char *list;
+    json_t *events;
+    json_object_foreach(by_list, list, events)
+    {
+        rs_check_list(api, list, events, seen, live);
     }
     rs_check_index(api, live);
     rs_check_moves(by_list);
     json_decref(seen);
     json_decref(live);
+}
+
+/* All invariants over the model's lists. */
+static inline void rs_check(struct rs_api *api, const struct rs_model *m)
+{
+    json_t *by_list = json_object();
+    rs_read_streams(api, m, by_list);
+    rs_check_streams(api, by_list);
     json_decref(by_list);
 }
 

@@ -1,6 +1,7 @@
 /*
  * The handler on Cosmos DB through faults: throttling, exhausted retries, a
- * reply lost after the write was applied, dropped connections, a wrong key,
+ * reply lost after the write was applied (and one that cannot even be read
+ * back), dropped connections, a wrong key,
  * a managed identity - and what each command costs in round trips.
  */
 #include <criterion/criterion.h>
@@ -126,6 +127,45 @@ Test(cosmos_handler, a_reply_lost_after_the_write_neither_duplicates_nor_fails)
     hostdrv_reply_release(&first);
     hostdrv_reply_release(&again);
     cr_expect_eq(events_of(c, "lost"), 3);
+    hostdrv_conn_free(c);
+    ws_stop(d);
+}
+
+/*
+ * The append was applied, its reply was lost, and reading it back failed too:
+ * the handler cannot know, so it must not say "nothing was appended" (a client
+ * would send the command again, and a create without an id would make a second
+ * list). It answers 503 saying the command may have been applied; the same
+ * Idempotency-Key then gets the original answer. Found by the soak.
+ */
+Test(cosmos_handler, a_lost_reply_that_cannot_be_read_back_is_not_called_unapplied)
+{
+    const char *env[] = {"COSMOS_MAX_RETRIES=2", NULL};
+    struct hostdrv *d = ws_start(env);
+    struct hostdrv_conn *c = hostdrv_conn_new(d);
+    ws_create(c, "unsure", "Unsure");
+    char rules[1024];
+    snprintf(rules, sizeof(rules),
+             "[%.*s,{\"method\":\"GET\",\"path\":\"/colls/events/docs/[^/]+$\","
+             "\"status\":429,\"retryAfterMs\":10,\"count\":3}]",
+             (int)strlen(batch_rule("afterForward", 503, 1, 0)) - 2,
+             batch_rule("afterForward", 503, 1, 0) + 1);
+    cr_assert_eq(cosmosrig_faults(rules), 0, "%s", rules);
+    struct hostdrv_reply r;
+    cr_expect_eq(add_task(c, "unsure", "a", "k-unsure", &r), 503);
+    cr_expect_str_eq(ws_str(r.client_json, "error"), "store_unavailable");
+    const char *msg = ws_str(r.client_json, "message");
+    cr_expect(msg != NULL && strstr(msg, "may have been applied") != NULL,
+              "the answer says the outcome is unknown: %s", msg ? msg : "(none)");
+    cr_expect_not_null(hostdrv_reply_header(&r, "Retry-After"));
+    hostdrv_reply_release(&r);
+    cosmosrig_faults("[]");
+    cr_expect_eq(events_of(c, "unsure"), 2, "the append did happen");
+    cr_expect_eq(add_task(c, "unsure", "a", "k-unsure", &r), 201,
+                 "the same key gets the original answer");
+    cr_expect_eq(json_integer_value(json_object_get(r.client_json, "version")), 2);
+    hostdrv_reply_release(&r);
+    cr_expect_eq(events_of(c, "unsure"), 2, "and nothing twice");
     hostdrv_conn_free(c);
     ws_stop(d);
 }

@@ -7,7 +7,9 @@
  *   - master-key HMAC auth, x-ms-date / x-ms-version checks, fake Entra (AAD) tokens;
  *   - quoted etags, `_lsn` on every write, a real latest-version change feed;
  *   - atomic transactional batch (207 / 424, rolled back);
- *   - 404/400 instead of the library's 500s, partition-scoped queries, O(n) queries;
+ *   - 404/400 instead of the library's 500s, partition-scoped queries, O(n) queries, and
+ *     per-partition and LSN indexes so queries, the change feed and batch rollback cost
+ *     what they return or touch, not the container's size;
  *   - id and size validation; fault injection; /__rig control endpoints.
  *
  * How it hooks into the library (all via the package's own CommonJS modules):
@@ -100,7 +102,7 @@ const state = {
 };
 function resetStats() {
   state.stats = { requests: 0, byMethod: {}, byStatus: {}, byMethodAndStatus: {},
-    requestCharge: 0, dropped: 0, faultsFired: 0, tokensIssued: 0 };
+    requestCharge: 0, dropped: 0, faultsFired: 0, faultsByKind: {}, tokensIssued: 0 };
 }
 resetStats();
 
@@ -131,12 +133,115 @@ Items.prototype._set = function quotedEtagSet(data) {
 // a per-container counter as `_lsn`. Inside a batch all writes share one LSN, like a
 // transaction committed at one log position.
 Documents.prototype._set = function lsnSet(data) {
+  rigMaps(this);
   if (this.rigBatchLsn) {
     data._lsn = this.rigBatchLsn;
     this.rigBatchWrote = true;
   } else data._lsn = this.rigLsn = (this.rigLsn || 0) + 1; // eslint-disable-line no-multi-assign
   return Items.prototype._set.call(this, data);
 };
+
+// Container indexes. The library keeps a container's documents in two Maps (`_data`:
+// rid -> Item, `_index`: "<pk>:/id:<id>" -> rid) and scans all of `_data` for every query;
+// a batch copied both Maps to be able to roll back. At tens of thousands of documents (a
+// soak) that made every batch, query and change-feed read cost milliseconds. So:
+//   - JournalMap (both Maps): while a batch runs, the value of each key before its first
+//     change, so a rollback restores only what the batch touched;
+//   - DocMap (`_data`): also the rids of each logical partition, for partition-scoped
+//     queries, and an LSN log (one [lsn, rid] per write, in LSN order), for the change feed.
+// Neither changes what a request returns, only what it costs.
+class JournalMap extends Map {
+  constructor(entries) {
+    super();
+    this.journal = null;
+    for (const [k, v] of entries) this.set(k, v);
+  }
+  note(k) {
+    if (this.journal && !this.journal.has(k)) this.journal.set(k, super.has(k) ? [true, super.get(k)] : [false]);
+  }
+  set(k, v) { this.note(k); return super.set(k, v); }
+  delete(k) { this.note(k); return super.delete(k); }
+  begin() { this.journal = new Map(); }
+  commit() { this.journal = null; }
+  rollback() {
+    const journal = this.journal;
+    this.journal = null;
+    for (const [k, [had, v]] of journal) { if (had) this.set(k, v); else this.delete(k); }
+  }
+}
+class DocMap extends JournalMap {
+  constructor(entries, paths) {
+    super([]);
+    this.paths = paths.map((p) => p.slice(1).split('/'));
+    this.byPk = new Map();  // partition key -> Set of rids (in the Map's order)
+    this.lsnLog = [];       // [lsn, rid] per write, ascending lsn; stale entries stay
+    this.logFrom = 0;       // log length when the running batch began
+    for (const [k, v] of entries) this.set(k, v);
+    this.lsnLog.sort((a, b) => a[0] - b[0]);
+  }
+  pkKey(doc) { return this.paths.map((p) => pkCanon(getValue(p, doc))).join('\u0001'); }
+  unindex(rid, key) {
+    const rids = this.byPk.get(key);
+    if (rids) { rids.delete(rid); if (rids.size === 0) this.byPk.delete(key); }
+  }
+  set(rid, item) {
+    const doc = item.read();
+    const key = this.pkKey(doc);
+    const old = super.get(rid);
+    if (old && this.pkKey(old.read()) !== key) this.unindex(rid, this.pkKey(old.read()));
+    super.set(rid, item);
+    if (!this.byPk.has(key)) this.byPk.set(key, new Set());
+    this.byPk.get(key).add(rid);
+    if (typeof doc._lsn === 'number' && !this.restoring) this.lsnLog.push([doc._lsn, rid]);
+    if (!this.journal && this.lsnLog.length > 2 * this.size + 1024) this.compact();
+    return this;
+  }
+  delete(rid) {
+    const old = super.get(rid);
+    if (old) this.unindex(rid, this.pkKey(old.read()));
+    return super.delete(rid);
+  }
+  begin() { super.begin(); this.logFrom = this.lsnLog.length; }
+  rollback() {
+    this.lsnLog.length = this.logFrom;  // the batch's writes were the last ones logged
+    this.restoring = true;
+    try { super.rollback(); } finally { this.restoring = false; }
+  }
+  compact() {
+    this.lsnLog = [...super.entries()].filter(([, it]) => typeof it.read()._lsn === 'number')
+      .map(([rid, it]) => [it.read()._lsn, rid]).sort((a, b) => a[0] - b[0]);
+  }
+  /** The documents of one logical partition (values as in a pk header), in the Map's order. */
+  partition(values) {
+    const rids = this.byPk.get(values.map(pkCanon).join('\u0001'));
+    return rids ? [...rids].map((rid) => super.get(rid).read()) : [];
+  }
+  /** Current documents last written after lsn `after`, ascending; stops past `max` at an LSN change. */
+  changedAfter(after, max, keep) {
+    const log = this.lsnLog;
+    let lo = 0;
+    let hi = log.length;
+    while (lo < hi) { const mid = (lo + hi) >> 1; if (log[mid][0] > after) hi = mid; else lo = mid + 1; }
+    const out = [];
+    const seen = new Set();
+    for (let i = lo; i < log.length; i += 1) {
+      const [lsn, rid] = log[i];
+      const item = super.get(rid);
+      const doc = item && item.read();
+      if (!doc || doc._lsn !== lsn || seen.has(rid) || !keep(doc)) continue; // superseded or filtered
+      if (max !== undefined && out.length >= max && lsn !== out[out.length - 1]._lsn) break;
+      seen.add(rid);
+      out.push(doc);
+    }
+    return out;
+  }
+}
+/** Gives a container's Documents the indexed Maps (once; containers start empty). */
+function rigMaps(docs) {
+  if (!(docs._data instanceof DocMap)) docs._data = new DocMap(docs._data, pkPaths(docs._parent) || []);
+  if (!(docs._index instanceof JournalMap)) docs._index = new JournalMap(docs._index);
+  return docs;
+}
 
 // O(n) queries. The transformer compiles FROM/JOIN into `.reduce(($, c) => [...$, {c}], [])`,
 // copying the accumulator per document. Rewrite every such reducer body to `($.push(...), $)`.
@@ -378,8 +483,9 @@ function runQuery(ctx, coll, spec, { requireScope }) {
   const continuation = readContinuation(h['x-ms-continuation']);
   if (continuation === null) return fail(400, 'Invalid continuation token: echo x-ms-continuation verbatim.');
 
-  const docs = coll.documents;
-  let items = [...docs._data.values()].map((i) => i.read());
+  const docs = rigMaps(coll.documents);
+  let items = pk && pk.values && pkPaths(coll) ? docs._data.partition(pk.values)
+    : [...docs._data.values()].map((i) => i.read());
   if (pk && pk.values) items = items.filter((d) => samePk(docPk(coll, d), pk.values));
   let result;
   try {
@@ -400,7 +506,7 @@ function changeFeed(ctx, coll) {
   if (String(h['a-im']).toLowerCase() !== 'incremental feed') {
     return fail(400, `A-IM '${h['a-im']}' is not supported by cosmos-rig (only "Incremental feed").`);
   }
-  const docs = coll.documents;
+  const docs = rigMaps(coll.documents);
   const current = docs.rigLsn || 0;
   let after = 0;                                       // no If-None-Match: from the beginning
   let since = null;
@@ -420,10 +526,8 @@ function changeFeed(ctx, coll) {
   const max = readPageSize(ctx);
   if (max === null) return fail(400, 'Invalid x-ms-max-item-count header.');
 
-  const changed = [...docs._data.values()].map((i) => i.read())
-    .filter((d) => d._lsn > after && (since === null || d._ts * 1000 >= since) &&
-      (!pk || !pk.values || samePk(docPk(coll, d), pk.values)))
-    .sort((a, b) => a._lsn - b._lsn);
+  const changed = docs._data.changedAfter(after, max, (d) =>
+    (since === null || d._ts * 1000 >= since) && (!pk || !pk.values || samePk(docPk(coll, d), pk.values)));
   if (changed.length === 0) {
     // Nothing new: 304, same etag (advanced to the container's LSN if other partitions moved on).
     return { status: 304, headers: { etag: `"${Math.max(after, current)}"` }, charge: 1 };
@@ -526,8 +630,10 @@ function batch(ctx, coll) {
     }
   }
 
-  const docs = coll.documents;
-  const snapshot = { data: new Map(docs._data), index: new Map(docs._index), rid: docs._ridCount };
+  const docs = rigMaps(coll.documents);
+  const ridCount = docs._ridCount;
+  docs._data.begin();
+  docs._index.begin();
   docs.rigBatchLsn = (docs.rigLsn || 0) + 1;
   docs.rigBatchWrote = false;
   const results = [];
@@ -547,10 +653,14 @@ function batch(ctx, coll) {
       }
     });
   } finally {
-    if (atomic && failed >= 0) {                    // roll back: restore the maps as they were
-      [docs._data, docs._index, docs._ridCount] = [snapshot.data, snapshot.index, snapshot.rid];
-    } else if (docs.rigBatchWrote) {
-      docs.rigLsn = docs.rigBatchLsn;             // commit: the batch's writes share one LSN
+    if (atomic && failed >= 0) {                    // roll back what the batch changed
+      docs._data.rollback();
+      docs._index.rollback();
+      docs._ridCount = ridCount;
+    } else {
+      docs._data.commit();
+      docs._index.commit();
+      if (docs.rigBatchWrote) docs.rigLsn = docs.rigBatchLsn; // the batch's writes share one LSN
     }
     docs.rigBatchLsn = 0;
   }
@@ -624,6 +734,9 @@ function takeRule(ctx) {
   rule.count -= 1;
   if (rule.count <= 0) state.rules.splice(i, 1);
   state.stats.faultsFired += 1;
+  const kind = rule.mode === 'respond' || rule.mode === 'afterForward'
+    ? `${rule.mode} ${rule.status || 503}` : rule.mode;   // e.g. "respond 429", "drop"
+  state.stats.faultsByKind[kind] = (state.stats.faultsByKind[kind] || 0) + 1;
   return rule;
 }
 function faultReply(rule) {

@@ -158,6 +158,12 @@ check 'failing batch -> 207' 207 "$STATUS"
 check 'failing batch op statuses' '[424,424,409]' "$(js 'JSON.stringify(b.map(r => r.statusCode))')"
 read_doc a; check 'batch rolled back: a absent' 404 "$STATUS"
 read_doc b; check 'batch rolled back: b absent' 404 "$STATUS"
+batch '[{"operationType":"Replace","id":"e1","resourceBody":{"id":"e1","streamId":"s1","n":99}},
+        {"operationType":"Create","resourceBody":{"id":"d","streamId":"s1"}},
+        {"operationType":"Delete","id":"nosuch"}]'
+check 'failing batch with a replace -> 207' 207 "$STATUS"
+read_doc e1; check 'batch rolled back: e1 keeps its content' 3 "$(js 'b.n')"
+read_doc d; check 'batch rolled back: d absent' 404 "$STATUS"
 batch '[{"operationType":"Create","resourceBody":{"id":"c","streamId":"s1"}},
         {"operationType":"Read","id":"e1"},
         {"operationType":"Patch","id":"e1","resourceBody":{"operations":[{"op":"incr","path":"/n","value":1}]}}]'
@@ -225,6 +231,8 @@ check 'read with an unknown AAD token -> 401' 401 "$(aad bogus-token)"
 # ---- 8. control endpoints and keep-alive ------------------------------------------------------
 rig "$BASE/__rig/stats" >/dev/null
 check 'stats count issued tokens' 1 "$(js 'b.tokensIssued')"
+check 'stats count the fired faults by kind' '{"respond 429":1,"afterForward 503":1,"drop":1}' \
+  "$(js 'JSON.stringify(b.faultsByKind)')"
 check 'keep-alive: second request reuses the connection' '1 0' \
   "$(curl -sS -o /dev/null -o /dev/null -w '%{num_connects} ' "$BASE/__rig/stats" "$BASE/__rig/log" | sed 's/ $//')"
 rig "$BASE/__rig/log" >/dev/null
