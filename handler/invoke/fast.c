@@ -328,7 +328,20 @@ static bool string_member(struct scan *s, const char *key, size_t key_len, void 
         }
     } else
         v = string_value(s);
-    return v != NULL && json_object_setn_new_nocheck(o->obj, key, key_len, v) == 0;
+    if (v == NULL)
+        return false;
+    /* A NUL-terminated copy of the key (jansson before 2.14 has no length-given set). */
+    char small[64], *k = key_len < sizeof(small) ? small : malloc(key_len + 1);
+    if (k == NULL) {
+        json_decref(v);
+        return false;
+    }
+    memcpy(k, key, key_len);
+    k[key_len] = '\0';
+    bool ok = json_object_set_new_nocheck(o->obj, k, v) == 0;
+    if (k != small)
+        free(k);
+    return ok;
 }
 
 /* An object of strings (or, for Headers, of strings and arrays of strings). */

@@ -136,6 +136,11 @@ Test(envelope, fast_reader_declines_what_it_cannot_read_exactly)
          "\"C\":[\"d\",\"e\"],\"E\":[]},\"Query\":{},\"Params\":{\"id\":\"7\"}}},"
          "\"Metadata\":{}}",
          true},
+        {"{\"Data\":{\"req\":{\"Method\":\"GET\",\"Url\":\"u\",\"Headers\":{\"X-A-Header-"
+         "Name-"
+         "Longer-Than-Sixty-Four-Characters-To-Take-The-Allocated-Key-Path\":\"v\"}}},"
+         "\"Metadata\":{}}",
+         true},
         {"{\"Data\":{\"req\":{\"Method\":\"GET\",\"Url\":\"u\",\"Body\":"
          "\"\\ud83d\\ude00\"}},"
          "\"Metadata\":{}}",
