@@ -345,8 +345,7 @@ struct http_server *http_server_start(const struct http_server_opts *opts,
         on_completed, s, MHD_OPTION_CONNECTION_TIMEOUT, opts->idle_timeout_s,
         MHD_OPTION_CONNECTION_LIMIT, opts->max_connections,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(32 * 1024),
-        MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log,
-        NULL, MHD_OPTION_END);
+        MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL, MHD_OPTION_END);
     if (s->daemon == NULL) {
         es_error_set(err, ES_EIO, "cannot listen on %s:%d (is the port in use?)",
                      opts->address, opts->port);

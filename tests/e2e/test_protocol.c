@@ -377,6 +377,25 @@ Test(protocol, secrets_never_reach_the_logs)
     cr_expect_eq(system(cmd), 0, "the endpoint is logged, the key is not");
 }
 
+/* A second handler on a port already served refuses to start (it would share the
+ * traffic). */
+Test(protocol, a_port_in_use_stops_start_up)
+{
+    struct hostdrv *d = start(NULL);
+    char cmd[1024];
+    snprintf(cmd, sizeof(cmd),
+             "FUNCTIONS_CUSTOMHANDLER_PORT=%d timeout 10 %s/handler 2>&1 | "
+             "grep -q 'cannot listen on 127.0.0.1:%d'",
+             hostdrv_port(d), ES_TESTAPP_DIR, hostdrv_port(d));
+    cr_expect_eq(system(cmd), 0, "the second handler says the port is taken");
+    snprintf(cmd, sizeof(cmd),
+             "FUNCTIONS_CUSTOMHANDLER_PORT=%d timeout 10 %s/handler >/dev/null 2>&1",
+             hostdrv_port(d), ES_TESTAPP_DIR);
+    int st = system(cmd);
+    cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 2, "exit status 2, got %d", st);
+    stop_cleanly(d);
+}
+
 Test(protocol, bad_settings_stop_start_up_with_a_clear_message)
 {
     char cmd[1024];
