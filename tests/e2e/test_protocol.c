@@ -365,15 +365,18 @@ Test(protocol, sigint_on_an_idle_handler_exits_0)
 
 Test(protocol, secrets_never_reach_the_logs)
 {
-    /* Whatever the handler makes of the setting - serve or refuse - the key stays out. */
+    /*
+     * Whatever the handler makes of the setting - serve or refuse - the key stays out.
+     * It listens on a free port: a fixed one could answer another test's connections.
+     */
     char cmd[1024];
     snprintf(
         cmd, sizeof(cmd),
-        "out=$(FUNCTIONS_CUSTOMHANDLER_PORT=1 HANDLER_LOG_LEVEL=debug "
+        "out=$(FUNCTIONS_CUSTOMHANDLER_PORT=%d HANDLER_LOG_LEVEL=debug "
         "CosmosDB='AccountEndpoint=https://127.0.0.1:1/;"
         "AccountKey=U3VwZXJTZWNyZXRLZXlWYWx1ZQ==;' timeout -s TERM 1 %s/handler 2>&1); "
         "echo \"$out\" | grep -q 127.0.0.1 && ! echo \"$out\" | grep -q U3VwZXJTZWNy",
-        ES_APP_DIR);
+        hostdrv_free_port(), ES_APP_DIR);
     cr_expect_eq(system(cmd), 0, "the endpoint is logged, the key is not");
 }
 

@@ -74,7 +74,7 @@ int64_t hostdrv_ready_ms(const struct hostdrv *d)
 }
 
 /* The host's WorkerUtilities.GetUnusedTcpPort: bind port 0, read it, release it. */
-static int free_port(void)
+int hostdrv_free_port(void)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     if (fd < 0)
@@ -250,7 +250,7 @@ int hostdrv_start(const struct hostdrv_opts *opts, struct hostdrv **out)
     if (d == NULL)
         return -1;
     snprintf(d->tmpdir, sizeof(d->tmpdir), "/tmp/hostdrv-XXXXXX");
-    if (mkdtemp(d->tmpdir) == NULL || (d->port = free_port()) < 0) {
+    if (mkdtemp(d->tmpdir) == NULL || (d->port = hostdrv_free_port()) < 0) {
         free(d);
         return -1;
     }

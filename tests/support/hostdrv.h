@@ -49,6 +49,9 @@ struct hostdrv_opts {
 int hostdrv_start(const struct hostdrv_opts *opts, struct hostdrv **out);
 
 int hostdrv_port(const struct hostdrv *d);
+
+/* A loopback port nothing listens on now (the kernel's pick), or -1. */
+int hostdrv_free_port(void);
 pid_t hostdrv_pid(const struct hostdrv *d);
 const char *hostdrv_tmpdir(const struct hostdrv *d);
 
