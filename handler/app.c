@@ -334,13 +334,19 @@ int es_app_main(int argc, char **argv, const struct fn_table *fns)
     rc = open_store(&rt);
     if (rc == 0)
         rc = o.mode == MODE_INIT ? init_store(&rt) : serve(&rt, &o, &signals);
+    if (rt.checking && !atomic_load(&rt.check_done)) {
+        /*
+         * The start-up check is still retrying Cosmos DB on its own thread. Exit
+         * handlers (OpenSSL's among them) would tear down what it is using and crash
+         * it, so end here: the check holds nothing that needs saving.
+         */
+        fflush(NULL);
+        _exit(rc);
+    }
     front_free(rt.front);
     es_engine_free(rt.engine);
-    /* A start-up check still waiting on Cosmos keeps the store; the process is ending. */
-    if (!rt.checking || atomic_load(&rt.check_done))
-        es_store_close(rt.store);
+    es_store_close(rt.store);
     es_config_release(&rt.cfg);
-    if (!rt.checking || atomic_load(&rt.check_done))
-        curl_global_cleanup();
+    curl_global_cleanup();
     return rc;
 }

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../../handler/util/timeutil.h"
 #include "../e2e/write_side.h"
 
 /* This suite always runs on Cosmos. */
@@ -187,6 +188,41 @@ Test(cosmos_handler, dropped_connections_are_retried_safely)
     cr_expect_eq(events_of(c, "drop"), 2);
     hostdrv_conn_free(c);
     ws_stop(d);
+}
+
+/*
+ * SIGTERM while the start-up check is still retrying (here a run of 429s, retried
+ * every millisecond): the handler exits 0 at once, without a crash. Its exit
+ * handlers once tore down OpenSSL under the check's thread, which then crashed
+ * signing its next try (the sanitizer build shows it every time).
+ */
+Test(cosmos_handler, sigterm_during_the_start_up_check_exits_0)
+{
+    cr_assert_eq(cosmosrig_init_db("checkexit"), 0);
+    struct cosmosrig_env ce;
+    cosmosrig_env_for("checkexit", &ce);
+    const char *extra[] = {ce.conn, ce.db, "COSMOS_MAX_RETRIES=100", NULL};
+    const int delays_ms[] = {0, 20, 50};
+    for (size_t i = 0; i < sizeof(delays_ms) / sizeof(delays_ms[0]); i++) {
+        cr_assert_eq(
+            cosmosrig_faults("[{\"method\":\"GET\",\"path\":\"/colls/events$\","
+                             "\"status\":429,\"retryAfterMs\":1,\"count\":100000}]"),
+            0);
+        struct hostdrv_opts o = {.app_dir = ES_APP_DIR, .env = extra};
+        struct hostdrv *d = NULL;
+        cr_assert_eq(hostdrv_start(&o, &d), 0);
+        es_time_sleep_ms(delays_ms[i]);
+        int64_t t0 = es_time_mono_ms();
+        cr_expect_eq(hostdrv_stop(d, SIGTERM, 10000), 0, "exit 0 after %d ms",
+                     delays_ms[i]);
+        cr_expect_lt(es_time_mono_ms() - t0, 5000, "the check does not hold up the exit");
+        char *err = hostdrv_read_output(d, true);
+        cr_expect(strstr(err, "Sanitizer") == NULL && strstr(err, "SEGV") == NULL,
+                  "no crash on the way out (after %d ms): %s", delays_ms[i], err);
+        free(err);
+        hostdrv_free(d);
+    }
+    cosmosrig_faults("[]");
 }
 
 Test(cosmos_handler, a_wrong_key_is_a_clear_error_and_never_logged)
