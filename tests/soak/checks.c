@@ -212,23 +212,6 @@ static long count_dead_letters(struct rs_api *api)
     return n;
 }
 
-static long count_moves(json_t *by_list)
-{
-    long n = 0;
-    const char *list;
-    json_t *events;
-    json_object_foreach(by_list, list, events)
-    {
-        size_t i;
-        json_t *e;
-        json_array_foreach(events, i, e)
-        {
-            n += rs_is_type(e, "ItemMovedOut");
-        }
-    }
-    return n;
-}
-
 void soak_check_all(struct soak *s, struct soak_results *out)
 {
     memset(out, 0, sizeof(*out));
@@ -249,8 +232,7 @@ void soak_check_all(struct soak *s, struct soak_results *out)
     out->failures_acks = soak_failures() - before;
 
     before = soak_failures();
-    rs_check_streams(&api, by_list);
-    out->moves = count_moves(by_list);
+    out->moves = rs_check_streams(&api, by_list);
     out->failures_read_side = soak_failures() - before;
 
     before = soak_failures();
