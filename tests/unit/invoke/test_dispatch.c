@@ -25,6 +25,17 @@ static void rejects(struct fn_ctx *ctx, const struct fn_http_request *req,
     fn_reply_error(res, 409, "task_exists", "task '%s' already exists", "milk");
 }
 
+/* A body that is not UTF-8 (a bare 0xFF byte). */
+static void garbled(struct fn_ctx *ctx, const struct fn_http_request *req,
+                    struct fn_http_response *res)
+{
+    (void)ctx;
+    (void)req;
+    res->status = 200;
+    res->body = strdup("bad \xff byte");
+    res->body_len = strlen(res->body);
+}
+
 static enum es_status projector(struct fn_ctx *ctx, json_t *payload)
 {
     (void)ctx;
@@ -47,8 +58,10 @@ static const struct fn_def d_proj = {"Projector", FN_TRIGGER, "documents",
                                      NULL,        NULL,       projector};
 static const struct fn_def d_fail = {"Failing", FN_TRIGGER, "documents",
                                      NULL,      NULL,       failing};
-static const struct fn_def *const defs[] = {&d_created, &d_rejects, &d_proj, &d_fail};
-static const struct fn_table table = {defs, 4};
+static const struct fn_def d_garbled = {"Garbled", FN_HTTP, "req", "res", garbled, NULL};
+static const struct fn_def *const defs[] = {&d_created, &d_rejects, &d_proj, &d_fail,
+                                            &d_garbled};
+static const struct fn_table table = {defs, 5};
 static struct es_config cfg;
 static const struct fn_services svc = {.cfg = &cfg, .version = "test"};
 static const struct invoke_app app = {.fns = &table, .svc = &svc};
@@ -69,6 +82,14 @@ static const char http_env[] =
     "{\"Data\":{\"req\":{\"Url\":\"http://h/api/things/"
     "7\",\"Method\":\"POST\",\"Query\":{},"
     "\"Headers\":{},\"Params\":{\"id\":\"7\"},\"Body\":\"{}\"}},\"Metadata\":{}}";
+
+Test(dispatch, a_response_body_that_is_not_utf8_is_a_host_error)
+{
+    json_t *j = run("Garbled", http_env, 500);
+    cr_expect_str_eq(json_string_value(json_object_get(j, "error")), "internal_error");
+    cr_expect(strstr(json_string_value(json_object_get(j, "message")), "UTF-8") != NULL);
+    json_decref(j);
+}
 
 Test(dispatch, http_reply_carries_status_headers_body_and_logs)
 {
