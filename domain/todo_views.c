@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "../handler/util/text.h"
+
 static const char *field(const json_t *data, const char *name)
 {
     return json_string_value(json_object_get(data, name));
@@ -14,8 +16,9 @@ static const char *field(const json_t *data, const char *name)
 
 static json_t *new_view(const char *prefix, const char *kind, const char *list_id)
 {
-    char id[128];
-    snprintf(id, sizeof(id), "%s:%s", prefix, list_id);
+    char id[160];
+    if (es_fmt(id, sizeof(id), "%s:%s", prefix, list_id) != ES_OK)
+        return NULL; /* list ids are at most 64 characters */
     return json_pack("{s:s, s:s, s:s, s:s, s:I}", "id", id, "view", kind, "listId",
                      list_id, "name", "", "version", (json_int_t)0);
 }

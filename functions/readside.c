@@ -23,6 +23,7 @@
 
 #include "../domain/todo_views.h"
 #include "../handler/util/jsonutil.h"
+#include "../handler/util/text.h"
 #include "todolist.h"
 
 static json_t *list_initial(const char *id)
@@ -76,10 +77,14 @@ static enum es_status react_move(const struct es_react_env *env,
                             ev->stream_id, (long long)ev->version);
     const char *source = ev->stream_id + strlen(TODOLIST_STREAM_PREFIX);
     const char *corr = json_string_value(json_object_get(ev->meta, "correlationId"));
-    char event_id[300], in_key[320], revert_key[320];
-    es_event_id(ev->stream_id, ev->version, event_id, sizeof(event_id));
-    snprintf(in_key, sizeof(in_key), "movein:%s", event_id);
-    snprintf(revert_key, sizeof(revert_key), "revert:%s", event_id);
+    char event_id[ES_DOC_ID_MAX], in_key[ES_DOC_ID_MAX], revert_key[ES_DOC_ID_MAX];
+    if (es_event_id(ev->stream_id, ev->version, event_id, sizeof(event_id)) != ES_OK ||
+        es_fmt(in_key, sizeof(in_key), "movein:%s", event_id) != ES_OK ||
+        es_fmt(revert_key, sizeof(revert_key), "revert:%s", event_id) != ES_OK)
+        return es_error_set(err, ES_EFIELD,
+                            "ItemMovedOut of stream '%.80s...': the "
+                            "stream id is too long",
+                            ev->stream_id);
 
     struct es_receipt receipt;
     enum es_status st = env->store->ops->read_receipt(env->store, ev->stream_id,

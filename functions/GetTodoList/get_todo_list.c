@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "../../handler/util/text.h"
 #include "../todolist.h"
 
 static void get_todo_list(struct fn_ctx *ctx, const struct fn_http_request *req,
@@ -17,8 +18,11 @@ static void get_todo_list(struct fn_ctx *ctx, const struct fn_http_request *req,
                        "'id' must be 1 to 64 of A-Z a-z 0-9 _ -");
         return;
     }
-    char view_id[128];
-    snprintf(view_id, sizeof(view_id), "todolist:%s", id);
+    char view_id[ES_DOC_ID_MAX];
+    if (es_fmt(view_id, sizeof(view_id), "todolist:%s", id) != ES_OK) {
+        fn_reply_error(res, 400, "invalid_field", "'id' is too long");
+        return;
+    }
     json_t *view = NULL;
     char *etag = NULL;
     struct es_error err = {0};

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 
 #include "../../handler/util/log.h"
+#include "../../handler/util/text.h"
 #include "../todolist.h"
 
 static json_t *page_body(const char *id, const struct es_event_page *page, size_t limit,
@@ -39,8 +40,11 @@ static void get_todo_list_events(struct fn_ctx *ctx, const struct fn_http_reques
     if (!todo_query_int(req, res, "from", 1, INT64_MAX / 2, 1, &from) ||
         !todo_query_int(req, res, "limit", 1, 1000, 100, &limit))
         return;
-    char stream[128];
-    snprintf(stream, sizeof(stream), TODOLIST_STREAM_PREFIX "%s", id);
+    char stream[ES_DOC_ID_MAX];
+    if (es_fmt(stream, sizeof(stream), TODOLIST_STREAM_PREFIX "%s", id) != ES_OK) {
+        fn_reply_error(res, 400, "invalid_field", "'id' is too long");
+        return;
+    }
     struct es_store *store = ctx->svc->store;
     struct es_event_page page = {0};
     struct es_error err = {0};

@@ -71,9 +71,9 @@ enum es_status cosmos_signature(const unsigned char *key, size_t key_len,
     char *b64 = es_base64_encode(mac, mac_len);
     if (b64 == NULL)
         return ES_ENOMEM;
-    snprintf(sig, 64, "%s", b64);
+    enum es_status st = es_fmt(sig, 64, "%s", b64);
     free(b64);
-    return ES_OK;
+    return st;
 }
 
 /* URL-encodes "type=<type>&ver=1.0&sig=<sig>" as encodeURIComponent does. */
@@ -83,8 +83,10 @@ static char *token_header(const char *type, const char *sig)
     char *raw = malloc(n);
     if (raw == NULL)
         return NULL;
-    snprintf(raw, n, "type=%s&ver=1.0&sig=%s", type, sig);
-    char *enc = es_url_encode(raw, false);
+    char *enc = es_fmt(raw, n, "type=%s&ver=1.0&sig=%s", type, sig) == ES_OK
+                    ? es_url_encode(raw, false)
+                    : NULL;
+    memset(raw, 0, n);
     free(raw);
     return enc;
 }

@@ -18,25 +18,24 @@
 #include "../util/text.h"
 #include "../util/timeutil.h"
 #include "auth.h"
+#include "token.h"
 
-#define API_VERSION            "2020-07-15"
-#define POOL_MAX               64
-#define TOKEN_REFRESH_MARGIN_S 300
+#define API_VERSION         "2020-07-15"
+#define POOL_MAX            64
+#define TOKEN_FETCH_RETRIES 3
+#define HEADER_LINE_MAX     (64u << 10)
 
 struct cosmos_client {
     char *endpoint;     /* without the trailing '/' */
     char *resource;     /* scheme://host[:port] for Entra tokens */
     unsigned char *key; /* decoded master key, or NULL */
     size_t key_len;
-    char *identity_endpoint, *identity_header, *identity_client_id;
+    struct cosmos_tokens *tokens; /* Entra tokens when there is no key */
     struct cosmos_opts opts;
 
-    pthread_mutex_t lock;       /* guards the pool */
-    pthread_mutex_t token_lock; /* guards the token (held while fetching one) */
+    pthread_mutex_t lock; /* guards the pool */
     CURL *idle[POOL_MAX];
     size_t n_idle;
-    char *token; /* current Entra access token */
-    int64_t token_expires_s;
 };
 
 void cosmos_opts_defaults(struct cosmos_opts *o)
@@ -48,11 +47,6 @@ void cosmos_opts_defaults(struct cosmos_opts *o)
     o->max_retries = 9;
     o->max_response_bytes = 32u << 20;
     o->tls_verify = true;
-}
-
-static char *dup_or_null(const char *s)
-{
-    return s != NULL ? strdup(s) : NULL;
 }
 
 static void wipe_free(void *p, size_t n)
@@ -71,12 +65,8 @@ void cosmos_client_free(struct cosmos_client *c)
     free(c->endpoint);
     free(c->resource);
     wipe_free(c->key, c->key_len);
-    free(c->identity_endpoint);
-    wipe_free(c->identity_header, c->identity_header ? strlen(c->identity_header) : 0);
-    free(c->identity_client_id);
-    wipe_free(c->token, c->token ? strlen(c->token) : 0);
+    cosmos_tokens_free(c->tokens);
     pthread_mutex_destroy(&c->lock);
-    pthread_mutex_destroy(&c->token_lock);
     free(c);
 }
 
@@ -112,9 +102,10 @@ struct cosmos_client *cosmos_client_new(const struct cosmos_opts *opts,
     if (c == NULL)
         return NULL;
     pthread_mutex_init(&c->lock, NULL);
-    pthread_mutex_init(&c->token_lock, NULL);
     c->opts = *opts;
     c->opts.endpoint = c->opts.key = NULL;
+    c->opts.identity_endpoint = c->opts.identity_header = NULL;
+    c->opts.identity_client_id = c->opts.identity_resource_id = NULL;
     if (parse_endpoint(c, opts->endpoint, err) != ES_OK)
         goto fail;
     if (opts->key != NULL) {
@@ -125,16 +116,17 @@ struct cosmos_client *cosmos_client_new(const struct cosmos_opts *opts,
                          "invalid Cosmos DB key in the CosmosDB setting: not base64");
             goto fail;
         }
-    } else if (opts->identity_endpoint == NULL || opts->identity_header == NULL) {
-        es_error_set(
-            err, ES_EINVAL,
-            "Cosmos DB by managed identity needs IDENTITY_ENDPOINT and IDENTITY_HEADER "
-            "(set by Azure Functions when the app has an identity)");
-        goto fail;
+    } else {
+        struct cosmos_token_opts to = {.endpoint = opts->identity_endpoint,
+                                       .secret = opts->identity_header,
+                                       .client_id = opts->identity_client_id,
+                                       .resource_id = opts->identity_resource_id,
+                                       .resource = c->resource,
+                                       .timeout_ms = opts->request_timeout_ms,
+                                       .max_retries = TOKEN_FETCH_RETRIES};
+        if ((c->tokens = cosmos_tokens_new(&to, err)) == NULL)
+            goto fail;
     }
-    c->identity_endpoint = dup_or_null(opts->identity_endpoint);
-    c->identity_header = dup_or_null(opts->identity_header);
-    c->identity_client_id = dup_or_null(opts->identity_client_id);
     return c;
 fail:
     cosmos_client_free(c);
@@ -217,13 +209,23 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud)
     return len;
 }
 
-static struct curl_slist *add_header(struct curl_slist *l, const char *name,
-                                     const char *value)
+/*
+ * Appends "name: value" to *l. Lines are as long as their values (an Entra token
+ * runs to several KB); false when it cannot be added, so no request goes out
+ * with a header missing or cut.
+ */
+static bool add_header(struct curl_slist **l, const char *name, const char *value)
 {
-    char line[1024];
-    snprintf(line, sizeof(line), "%s: %s", name, value);
-    struct curl_slist *next = curl_slist_append(l, line);
-    return next != NULL ? next : l;
+    size_t n = strlen(name) + 2 + strlen(value) + 1;
+    char *line = n <= HEADER_LINE_MAX ? malloc(n) : NULL;
+    struct curl_slist *next = NULL;
+    if (line != NULL && es_fmt(line, n, "%s: %s", name, value) == ES_OK)
+        next = curl_slist_append(*l, line);
+    free(line);
+    if (next == NULL)
+        return false;
+    *l = next;
+    return true;
 }
 
 /* The URL: endpoint + "/" + the link with each id percent-encoded (+ "/type" for feeds).
@@ -235,63 +237,67 @@ static char *request_url(const struct cosmos_client *c, const struct cosmos_requ
         return NULL;
     size_t n = strlen(c->endpoint) + strlen(path) + strlen(req->resource_type) + 4;
     char *url = malloc(n);
-    if (url != NULL) {
-        if (req->feed)
-            snprintf(url, n, "%s/%s%s%s", c->endpoint, path, path[0] ? "/" : "",
-                     req->resource_type);
-        else
-            snprintf(url, n, "%s/%s", c->endpoint, path);
-    }
+    enum es_status st = url == NULL ? ES_ENOMEM
+                        : req->feed ? es_fmt(url, n, "%s/%s%s%s", c->endpoint, path,
+                                             path[0] ? "/" : "", req->resource_type)
+                                    : es_fmt(url, n, "%s/%s", c->endpoint, path);
     free(path);
+    if (st != ES_OK) {
+        free(url);
+        return NULL;
+    }
     return url;
 }
 
+/* The signed request's headers, or NULL when they cannot all be built. */
 static struct curl_slist *request_headers(const struct cosmos_request *req,
                                           const char *auth, const char *date)
 {
     struct curl_slist *h = NULL;
-    h = add_header(h, "Authorization", auth);
-    h = add_header(h, "x-ms-date", date);
-    h = add_header(h, "x-ms-version", API_VERSION);
-    h = add_header(h, "Accept", "application/json");
-    h = add_header(h, "User-Agent", "eventsourcing-azure-c/0.1");
-    h = add_header(h, "Expect", "");
-    if (req->body != NULL)
-        h = add_header(h, "Content-Type",
-                       req->content_type != NULL ? req->content_type
-                       : req->query              ? "application/query+json"
-                                                 : "application/json");
-    if (req->partition_key != NULL) {
+    bool ok = add_header(&h, "Authorization", auth) &&
+              add_header(&h, "x-ms-date", date) &&
+              add_header(&h, "x-ms-version", API_VERSION) &&
+              add_header(&h, "Accept", "application/json") &&
+              add_header(&h, "User-Agent", "eventsourcing-azure-c/0.1") &&
+              add_header(&h, "Expect", "");
+    if (ok && req->body != NULL)
+        ok = add_header(&h, "Content-Type",
+                        req->content_type != NULL ? req->content_type
+                        : req->query              ? "application/query+json"
+                                                  : "application/json");
+    if (ok && req->partition_key != NULL) {
         json_t *pk = json_pack("[s]", req->partition_key);
         char *text = pk != NULL ? json_dumps(pk, JSON_COMPACT) : NULL;
-        if (text != NULL)
-            h = add_header(h, "x-ms-documentdb-partitionkey", text);
+        ok = text != NULL && add_header(&h, "x-ms-documentdb-partitionkey", text);
         free(text);
         json_decref(pk);
     }
-    if (req->if_match != NULL)
-        h = add_header(h, "If-Match", req->if_match);
-    if (req->if_none_match != NULL)
-        h = add_header(h, "If-None-Match", req->if_none_match);
-    if (req->continuation != NULL)
-        h = add_header(h, "x-ms-continuation", req->continuation);
-    if (req->max_item_count != 0) {
+    const struct {
+        bool on;
+        const char *name, *value;
+    } optional[] = {
+        {req->if_match != NULL, "If-Match", req->if_match},
+        {req->if_none_match != NULL, "If-None-Match", req->if_none_match},
+        {req->continuation != NULL, "x-ms-continuation", req->continuation},
+        {req->query, "x-ms-documentdb-isquery", "True"},
+        {req->cross_partition, "x-ms-documentdb-query-enablecrosspartition", "True"},
+        {req->upsert, "x-ms-documentdb-is-upsert", "True"},
+        {req->change_feed, "A-IM", "Incremental feed"},
+        {req->batch, "x-ms-cosmos-is-batch-request", "True"},
+        {req->batch, "x-ms-cosmos-batch-atomic", "True"},
+        {req->batch, "x-ms-cosmos-batch-continue-on-error", "False"},
+    };
+    for (size_t i = 0; ok && i < sizeof(optional) / sizeof(optional[0]); i++)
+        if (optional[i].on)
+            ok = add_header(&h, optional[i].name, optional[i].value);
+    if (ok && req->max_item_count != 0) {
         char n[24];
-        snprintf(n, sizeof(n), "%d", req->max_item_count);
-        h = add_header(h, "x-ms-max-item-count", n);
+        ok = es_fmt(n, sizeof(n), "%d", req->max_item_count) == ES_OK &&
+             add_header(&h, "x-ms-max-item-count", n);
     }
-    if (req->query)
-        h = add_header(h, "x-ms-documentdb-isquery", "True");
-    if (req->cross_partition)
-        h = add_header(h, "x-ms-documentdb-query-enablecrosspartition", "True");
-    if (req->upsert)
-        h = add_header(h, "x-ms-documentdb-is-upsert", "True");
-    if (req->change_feed)
-        h = add_header(h, "A-IM", "Incremental feed");
-    if (req->batch) {
-        h = add_header(h, "x-ms-cosmos-is-batch-request", "True");
-        h = add_header(h, "x-ms-cosmos-batch-atomic", "True");
-        h = add_header(h, "x-ms-cosmos-batch-continue-on-error", "False");
+    if (!ok) {
+        curl_slist_free_all(h);
+        return NULL;
     }
     return h;
 }
@@ -303,15 +309,23 @@ static bool never_sent(CURLcode rc)
            rc == CURLE_COULDNT_RESOLVE_PROXY;
 }
 
-/* One signed try. Returns the curl code; fills out (status 0 when no reply). */
+/*
+ * One signed try. Returns the curl code; fills out (status 0 when no reply).
+ * *built is false when the request could not even be built (nothing was sent).
+ */
 static CURLcode try_once(struct cosmos_client *c, const struct cosmos_request *req,
-                         const char *auth, const char *date, struct cosmos_response *out)
+                         const char *auth, const char *date, struct cosmos_response *out,
+                         bool *built)
 {
-    CURL *h = handle_get(c);
-    if (h == NULL)
-        return CURLE_OUT_OF_MEMORY;
     char *url = request_url(c, req);
     struct curl_slist *headers = request_headers(req, auth, date);
+    CURL *h = url != NULL && headers != NULL ? handle_get(c) : NULL;
+    *built = h != NULL;
+    if (h == NULL) {
+        curl_slist_free_all(headers);
+        free(url);
+        return CURLE_OUT_OF_MEMORY;
+    }
     struct exchange x = {.resp = out};
     es_buf_init(&x.body, c->opts.max_response_bytes);
     curl_easy_setopt(h, CURLOPT_URL, url);
@@ -333,8 +347,7 @@ static CURLcode try_once(struct cosmos_client *c, const struct cosmos_request *r
     curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
     curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, c->opts.tls_verify ? 1L : 0L);
     curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, c->opts.tls_verify ? 2L : 0L);
-    CURLcode rc =
-        url != NULL && headers != NULL ? curl_easy_perform(h) : CURLE_OUT_OF_MEMORY;
+    CURLcode rc = curl_easy_perform(h);
     if (rc == CURLE_OK)
         curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &out->status);
     out->body = es_buf_take(&x.body, &out->body_len);
@@ -344,87 +357,23 @@ static CURLcode try_once(struct cosmos_client *c, const struct cosmos_request *r
     return rc;
 }
 
-/* ---- Entra tokens from the managed-identity endpoint ---- */
+/* ---- credentials ---- */
 
-/* Replaces the cached token; called with token_lock held. */
-static enum es_status fetch_token(struct cosmos_client *c, struct es_error *err)
-{
-    char *resource = es_url_encode(c->resource, false);
-    char *client =
-        c->identity_client_id ? es_url_encode(c->identity_client_id, false) : NULL;
-    size_t n = strlen(c->identity_endpoint) + (resource ? strlen(resource) : 0) +
-               (client ? strlen(client) : 0) + 64;
-    char *url = malloc(n);
-    if (url != NULL)
-        snprintf(url, n, "%s%sresource=%s&api-version=2019-08-01%s%s",
-                 c->identity_endpoint, strchr(c->identity_endpoint, '?') ? "&" : "?",
-                 resource ? resource : "", client ? "&client_id=" : "",
-                 client ? client : "");
-    free(resource);
-    free(client);
-    CURL *h = handle_get(c);
-    struct cosmos_response resp = {0};
-    struct exchange x = {.resp = &resp};
-    es_buf_init(&x.body, 1 << 20);
-    char hdr[512];
-    snprintf(hdr, sizeof(hdr), "X-IDENTITY-HEADER: %s", c->identity_header);
-    struct curl_slist *headers = curl_slist_append(NULL, hdr);
-    enum es_status st = ES_EAUTH;
-    if (h != NULL && url != NULL && headers != NULL) {
-        curl_easy_setopt(h, CURLOPT_URL, url);
-        curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
-        curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-        curl_easy_setopt(h, CURLOPT_WRITEDATA, &x);
-        curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, c->opts.request_timeout_ms);
-        curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-        CURLcode rc = curl_easy_perform(h);
-        long status = 0;
-        curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-        json_t *j = rc == CURLE_OK && status == 200
-                        ? json_loadb(x.body.ptr ? x.body.ptr : "", x.body.len, 0, NULL)
-                        : NULL;
-        const char *token = json_string_value(json_object_get(j, "access_token"));
-        json_t *exp = json_object_get(j, "expires_on");
-        int64_t expires = json_is_string(exp) ? strtoll(json_string_value(exp), NULL, 10)
-                          : json_is_integer(exp) ? (int64_t)json_integer_value(exp)
-                                                 : 0;
-        if (token != NULL && expires > 0) {
-            wipe_free(c->token, c->token ? strlen(c->token) : 0);
-            c->token = strdup(token);
-            c->token_expires_s = expires;
-            st = c->token != NULL ? ES_OK : ES_ENOMEM;
-        } else {
-            es_error_set(
-                err, ES_EAUTH,
-                "cannot get a Cosmos DB token from the managed identity endpoint: %s",
-                rc != CURLE_OK ? curl_easy_strerror(rc) : "unexpected answer");
-        }
-        json_decref(j);
-    }
-    es_buf_release(&x.body);
-    curl_slist_free_all(headers);
-    free(url);
-    if (h != NULL)
-        handle_put(c, h);
-    return st;
-}
-
-/* The Authorization value for this try. */
+/*
+ * The Authorization value for this try (malloc'd). With a managed identity,
+ * *token_used gets the token sent (malloc'd), so a 401 can name it as rejected.
+ */
 static char *authorize(struct cosmos_client *c, const struct cosmos_request *req,
-                       const char *date, bool force_refresh, struct es_error *err)
+                       const char *date, const char *rejected, char **token_used,
+                       struct es_error *err)
 {
+    *token_used = NULL;
     if (c->key != NULL)
         return cosmos_master_auth(c->key, c->key_len, req->method, req->resource_type,
                                   req->resource_link, date);
-    pthread_mutex_lock(&c->token_lock);
-    int64_t now = es_time_now_ms() / 1000;
-    enum es_status st = ES_OK;
-    if (force_refresh || c->token == NULL ||
-        c->token_expires_s - now < TOKEN_REFRESH_MARGIN_S)
-        st = fetch_token(c, err);
-    char *auth = st == ES_OK ? cosmos_aad_auth(c->token) : NULL;
-    pthread_mutex_unlock(&c->token_lock);
-    return auth;
+    if (cosmos_tokens_get(c->tokens, rejected, token_used, err) != ES_OK)
+        return NULL;
+    return cosmos_aad_auth(*token_used);
 }
 
 /* ---- retries ---- */
@@ -479,22 +428,36 @@ enum es_status cosmos_execute(struct cosmos_client *c, const struct cosmos_reque
     memset(out, 0, sizeof(*out));
     int64_t started = es_time_mono_ms();
     bool refreshed = false, maybe_applied = false;
+    char *rejected = NULL; /* the token Cosmos DB refused on the last try */
     for (int attempt = 0;; attempt++) {
         char date[COSMOS_DATE_LEN];
         cosmos_date(es_time_now_ms() / 1000, date);
-        char *auth = authorize(c, req, date, false, err);
-        if (auth == NULL)
+        char *token = NULL;
+        char *auth = authorize(c, req, date, rejected, &token, err);
+        cosmos_token_wipe(rejected);
+        rejected = NULL;
+        if (auth == NULL) {
+            cosmos_token_wipe(token);
+            out->ambiguous = maybe_applied;
             return es_error_set(err, ES_EAUTH, "cannot authorize the Cosmos DB request");
+        }
         reset_for_retry(out);
-        CURLcode rc = try_once(c, req, auth, date, out);
-        free(auth);
+        bool built = false;
+        CURLcode rc = try_once(c, req, auth, date, out, &built);
+        cosmos_token_wipe(auth);
         if (io != NULL) {
             io->round_trips++;
             io->request_charge += out->request_charge;
         }
-        if (rc == CURLE_WRITE_ERROR) {
-            /* Only our own cap stops a body: more tries would meet it again. */
+        if (rc == CURLE_WRITE_ERROR || !built) {
+            /* Our own limits: more tries would meet them again. */
+            cosmos_token_wipe(token);
             out->status = 0;
+            out->ambiguous = maybe_applied || (built && !req->idempotent);
+            if (!built)
+                return es_error_set(err, ES_ENOMEM,
+                                    "Cosmos DB %s %s: cannot build the request",
+                                    req->method, req->resource_link);
             return es_error_set(
                 err, ES_ETOOBIG, "Cosmos DB %s %s: the response is larger than %zu bytes",
                 req->method, req->resource_link, c->opts.max_response_bytes);
@@ -502,15 +465,13 @@ enum es_status cosmos_execute(struct cosmos_client *c, const struct cosmos_reque
         bool sent = rc == CURLE_OK || !never_sent(rc);
         if ((rc != CURLE_OK && sent) || out->status == 408 || out->status == 503)
             maybe_applied = maybe_applied || !req->idempotent;
-        if (c->key == NULL && !refreshed &&
-            (out->status == 401 || (out->status == 403 && out->substatus == 5300))) {
-            /* An expired or revoked token: fetch a new one once. */
+        if (token != NULL && !refreshed && out->status == 401) {
+            /* An expired or revoked token: fetch a new one, once. */
             refreshed = true;
-            pthread_mutex_lock(&c->token_lock);
-            fetch_token(c, err);
-            pthread_mutex_unlock(&c->token_lock);
+            rejected = token;
             continue;
         }
+        cosmos_token_wipe(token);
         long elapsed = (long)(es_time_mono_ms() - started);
         long delay = cosmos_retry_delay(out->status, sent, req->idempotent,
                                         out->retry_after_ms, attempt, c->opts.max_retries,

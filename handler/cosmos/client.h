@@ -4,8 +4,10 @@
  * One request at a time per call, from any thread: curl handles come from a
  * pool, so connections are reused (keep-alive) across requests and threads.
  * Every try is signed afresh (master key, or an Entra token from the
- * managed-identity endpoint, refreshed before it expires and once more when
- * Cosmos refuses it). Throttling and transient failures are retried inside
+ * managed-identity endpoint, token.h, refreshed ahead of its expiry and once
+ * more when Cosmos answers 401). Headers and URLs are as long as their values
+ * need (a token runs to several KB); one that cannot be built fails the
+ * request before anything is sent. Throttling and transient failures are retried inside
  * the client within a count and a time budget:
  *   429, 449        always retried (nothing was executed), after
  *                   x-ms-retry-after-ms or a jittered backoff
@@ -30,11 +32,12 @@
 struct cosmos_client;
 
 struct cosmos_opts {
-    const char *endpoint;           /* "https://acct.documents.azure.com:443/" */
-    const char *key;                /* base64 master key; NULL: managed identity */
-    const char *identity_endpoint;  /* IDENTITY_ENDPOINT (managed identity) */
-    const char *identity_header;    /* IDENTITY_HEADER */
-    const char *identity_client_id; /* user-assigned identity, or NULL */
+    const char *endpoint;             /* "https://acct.documents.azure.com:443/" */
+    const char *key;                  /* base64 master key; NULL: managed identity */
+    const char *identity_endpoint;    /* IDENTITY_ENDPOINT (managed identity) */
+    const char *identity_header;      /* IDENTITY_HEADER */
+    const char *identity_client_id;   /* user-assigned identity, or NULL */
+    const char *identity_resource_id; /* ... or its resource id, or NULL */
     long connect_timeout_ms;
     long request_timeout_ms; /* one try */
     long retry_budget_ms;    /* all tries of one request */

@@ -20,6 +20,7 @@
 #include "../util/ids.h"
 #include "../util/jsonutil.h"
 #include "../util/log.h"
+#include "../util/text.h"
 #include "../util/timeutil.h"
 #include "cache.h"
 
@@ -158,10 +159,10 @@ static enum es_status load_from_store(struct es_engine *e, const struct es_aggre
     return ES_OK;
 }
 
-static void stream_id_of(const struct es_aggregate *agg, const char *id, char *out,
-                         size_t len)
+static enum es_status stream_id_of(const struct es_aggregate *agg, const char *id,
+                                   char *out, size_t len)
 {
-    snprintf(out, len, "%s%s", agg->stream_prefix, id);
+    return es_fmt(out, len, "%s%s", agg->stream_prefix, id);
 }
 
 static void cache_copy(struct es_engine *e, const struct es_aggregate *agg,
@@ -450,7 +451,10 @@ enum es_status es_engine_execute(struct es_engine *e, const struct es_command *c
     memset(out, 0, sizeof(*out));
     out->version = -1;
     struct attempt a = {.e = e, .cmd = cmd};
-    stream_id_of(cmd->aggregate, cmd->aggregate_id, a.stream_id, sizeof(a.stream_id));
+    if (stream_id_of(cmd->aggregate, cmd->aggregate_id, a.stream_id,
+                     sizeof(a.stream_id)) != ES_OK)
+        return es_error_set(err, ES_EINVAL, "aggregate id '%.80s...' is too long",
+                            cmd->aggregate_id);
     pthread_mutex_t *lock = stripe(e, a.stream_id);
     pthread_mutex_lock(lock);
 

@@ -20,6 +20,7 @@
 #include "../util/hash.h"
 #include "../util/jsonutil.h"
 #include "../util/log.h"
+#include "../util/text.h"
 #include "../util/timeutil.h"
 
 #define MAX_PROJECTIONS 16
@@ -67,10 +68,13 @@ static enum es_status dead_letter_event(const struct es_projector_opts *p,
                                         int64_t attempt, struct es_batch_report *report,
                                         struct es_error *err)
 {
-    char id[600];
-    es_event_id(e->stream_id, e->version, id, sizeof(id));
-    size_t n = strlen(id);
-    snprintf(id + n, sizeof(id) - n, ":dead");
+    char id[ES_DOC_ID_MAX];
+    if (es_fmt(id, sizeof(id), "%s:%lld:dead", e->stream_id, (long long)e->version) !=
+        ES_OK)
+        return es_error_set(err, ES_EINVAL,
+                            "cannot dead-letter an event of stream "
+                            "'%.80s...': the id is too long",
+                            e->stream_id);
     json_t *doc = es_event_to_doc(e);
     enum es_status st = doc != NULL ? dead_letter(p, id, e->stream_id, "event", doc,
                                                   error, attempt, report, err)
@@ -94,8 +98,12 @@ static enum es_status dead_letter_raw(const struct es_projector_opts *p,
         es_sha256_hex(&part, 1, hash);
     }
     free(text);
-    char id[200];
-    snprintf(id, sizeof(id), "%s:%.32s:dead", stream, hash);
+    char id[ES_DOC_ID_MAX];
+    if (es_fmt(id, sizeof(id), "%s:%.32s:dead", stream, hash) != ES_OK)
+        return es_error_set(err, ES_EINVAL,
+                            "cannot dead-letter a payload of stream "
+                            "'%.80s...': the id is too long",
+                            stream);
     return dead_letter(p, id, stream, "payload", (json_t *)what, error, attempt, report,
                        err);
 }
@@ -107,7 +115,7 @@ struct view_state {
     json_t *doc;
     char *etag; /* NULL: the view does not exist yet */
     int64_t version;
-    char id[300];
+    char id[ES_DOC_ID_MAX];
 };
 
 static enum es_status load_view(const struct es_projector_opts *p, struct view_state *v,
@@ -204,7 +212,12 @@ static enum es_status project_stream(const struct es_projector_opts *p,
         struct view_state *v = &views[n_views++];
         memset(v, 0, sizeof(*v));
         v->proj = proj;
-        snprintf(v->id, sizeof(v->id), "%s%s", proj->view_prefix, aggregate_id);
+        if (es_fmt(v->id, sizeof(v->id), "%s%s", proj->view_prefix, aggregate_id) !=
+            ES_OK) {
+            st = es_error_set(err, ES_EINVAL, "view id for '%.80s...' is too long",
+                              aggregate_id);
+            goto out;
+        }
         if ((st = load_view(p, v, aggregate_id, report, err)) != ES_OK)
             goto out;
     }

@@ -24,9 +24,12 @@
 #include <string.h>
 #include <sys/stat.h>
 
-void es_event_id(const char *stream_id, int64_t version, char *out, size_t out_len)
+#include "../util/text.h"
+
+enum es_status es_event_id(const char *stream_id, int64_t version, char *out,
+                           size_t out_len)
 {
-    snprintf(out, out_len, "%s:%lld", stream_id, (long long)version);
+    return es_fmt(out, out_len, "%s:%lld", stream_id, (long long)version);
 }
 
 void es_event_release(struct es_event *e)
@@ -64,8 +67,9 @@ void es_receipt_release(struct es_receipt *r)
 
 json_t *es_event_to_doc(const struct es_event *e)
 {
-    char id[512];
-    es_event_id(e->stream_id, e->version, id, sizeof(id));
+    char id[ES_DOC_ID_MAX];
+    if (es_event_id(e->stream_id, e->version, id, sizeof(id)) != ES_OK)
+        return NULL;
     return json_pack("{s:s, s:s, s:s, s:I, s:s, s:i, s:O, s:O}", "id", id, "kind",
                      "event", "streamId", e->stream_id, "version", (json_int_t)e->version,
                      "type", e->type, "schema", e->schema, "data", e->data, "meta",
@@ -102,7 +106,9 @@ enum es_status es_event_from_doc(const json_t *doc, struct es_event *out,
 static enum es_status make_parent_dirs(const char *path, struct es_error *err)
 {
     char dir[4096];
-    snprintf(dir, sizeof(dir), "%s", path);
+    if (es_fmt(dir, sizeof(dir), "%s", path) != ES_OK)
+        return es_error_set(err, ES_EINVAL, "EVENT_STORE_PATH is longer than %zu bytes",
+                            sizeof(dir) - 1);
     char *slash = strrchr(dir, '/');
     if (slash == NULL || slash == dir)
         return ES_OK;

@@ -184,8 +184,15 @@ enum es_status es_store_sqlite_open(const char *path, struct es_store **out,
 
 /* ---- stored formats: ids ---- */
 
-/* "{streamId}:{version}" - the event document id, so a taken version collides. */
-void es_event_id(const char *stream_id, int64_t version, char *out, size_t out_len);
+/* Room for any document id: Cosmos DB ids are at most 1,023 bytes. */
+#define ES_DOC_ID_MAX 1024
+
+/*
+ * "{streamId}:{version}" - the event document id, so a taken version collides.
+ * ES_ETOOBIG (and "") when it does not fit in out_len bytes.
+ */
+enum es_status es_event_id(const char *stream_id, int64_t version, char *out,
+                           size_t out_len) __attribute__((warn_unused_result));
 
 /* ---- memory ---- */
 
@@ -194,7 +201,10 @@ void es_event_page_release(struct es_event_page *p);
 void es_snapshot_release(struct es_snapshot *s);
 void es_receipt_release(struct es_receipt *r);
 
-/* An event as the JSON document stored on Cosmos DB and delivered by the change feed. */
+/*
+ * An event as the JSON document stored on Cosmos DB and delivered by the change feed;
+ * NULL on ENOMEM or when its id would be longer than a document id may be.
+ */
 json_t *es_event_to_doc(const struct es_event *e);
 
 /* Reads an event document; ES_EFIELD when it is not a well-formed event. */

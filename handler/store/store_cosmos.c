@@ -28,20 +28,25 @@
 
 #include "../util/jsonutil.h"
 #include "../util/log.h"
+#include "../util/text.h"
 #include "../util/timeutil.h"
 
 #define QUERY_PAGE_MAX   1000
 #define AMBIGUITY_ROUNDS 3
+/* "dbs/<255>/colls/<255>" (Cosmos DB names are at most 255 characters). */
+#define CONTAINER_LINK_MAX 528
+/* ... + "/docs/<id>", ids being at most 1,023 bytes. */
+#define DOC_LINK_MAX (CONTAINER_LINK_MAX + 6 + ES_DOC_ID_MAX)
 
 struct cosmos_store {
     struct es_store base;
     struct cosmos_client *client;
     char *database;
-    char db_link[300];
-    char events_link[600];
-    char views_link[600];
-    char dead_link[600];
-    char leases_link[600];
+    char db_link[CONTAINER_LINK_MAX];
+    char events_link[CONTAINER_LINK_MAX];
+    char views_link[CONTAINER_LINK_MAX];
+    char dead_link[CONTAINER_LINK_MAX];
+    char leases_link[CONTAINER_LINK_MAX];
 };
 
 static struct cosmos_store *from(struct es_store *s)
@@ -122,11 +127,13 @@ enum es_status cosmos_batch_outcome(long http_status, const char *body, size_t l
 
 /* ---- documents ---- */
 
+/* Document builders: NULL on ENOMEM or when the id would be too long. */
 static json_t *event_doc(const char *stream, int64_t version,
                          const struct es_new_event *e)
 {
-    char id[600];
-    es_event_id(stream, version, id, sizeof(id));
+    char id[ES_DOC_ID_MAX];
+    if (es_event_id(stream, version, id, sizeof(id)) != ES_OK)
+        return NULL;
     return json_pack("{s:s, s:s, s:s, s:I, s:s, s:i, s:O, s:O}", "id", id, "kind",
                      "event", "streamId", stream, "version", (json_int_t)version, "type",
                      e->type, "schema", e->schema, "data", e->data, "meta", e->meta);
@@ -134,8 +141,9 @@ static json_t *event_doc(const char *stream, int64_t version,
 
 static json_t *receipt_doc(const char *stream, const struct es_receipt *r)
 {
-    char id[600];
-    snprintf(id, sizeof(id), "%s:cmd:%s", stream, r->key);
+    char id[ES_DOC_ID_MAX];
+    if (es_fmt(id, sizeof(id), "%s:cmd:%s", stream, r->key) != ES_OK)
+        return NULL;
     return json_pack("{s:s, s:s, s:s, s:s, s:i, s:s, s:I, s:s?, s:s, s:s}", "id", id,
                      "kind", "receipt", "streamId", stream, "key", r->key, "status",
                      r->status, "body", r->body, "version", (json_int_t)r->version,
@@ -145,8 +153,9 @@ static json_t *receipt_doc(const char *stream, const struct es_receipt *r)
 
 static json_t *snapshot_doc(const char *stream, const struct es_snapshot *s)
 {
-    char id[600];
-    snprintf(id, sizeof(id), "%s:snapshot", stream);
+    char id[ES_DOC_ID_MAX];
+    if (es_fmt(id, sizeof(id), "%s:snapshot", stream) != ES_OK)
+        return NULL;
     return json_pack("{s:s, s:s, s:s, s:I, s:i, s:O}", "id", id, "kind", "snapshot",
                      "streamId", stream, "version", (json_int_t)s->version, "schema",
                      s->schema, "state", s->state);
@@ -164,8 +173,11 @@ static json_t *append_batch(const struct es_append *a, struct cosmos_batch_layou
                                              receipt_doc(a->stream_id, a->receipt)));
     }
     if (a->expected_version > 0) {
-        char id[600];
-        es_event_id(a->stream_id, a->expected_version, id, sizeof(id));
+        char id[ES_DOC_ID_MAX];
+        if (es_event_id(a->stream_id, a->expected_version, id, sizeof(id)) != ES_OK) {
+            json_decref(ops);
+            return NULL;
+        }
         layout->read_index = (int)json_array_size(ops);
         json_array_append_new(ops,
                               json_pack("{s:s, s:s}", "operationType", "Read", "id", id));
@@ -195,8 +207,12 @@ static enum es_status read_doc(struct cosmos_store *s, const char *container_lin
                                const char *id, const char *pk, json_t **doc, char **etag,
                                struct es_io *io, struct es_error *err)
 {
-    char link[1400];
-    snprintf(link, sizeof(link), "%s/docs/%s", container_link, id);
+    char link[DOC_LINK_MAX];
+    if (es_fmt(link, sizeof(link), "%s/docs/%s", container_link, id) != ES_OK)
+        return es_error_set(err, ES_EINVAL,
+                            "cannot read document '%.80s...': the id is "
+                            "longer than Cosmos DB allows",
+                            id);
     struct cosmos_request req = {.method = "GET",
                                  .resource_type = "docs",
                                  .resource_link = link,
@@ -264,6 +280,14 @@ static enum es_status co_append(struct es_store *base, const struct es_append *a
     struct cosmos_store *s = from(base);
     struct cosmos_batch_layout layout;
     *conflict = ES_CONFLICT_NONE;
+    /* The longest id of the batch is the receipt's ("{stream}:cmd:{key}"). */
+    size_t longest =
+        strlen(a->stream_id) + 24 + (a->receipt ? strlen(a->receipt->key) : 0);
+    if (longest >= ES_DOC_ID_MAX)
+        return es_error_set(err, ES_EINVAL,
+                            "cannot append to stream '%.80s...': its document ids would "
+                            "be longer than Cosmos DB allows",
+                            a->stream_id);
     json_t *ops = append_batch(a, &layout);
     size_t len = 0;
     char *body = ops != NULL ? es_json_dumps(ops, &len) : NULL;
@@ -444,8 +468,10 @@ static enum es_status co_read_snapshot(struct es_store *base, const char *stream
                                        struct es_error *err)
 {
     struct cosmos_store *s = from(base);
-    char id[600];
-    snprintf(id, sizeof(id), "%s:snapshot", stream_id);
+    char id[ES_DOC_ID_MAX];
+    if (es_fmt(id, sizeof(id), "%s:snapshot", stream_id) != ES_OK)
+        return es_error_set(err, ES_EINVAL, "stream id '%.80s...' is too long",
+                            stream_id);
     json_t *doc = NULL;
     enum es_status st = read_doc(s, s->events_link, id, stream_id, &doc, NULL, io, err);
     if (st == ES_OK) {
@@ -471,8 +497,10 @@ static enum es_status co_read_receipt(struct es_store *base, const char *stream_
                                       struct es_io *io, struct es_error *err)
 {
     struct cosmos_store *s = from(base);
-    char id[800];
-    snprintf(id, sizeof(id), "%s:cmd:%s", stream_id, key);
+    char id[ES_DOC_ID_MAX];
+    if (es_fmt(id, sizeof(id), "%s:cmd:%s", stream_id, key) != ES_OK)
+        return es_error_set(err, ES_EINVAL, "receipt id for stream '%.80s' is too long",
+                            stream_id);
     json_t *doc = NULL;
     enum es_status st = read_doc(s, s->events_link, id, stream_id, &doc, NULL, io, err);
     if (st == ES_OK) {
@@ -514,9 +542,11 @@ static enum es_status co_view_put(struct es_store *base, const json_t *doc,
     if (id == NULL || json_string_value(json_object_get(doc, "view")) == NULL)
         return es_error_set(err, ES_EINVAL,
                             "cannot write a view without 'id' and 'view'");
-    char link[1400];
-    if (if_match != NULL)
-        snprintf(link, sizeof(link), "%s/docs/%s", s->views_link, id);
+    char link[DOC_LINK_MAX];
+    if (if_match != NULL &&
+        es_fmt(link, sizeof(link), "%s/docs/%s", s->views_link, id) != ES_OK)
+        return es_error_set(err, ES_EINVAL, "cannot write view '%.80s...': id too long",
+                            id);
     size_t len = 0;
     char *body = es_json_dumps(doc, &len);
     if (body == NULL)
@@ -660,6 +690,7 @@ enum es_status es_store_cosmos_open(const struct es_config *cfg, struct es_store
     opts.identity_endpoint = cfg->identity_endpoint;
     opts.identity_header = cfg->identity_header;
     opts.identity_client_id = cfg->identity_client_id;
+    opts.identity_resource_id = cfg->identity_resource_id;
     opts.connect_timeout_ms = cfg->cosmos_connect_timeout_ms;
     opts.request_timeout_ms = cfg->cosmos_request_timeout_ms;
     opts.retry_budget_ms = cfg->cosmos_retry_budget_ms;
@@ -675,15 +706,21 @@ enum es_status es_store_cosmos_open(const struct es_config *cfg, struct es_store
         co_close(&s->base);
         return es_error_set(err, ES_EINVAL, "cannot open the Cosmos DB store");
     }
-    snprintf(s->db_link, sizeof(s->db_link), "dbs/%s", cfg->cosmos_database);
-    snprintf(s->events_link, sizeof(s->events_link), "%s/colls/%s", s->db_link,
-             cfg->events_container);
-    snprintf(s->views_link, sizeof(s->views_link), "%s/colls/%s", s->db_link,
-             cfg->views_container);
-    snprintf(s->dead_link, sizeof(s->dead_link), "%s/colls/%s", s->db_link,
-             cfg->deadletters_container);
-    snprintf(s->leases_link, sizeof(s->leases_link), "%s/colls/%s", s->db_link,
-             cfg->leases_container);
+    /* Names are checked by the settings (at most 255 characters), so these fit. */
+    if (es_fmt(s->db_link, sizeof(s->db_link), "dbs/%s", cfg->cosmos_database) != ES_OK ||
+        es_fmt(s->events_link, sizeof(s->events_link), "%s/colls/%s", s->db_link,
+               cfg->events_container) != ES_OK ||
+        es_fmt(s->views_link, sizeof(s->views_link), "%s/colls/%s", s->db_link,
+               cfg->views_container) != ES_OK ||
+        es_fmt(s->dead_link, sizeof(s->dead_link), "%s/colls/%s", s->db_link,
+               cfg->deadletters_container) != ES_OK ||
+        es_fmt(s->leases_link, sizeof(s->leases_link), "%s/colls/%s", s->db_link,
+               cfg->leases_container) != ES_OK) {
+        co_close(&s->base);
+        return es_error_set(err, ES_EINVAL,
+                            "a Cosmos DB database or container name is "
+                            "longer than 255 characters");
+    }
     *out = &s->base;
     return ES_OK;
 }

@@ -88,6 +88,30 @@ static enum es_status load_numbers(struct es_config *cfg, struct es_error *err)
     return ES_OK;
 }
 
+/*
+ * The variable that shows we run on an Azure Functions plan, or NULL: the
+ * signals the Functions host itself reads (EnvironmentExtensions.cs).
+ * CONTAINER_NAME alone is not enough, as generic container platforms set it
+ * too; on Linux Consumption it comes with WEBSITE_SITE_NAME.
+ */
+static const char *azure_marker(void)
+{
+    const char *alone[] = {"WEBSITE_INSTANCE_ID", "WEBSITE_SKU", "LEGION_SERVICE_HOST"};
+    for (size_t i = 0; i < sizeof(alone) / sizeof(alone[0]); i++)
+        if (env(alone[i]) != NULL)
+            return alone[i];
+    if (env("CONTAINER_NAME") != NULL && env("WEBSITE_SITE_NAME") != NULL)
+        return "CONTAINER_NAME";
+    return NULL;
+}
+
+/* Cosmos DB's rule for database and container ids. */
+static bool cosmos_name_valid(const char *s)
+{
+    size_t n = strlen(s);
+    return n >= 1 && n <= 255 && strpbrk(s, "/\\?#") == NULL && s[n - 1] != ' ';
+}
+
 static enum es_status load_store(struct es_config *cfg, struct es_error *err)
 {
     const char *conn = env("CosmosDB");
@@ -110,6 +134,13 @@ static enum es_status load_store(struct es_config *cfg, struct es_error *err)
         if (cfg->cosmos_endpoint == NULL)
             return ES_ENOMEM;
         cfg->store_kind = ES_STORE_COSMOS;
+    } else if (azure_marker() != NULL) {
+        return es_error_set(
+            err, ES_EINVAL,
+            "missing setting 'CosmosDB__accountEndpoint' (or 'CosmosDB'): running in "
+            "Azure (%s is set), where the embedded SQLite store would be neither "
+            "shared nor kept",
+            azure_marker());
     } else {
         cfg->store_kind = ES_STORE_SQLITE;
     }
@@ -123,6 +154,19 @@ static enum es_status load_store(struct es_config *cfg, struct es_error *err)
         (st = env_str("DEADLETTERS_CONTAINER", "deadletters",
                       &cfg->deadletters_container)) != ES_OK)
         return es_error_set(err, st, "cannot load settings: %s", es_status_message(st));
+    const struct {
+        const char *name, *value;
+    } ids[] = {{"COSMOS_DATABASE", cfg->cosmos_database},
+               {"EVENTS_CONTAINER", cfg->events_container},
+               {"VIEWS_CONTAINER", cfg->views_container},
+               {"LEASES_CONTAINER", cfg->leases_container},
+               {"DEADLETTERS_CONTAINER", cfg->deadletters_container}};
+    for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++)
+        if (!cosmos_name_valid(ids[i].value))
+            return es_error_set(err, ES_EINVAL,
+                                "invalid setting '%s': a Cosmos DB name is 1 to 255 "
+                                "characters without / \\ ? # or a trailing space",
+                                ids[i].name);
     return ES_OK;
 }
 
@@ -139,14 +183,32 @@ static enum es_status load_cosmos_client(struct es_config *cfg, struct es_error 
                 err, ES_EINVAL,
                 "invalid setting 'COSMOS_TLS_VERIFY': expected true or false");
     }
-    const char *names[] = {"IDENTITY_ENDPOINT", "IDENTITY_HEADER", "CosmosDB__clientId"};
-    char **slots[] = {&cfg->identity_endpoint, &cfg->identity_header,
-                      &cfg->identity_client_id};
-    for (size_t i = 0; i < 3; i++) {
-        const char *v = env(names[i]);
-        if (v != NULL && (*slots[i] = strdup(v)) == NULL)
+    const char *credential = env("CosmosDB__credential");
+    if (credential != NULL && strcasecmp(credential, "managedidentity") != 0)
+        return es_error_set(err, ES_EINVAL,
+                            "invalid setting 'CosmosDB__credential': only "
+                            "'managedidentity' is supported");
+    /* The older names of the App Service identity endpoint stand in for the newer. */
+    const struct {
+        const char *name, *fallback;
+        char **slot;
+    } identity[] = {
+        {"IDENTITY_ENDPOINT", "MSI_ENDPOINT", &cfg->identity_endpoint},
+        {"IDENTITY_HEADER", "MSI_SECRET", &cfg->identity_header},
+        {"CosmosDB__clientId", NULL, &cfg->identity_client_id},
+        {"CosmosDB__managedIdentityResourceId", NULL, &cfg->identity_resource_id},
+    };
+    for (size_t i = 0; i < sizeof(identity) / sizeof(identity[0]); i++) {
+        const char *v = env(identity[i].name);
+        if (v == NULL && identity[i].fallback != NULL)
+            v = env(identity[i].fallback);
+        if (v != NULL && (*identity[i].slot = strdup(v)) == NULL)
             return ES_ENOMEM;
     }
+    if (cfg->identity_client_id != NULL && cfg->identity_resource_id != NULL)
+        return es_error_set(err, ES_EINVAL,
+                            "invalid settings: set 'CosmosDB__clientId' or "
+                            "'CosmosDB__managedIdentityResourceId', not both");
     return ES_OK;
 }
 
@@ -193,6 +255,7 @@ void es_config_release(struct es_config *cfg)
         memset(cfg->identity_header, 0, strlen(cfg->identity_header));
     free(cfg->identity_header);
     free(cfg->identity_client_id);
+    free(cfg->identity_resource_id);
     memset(cfg, 0, sizeof(*cfg));
 }
 

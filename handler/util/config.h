@@ -19,7 +19,15 @@
  *                                  (data/eventstore.db, relative to the working
  * directory)
  *
- * The store is Cosmos DB when either Cosmos setting is present, else SQLite.
+ * The store is Cosmos DB when either Cosmos setting is present, else SQLite,
+ * except on an Azure plan (WEBSITE_INSTANCE_ID, WEBSITE_SKU or
+ * LEGION_SERVICE_HOST set, or CONTAINER_NAME with WEBSITE_SITE_NAME), where a
+ * missing Cosmos setting is a start-up error: an instance's local file is
+ * neither shared nor kept.
+ * Managed identity: IDENTITY_ENDPOINT and IDENTITY_HEADER (or MSI_ENDPOINT and
+ * MSI_SECRET), CosmosDB__credential (only "managedidentity"), and
+ * CosmosDB__clientId or CosmosDB__managedIdentityResourceId for a
+ * user-assigned identity.
  */
 #ifndef ES_UTIL_CONFIG_H
 #define ES_UTIL_CONFIG_H
@@ -52,9 +60,10 @@ struct es_config {
     char *views_container;
     char *leases_container;
     char *deadletters_container;
-    char *identity_endpoint; /* managed identity, or NULL */
-    char *identity_header;   /* secret: never logged */
-    char *identity_client_id;
+    char *identity_endpoint;    /* managed identity, or NULL */
+    char *identity_header;      /* secret: never logged */
+    char *identity_client_id;   /* user-assigned identity (CosmosDB__clientId) */
+    char *identity_resource_id; /* ... or by resource id */
     long cosmos_connect_timeout_ms;
     long cosmos_request_timeout_ms;
     long cosmos_retry_budget_ms;

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #define ES_UUID_STR_LEN 36 /* "xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx" */
+#define ES_ID_MAX_LEN   64 /* the longest id a route takes (es_id_valid) */
 
 /* Fills buf with len bytes from the kernel's CSPRNG (getrandom). */
 void es_random_bytes(void *buf, size_t len);

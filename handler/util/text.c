@@ -3,9 +3,25 @@
  */
 #include "text.h"
 
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+
+enum es_status es_fmt(char *out, size_t cap, const char *fmt, ...)
+{
+    if (cap == 0)
+        return ES_ETOOBIG;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(out, cap, fmt, ap);
+    va_end(ap);
+    if (n >= 0 && (size_t)n < cap)
+        return ES_OK;
+    out[0] = '\0';
+    return n < 0 ? ES_EINVAL : ES_ETOOBIG;
+}
 
 int es_hex_value(char c)
 {

@@ -1,5 +1,6 @@
 /*
- * text.h - byte-level text helpers: percent-decoding, base64, and the
+ * text.h - byte-level text helpers: the checked formatter every id, link,
+ * header and URL is built with, percent-decoding, base64, and the
  * case-insensitive media-type check used for request and reply bodies.
  */
 #ifndef ES_UTIL_TEXT_H
@@ -9,6 +10,16 @@
 #include <stddef.h>
 
 #include "status.h"
+
+/*
+ * snprintf that never cuts: formats into out[0..cap) and returns ES_OK when the
+ * whole text fits with its NUL, ES_ETOOBIG when it would not (out is then ""),
+ * ES_EINVAL on a format error. Ids, document links, header lines and URLs are
+ * built with it, so a value that does not fit is a clear error, never a
+ * shorter value that names something else.
+ */
+enum es_status es_fmt(char *out, size_t cap, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4), warn_unused_result));
 
 /* The value of a hex digit (either case), or -1. */
 int es_hex_value(char c);

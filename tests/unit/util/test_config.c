@@ -141,3 +141,86 @@ Test(config, rejects_a_tls_setting_that_is_not_a_boolean)
     cr_expect_eq(es_config_load(&cfg, &err), ES_EINVAL);
     cr_expect(strstr(err.message, "COSMOS_TLS_VERIFY") != NULL);
 }
+
+Test(config, the_older_identity_endpoint_names_stand_in_for_the_newer)
+{
+    setenv("CosmosDB__accountEndpoint", "https://acct.documents.azure.com:443/", 1);
+    unsetenv("IDENTITY_ENDPOINT");
+    unsetenv("IDENTITY_HEADER");
+    setenv("MSI_ENDPOINT", "http://127.0.0.1:41741/msi/token", 1);
+    setenv("MSI_SECRET", "s3cret", 1);
+    struct es_config cfg;
+    cr_assert_eq(es_config_load(&cfg, NULL), ES_OK);
+    cr_expect_str_eq(cfg.identity_endpoint, "http://127.0.0.1:41741/msi/token");
+    cr_expect_str_eq(cfg.identity_header, "s3cret");
+    es_config_release(&cfg);
+    /* The newer names win when both are set. */
+    setenv("IDENTITY_ENDPOINT", "http://127.0.0.1:41742/msi/token", 1);
+    setenv("IDENTITY_HEADER", "newer", 1);
+    cr_assert_eq(es_config_load(&cfg, NULL), ES_OK);
+    cr_expect_str_eq(cfg.identity_endpoint, "http://127.0.0.1:41742/msi/token");
+    cr_expect_str_eq(cfg.identity_header, "newer");
+    es_config_release(&cfg);
+}
+
+Test(config, honours_the_identity_connection_settings)
+{
+    setenv("CosmosDB__accountEndpoint", "https://acct.documents.azure.com:443/", 1);
+    setenv("CosmosDB__credential", "managedidentity", 1);
+    setenv("CosmosDB__clientId", "0b5f1f3e-1111-4222-8333-444455556666", 1);
+    struct es_config cfg;
+    cr_assert_eq(es_config_load(&cfg, NULL), ES_OK);
+    cr_expect_str_eq(cfg.identity_client_id, "0b5f1f3e-1111-4222-8333-444455556666");
+    es_config_release(&cfg);
+
+    struct es_error err = {0};
+    setenv("CosmosDB__credential", "clientsecret", 1);
+    cr_expect_eq(es_config_load(&cfg, &err), ES_EINVAL);
+    cr_expect(strstr(err.message, "CosmosDB__credential") != NULL, "%s", err.message);
+
+    es_error_clear(&err);
+    setenv("CosmosDB__credential", "ManagedIdentity", 1);
+    setenv("CosmosDB__managedIdentityResourceId", "/subscriptions/x/id", 1);
+    cr_expect_eq(es_config_load(&cfg, &err), ES_EINVAL, "clientId and resource id both");
+}
+
+Test(config, on_an_azure_plan_a_missing_cosmos_setting_stops_start_up)
+{
+    unsetenv("CosmosDB");
+    unsetenv("CosmosDB__accountEndpoint");
+    const char *markers[] = {"WEBSITE_INSTANCE_ID", "WEBSITE_SKU", "LEGION_SERVICE_HOST"};
+    for (size_t i = 0; i < 3; i++) {
+        setenv(markers[i], "x", 1);
+        struct es_config cfg;
+        struct es_error err = {0};
+        cr_expect_eq(es_config_load(&cfg, &err), ES_EINVAL, "%s", markers[i]);
+        cr_expect(strstr(err.message, "CosmosDB__accountEndpoint") != NULL, "%s",
+                  err.message);
+        cr_expect(strstr(err.message, markers[i]) != NULL, "%s", err.message);
+        unsetenv(markers[i]);
+    }
+    /* A generic container platform sets CONTAINER_NAME too: alone, it is not Azure. */
+    setenv("CONTAINER_NAME", "box", 1);
+    unsetenv("WEBSITE_SITE_NAME");
+    struct es_config cfg;
+    cr_assert_eq(es_config_load(&cfg, NULL), ES_OK);
+    cr_expect_eq(cfg.store_kind, ES_STORE_SQLITE);
+    es_config_release(&cfg);
+    setenv("WEBSITE_SITE_NAME", "func-abc", 1);
+    cr_expect_eq(es_config_load(&cfg, NULL), ES_EINVAL);
+}
+
+Test(config, refuses_cosmos_names_that_cosmos_refuses)
+{
+    char long_name[300];
+    memset(long_name, 'a', sizeof(long_name) - 1);
+    long_name[sizeof(long_name) - 1] = '\0';
+    const char *bad[] = {"a/b", "a?b", "a#b", "a\\b", "trailing ", long_name};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        setenv("VIEWS_CONTAINER", bad[i], 1);
+        struct es_config cfg;
+        struct es_error err = {0};
+        cr_expect_eq(es_config_load(&cfg, &err), ES_EINVAL, "'%.20s'", bad[i]);
+        cr_expect(strstr(err.message, "VIEWS_CONTAINER") != NULL, "%s", err.message);
+    }
+}

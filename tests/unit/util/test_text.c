@@ -63,3 +63,15 @@ Test(text, media_type_ignores_case_parameters_and_blanks)
     cr_expect_not(es_media_type_is("application/+json", "application/+json"));
     cr_expect_not(es_media_type_is("text/x+json", "application/+json"));
 }
+
+Test(text, fmt_fits_exactly_or_refuses_without_cutting)
+{
+    char out[8];
+    cr_expect_eq(es_fmt(out, sizeof(out), "%s:%d", "abc", 123), ES_OK);
+    cr_expect_str_eq(out, "abc:123");
+    /* 8 characters need 9 bytes: refused, and nothing shorter is left behind. */
+    cr_expect_eq(es_fmt(out, sizeof(out), "%s:%d", "abcd", 123), ES_ETOOBIG);
+    cr_expect_str_eq(out, "");
+    cr_expect_eq(es_fmt(out, 0, "x"), ES_ETOOBIG);
+    cr_expect_eq(es_fmt(out, 1, "%s", ""), ES_OK);
+}
