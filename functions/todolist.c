@@ -73,7 +73,10 @@ bool todo_reject(struct todo_call *c, const char *code, const char *fmt, ...)
     return false;
 }
 
-/* "5", 5, W/"5" or *; false when malformed. */
+/*
+ * "5", 5, W/"5" or *; false when malformed (W/ needs the quotes, as an entity
+ * tag does). A version too large for any stream saturates, and so mismatches.
+ */
 static bool parse_if_match(const char *v, struct es_command *cmd)
 {
     while (*v == ' ')
@@ -82,7 +85,8 @@ static bool parse_if_match(const char *v, struct es_command *cmd)
         cmd->if_match_any = true;
         return true;
     }
-    if (strncmp(v, "W/", 2) == 0)
+    bool weak = strncmp(v, "W/", 2) == 0;
+    if (weak)
         v += 2;
     size_t n = strlen(v);
     while (n > 0 && v[n - 1] == ' ')
@@ -90,13 +94,14 @@ static bool parse_if_match(const char *v, struct es_command *cmd)
     bool quoted = n >= 2 && v[0] == '"' && v[n - 1] == '"';
     const char *digits = quoted ? v + 1 : v;
     size_t len = quoted ? n - 2 : n;
-    if (len == 0 || len > 18)
+    if (len == 0 || (weak && !quoted))
         return false;
     int64_t value = 0;
     for (size_t i = 0; i < len; i++) {
         if (digits[i] < '0' || digits[i] > '9')
             return false;
-        value = value * 10 + (digits[i] - '0');
+        int d = digits[i] - '0';
+        value = value > (INT64_MAX - d) / 10 ? INT64_MAX : value * 10 + d;
     }
     cmd->if_match = value;
     return true;
@@ -117,15 +122,44 @@ static bool key_valid(const char *k)
     return true;
 }
 
-/* The path of a URL ("/api/todolists/1"), into out. */
-static void url_path(const char *url, char *out, size_t len)
+/* The path of a URL ("/api/todolists/1"): where it starts, and its length. */
+static const char *url_path(const char *url, size_t *len)
 {
     const char *p = strstr(url, "://");
     p = p != NULL ? strchr(p + 3, '/') : url;
     if (p == NULL)
         p = "/";
-    size_t n = strcspn(p, "?#");
-    snprintf(out, len, "%.*s", (int)(n < len ? n : len - 1), p);
+    *len = strcspn(p, "?#");
+    return p;
+}
+
+bool todo_location(struct todo_call *c, const char *id)
+{
+    size_t n = 0;
+    const char *path = url_path(c->req->url, &n);
+    while (n > 0 && path[n - 1] == '/')
+        n--;
+    if (n > INT32_MAX ||
+        es_fmt(c->location, sizeof(c->location), "%.*s/%s", (int)n, path, id) != ES_OK)
+        return todo_reject(c, "invalid_field", "the request's path is too long");
+    return true;
+}
+
+/*
+ * The host puts Body in the envelope only when the request had Content-Length
+ * > 0, so a body sent chunked (or without a length) never reaches a function.
+ * True when the headers show a body was sent that the envelope lacks.
+ */
+static bool body_withheld(const struct fn_http_request *req)
+{
+    if (req->body != NULL)
+        return false;
+    const char *te = fn_header(req, "Transfer-Encoding");
+    if (te != NULL && es_token_list_has(te, "chunked"))
+        return true;
+    const char *m = req->method;
+    return fn_header(req, "Content-Length") == NULL &&
+           (strcmp(m, "POST") == 0 || strcmp(m, "PATCH") == 0 || strcmp(m, "PUT") == 0);
 }
 
 static bool check_body(struct todo_call *c)
@@ -136,6 +170,12 @@ static bool check_body(struct todo_call *c)
         fn_reply_error(c->res, 413, "payload_too_large",
                        "the request body is %zu bytes; the limit is %zu", req->body_len,
                        max);
+        return false;
+    }
+    if (body_withheld(req)) {
+        fn_reply_error(c->res, 411, "length_required",
+                       "send the body with a Content-Length header: the Functions host "
+                       "passes no chunked body to a function");
         return false;
     }
     const char *ct = fn_header(req, "Content-Type");
@@ -205,11 +245,11 @@ bool todo_call_begin(struct todo_call *c, struct fn_ctx *ctx,
         return false;
     if (!check_headers(c))
         return false;
-    char path[1024];
-    url_path(req->url, path, sizeof(path));
+    size_t path_len = 0;
+    const char *path = url_path(req->url, &path_len);
     struct es_hash_part parts[] = {{req->method, strlen(req->method)},
                                    {"\n", 1},
-                                   {path, strlen(path)},
+                                   {path, path_len},
                                    {"\n", 1},
                                    {req->body != NULL ? req->body : "", req->body_len}};
     if (es_sha256_hex(parts, 5, c->request_hash) != ES_OK) {

@@ -33,8 +33,8 @@ struct todo_call {
     struct es_command cmd; /* common parts filled by todo_call_begin */
     char request_hash[65];
     char correlation[257];
-    char created_id[ES_UUID_STR_LEN + 1]; /* id chosen for a new list */
-    char location[128];
+    char created_id[ES_ID_MAX_LEN + 1]; /* id chosen for a new list */
+    char location[1024];                /* its URL path, from the request's */
 };
 
 /*
@@ -57,6 +57,13 @@ bool todo_field_status(struct todo_call *c, const char *name, bool required,
 /* An id field (route parameter when from_route, else body field) matching the id rule. */
 bool todo_field_id(struct todo_call *c, const char *name, bool from_route, bool required,
                    const char **out);
+
+/*
+ * Sets c->location to the request URL's path followed by "/<id>" (so a custom
+ * routePrefix carries over). Returns false after answering 400 when the
+ * request's path is too long to hold it.
+ */
+bool todo_location(struct todo_call *c, const char *id);
 
 /* Answers 400 invalid_field with a message. Returns false, for `return todo_reject(...)`.
  */

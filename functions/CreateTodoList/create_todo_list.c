@@ -2,7 +2,8 @@
  * CreateTodoList - POST /api/todolists {"name", "id"?} -> 201 + Location.
  * The id is the body's "id" when given (an existing one is 409
  * list_exists); else derived from the Idempotency-Key (UUIDv5), so a retried
- * create meets its own receipt; else a fresh UUIDv4.
+ * create meets its own receipt; else a fresh UUIDv4. Location is the
+ * request's own path plus the id, so a custom routePrefix carries over.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,7 +23,8 @@ static void create_todo_list(struct fn_ctx *ctx, const struct fn_http_request *r
         !todo_field_id(&c, "id", false, false, &id))
         goto out;
     if (id != NULL)
-        snprintf(c.created_id, sizeof(c.created_id), "%s", id);
+        /* todo_field_id checked it: 1 to 64 characters, so it fits. */
+        memcpy(c.created_id, id, strlen(id) + 1);
     else if (c.cmd.idempotency_key != NULL)
         es_uuid5(TODOLIST_KEY_NAMESPACE, c.cmd.idempotency_key,
                  strlen(c.cmd.idempotency_key), c.created_id);
@@ -30,7 +32,8 @@ static void create_todo_list(struct fn_ctx *ctx, const struct fn_http_request *r
         es_uuid4(c.created_id);
     c.list_id = c.created_id;
     c.cmd.aggregate_id = c.created_id;
-    snprintf(c.location, sizeof(c.location), "/api/todolists/%s", c.created_id);
+    if (!todo_location(&c, c.created_id))
+        goto out;
     struct todo_cmd tc = {.kind = TODO_CREATE, .name = name};
     todo_call_run(&c, &tc, 201, NULL);
 out:

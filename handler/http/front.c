@@ -334,25 +334,21 @@ static const char *strip_prefix(const struct front *f, const char *target, size_
     return p;
 }
 
-/* The best route for the request; *path_matched tells a 405 from a 404. */
+/*
+ * The best route for the request, or NULL. The method is part of the match,
+ * as in the host's routing: a path served only under another method is
+ * simply not found.
+ */
 static const struct route *find_route(const struct front *f, const char *target,
-                                      const char *method, bool *path_matched, char *allow,
-                                      size_t allow_len)
+                                      const char *method)
 {
     size_t len = 0;
     const char *path = strip_prefix(f, target, &len);
     const struct route *best = NULL;
-    *path_matched = false;
-    if (allow_len > 0)
-        allow[0] = '\0';
     for (size_t i = 0; path != NULL && i < f->n_routes; i++) {
         const struct route *r = &f->routes[i];
         if (!route_template_match(r->tmpl, path, len, NULL))
             continue;
-        *path_matched = true;
-        for (size_t k = 0; k < r->n_methods; k++)
-            if (strstr(allow, r->methods[k]) == NULL)
-                append_word(allow, allow_len, ", ", r->methods[k]);
         if (method_allowed(r, method) &&
             (best == NULL || route_template_compare(r->tmpl, best->tmpl) < 0))
             best = r;
@@ -376,18 +372,9 @@ static void on_headers(void *cls, struct http_exchange *x)
         http_reply(x, 200, "application/json", "{\"status\":\"running\"}", 20);
         return;
     }
-    bool path_matched;
-    char allow[128];
-    const struct route *r =
-        find_route(f, x->target, x->method, &path_matched, allow, sizeof(allow));
+    const struct route *r = find_route(f, x->target, x->method);
     if (r == NULL) {
-        if (path_matched) {
-            http_reply_error(x, 405, "method_not_allowed",
-                             "this route does not accept that method");
-            http_reply_header(x, "Allow", allow);
-        } else {
-            http_reply_error(x, 404, "not_found", "no route matches this path");
-        }
+        http_reply_error(x, 404, "not_found", "no route matches this method and path");
         return;
     }
     if (x->body_too_large) {

@@ -8,12 +8,14 @@
  * methods). A request is matched against those routes, turned into the very
  * envelope the host would send (handler/invoke build.c), run in-process
  * through the same dispatcher as under the host, and the reply is read back
- * with the host's rules. Unmatched paths get a JSON 404, a known path with
- * another method a JSON 405 with Allow.
+ * with the host's rules. A request that matches no route, method included,
+ * gets a JSON 404, as the host answers 404 for a path served only under
+ * another method.
  *
- * Differences from the host, on purpose: no function keys are checked
- * (like `func start`), and a chunked request body is passed on (the host
- * drops bodies that arrive without Content-Length).
+ * As under the host, a body that arrives without Content-Length (chunked)
+ * is not put in the envelope; a command then answers 411 length_required.
+ * Difference from the host, on purpose: no function keys are checked (like
+ * `func start`).
  */
 #ifndef ES_HTTP_FRONT_H
 #define ES_HTTP_FRONT_H

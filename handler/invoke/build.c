@@ -226,7 +226,10 @@ json_t *invoke_http_envelope_new(const struct invoke_http_spec *spec)
     json_t *headers = json_object(), *headers_single = json_object();
     json_t *meta = json_object();
     json_t *req = NULL, *env = NULL;
-    bool has_body = spec->body != NULL && spec->body_len > 0;
+    /* The host's rule: Body only when the request said Content-Length > 0. */
+    const char *cl = spec_header(spec, "Content-Length");
+    bool has_body = spec->body != NULL && spec->body_len > 0 && cl != NULL &&
+                    cl[strspn(cl, "0")] >= '1' && cl[strspn(cl, "0")] <= '9';
 
     if (query == NULL || query_last == NULL || headers == NULL ||
         headers_single == NULL || meta == NULL ||

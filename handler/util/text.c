@@ -230,3 +230,19 @@ char *es_url_encode(const char *s, bool keep_slash)
     out[o] = '\0';
     return out;
 }
+
+bool es_token_list_has(const char *value, const char *token)
+{
+    size_t want = strlen(token);
+    for (const char *p = value; *p != '\0';) {
+        p += strspn(p, " \t,");
+        size_t n = strcspn(p, ",");
+        size_t k = n;
+        while (k > 0 && (p[k - 1] == ' ' || p[k - 1] == '\t'))
+            k--;
+        if (k == want && strncasecmp(p, token, want) == 0)
+            return true;
+        p += n;
+    }
+    return false;
+}

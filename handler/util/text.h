@@ -57,6 +57,12 @@ enum es_status es_base64_decode(const char *s, size_t len, unsigned char **out,
 char *es_url_encode(const char *s, bool keep_slash);
 
 /*
+ * True when a comma-separated header value (Transfer-Encoding, Connection)
+ * lists token, compared ignoring case and surrounding blanks.
+ */
+bool es_token_list_has(const char *value, const char *token);
+
+/*
  * True when the media type in a Content-Type value (parameters ignored, case
  * ignored, surrounding blanks ignored) equals type, e.g. "application/json".
  * The type "application/+json" stands for any structured-syntax suffix: it

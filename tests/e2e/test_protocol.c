@@ -52,8 +52,6 @@ Test(protocol, answers_readiness_pings_and_serves_health)
     cr_expect(r.result.ok, "host accepts the reply: %s", r.result.failure);
     cr_expect_eq(r.result.http_status, 200);
     cr_expect_str_eq(str_at(r.client_json, "status"), "ok");
-    const char *store = str_at(r.client_json, "store");
-    cr_expect(store != NULL && strncmp(store, "sqlite:", 7) == 0, "store %s", store);
     cr_expect_not_null(str_at(r.client_json, "version"));
     hostdrv_reply_release(&r);
     hostdrv_conn_free(c);
@@ -63,17 +61,20 @@ Test(protocol, answers_readiness_pings_and_serves_health)
 static json_t *echo_envelope(const char *body)
 {
     json_t *params = json_pack("{s:s}", "id", "7");
+    char length[24];
+    snprintf(length, sizeof(length), "%zu", strlen(body));
     struct invoke_header h[] = {{"Host", "localhost:7071"},
                                 {"Content-Type", "application/json"},
                                 {"X-Trace", "a"},
-                                {"x-trace", "b"}};
+                                {"x-trace", "b"},
+                                {"Content-Length", length}};
     struct invoke_http_spec spec = {.function_name = "Echo",
                                     .binding = "req",
                                     .method = "POST",
                                     .url =
                                         "http://localhost:7071/api/test/echo/7?q=1&q=2",
                                     .headers = h,
-                                    .n_headers = 4,
+                                    .n_headers = 5,
                                     .params = params,
                                     .body = body,
                                     .body_len = strlen(body)};
@@ -416,4 +417,43 @@ Test(protocol, bad_settings_stop_start_up_with_a_clear_message)
              "grep -q 'FUNCTIONS_CUSTOMHANDLER_PORT is not set'",
              ES_APP_DIR);
     cr_expect_eq(system(cmd), 0, "host mode without a port explains itself");
+}
+
+/* Health is anonymous: it says status and version, and nothing about the deployment. */
+Test(protocol, health_reveals_nothing_about_the_deployment)
+{
+    const char *env[] = {
+        "CosmosDB__accountEndpoint=https://private-account-x.documents.azure.com:443/",
+        "IDENTITY_ENDPOINT=http://127.0.0.1:1/msi/token", "IDENTITY_HEADER=not-used",
+        "COSMOS_RETRY_BUDGET_MS=0", NULL};
+    struct hostdrv *d = start(env);
+    struct hostdrv_conn *c = hostdrv_conn_new(d);
+    struct hostdrv_http req = {
+        .function = "Health", .method = "GET", .path_query = "/api/health"};
+    struct hostdrv_reply r;
+    cr_assert_eq(hostdrv_http(c, &req, &r), 0);
+    cr_expect_eq(r.result.http_status, 200);
+    cr_assert(json_is_object(r.client_json), "%s", r.result.http_body);
+    cr_expect_eq(json_object_size(r.client_json), 2, "only status and version: %s",
+                 r.result.http_body);
+    cr_expect_str_eq(str_at(r.client_json, "status"), "ok");
+    cr_expect_not_null(str_at(r.client_json, "version"));
+    cr_expect(strstr(r.result.http_body, "private-account-x") == NULL);
+    hostdrv_reply_release(&r);
+    hostdrv_conn_free(c);
+    hostdrv_stop(d, SIGKILL, 5000);
+    hostdrv_free(d);
+}
+
+/* On an Azure plan the embedded store would be per instance and lost: refuse to start. */
+Test(protocol, an_azure_plan_without_a_cosmos_setting_stops_start_up)
+{
+    char cmd[1024];
+    snprintf(cmd, sizeof(cmd),
+             "out=$(env -u CosmosDB -u CosmosDB__accountEndpoint WEBSITE_INSTANCE_ID=abc "
+             "FUNCTIONS_CUSTOMHANDLER_PORT=%d timeout 10 %s/handler 2>&1; echo \"exit=$?\"); "
+             "echo \"$out\" | grep -q \"missing setting 'CosmosDB__accountEndpoint'\" && "
+             "echo \"$out\" | grep -q WEBSITE_INSTANCE_ID && echo \"$out\" | grep -q exit=2",
+             hostdrv_free_port(), ES_APP_DIR);
+    cr_expect_eq(system(cmd), 0, "exit 2, naming the missing setting");
 }

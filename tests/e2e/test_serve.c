@@ -1,6 +1,6 @@
 /*
  * `handler serve`: the app's routes served directly, with the envelope the
- * host would build, and JSON 404/405/413 for what matches no function.
+ * host would build, and JSON 404/413 for what matches no function.
  */
 #include <criterion/criterion.h>
 #include <signal.h>
@@ -51,7 +51,7 @@ Test(serve, health_is_served_through_route_matching)
     stop_cleanly(d);
 }
 
-Test(serve, unmatched_routes_get_json_404_and_405)
+Test(serve, unmatched_routes_and_methods_get_json_404_as_under_the_host)
 {
     struct hostdrv *d = start_serve(ES_APP_DIR, NULL);
     struct hostdrv_conn *c = hostdrv_conn_new(d);
@@ -62,8 +62,10 @@ Test(serve, unmatched_routes_get_json_404_and_405)
     } cases[] = {{"GET", "/api/nothing", 404, "not_found"},
                  {"GET", "/health", 404, "not_found"},
                  {"GET", "/apihealth", 404, "not_found"},
-                 {"POST", "/api/health", 405, "method_not_allowed"},
-                 {"DELETE", "/api/health", 405, "method_not_allowed"}};
+                 {"POST", "/api/health", 404, "not_found"},
+                 {"DELETE", "/api/health", 404, "not_found"},
+                 {"PUT", "/api/todolists", 404, "not_found"},
+                 {"GET", "/api/todolists/x/items", 404, "not_found"}};
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         struct hostdrv_reply r;
         cr_assert_eq(hostdrv_request(c, cases[i].method, cases[i].path, NULL, "{}", 2,
@@ -102,7 +104,10 @@ Test(serve, the_function_receives_the_envelope_the_host_would_build)
         cr_expect_str_eq(str_at(json_object_get(e, "query"), "x"), "1,2");
         cr_expect_str_eq(str_at(json_object_get(e, "query"), "y"), "a b");
         cr_expect_str_eq(str_at(e, "metaId"), "ab-c");
-        cr_expect_str_eq(str_at(e, "body"), body, "framing %d", i);
+        if (framings[i] == HOSTDRV_CONTENT_LENGTH)
+            cr_expect_str_eq(str_at(e, "body"), body);
+        else
+            cr_expect_null(str_at(e, "body"), "a chunked body is left out, as by the host");
         cr_expect_eq(
             json_array_size(json_object_get(json_object_get(e, "headers"), "X-Trace")),
             2);
@@ -143,5 +148,64 @@ Test(serve, refuses_to_start_when_a_function_json_has_no_implementation)
              "has a "
              "function.json but no implementation\"; rc=$?; rm -rf \"$dir\"; exit $rc",
              ES_APP_DIR, ES_APP_DIR, ES_APP_DIR);
+    cr_expect_eq(system(cmd), 0);
+}
+
+/* As under the host, a chunked command body never reaches the function: 411. */
+Test(serve, a_chunked_command_body_is_411_length_required)
+{
+    struct hostdrv *d = start_serve(ES_APP_DIR, NULL);
+    struct hostdrv_conn *c = hostdrv_conn_new(d);
+    const char *h[] = {"Content-Type: application/json", NULL};
+    const char body[] = "{\"id\":\"chunky\",\"name\":\"Chunky\"}";
+    struct hostdrv_reply r;
+    cr_assert_eq(hostdrv_request(c, "POST", "/api/todolists", h, body, strlen(body),
+                                 HOSTDRV_CHUNKED, &r),
+                 0);
+    cr_expect_eq(r.status, 411);
+    cr_expect_str_eq(str_at(r.client_json, "error"), "length_required");
+    hostdrv_reply_release(&r);
+    cr_assert_eq(hostdrv_request(c, "POST", "/api/todolists", h, body, strlen(body),
+                                 HOSTDRV_CONTENT_LENGTH, &r),
+                 0);
+    cr_expect_eq(r.status, 201, "the same body with Content-Length: %s", r.body);
+    hostdrv_reply_release(&r);
+    hostdrv_conn_free(c);
+    stop_cleanly(d);
+}
+
+/* Location follows the request's own path, so a custom routePrefix carries over. */
+Test(serve, location_honours_a_custom_route_prefix)
+{
+    char dir[] = "/tmp/es-prefix-XXXXXX", cmd[1024];
+    cr_assert_not_null(mkdtemp(dir));
+    snprintf(cmd, sizeof(cmd),
+             "cp -r %s/. %s && sed -i 's/\"routePrefix\": \"api\"/\"routePrefix\": "
+             "\"v1\\/lists-api\"/' %s/host.json && grep -q lists-api %s/host.json",
+             ES_APP_DIR, dir, dir, dir);
+    cr_assert_eq(system(cmd), 0);
+    const char *args[] = {"--app", dir, NULL};
+    struct hostdrv_opts o = {.app_dir = ES_APP_DIR, .args = args, .serve = true};
+    struct hostdrv *d = NULL;
+    cr_assert_eq(hostdrv_start(&o, &d), 0);
+    struct hostdrv_conn *c = hostdrv_conn_new(d);
+    const char *h[] = {"Content-Type: application/json", NULL};
+    const char body[] = "{\"id\":\"prefixed\",\"name\":\"P\"}";
+    struct hostdrv_reply r;
+    cr_assert_eq(hostdrv_request(c, "POST", "/v1/lists-api/todolists", h, body,
+                                 strlen(body), HOSTDRV_CONTENT_LENGTH, &r),
+                 0);
+    cr_expect_eq(r.status, 201, "%s", r.body);
+    cr_expect_str_eq(hostdrv_reply_header(&r, "Location"),
+                     "/v1/lists-api/todolists/prefixed");
+    hostdrv_reply_release(&r);
+    cr_assert_eq(hostdrv_request(c, "GET", "/v1/lists-api/todolists/prefixed/events",
+                                 NULL, NULL, 0, HOSTDRV_CONTENT_LENGTH, &r),
+                 0);
+    cr_expect_eq(r.status, 200);
+    hostdrv_reply_release(&r);
+    hostdrv_conn_free(c);
+    stop_cleanly(d);
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
     cr_expect_eq(system(cmd), 0);
 }

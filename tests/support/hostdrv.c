@@ -409,6 +409,27 @@ static size_t read_body(char *dst, size_t size, size_t n, void *ud)
     return k;
 }
 
+/* Response headers of a plain request, kept as the host result's http_headers. */
+static size_t keep_header(char *p, size_t size, size_t n, void *ud)
+{
+    json_t *headers = ud;
+    size_t len = size * n;
+    const char *colon = memchr(p, ':', len);
+    if (colon != NULL && colon > p) {
+        const char *v = colon + 1;
+        size_t vlen = len - (size_t)(v - p);
+        while (vlen > 0 && (*v == ' ' || *v == '\t'))
+            v++, vlen--;
+        while (vlen > 0 && (v[vlen - 1] == '\r' || v[vlen - 1] == '\n'))
+            vlen--;
+        char *name = strndup(p, (size_t)(colon - p));
+        if (name != NULL)
+            json_object_set_new(headers, name, json_stringn(v, vlen));
+        free(name);
+    }
+    return len;
+}
+
 static size_t write_body(char *p, size_t size, size_t n, void *ud)
 {
     struct es_buf *b = ud;
@@ -443,6 +464,9 @@ int hostdrv_request(struct hostdrv_conn *c, const char *method, const char *path
             curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, (curl_off_t)len);
     }
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, hl);
+    out->result.http_headers = json_object();
+    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, keep_header);
+    curl_easy_setopt(h, CURLOPT_HEADERDATA, out->result.http_headers);
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, write_body);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, &resp);
     curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 60000L);
@@ -481,6 +505,7 @@ int hostdrv_post(struct hostdrv_conn *c, const char *path, const char *body, siz
         return -1;
     json_decref(out->client_json);
     out->client_json = NULL;
+    invoke_host_result_release(&out->result); /* the plain request's headers */
     if (invoke_host_result_parse((int)out->status, out->content_type, out->body,
                                  out->body_len, http_binding, &out->result) != ES_OK)
         return -1;
@@ -530,7 +555,18 @@ int hostdrv_http(struct hostdrv_conn *c, const struct hostdrv_http *req,
         copies[n_copies++] = copy;
         hdrs[n++] = (struct invoke_header){copy, v};
     }
-    if (body_len > 0) {
+    /*
+     * Content-Length as a client sends it: with any body, and 0 on a POST, PUT or
+     * PATCH without one - unless the test frames the body itself (for instance
+     * Transfer-Encoding: chunked, which leaves the envelope without Body).
+     */
+    bool framed = false;
+    for (size_t i = 0; i < n; i++)
+        framed = framed || strcasecmp(hdrs[i].name, "Content-Length") == 0 ||
+                 strcasecmp(hdrs[i].name, "Transfer-Encoding") == 0;
+    bool writes = strcmp(req->method, "POST") == 0 || strcmp(req->method, "PUT") == 0 ||
+                  strcmp(req->method, "PATCH") == 0;
+    if (!framed && (body_len > 0 || writes)) {
         snprintf(clen, sizeof(clen), "%zu", body_len);
         hdrs[n++] = (struct invoke_header){"Content-Length", clen};
     }

@@ -135,8 +135,10 @@ Test(build, http_envelopes_match_the_host_captures)
 
 Test(build, metadata_encodes_body_query_and_route_values_twice)
 {
-    struct invoke_header h[] = {
-        {"Content-Type", "application/json"}, {"X-A", "1"}, {"x-a", "2"}};
+    struct invoke_header h[] = {{"Content-Type", "application/json"},
+                                {"X-A", "1"},
+                                {"x-a", "2"},
+                                {"Content-Length", "52"}};
     json_t *params = json_pack("{s:s}", "id", "42");
     const char body[] =
         "{\"name\":\"n\",\"n\":12,\"ok\":true,\"o\":{\"a\":1},\"arr\":[1]}";
@@ -145,7 +147,7 @@ Test(build, metadata_encodes_body_query_and_route_values_twice)
                                     .method = "POST",
                                     .url = "http://h/api/x/42?q=a+b&q=c&code=secret&e",
                                     .headers = h,
-                                    .n_headers = 3,
+                                    .n_headers = 4,
                                     .params = params,
                                     .body = body,
                                     .body_len = sizeof(body) - 1};
@@ -178,10 +180,14 @@ Test(build, metadata_encodes_body_query_and_route_values_twice)
 
 Test(build, body_is_absent_when_empty_and_sanitised_when_not_utf8)
 {
+    struct invoke_header cl0[] = {{"Content-Length", "0"}};
+    struct invoke_header cl2[] = {{"Content-Length", "2"}};
     struct invoke_http_spec spec = {.function_name = "F",
                                     .binding = "req",
                                     .method = "POST",
                                     .url = "http://h/",
+                                    .headers = cl0,
+                                    .n_headers = 1,
                                     .body = "",
                                     .body_len = 0};
     json_t *env = invoke_http_envelope_new(&spec);
@@ -190,6 +196,7 @@ Test(build, body_is_absent_when_empty_and_sanitised_when_not_utf8)
     json_decref(env);
     spec.body = "a\xff";
     spec.body_len = 2;
+    spec.headers = cl2;
     env = invoke_http_envelope_new(&spec);
     cr_assert_not_null(env);
     const char *b = json_string_value(
@@ -249,4 +256,27 @@ Test(build, unwrap_reads_the_captured_v3_and_v4_payloads)
     cr_expect_str_eq(json_string_value(json_object_get(doc, "id")), "11");
     json_decref(doc);
     json_decref(in);
+}
+
+/* The host reads Body only when the request had Content-Length > 0. */
+Test(build, a_body_sent_without_content_length_is_left_out_as_the_host_does)
+{
+    struct invoke_header chunked[] = {{"Content-Type", "application/json"},
+                                      {"Transfer-Encoding", "chunked"}};
+    const char body[] = "{\"name\":\"n\"}";
+    struct invoke_http_spec spec = {.function_name = "F",
+                                    .binding = "req",
+                                    .method = "POST",
+                                    .url = "http://h/api/todolists",
+                                    .headers = chunked,
+                                    .n_headers = 2,
+                                    .body = body,
+                                    .body_len = sizeof(body) - 1};
+    json_t *env = invoke_http_envelope_new(&spec);
+    cr_assert_not_null(env);
+    json_t *req = json_object_get(json_object_get(env, "Data"), "req");
+    cr_expect_null(json_object_get(req, "Body"));
+    cr_expect_null(json_object_get(json_object_get(env, "Metadata"), "name"),
+                   "no body, no body properties in Metadata");
+    json_decref(env);
 }

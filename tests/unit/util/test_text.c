@@ -75,3 +75,13 @@ Test(text, fmt_fits_exactly_or_refuses_without_cutting)
     cr_expect_eq(es_fmt(out, 0, "x"), ES_ETOOBIG);
     cr_expect_eq(es_fmt(out, 1, "%s", ""), ES_OK);
 }
+
+Test(text, token_lists_match_whole_tokens_ignoring_case)
+{
+    cr_expect(es_token_list_has("chunked", "chunked"));
+    cr_expect(es_token_list_has("gzip, Chunked", "chunked"));
+    cr_expect(es_token_list_has(" gzip ,chunked ", "chunked"));
+    cr_expect(!es_token_list_has("chunkedx", "chunked"));
+    cr_expect(!es_token_list_has("gzip", "chunked"));
+    cr_expect(!es_token_list_has("", "chunked"));
+}
