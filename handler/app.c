@@ -241,8 +241,10 @@ static int serve(struct runtime *rt, const struct options *o, const sigset_t *si
                 "the Functions host, or use 'handler serve')");
             return 2;
         }
-        rt->hp = (struct hostproto){.app = &rt->app,
-                                    .max_envelope_bytes = rt->cfg.max_envelope_bytes};
+        rt->hp = (struct hostproto){
+            .app = &rt->app,
+            .max_envelope_bytes = rt->cfg.max_envelope_bytes,
+            .max_trigger_envelope_bytes = rt->cfg.max_trigger_envelope_bytes};
         router = hostproto_router(&rt->hp);
         opts.port = rt->cfg.port;
         opts.max_body_bytes = rt->cfg.max_envelope_bytes;

@@ -302,10 +302,15 @@ enum es_status es_project_batch(const struct es_projector_opts *p,
                                 struct es_error *err)
 {
     memset(report, 0, sizeof(*report));
-    if (!json_is_array(documents))
+    if (!json_is_array(documents)) {
+        /* The invoke layer's note on an envelope it refused says why itself. */
+        const char *why = json_string_value(json_object_get(documents, "error"));
         return dead_letter_raw(p, documents, "_undecodable",
-                               "the trigger payload is not an array of documents",
+                               why != NULL ? why
+                                           : "the trigger payload is not an array of "
+                                             "documents",
                                attempt, report, err);
+    }
     report->documents = (unsigned)json_array_size(documents);
     struct es_event *events = calloc(json_array_size(documents) + 1, sizeof(*events));
     if (events == NULL)

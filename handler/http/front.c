@@ -377,10 +377,6 @@ static void on_headers(void *cls, struct http_exchange *x)
         http_reply_error(x, 404, "not_found", "no route matches this method and path");
         return;
     }
-    if (x->body_too_large) {
-        reply_too_large(x);
-        return;
-    }
     x->route = (void *)r;
 }
 

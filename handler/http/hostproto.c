@@ -26,6 +26,9 @@ static void reply_invoke(struct http_exchange *x, struct invoke_reply *r)
     r->body = NULL;
 }
 
+/* Event ids noted while an oversize trigger envelope streams past. */
+#define OVERSIZE_MAX_IDS 100000
+
 static void on_headers(void *cls, struct http_exchange *x)
 {
     struct hostproto *hp = cls;
@@ -38,8 +41,10 @@ static void on_headers(void *cls, struct http_exchange *x)
             http_reply_error(x, 405, "method_not_allowed", "only GET is served at /");
         return;
     }
-    if (function_name(x->target, name, sizeof(name)) == NULL ||
-        fn_table_find(hp->app->fns, name) == NULL) {
+    const struct fn_def *def = function_name(x->target, name, sizeof(name)) != NULL
+                                   ? fn_table_find(hp->app->fns, name)
+                                   : NULL;
+    if (def == NULL) {
         http_reply_error(x, 404, "not_found", "no such function");
         return;
     }
@@ -48,11 +53,24 @@ static void on_headers(void *cls, struct http_exchange *x)
         http_reply_header(x, "Allow", "POST");
         return;
     }
-    if (x->body_too_large) {
-        struct invoke_reply r;
-        invoke_reply_oversize(hp->app, name, hp->max_envelope_bytes, &r);
-        reply_invoke(x, &r);
-    }
+    x->body_cap = def->kind == FN_HTTP ? hp->max_envelope_bytes
+                                       : hp->max_trigger_envelope_bytes;
+    if (def->kind != FN_HTTP)
+        x->route = invoke_id_scan_new(OVERSIZE_MAX_IDS); /* used only past the cap */
+}
+
+static void on_overflow(void *cls, struct http_exchange *x, const char *data, size_t len)
+{
+    (void)cls;
+    if (x->route != NULL)
+        invoke_id_scan_feed(x->route, data, len);
+}
+
+static void on_done(void *cls, struct http_exchange *x)
+{
+    (void)cls;
+    invoke_id_scan_free(x->route);
+    x->route = NULL;
 }
 
 static void on_request(void *cls, struct http_exchange *x)
@@ -61,20 +79,21 @@ static void on_request(void *cls, struct http_exchange *x)
     char name[256];
     struct invoke_reply r;
     function_name(x->target, name, sizeof(name));
-    if (x->body_too_large) {
-        /* A chunked body that outgrew the cap while it arrived. */
-        invoke_reply_oversize(hp->app, name, hp->max_envelope_bytes, &r);
-    } else {
-        const char *id = http_exchange_header(x, "X-Azure-Functions-InvocationId");
+    const char *id = http_exchange_header(x, "X-Azure-Functions-InvocationId");
+    if (x->body_too_large)
+        invoke_reply_oversize(hp->app, name, id, x->body_seen, x->body_cap, x->route, &r);
+    else
         invoke_dispatch(hp->app, name, id, x->body != NULL ? x->body : "", x->body_len,
                         &r);
-    }
     reply_invoke(x, &r);
 }
 
 struct http_router hostproto_router(struct hostproto *hp)
 {
-    struct http_router r = {
-        .on_headers = on_headers, .on_request = on_request, .cls = hp};
+    struct http_router r = {.on_headers = on_headers,
+                            .on_request = on_request,
+                            .on_overflow = on_overflow,
+                            .on_done = on_done,
+                            .cls = hp};
     return r;
 }

@@ -3,9 +3,10 @@
  *
  * Life of a request (struct exchange, created by the URI-log callback and
  * freed by the completion callback, so MHD owns its lifetime):
- *   NEW      first access-handler call: headers are in; the router may answer
- *   BODY     upload chunks are appended (or discarded past the cap / after an
- *            early answer)
+ *   NEW      first access-handler call: headers are in; the router may answer,
+ *            and may set this request's body cap
+ *   BODY     upload chunks are appended (or, past the cap, shown to the router's
+ *            on_overflow and dropped; after an early answer, dropped)
  *   READY    the body is complete; the router's on_request has run on the
  *            connection's thread and the response is queued
  * An early answer is queued once the body has been read, so the connection
@@ -64,6 +65,8 @@ static void exchange_free(struct exchange *e)
 {
     if (e == NULL)
         return;
+    if (e->server->router.on_done != NULL)
+        e->server->router.on_done(e->server->router.cls, &e->x);
     free_headers(e->x.headers, e->x.n_headers);
     free_headers(e->x.resp_headers, e->x.n_resp_headers);
     free(e->x.resp_body);
@@ -247,8 +250,29 @@ static void check_declared_length(struct exchange *e, struct MHD_Connection *con
         return;
     char *end = NULL;
     unsigned long long n = strtoull(cl, &end, 10);
-    if (end != cl && *end == '\0' && n > e->server->max_body_bytes)
+    if (end != cl && *end == '\0' && n > e->x.body_cap)
         e->x.body_too_large = true;
+}
+
+/* A body chunk: kept while under the cap, else shown to on_overflow and dropped. */
+static void take_chunk(struct exchange *e, const char *data, size_t len)
+{
+    struct http_exchange *x = &e->x;
+    const struct http_router *router = &e->server->router;
+    x->body_seen += len;
+    if (x->answered)
+        return;
+    if (!x->body_too_large && es_buf_add(&e->body, data, len) == ES_OK)
+        return;
+    if (!x->body_too_large) {
+        /* Past the cap (or out of memory): keep reading, keep nothing. */
+        x->body_too_large = true;
+        if (router->on_overflow != NULL && e->body.len > 0)
+            router->on_overflow(router->cls, x, e->body.ptr, e->body.len);
+        es_buf_release(&e->body);
+    }
+    if (router->on_overflow != NULL)
+        router->on_overflow(router->cls, x, data, len);
 }
 
 static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const char *url,
@@ -271,17 +295,13 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
         e->x.method = e->method;
         e->x.target = e->target;
         e->phase = PHASE_BODY;
-        check_declared_length(e, conn);
         e->server->router.on_headers(e->server->router.cls, &e->x);
+        e->body.max = e->x.body_cap;
+        check_declared_length(e, conn);
         return MHD_YES;
     case PHASE_BODY:
         if (*upload_data_size > 0) {
-            if (!e->x.answered && !e->x.body_too_large &&
-                es_buf_add(&e->body, upload_data, *upload_data_size) != ES_OK) {
-                /* Past the cap (or out of memory): keep reading, keep nothing. */
-                e->x.body_too_large = true;
-                es_buf_release(&e->body);
-            }
+            take_chunk(e, upload_data, *upload_data_size);
             *upload_data_size = 0;
             return MHD_YES;
         }

@@ -40,7 +40,8 @@ struct http_exchange {
     const char *body; /* NULL when empty */
     size_t body_len;
     bool body_too_large;         /* the body passed the cap and was discarded */
-    size_t body_cap;             /* the cap that applied */
+    size_t body_cap;             /* the cap; on_headers may change it for this request */
+    size_t body_seen;            /* bytes of body received, kept or not */
     void *route;                 /* router's per-request note, set in on_headers */
     struct MHD_Connection *conn; /* private to the server */
 
@@ -61,6 +62,13 @@ struct http_router {
     void (*on_headers)(void *cls, struct http_exchange *x);
     /* With the whole body, on the connection's thread; must answer. */
     void (*on_request)(void *cls, struct http_exchange *x);
+    /*
+     * Optional: the bytes of a body past its cap, which the server does not keep,
+     * in order from the first byte (what had been kept is handed over first).
+     */
+    void (*on_overflow)(void *cls, struct http_exchange *x, const char *data, size_t len);
+    /* Optional: the exchange is over, answered or not; free what x->route holds. */
+    void (*on_done)(void *cls, struct http_exchange *x);
     void *cls;
 };
 

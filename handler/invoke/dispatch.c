@@ -5,7 +5,6 @@
  *   200  the function ran (an HTTP function's status is in Outputs.<res>)
  *   400  the envelope is unusable (not JSON, no Data, a mistyped field)
  *   404  no function of that name
- *   413  an oversize envelope for a non-HTTP function
  *   500  a trigger function asked for its batch to be retried
  * A non-2xx makes the host discard Outputs and Logs, so such replies are
  * also written to stderr, where the host records them as errors.
@@ -21,6 +20,7 @@
 #include "../util/ids.h"
 #include "../util/jsonutil.h"
 #include "../util/log.h"
+#include "internal.h"
 
 void invoke_reply_release(struct invoke_reply *r)
 {
@@ -113,6 +113,12 @@ static void reply_http(struct invoke_reply *out, const struct fn_def *def,
     out->body = es_buf_take(&b, &out->body_len);
 }
 
+void invoke_reply_http(struct invoke_reply *out, const struct fn_def *def,
+                       struct fn_http_response *res)
+{
+    reply_http(out, def, res, NULL);
+}
+
 static void run_http(const struct fn_def *def, struct fn_ctx *ctx,
                      const struct fn_http_request *req, struct invoke_reply *out)
 {
@@ -135,23 +141,11 @@ static void run_http_envelope(const struct fn_def *def, struct fn_ctx *ctx,
     run_http(def, ctx, &req, out);
 }
 
-static void run_trigger(const struct fn_def *def, struct fn_ctx *ctx,
-                        const struct invoke_envelope *env, struct invoke_reply *out)
+/* Runs a trigger function and replies: the Logs, or 500 so that the host retries. */
+static void trigger_on(const struct fn_def *def, struct fn_ctx *ctx, json_t *payload,
+                       struct invoke_reply *out)
 {
-    json_t *raw = json_object_get(env->data, def->trigger_binding);
-    if (raw == NULL) {
-        char msg[256];
-        snprintf(msg, sizeof(msg), "invalid invocation envelope: 'Data.%s' is missing",
-                 def->trigger_binding);
-        es_log_error("function '%s' invocation %s: %s", def->name, ctx->invocation_id,
-                     msg);
-        invoke_reply_host_error(400, "invalid_envelope", msg, out);
-        return;
-    }
-    /* Deep enough for v4's two string levels plus one more of slack. */
-    json_t *payload = es_json_unwrap(raw, 4);
-    enum es_status st = payload != NULL ? def->trigger(ctx, payload) : ES_ENOMEM;
-    json_decref(payload);
+    enum es_status st = def->trigger(ctx, payload);
     if (st == ES_OK) {
         reply_outputs(out, NULL, json_incref(ctx->logs));
         return;
@@ -168,6 +162,29 @@ static void run_trigger(const struct fn_def *def, struct fn_ctx *ctx,
     }
     es_log_error("%s (invocation %s)", msg, ctx->invocation_id);
     invoke_reply_host_error(500, es_status_name(st), msg, out);
+}
+
+static void run_trigger(const struct fn_def *def, struct fn_ctx *ctx,
+                        const struct invoke_envelope *env, struct invoke_reply *out)
+{
+    json_t *raw = json_object_get(env->data, def->trigger_binding);
+    if (raw == NULL) {
+        char msg[256];
+        snprintf(msg, sizeof(msg), "invalid invocation envelope: 'Data.%s' is missing",
+                 def->trigger_binding);
+        es_log_error("function '%s' invocation %s: %s", def->name, ctx->invocation_id,
+                     msg);
+        invoke_reply_host_error(400, "invalid_envelope", msg, out);
+        return;
+    }
+    /* Deep enough for v4's two string levels plus one more of slack. */
+    json_t *payload = es_json_unwrap(raw, 4);
+    if (payload == NULL) {
+        invoke_reply_host_error(503, "out_of_memory", "out of memory", out);
+        return;
+    }
+    trigger_on(def, ctx, payload, out);
+    json_decref(payload);
 }
 
 void invoke_dispatch(const struct invoke_app *app, const char *name,
@@ -226,23 +243,25 @@ void invoke_dispatch(const struct invoke_app *app, const char *name,
     invoke_envelope_release(&env);
 }
 
-void invoke_reply_oversize(const struct invoke_app *app, const char *name,
-                           size_t max_bytes, struct invoke_reply *out)
+void invoke_run_trigger(const struct invoke_app *app, const struct fn_def *def,
+                        const char *invocation_id, const struct fn_retry *retry,
+                        json_t *payload, struct invoke_reply *out)
 {
     memset(out, 0, sizeof(*out));
-    const struct fn_def *def = fn_table_find(app->fns, name);
-    char msg[160];
-    snprintf(msg, sizeof(msg), "request too large: the limit is %zu bytes", max_bytes);
-    if (def == NULL) {
-        invoke_reply_host_error(404, "not_found", "no such function", out);
+    char generated[ES_UUID_STR_LEN + 1];
+    struct fn_ctx ctx = {
+        .function_name = def->name,
+        .invocation_id = invocation_id != NULL && invocation_id[0] != '\0'
+                             ? invocation_id
+                             : es_uuid4(generated),
+        .svc = app->svc,
+        .retry = *retry,
+        .logs = json_array(),
+    };
+    if (ctx.logs == NULL) {
+        invoke_reply_host_error(503, "out_of_memory", "out of memory", out);
         return;
     }
-    es_log_warn("function '%s': envelope over %zu bytes refused", def->name, max_bytes);
-    if (def->kind != FN_HTTP) {
-        invoke_reply_host_error(413, "payload_too_large", msg, out);
-        return;
-    }
-    struct fn_http_response res = {0};
-    fn_reply_error(&res, 413, "payload_too_large", "%s", msg);
-    reply_http(out, def, &res, NULL);
+    trigger_on(def, &ctx, payload, out);
+    json_decref(ctx.logs);
 }

@@ -110,12 +110,27 @@ void invoke_dispatch(const struct invoke_app *app, const char *name,
                      struct invoke_reply *out);
 
 /*
- * The reply for an envelope larger than the configured cap, whose body was
- * not kept: an HTTP function answers its client 413 payload_too_large (as a
- * 200 to the host); anything else gets 413 from the host's point of view.
+ * Reading an envelope over its cap without keeping it (oversize.c): the scanner
+ * notes the value of every "id" key shaped like an event id ("<stream>:<version>",
+ * the stream [A-Za-z0-9_-]), at any depth of JSON-in-a-string, up to max_ids
+ * distinct ones. NULL on ENOMEM.
+ */
+struct invoke_id_scan;
+struct invoke_id_scan *invoke_id_scan_new(size_t max_ids);
+void invoke_id_scan_feed(struct invoke_id_scan *s, const char *data, size_t len);
+void invoke_id_scan_free(struct invoke_id_scan *s);
+
+/*
+ * The reply for an envelope of `bytes` over the cap max_bytes, whose body was
+ * not kept. An HTTP function answers its client 413 payload_too_large (as a 200
+ * to the host). A trigger function is run once, as on its last attempt, with
+ * the payload {"error", "envelopeBytes", "limit", "documentIds": the ids the
+ * scanner found (scan may be NULL)}, which it dead-letters: nothing is skipped
+ * without a trace. invocation_id may be NULL.
  */
 void invoke_reply_oversize(const struct invoke_app *app, const char *name,
-                           size_t max_bytes, struct invoke_reply *out);
+                           const char *invocation_id, size_t bytes, size_t max_bytes,
+                           const struct invoke_id_scan *scan, struct invoke_reply *out);
 
 /* A JSON error reply to the host itself: {"error": code, "message": message}. */
 void invoke_reply_host_error(int host_status, const char *code, const char *message,

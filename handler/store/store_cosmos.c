@@ -41,6 +41,7 @@
 struct cosmos_store {
     struct es_store base;
     struct cosmos_client *client;
+    bool keyless; /* managed identity: data-plane access only */
     char *database;
     char db_link[CONTAINER_LINK_MAX];
     char events_link[CONTAINER_LINK_MAX];
@@ -700,6 +701,7 @@ enum es_status es_store_cosmos_open(const struct es_config *cfg, struct es_store
     if (s == NULL)
         return ES_ENOMEM;
     s->base.ops = &cosmos_ops;
+    s->keyless = cfg->cosmos_key == NULL;
     s->client = cosmos_client_new(&opts, err);
     s->database = strdup(cfg->cosmos_database);
     if (s->client == NULL || s->database == NULL) {
@@ -754,15 +756,73 @@ static enum es_status create_if_missing(struct cosmos_store *s, const char *type
     return st;
 }
 
+/* Is the resource at link there? ES_OK, ES_ENOTFOUND, or a failure. */
+static enum es_status exists(struct cosmos_store *s, const char *type, const char *link,
+                             const char *what, struct es_error *err)
+{
+    struct cosmos_request req = {
+        .method = "GET", .resource_type = type, .resource_link = link, .idempotent = true};
+    struct cosmos_response r;
+    enum es_status st = cosmos_execute(s->client, &req, &r, NULL, err);
+    if (st == ES_OK && r.status == 404)
+        st = ES_ENOTFOUND;
+    else if (st == ES_OK && r.status != 200)
+        st = fail(&r, what, err);
+    cosmos_response_release(&r);
+    return st;
+}
+
+/*
+ * With a managed identity, Cosmos DB serves data only: creating a database or a
+ * container needs the account key or the control plane (ARM, as infra/ does).
+ * So init checks what exists and names what is missing.
+ */
+static enum es_status init_keyless(struct cosmos_store *s, const char *const *links,
+                                   size_t n, struct es_error *err)
+{
+    char missing[1200] = "";
+    size_t used = 0;
+    enum es_status st = exists(s, "dbs", s->db_link, "read the database", err);
+    if (st == ES_ENOTFOUND) {
+        used = strlen(s->db_link);
+        memcpy(missing, s->db_link, used + 1);
+    }
+    for (size_t i = 0; (st == ES_OK || st == ES_ENOTFOUND) && i < n; i++) {
+        enum es_status c = st == ES_ENOTFOUND
+                               ? ES_ENOTFOUND
+                               : exists(s, "colls", links[i], "read a container", err);
+        if (c == ES_ENOTFOUND && used < sizeof(missing) &&
+            es_fmt(missing + used, sizeof(missing) - used, "%s%s", used ? ", " : "",
+                   links[i]) == ES_OK)
+            used = strlen(missing);
+        if (c != ES_OK && c != ES_ENOTFOUND)
+            st = c;
+    }
+    if (st != ES_OK && st != ES_ENOTFOUND)
+        return st;
+    if (used > 0)
+        return es_error_set(
+            err, ES_ENOTFOUND,
+            "missing %s: a managed identity cannot create databases or containers (Cosmos "
+            "DB refuses that with an Entra token); deploy infra/ (azd provision), or run "
+            "'handler init' with CosmosDB='AccountEndpoint=...;AccountKey=...;'",
+            missing);
+    es_log_info("cosmos init: the database and its containers exist (checked with the "
+                "managed identity, which cannot create them; infra/ does)");
+    return ES_OK;
+}
+
 enum es_status es_store_cosmos_init(struct es_store *base, struct es_error *err)
 {
     struct cosmos_store *s = from(base);
+    const char *links[] = {s->events_link, s->views_link, s->leases_link, s->dead_link};
+    const char *keys[] = {"/streamId", "/id", "/id", "/streamId"};
+    if (s->keyless)
+        return init_keyless(s, links, 4, err);
     char what[400];
     snprintf(what, sizeof(what), "database '%s'", s->database);
     enum es_status st =
         create_if_missing(s, "dbs", "", json_pack("{s:s}", "id", s->database), what, err);
-    const char *links[] = {s->events_link, s->views_link, s->leases_link, s->dead_link};
-    const char *keys[] = {"/streamId", "/id", "/id", "/streamId"};
     for (size_t i = 0; st == ES_OK && i < 4; i++) {
         const char *name = strrchr(links[i], '/') + 1;
         snprintf(what, sizeof(what), "container '%s' (partition key %s)", name, keys[i]);

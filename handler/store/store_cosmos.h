@@ -13,10 +13,12 @@ enum es_status es_store_cosmos_open(const struct es_config *cfg, struct es_store
                                     struct es_error *err);
 
 /*
- * Creates the database and the containers (events /streamId, views /id,
- * leases /id, deadletters /streamId) when missing; existing ones are left
- * alone. Logs what it did. For local runs: in Azure the infrastructure
- * creates them, and a managed identity is not allowed to.
+ * With the account key: creates the database and the containers (events
+ * /streamId, views /id, leases /id, deadletters /streamId) when missing;
+ * existing ones are left alone. With a managed identity, which Cosmos DB lets
+ * read and write data but not create databases or containers: checks that
+ * they exist, and fails (ES_ENOTFOUND) naming the missing ones and pointing
+ * to infra/. Logs what it did.
  */
 enum es_status es_store_cosmos_init(struct es_store *s, struct es_error *err);
 

@@ -45,7 +45,8 @@ static enum es_status env_str(const char *name, const char *dflt, char **out)
 
 static enum es_status load_numbers(struct es_config *cfg, struct es_error *err)
 {
-    uint64_t port, body, envelope, connections, shutdown, snap, cache, attempts;
+    uint64_t port, body, envelope, trigger_envelope, connections, shutdown, snap, cache,
+        attempts;
     uint64_t c_connect, c_request, c_budget, c_retries;
     const struct {
         const char *name;
@@ -57,6 +58,7 @@ static enum es_status load_numbers(struct es_config *cfg, struct es_error *err)
          1, 65535, 0, &port},
         {"MAX_BODY_BYTES", 1, 1ull << 30, 1u << 20, &body},
         {"MAX_ENVELOPE_BYTES", 1024, 1ull << 31, 4u << 20, &envelope},
+        {"MAX_TRIGGER_ENVELOPE_BYTES", 1024, 1ull << 31, 64u << 20, &trigger_envelope},
         {"HANDLER_MAX_CONNECTIONS", 1, 65536, 1024, &connections},
         {"HANDLER_SHUTDOWN_TIMEOUT_MS", 0, 3600000, 30000, &shutdown},
         {"SNAPSHOT_EVERY", 0, 1000000, 100, &snap},
@@ -76,6 +78,7 @@ static enum es_status load_numbers(struct es_config *cfg, struct es_error *err)
     cfg->port = (int)port;
     cfg->max_body_bytes = (size_t)body;
     cfg->max_envelope_bytes = (size_t)envelope;
+    cfg->max_trigger_envelope_bytes = (size_t)trigger_envelope;
     cfg->max_connections = (unsigned)connections;
     cfg->shutdown_timeout_ms = (int64_t)shutdown;
     cfg->snapshot_every = (unsigned)snap;

@@ -6,7 +6,8 @@
  *   FUNCTIONS_CUSTOMHANDLER_PORT   port of the host protocol (legacy name
  *                                  FUNCTIONS_HTTPWORKER_PORT is accepted)
  *   MAX_BODY_BYTES                 largest command body (1 MiB)
- *   MAX_ENVELOPE_BYTES             largest invocation envelope (4 MiB)
+ *   MAX_ENVELOPE_BYTES             largest HTTP invocation envelope (4 MiB)
+ *   MAX_TRIGGER_ENVELOPE_BYTES     largest trigger invocation envelope (64 MiB)
  *   HANDLER_MAX_CONNECTIONS        connections served at once, each by its own
  *                                  thread (1024)
  *   HANDLER_SHUTDOWN_TIMEOUT_MS    how long SIGTERM waits for in-flight work (30000)
@@ -45,6 +46,7 @@ struct es_config {
     int port;                    /* host-protocol port; 0 when not set */
     size_t max_body_bytes;       /* command body cap (inclusive) */
     size_t max_envelope_bytes;   /* invocation envelope cap (inclusive) */
+    size_t max_trigger_envelope_bytes; /* ... of a trigger's (a batch, encoded twice) */
     unsigned max_connections;    /* connections (and threads) served at once */
     int64_t shutdown_timeout_ms; /* drain budget on SIGTERM */
     enum es_log_level log_level;

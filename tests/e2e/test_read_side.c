@@ -222,3 +222,71 @@ Test(read_side, queries_check_their_input)
     hostdrv_conn_free(c);
     ws_stop(h);
 }
+
+/*
+ * A trigger envelope has its own cap (a batch, encoded twice, outgrows an HTTP
+ * envelope), and a batch over it is dead-lettered with the ids of its events,
+ * never skipped without a trace.
+ */
+Test(read_side, an_oversize_batch_is_dead_lettered_with_its_event_ids)
+{
+    const char *extra[] = {"MAX_ENVELOPE_BYTES=2048", "MAX_TRIGGER_ENVELOPE_BYTES=65536",
+                           NULL};
+    char name[256];
+    struct hostdrv *h = ws_start_with("oversize", extra);
+    struct hostdrv_conn *c = hostdrv_conn_new(h);
+    struct rs_api api = {host_call, c};
+    cr_assert_eq(rs_send(&api, "POST", "/api/todolists", "{\"id\":\"big\",\"name\":\"Big\"}",
+                         NULL),
+                 201);
+    for (int i = 0; i < 40; i++) {
+        char body[160];
+        snprintf(body, sizeof(body), "{\"task\":\"a task of some length, number %02d\"}", i);
+        cr_assert_eq(rs_send(&api, "POST", "/api/todolists/big/items", body, NULL), 201);
+    }
+    ws_store_name("oversize", name, sizeof(name));
+    struct feed *feed = ws_on_cosmos() ? feed_open_cosmos(name) : feed_open_sqlite(name);
+    cr_assert_not_null(feed);
+    json_t *batch = feed_next(feed, 100);
+    cr_assert_gt(json_array_size(batch), 40);
+    struct fn_retry retry = {.present = true, .retry_count = 0, .max_retry_count = 5};
+    struct hostdrv_reply r;
+
+    /* Over MAX_ENVELOPE_BYTES, under the trigger's own cap: projected as usual. */
+    cr_assert_eq(hostdrv_trigger(c, "Projector", "documents", batch, 2, &retry, &r), 0);
+    cr_expect_eq(r.status, 200, "%s", r.body);
+    hostdrv_reply_release(&r);
+    json_t *view = NULL;
+    cr_expect_eq(rs_send(&api, "GET", "/api/todolists/big", NULL, &view), 200);
+    cr_expect_eq(json_array_size(json_object_get(view, "items")), 40);
+    json_decref(view);
+    hostdrv_conn_free(c);
+    ws_stop(h);
+
+    /* Over the trigger's cap: read, not kept, and dead-lettered on the first attempt. */
+    const char *small[] = {"MAX_TRIGGER_ENVELOPE_BYTES=4096", NULL};
+    h = ws_start_with("oversize", small);
+    c = hostdrv_conn_new(h);
+    api.ctx = c;
+    cr_assert_eq(hostdrv_trigger(c, "Projector", "documents", batch, 2, &retry, &r), 0);
+    cr_expect_eq(r.status, 200, "the batch completes: %s", r.body);
+    hostdrv_reply_release(&r);
+    json_t *dead = NULL;
+    cr_assert_eq(rs_send(&api, "GET", "/api/deadletters", NULL, &dead), 200);
+    json_t *letters = json_object_get(dead, "deadLetters");
+    cr_assert_eq(json_array_size(letters), 1, "one dead letter for the refused batch");
+    json_t *letter = json_array_get(letters, 0);
+    cr_expect_str_eq(json_string_value(json_object_get(letter, "streamId")), "_undecodable");
+    cr_expect(strstr(json_string_value(json_object_get(letter, "error")),
+                     "MAX_TRIGGER_ENVELOPE_BYTES") != NULL);
+    json_t *ids = json_object_get(json_object_get(letter, "payload"), "documentIds");
+    cr_expect_eq(json_array_size(ids), 41, "the create and the 40 adds: %zu",
+                 json_array_size(ids));
+    cr_expect_str_eq(json_string_value(json_array_get(ids, 0)), "todolist-big:1");
+    json_decref(dead);
+    json_decref(batch);
+    feed_close(feed);
+    hostdrv_conn_free(c);
+    ws_stop(h);
+    ws_drop_store("oversize");
+}

@@ -184,7 +184,7 @@ Test(dispatch, a_failing_trigger_asks_the_host_to_retry_with_a_500)
 Test(dispatch, oversize_http_envelope_answers_the_client_413)
 {
     struct invoke_reply r;
-    invoke_reply_oversize(&app, "Create", 4096, &r);
+    invoke_reply_oversize(&app, "Create", NULL, 5000, 4096, NULL, &r);
     cr_expect_eq(r.host_status, 200);
     json_t *j = json_loadb(r.body, r.body_len, 0, NULL);
     json_t *res = json_object_get(json_object_get(j, "Outputs"), "res");
@@ -194,7 +194,38 @@ Test(dispatch, oversize_http_envelope_answers_the_client_413)
     json_decref(j);
     invoke_reply_release(&r);
 
-    invoke_reply_oversize(&app, "Projector", 4096, &r);
-    cr_expect_eq(r.host_status, 413);
+}
+
+/* A trigger batch over the cap is handed over as a note naming the ids it held. */
+Test(dispatch, oversize_trigger_envelope_reaches_the_function_as_a_note_with_the_ids)
+{
+    /* The documents as bundle v4 sends them: encoded twice, ids and all. */
+    json_t *docs = json_pack("[{s:s, s:s, s:I}, {s:s, s:s, s:I}, {s:s, s:s, s:I}]", "id",
+                             "todolist-a:7", "streamId", "todolist-a", "version",
+                             (json_int_t)7, "id", "todolist-b:1", "streamId",
+                             "todolist-b", "version", (json_int_t)1, "id",
+                             "todolist-a:snapshot", "streamId", "todolist-a", "version",
+                             (json_int_t)7);
+    json_t *env = invoke_trigger_envelope_new("Projector", "documents", docs, 2, NULL);
+    size_t len = 0;
+    char *text = es_json_dumps(env, &len);
+    struct invoke_id_scan *scan = invoke_id_scan_new(10);
+    /* Fed in awkward pieces, as chunks arrive. */
+    for (size_t at = 0; at < len; at += 7)
+        invoke_id_scan_feed(scan, text + at, len - at < 7 ? len - at : 7);
+    struct invoke_reply r;
+    invoke_reply_oversize(&app, "Projector", "inv-1", len, 100, scan, &r);
+    cr_expect_eq(r.host_status, 200, "the function completed: %s", r.body);
+    cr_assert(json_is_object(last_payload));
+    cr_expect(strstr(json_string_value(json_object_get(last_payload, "error")),
+                     "MAX_TRIGGER_ENVELOPE_BYTES") != NULL);
+    json_t *ids = json_object_get(last_payload, "documentIds");
+    cr_expect_eq(json_array_size(ids), 2, "event ids only, once each");
+    cr_expect_str_eq(json_string_value(json_array_get(ids, 0)), "todolist-a:7");
+    cr_expect_str_eq(json_string_value(json_array_get(ids, 1)), "todolist-b:1");
     invoke_reply_release(&r);
+    invoke_id_scan_free(scan);
+    free(text);
+    json_decref(env);
+    json_decref(docs);
 }
