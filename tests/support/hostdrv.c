@@ -476,6 +476,7 @@ int hostdrv_request(struct hostdrv_conn *c, const char *method, const char *path
         fprintf(stderr, "hostdrv: %s %s failed: %s\n", method, path,
                 curl_easy_strerror(rc));
         es_buf_release(&resp);
+        hostdrv_reply_release(out); /* nothing came back: the caller owns nothing */
         return -1;
     }
     char *ct = NULL;
