@@ -62,6 +62,38 @@ enum es_status todo_text_normalize(const char *s, size_t len, const char *field,
     return *out != NULL ? ES_OK : ES_ENOMEM;
 }
 
+/* Bytes of s's first max_chars code points (s is valid UTF-8); *chars gets how many. */
+static size_t text_prefix(const char *s, size_t len, size_t max_chars, size_t *chars)
+{
+    size_t i = 0, n = 0;
+    while (i < len && n < max_chars) {
+        size_t step = es_utf8_seq_len((const unsigned char *)s + i, len - i);
+        if (step == 0)
+            break;
+        i += step;
+        n++;
+    }
+    *chars = n;
+    return i;
+}
+
+bool todo_text_valid(const char *s)
+{
+    if (s == NULL)
+        return false;
+    size_t len = strlen(s), chars = 0;
+    if (len == 0 || blank(s[0]) || blank(s[len - 1]))
+        return false;
+    size_t used = text_prefix(s, len, TODO_TEXT_MAX_CHARS + 1, &chars);
+    return used == len && chars >= 1 && chars <= TODO_TEXT_MAX_CHARS;
+}
+
+size_t todo_text_cut(const char *s, size_t max_chars)
+{
+    size_t chars = 0;
+    return text_prefix(s, strlen(s), max_chars, &chars);
+}
+
 struct todo_list *todo_list_new(void)
 {
     return calloc(1, sizeof(struct todo_list));

@@ -17,10 +17,13 @@
  *   ItemMoveReverted   {itemId, task, status, toListId, reason}
  * Statuses are "To Do", "In Progress" and "Done". Names and tasks are stored
  * trimmed, 1-50 Unicode code points; tasks are unique within a list (exact,
- * case-sensitive comparison). One exception, on purpose: reverting a move
- * restores the item even when its task was reused in the source list while
- * the move was under way - the item is never lost, and the duplicate can be
- * renamed or removed like any other item.
+ * case-sensitive comparison); ids are 1-64 of [A-Za-z0-9_-].
+ *
+ * decide enforces all of these for every command, those of the read side's
+ * reactions included: the HTTP edge is not the only guard. Reverting a move
+ * never loses the item: when its task was reused in the source list while the
+ * move was under way, the restored item's task gets a suffix (" (2)", " (3)",
+ * ...; shortened to stay within 50 characters) so that tasks stay unique.
  */
 #ifndef ES_DOMAIN_TODO_H
 #define ES_DOMAIN_TODO_H
@@ -66,6 +69,12 @@ bool todo_status_parse(const char *s, enum todo_item_status *out);
  */
 enum es_status todo_text_normalize(const char *s, size_t len, const char *field,
                                    char **out, struct es_error *err);
+
+/* True when s is already a normalised name or task (what todo_text_normalize gives). */
+bool todo_text_valid(const char *s);
+
+/* The bytes of the first max_chars code points of s (valid UTF-8). */
+size_t todo_text_cut(const char *s, size_t max_chars);
 
 /* ---- state ---- */
 

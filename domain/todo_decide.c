@@ -1,17 +1,23 @@
 /*
  * todo_decide.c - the rules: (state, command) -> events | rejection.
  *
- * Every command except CREATE needs a list that exists and is not deleted.
- * The two reactions of the move process are forgiving on purpose: MOVE_IN of
- * an item the list already holds and REVERT_MOVE of an item already back (or
- * on a deleted list, which took the item with it) append nothing, so a
- * redelivered event never acts twice.
+ * Every command's fields are checked first, whoever sent it: ids, names,
+ * tasks and reasons as todo.h says (a reaction built from a change-feed event
+ * is input like an HTTP request). Every command except CREATE needs a list
+ * that exists and is not deleted. The two reactions of the move process are
+ * forgiving on purpose: MOVE_IN of an item the list already holds and
+ * REVERT_MOVE of an item already back (or on a deleted list, which took the
+ * item with it) append nothing, so a redelivered event never acts twice.
  */
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "../handler/util/ids.h"
+#include "../handler/util/text.h"
 #include "todo.h"
+
+#define REASON_MAX 200 /* bytes of a revert's reason, e.g. "task_exists" */
 
 static void reject(struct todo_decision *d, enum todo_error e, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -42,6 +48,83 @@ static bool task_taken(const struct todo_list *l, const char *task, const char *
             (except_id == NULL || strcmp(l->items[i].id, except_id) != 0))
             return true;
     return false;
+}
+
+/* A revert's reason: absent, or up to REASON_MAX bytes of UTF-8 text, no controls. */
+static bool reason_valid(const char *r)
+{
+    size_t n = r != NULL ? strlen(r) : 0;
+    if (n > REASON_MAX)
+        return false;
+    for (size_t i = 0; i < n;) {
+        size_t step = es_utf8_seq_len((const unsigned char *)r + i, n - i);
+        if (step == 0 || (unsigned char)r[i] < 0x20 || r[i] == 0x7f)
+            return false;
+        i += step;
+    }
+    return true;
+}
+
+/* The name of the first field of c that breaks the rules, or NULL. */
+static const char *bad_field(const struct todo_cmd *c)
+{
+    switch (c->kind) {
+    case TODO_CREATE:
+    case TODO_RENAME:
+        return todo_text_valid(c->name) ? NULL : "name";
+    case TODO_DELETE:
+        return NULL;
+    case TODO_ADD_ITEM:
+        return !es_id_valid(c->new_item_id) ? "itemId"
+               : !todo_text_valid(c->task)  ? "task"
+                                            : NULL;
+    case TODO_UPDATE_ITEM:
+        return !es_id_valid(c->item_id)                       ? "itemId"
+               : c->task != NULL && !todo_text_valid(c->task) ? "task"
+                                                              : NULL;
+    case TODO_REMOVE_ITEM:
+        return es_id_valid(c->item_id) ? NULL : "itemId";
+    case TODO_SET_STATUSES:
+        if (c->n_item_ids < 1 || c->n_item_ids > TODO_MASS_UPDATE_MAX)
+            return "itemIds";
+        for (size_t i = 0; i < c->n_item_ids; i++)
+            if (!es_id_valid(c->item_ids[i]))
+                return "itemIds";
+        return NULL;
+    case TODO_MOVE_OUT:
+    case TODO_MOVE_IN:
+    case TODO_REVERT_MOVE:
+        return !es_id_valid(c->item_id)                                ? "itemId"
+               : !es_id_valid(c->other_list_id)                        ? "listId"
+               : c->kind != TODO_MOVE_OUT && !todo_text_valid(c->task) ? "task"
+               : !reason_valid(c->reason)                              ? "reason"
+                                                                       : NULL;
+    }
+    return "kind";
+}
+
+/*
+ * A task for the restored item that no other item of l holds: the task itself,
+ * else with " (2)", " (3)", ... - the task cut so that the whole stays within
+ * TODO_TEXT_MAX_CHARS. Written into buf.
+ */
+static const char *free_task(const struct todo_list *l, const char *task, char *buf,
+                             size_t len)
+{
+    if (!task_taken(l, task, NULL))
+        return task;
+    for (unsigned k = 2; k < 100000; k++) {
+        char suffix[16];
+        int sn = snprintf(suffix, sizeof(suffix), " (%u)", k);
+        size_t keep = todo_text_cut(task, TODO_TEXT_MAX_CHARS - (size_t)sn);
+        while (keep > 0 && (task[keep - 1] == ' ' || task[keep - 1] == '\t'))
+            keep--;
+        if (snprintf(buf, len, "%.*s%s", (int)keep, task, suffix) >= (int)len)
+            break;
+        if (!task_taken(l, buf, NULL))
+            return buf;
+    }
+    return NULL;
 }
 
 static json_t *item_data(const struct todo_cmd *c, const char *task,
@@ -152,7 +235,13 @@ static enum es_status decide_live(const struct todo_list *l, const struct todo_c
         if (todo_list_item(l, c->item_id) != NULL)
             return ES_OK;
         {
-            json_t *data = item_data(c, c->task, c->status, "toListId");
+            char renamed[TODO_TEXT_MAX_CHARS * 4 + 16];
+            const char *task = free_task(l, c->task, renamed, sizeof(renamed));
+            if (task == NULL) {
+                reject(d, TODO_TASK_EXISTS, "no free task name for the returned item");
+                return ES_OK;
+            }
+            json_t *data = item_data(c, task, c->status, "toListId");
             if (data != NULL &&
                 json_object_set_new(data, "reason",
                                     json_string(c->reason ? c->reason : "")) != 0) {
@@ -172,6 +261,11 @@ enum es_status todo_decide(const struct todo_list *l, const struct todo_cmd *c,
     d->events = json_array();
     if (d->events == NULL)
         return ES_ENOMEM;
+    const char *bad = bad_field(c);
+    if (bad != NULL) {
+        reject(d, TODO_INVALID, "'%s' is not valid for this command", bad);
+        return ES_OK;
+    }
     if (c->kind == TODO_CREATE) {
         if (l->created) {
             reject(d, TODO_LIST_EXISTS, "the list already exists");

@@ -55,7 +55,8 @@ struct fn_http_response {
     size_t body_len;
 };
 
-/* Metadata.RetryContext of a function with a retry policy. */
+/* Metadata.RetryContext of a function with a retry policy (counts clamped to this). */
+#define FN_RETRY_COUNT_MAX 1000000
 struct fn_retry {
     bool present;            /* false when the function has no retry policy */
     int64_t retry_count;     /* 0 on the first attempt */

@@ -25,6 +25,7 @@
 
 #define MAX_PROJECTIONS 16
 #define VIEW_ATTEMPTS   10
+#define GAP_PAGE        1000 /* events per store read when filling a gap */
 
 static int by_stream_version(const void *a, const void *b)
 {
@@ -179,22 +180,113 @@ static enum es_status project_view(const struct es_projector_opts *p,
                         v->id);
 }
 
-/* The events of version from..to read from the store (a gap), appended to `gap`. */
-static enum es_status read_gap(const struct es_projector_opts *p, const char *stream,
-                               int64_t from, int64_t to, struct es_event_page *gap,
-                               struct es_batch_report *report, struct es_error *err)
+/* Moves page's events onto the end of out (which grows); page is left empty. */
+static enum es_status take_events(struct es_event_page *out, struct es_event_page *page)
 {
-    enum es_status st = p->store->ops->read_stream(
-        p->store, stream, from, (size_t)(to - from + 1), gap, &report->io, err);
-    if (st == ES_OK) {
-        report->gap_events += (unsigned)gap->n;
-        es_log_info(
-            "projector: stream '%s' had a gap; read versions %lld-%lld from the store",
-            stream, (long long)from, (long long)to);
+    if (page->n == 0)
+        return ES_OK;
+    struct es_event *grown = realloc(out->events, (out->n + page->n) * sizeof(*grown));
+    if (grown == NULL)
+        return ES_ENOMEM;
+    out->events = grown;
+    memcpy(out->events + out->n, page->events, page->n * sizeof(*grown));
+    out->n += page->n;
+    free(page->events);
+    memset(page, 0, sizeof(*page));
+    return ES_OK;
+}
+
+/*
+ * The stored events of versions from..to, read page by page - never one
+ * allocation sized by a delivered number - into *out. Fewer than asked is a
+ * failure: a short read (a replica behind) or versions never stored (a
+ * corrupted or forged delivery) must not be applied as if complete.
+ */
+static enum es_status read_range(const struct es_projector_opts *p, const char *stream,
+                                 int64_t from, int64_t to, struct es_event_page *out,
+                                 struct es_batch_report *report, struct es_error *err)
+{
+    memset(out, 0, sizeof(*out));
+    enum es_status st = ES_OK;
+    int64_t next = from;
+    while (st == ES_OK && next <= to) {
+        size_t want = to - next + 1 < GAP_PAGE ? (size_t)(to - next + 1) : GAP_PAGE;
+        struct es_event_page page = {0};
+        st = p->store->ops->read_stream(p->store, stream, next, want, &page, &report->io,
+                                        err);
+        size_t ok = 0;
+        while (st == ES_OK && ok < page.n &&
+               page.events[ok].version == next + (int64_t)ok)
+            ok++;
+        for (size_t i = ok; i < page.n; i++)
+            es_event_release(&page.events[i]);
+        page.n = ok;
+        if (st == ES_OK)
+            st = take_events(out, &page);
+        es_event_page_release(&page);
+        next += (int64_t)ok;
+        if (ok < want)
+            break;
+    }
+    if (st == ES_OK && next <= to)
+        st = es_error_set(err, ES_EIO,
+                          "stream '%s': the event store returned versions %lld-%lld of "
+                          "%lld-%lld (a short read, or events that were never stored); "
+                          "nothing of it is applied",
+                          stream, (long long)from, (long long)next - 1, (long long)from,
+                          (long long)to);
+    if (st != ES_OK) {
+        es_event_page_release(out);
+        return st;
+    }
+    report->gap_events += (unsigned)out->n;
+    es_log_info("projector: stream '%s': read versions %lld-%lld from the store", stream,
+                (long long)from, (long long)to);
+    return ES_OK;
+}
+
+/* True when the events form exactly the versions first, first + 1, ... */
+static bool consecutive(const struct es_event *evs, size_t n, int64_t first)
+{
+    for (size_t i = 0; i < n; i++)
+        if (evs[i].version != first + (int64_t)i)
+            return false;
+    return true;
+}
+
+static bool reacted_to(const struct es_projector_opts *p, const char *stream)
+{
+    for (size_t r = 0; r < p->n_reactors; r++)
+        if (has_prefix(stream, p->reactors[r]->stream_prefix))
+            return true;
+    return false;
+}
+
+static enum es_status react(const struct es_projector_opts *p, const char *stream,
+                            const struct es_event *evs, size_t n,
+                            struct es_batch_report *report, struct es_error *err)
+{
+    struct es_react_env env = {.engine = p->engine, .store = p->store, .io = &report->io};
+    enum es_status st = ES_OK;
+    for (size_t i = 0; st == ES_OK && i < n; i++) {
+        for (size_t r = 0; st == ES_OK && r < p->n_reactors; r++) {
+            if (!has_prefix(stream, p->reactors[r]->stream_prefix))
+                continue;
+            report->reactions++;
+            st = p->reactors[r]->react(&env, &evs[i], err);
+        }
     }
     return st;
 }
 
+/*
+ * One stream's events (delivered: sorted, distinct versions, well-formed). The
+ * versions above the views' lowest one are applied: the delivered events when
+ * they follow on without a hole, else the stored ones, read in full. Reactors
+ * then see every version delivered - the ones the views had passed as stored,
+ * never as delivered, since their reaction may be owed (an earlier attempt
+ * failed after writing the views) but what arrived for them is not trusted.
+ */
 static enum es_status project_stream(const struct es_projector_opts *p,
                                      const struct es_event *delivered, size_t n,
                                      struct es_batch_report *report, struct es_error *err)
@@ -204,6 +296,9 @@ static enum es_status project_stream(const struct es_projector_opts *p,
     size_t n_views = 0;
     const char *aggregate_id = stream;
     enum es_status st = ES_OK;
+    struct es_event_page passed = {0}, fresh = {0};
+    const struct es_event **all = NULL;
+    size_t n_all = 0;
     for (size_t i = 0; i < p->n_projections && n_views < MAX_PROJECTIONS; i++) {
         const struct es_projection *proj = p->projections[i];
         if (!has_prefix(stream, proj->stream_prefix))
@@ -221,42 +316,59 @@ static enum es_status project_stream(const struct es_projector_opts *p,
         if ((st = load_view(p, v, aggregate_id, report, err)) != ES_OK)
             goto out;
     }
-    int64_t base = delivered[0].version - 1;
-    for (size_t i = 0; i < n_views; i++)
+    /* base: the version every view has reached (with no view, all is new). */
+    int64_t last = delivered[n - 1].version;
+    int64_t base = n_views > 0 ? views[0].version : delivered[0].version - 1;
+    for (size_t i = 1; i < n_views; i++)
         base = views[i].version < base ? views[i].version : base;
+    size_t k = 0; /* delivered[k..n) are above base */
+    while (k < n && delivered[k].version <= base)
+        k++;
 
-    struct es_event_page gap = {0};
-    if (delivered[0].version > base + 1 &&
-        (st = read_gap(p, stream, base + 1, delivered[0].version - 1, &gap, report,
-                       err)) != ES_OK)
+    /*
+     * The new versions: the delivered ones when they run on from base + 1; after a
+     * hole before them (a skipped batch), the stored ones of the hole first; after a
+     * hole among them, the stored ones of the whole range.
+     */
+    const struct es_event *news = delivered + k;
+    size_t n_news = n - k;
+    int64_t from = n_news > 0 ? news[0].version : base + 1;
+    if (n_news > 0 && !consecutive(news, n_news, from)) {
+        st = read_range(p, stream, base + 1, last, &fresh, report, err);
+        news = fresh.events;
+        n_news = fresh.n;
+    } else if (n_news > 0 && from > base + 1) {
+        st = read_range(p, stream, base + 1, from - 1, &fresh, report, err);
+    }
+    if (st != ES_OK)
         goto out;
-    const struct es_event **all = calloc(gap.n + n, sizeof(*all));
-    if (all == NULL) {
+    if ((all = calloc(fresh.n + n_news + 1, sizeof(*all))) == NULL) {
         st = ES_ENOMEM;
-        es_event_page_release(&gap);
         goto out;
     }
-    size_t n_all = 0;
-    for (size_t i = 0; i < gap.n; i++)
-        all[n_all++] = &gap.events[i];
-    for (size_t i = 0; i < n; i++)
-        all[n_all++] = &delivered[i];
-
+    for (size_t i = 0; news != fresh.events && i < fresh.n; i++)
+        all[n_all++] = &fresh.events[i];
+    for (size_t i = 0; i < n_news; i++)
+        all[n_all++] = &news[i];
     for (size_t i = 0; st == ES_OK && i < n_views; i++)
         st = project_view(p, &views[i], aggregate_id, all, n_all, report, err);
 
-    struct es_react_env env = {.engine = p->engine, .store = p->store, .io = &report->io};
-    for (size_t i = 0; st == ES_OK && i < n_all; i++) {
-        for (size_t r = 0; st == ES_OK && r < p->n_reactors; r++) {
-            if (!has_prefix(stream, p->reactors[r]->stream_prefix))
-                continue;
-            report->reactions++;
-            st = p->reactors[r]->react(&env, all[i], err);
-        }
+    if (st == ES_OK && k > 0 && reacted_to(p, stream))
+        st = read_range(p, stream, delivered[0].version, delivered[k - 1].version,
+                        &passed, report, err);
+    /* Of the stored range, the versions that were delivered (both in order). */
+    for (size_t i = 0, d = 0; st == ES_OK && i < passed.n; i++) {
+        while (d < k && delivered[d].version < passed.events[i].version)
+            d++;
+        if (d < k && delivered[d].version == passed.events[i].version)
+            st = react(p, stream, &passed.events[i], 1, report, err);
     }
-    free(all);
-    es_event_page_release(&gap);
+    for (size_t i = 0; st == ES_OK && i < n_all; i++)
+        st = react(p, stream, all[i], 1, report, err);
 out:
+    free(all);
+    es_event_page_release(&passed);
+    es_event_page_release(&fresh);
     for (size_t i = 0; i < n_views; i++) {
         json_decref(views[i].doc);
         free(views[i].etag);

@@ -164,6 +164,11 @@ static int64_t int_field(const json_t *obj, const char *name, int64_t dflt)
     return dflt;
 }
 
+static int64_t clamp(int64_t v, int64_t lo, int64_t hi)
+{
+    return v < lo ? lo : v > hi ? hi : v;
+}
+
 void invoke_retry_parse(const json_t *metadata, struct fn_retry *out)
 {
     memset(out, 0, sizeof(*out));
@@ -172,9 +177,11 @@ void invoke_retry_parse(const json_t *metadata, struct fn_retry *out)
     if (json_is_string(rc))
         rc = parsed = es_json_unwrap(rc, 2);
     if (json_is_object(rc)) {
+        /* Clamped: counts are input, and the runtime adds to them. */
         out->present = true;
-        out->retry_count = int_field(rc, "RetryCount", 0);
-        out->max_retry_count = int_field(rc, "MaxRetryCount", 0);
+        out->retry_count = clamp(int_field(rc, "RetryCount", 0), 0, FN_RETRY_COUNT_MAX);
+        out->max_retry_count =
+            clamp(int_field(rc, "MaxRetryCount", 0), -1, FN_RETRY_COUNT_MAX);
     }
     json_decref(parsed);
 }

@@ -76,6 +76,25 @@ json_t *es_event_to_doc(const struct es_event *e)
                      e->meta);
 }
 
+/* [A-Za-z0-9_-] plus the extra characters allowed, 1 to max bytes. */
+static bool word_of(const char *s, size_t max, const char *extra)
+{
+    size_t n = strlen(s);
+    if (n < 1 || n > max)
+        return false;
+    for (const char *p = s; *p != '\0'; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+              (*p >= '0' && *p <= '9') || *p == '_' || *p == '-' ||
+              strchr(extra, *p) != NULL))
+            return false;
+    return true;
+}
+
+bool es_stream_id_valid(const char *s)
+{
+    return s != NULL && word_of(s, ES_STREAM_ID_MAX, "");
+}
+
 enum es_status es_event_from_doc(const json_t *doc, struct es_event *out,
                                  struct es_error *err)
 {
@@ -85,16 +104,27 @@ enum es_status es_event_from_doc(const json_t *doc, struct es_event *out,
     json_t *data = json_object_get(doc, "data");
     json_t *meta = json_object_get(doc, "meta");
     json_t *schema = json_object_get(doc, "schema");
-    if (stream == NULL || type == NULL || !json_is_integer(version) ||
-        json_integer_value(version) < 1 || !json_is_object(data))
+    if (!es_stream_id_valid(stream))
+        return es_error_set(err, ES_EFIELD,
+                            "not a well-formed event document: bad "
+                            "streamId");
+    if (type == NULL || !word_of(type, ES_EVENT_TYPE_MAX, "."))
+        return es_error_set(err, ES_EFIELD, "not a well-formed event document: bad type");
+    if (!json_is_integer(version) || json_integer_value(version) < 1 ||
+        json_integer_value(version) > ES_VERSION_MAX)
+        return es_error_set(err, ES_EFIELD,
+                            "not a well-formed event document: version outside 1..2^53");
+    if (!json_is_object(data) || (meta != NULL && !json_is_object(meta)) ||
+        (schema != NULL && (!json_is_integer(schema) || json_integer_value(schema) < 1 ||
+                            json_integer_value(schema) > 1000)))
         return es_error_set(err, ES_EFIELD, "not a well-formed event document");
     memset(out, 0, sizeof(*out));
     out->stream_id = strdup(stream);
     out->type = strdup(type);
     out->version = (int64_t)json_integer_value(version);
-    out->schema = json_is_integer(schema) ? (int)json_integer_value(schema) : 1;
+    out->schema = schema != NULL ? (int)json_integer_value(schema) : 1;
     out->data = json_incref(data);
-    out->meta = json_is_object(meta) ? json_incref(meta) : json_object();
+    out->meta = meta != NULL ? json_incref(meta) : json_object();
     if (out->stream_id == NULL || out->type == NULL || out->meta == NULL) {
         es_event_release(out);
         return ES_ENOMEM;

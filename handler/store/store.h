@@ -188,6 +188,20 @@ enum es_status es_store_sqlite_open(const char *path, struct es_store **out,
 #define ES_DOC_ID_MAX 1024
 
 /*
+ * What a stored event may be, checked on everything read back or delivered by
+ * the change feed (which is input like any other): stream ids are 1 to
+ * ES_STREAM_ID_MAX of [A-Za-z0-9_-], types 1 to ES_EVENT_TYPE_MAX of
+ * [A-Za-z0-9_.-], versions 1 to 2^53 (the largest integer every JSON reader
+ * keeps exact).
+ */
+#define ES_STREAM_ID_MAX  128
+#define ES_EVENT_TYPE_MAX 64
+#define ES_VERSION_MAX    (INT64_C(1) << 53)
+
+/* A stream id by the rule above (NULL is not). */
+bool es_stream_id_valid(const char *s);
+
+/*
  * "{streamId}:{version}" - the event document id, so a taken version collides.
  * ES_ETOOBIG (and "") when it does not fit in out_len bytes.
  */
@@ -207,7 +221,7 @@ void es_receipt_release(struct es_receipt *r);
  */
 json_t *es_event_to_doc(const struct es_event *e);
 
-/* Reads an event document; ES_EFIELD when it is not a well-formed event. */
+/* Reads an event document; ES_EFIELD when it is not a well-formed event (rules above). */
 enum es_status es_event_from_doc(const json_t *doc, struct es_event *out,
                                  struct es_error *err);
 

@@ -309,11 +309,21 @@ static enum es_status read_events(sqlite3 *db, sqlite3_stmt *st, size_t max,
                                   struct es_error *err)
 {
     memset(out, 0, sizeof(*out));
-    out->events = calloc(max > 0 ? max : 1, sizeof(struct es_event));
-    if (out->events == NULL)
-        return ES_ENOMEM;
-    int rc;
+    /* Grown as rows arrive: max may come from a caller's untrusted number. */
+    size_t cap = 0;
+    int rc = SQLITE_DONE;
     while (out->n < max && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (out->n == cap) {
+            size_t grown = cap == 0 ? 16 : cap * 2;
+            struct es_event *p = realloc(out->events, grown * sizeof(*p));
+            if (p == NULL) {
+                es_event_page_release(out);
+                return ES_ENOMEM;
+            }
+            memset(p + cap, 0, (grown - cap) * sizeof(*p));
+            out->events = p;
+            cap = grown;
+        }
         struct es_event *e = &out->events[out->n];
         e->seq = sqlite3_column_int64(st, 0);
         e->stream_id = column_dup(st, 1);
@@ -333,6 +343,8 @@ static enum es_status read_events(sqlite3 *db, sqlite3_stmt *st, size_t max,
         es_event_page_release(out);
         return sql_error(db, rc, "read events", err);
     }
+    if (out->events == NULL && (out->events = calloc(1, sizeof(*out->events))) == NULL)
+        return ES_ENOMEM;
     if (io != NULL)
         io->events_read += (unsigned)out->n;
     return ES_OK;

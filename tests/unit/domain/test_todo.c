@@ -1562,3 +1562,92 @@ Test(todo_regression, a_delete_before_the_create_changes_nothing)
     cr_expect_not(l->created);
     todo_list_free(l);
 }
+
+/* ---- the rules hold for reactions too (issue: forged change-feed input) ---- */
+
+Test(todo_decide, reactions_with_fields_an_http_command_could_not_send_are_invalid)
+{
+    struct todo_list *l = groceries();
+    char long_task[5001];
+    memset(long_task, 'x', sizeof(long_task) - 1);
+    long_task[sizeof(long_task) - 1] = '\0';
+    char long_id[310];
+    memset(long_id, 'a', sizeof(long_id) - 1);
+    long_id[sizeof(long_id) - 1] = '\0';
+    struct todo_cmd bad[] = {
+        {.kind = TODO_MOVE_IN, .item_id = "i9", .task = long_task, .other_list_id = "L2"},
+        {.kind = TODO_MOVE_IN, .item_id = "../i 9", .task = "Tea", .other_list_id = "L2"},
+        {.kind = TODO_MOVE_IN, .item_id = long_id, .task = "Tea", .other_list_id = "L2"},
+        {.kind = TODO_MOVE_IN, .item_id = "i9", .task = " Tea", .other_list_id = "L2"},
+        {.kind = TODO_MOVE_IN, .item_id = "i9", .task = "Tea", .other_list_id = "L 2"},
+        {.kind = TODO_REVERT_MOVE, .item_id = "i9", .task = "", .other_list_id = "L2"},
+        {.kind = TODO_REVERT_MOVE,
+         .item_id = "i9",
+         .task = "Tea",
+         .other_list_id = "L2",
+         .reason = "line\nbreak"},
+        {.kind = TODO_ADD_ITEM, .new_item_id = "i/9", .task = "Tea"},
+        {.kind = TODO_RENAME, .name = "bad \xff utf8"},
+        {.kind = TODO_SET_STATUSES, .n_item_ids = 0},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        struct todo_decision d;
+        decide(l, bad[i], &d);
+        expect_rejected(&d, TODO_INVALID, "not valid");
+    }
+    todo_list_free(l);
+}
+
+Test(todo_decide, a_revert_whose_task_was_reused_restores_the_item_under_a_free_name)
+{
+    struct todo_list *l = groceries();
+    apply_all(
+        l, "[['ItemMovedOut', {'itemId': 'i2', 'task': 'Bread', 'status': 'Done',"
+           "                   'toListId': 'L2'}],"
+           " ['ItemAdded', {'itemId': 'i4', 'task': 'Bread', 'status': 'To Do'}],"
+           " ['ItemAdded', {'itemId': 'i5', 'task': 'Bread (2)', 'status': 'To Do'}]]");
+    struct todo_decision d;
+    decide(l,
+           (struct todo_cmd){.kind = TODO_REVERT_MOVE,
+                             .item_id = "i2",
+                             .task = "Bread",
+                             .has_status = true,
+                             .status = TODO_DONE,
+                             .other_list_id = "L2",
+                             .reason = "not_found"},
+           &d);
+    expect_events(&d, "[{'type': 'ItemMoveReverted',"
+                      "  'data': {'itemId': 'i2', 'task': 'Bread (3)', 'status': 'Done',"
+                      "           'toListId': 'L2', 'reason': 'not_found'}}]");
+    todo_list_free(l);
+
+    /* A 50-character task is cut (by code points) to make room for the suffix. */
+    const char *long_task = "\xc3\xa9"
+                            "bcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvw";
+    cr_assert(todo_text_valid(long_task));
+    l = groceries();
+    char events[512];
+    snprintf(events, sizeof(events),
+             "[['ItemAdded', {'itemId': 'i7', 'task': '%s', 'status': 'To Do'}]]",
+             long_task);
+    apply_all(l, events);
+    decide(l,
+           (struct todo_cmd){.kind = TODO_REVERT_MOVE,
+                             .item_id = "i8",
+                             .task = long_task,
+                             .has_status = true,
+                             .status = TODO_TO_DO,
+                             .other_list_id = "L2"},
+           &d);
+    cr_assert_eq(d.error, TODO_OK, "%s", d.message);
+    const char *task = json_string_value(
+        json_object_get(json_object_get(json_array_get(d.events, 0), "data"), "task"));
+    cr_expect(todo_text_valid(task), "'%s' is a valid task", task);
+    cr_expect(strncmp(task,
+                      "\xc3\xa9"
+                      "bcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrst (2)",
+                      200) == 0,
+              "%s", task);
+    todo_decision_release(&d);
+    todo_list_free(l);
+}

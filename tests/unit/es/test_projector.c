@@ -308,3 +308,98 @@ Test(projector, undecodable_payloads_and_documents_are_dead_lettered_at_once)
     json_decref(dl);
     free(next);
 }
+
+/* ---- the change feed is input like any other ---- */
+
+static json_t *deadletters(void)
+{
+    json_t *docs = NULL;
+    char *next = NULL;
+    cr_assert_eq(store->ops->deadletter_query(store, NULL, 100, &docs, &next, NULL, NULL),
+                 ES_OK);
+    free(next);
+    return docs;
+}
+
+Test(projector, a_version_no_json_reader_keeps_exact_is_dead_lettered_not_allocated)
+{
+    append("s-a", 2, 0);
+    json_t *batch = docs("s-a", 1, 2);
+    json_object_set_new(json_array_get(batch, 1), "version",
+                        json_integer((json_int_t)1 << 62));
+    struct es_batch_report r = run(batch, false, ES_OK);
+    cr_expect_eq(r.dead_lettered, 1, "the forged document, at once");
+    cr_expect_eq(r.gap_events, 0, "no gap read was sized by it");
+    json_t *v = view("count:a");
+    cr_expect_eq(json_integer_value(json_object_get(v, "version")), 1);
+    json_decref(v);
+    json_t *dead = deadletters();
+    cr_expect(strstr(json_string_value(json_object_get(json_array_get(dead, 0), "error")),
+                     "2^53") != NULL);
+    json_decref(dead);
+}
+
+Test(projector, an_event_past_the_end_of_its_stream_is_never_applied)
+{
+    append("s-a", 2, 0);
+    run(docs("s-a", 1, 2), false, ES_OK);
+    memset(reacted, 0, sizeof(reacted));
+    /* Version 50 of a stream of 2: the versions between were never stored. */
+    json_t *batch = docs("s-a", 2, 2);
+    json_object_set_new(json_array_get(batch, 0), "version", json_integer(50));
+    json_object_set_new(json_array_get(batch, 0), "id", json_string("s-a:50"));
+    struct es_batch_report r = run(json_incref(batch), false, ES_EUNAVAILABLE);
+    cr_expect_eq(r.failed_streams, 1, "a short read fails the stream");
+    json_t *v = view("count:a");
+    cr_expect_eq(json_integer_value(json_object_get(v, "version")), 2, "unchanged");
+    json_decref(v);
+    cr_expect_eq(reacted[2] + reacted[3], 0, "no reaction either");
+    /* On the last attempt it is dead-lettered, not skipped. */
+    r = run(batch, true, ES_OK);
+    cr_expect_eq(r.dead_lettered, 1);
+}
+
+Test(projector, a_hole_inside_a_batch_is_filled_from_the_store)
+{
+    append("s-a", 6, 0);
+    json_t *batch = docs("s-a", 1, 6);
+    json_array_remove(batch, 3); /* version 4 missing */
+    struct es_batch_report r = run(batch, false, ES_OK);
+    json_t *v = view("count:a");
+    cr_expect_eq(json_integer_value(json_object_get(v, "n")), 6);
+    cr_expect_eq(json_integer_value(json_object_get(v, "version")), 6);
+    json_decref(v);
+    cr_expect_gt(r.gap_events, 0);
+    for (int i = 1; i <= 6; i++)
+        cr_expect_eq(reacted[i], 1, "version %d reacted to once", i);
+}
+
+static char seen_type[64];
+
+static enum es_status note_type(const struct es_react_env *env, const struct es_event *ev,
+                                struct es_error *err)
+{
+    (void)env;
+    (void)err;
+    snprintf(seen_type, sizeof(seen_type), "%s", ev->type);
+    return ES_OK;
+}
+
+/* A redelivered version the views passed is reacted to as stored, never as delivered. */
+Test(projector, reactions_to_passed_versions_see_the_stored_event)
+{
+    append("s-a", 3, 0);
+    run(docs("s-a", 1, 3), false, ES_OK);
+    json_t *batch = docs("s-a", 2, 2);
+    json_object_set_new(json_array_get(batch, 0), "type", json_string("Forged"));
+    static const struct es_reactor noter = {"n", "s-", note_type};
+    static const struct es_reactor *const only[] = {&noter};
+    struct es_projector_opts o = opts();
+    o.reactors = only;
+    struct es_batch_report r;
+    struct es_error err = {0};
+    cr_assert_eq(es_project_batch(&o, batch, false, 0, &r, &err), ES_OK, "%s",
+                 err.message);
+    cr_expect_str_eq(seen_type, "E");
+    json_decref(batch);
+}

@@ -226,3 +226,21 @@ Test(envelope, retry_context_is_read_from_metadata)
     cr_expect_eq(r.max_retry_count, -1);
     json_decref(meta);
 }
+
+Test(envelope, retry_counts_are_clamped_so_adding_to_them_cannot_overflow)
+{
+    struct fn_retry r;
+    json_t *meta =
+        json_pack("{s:{s:I, s:I}}", "RetryContext", "RetryCount", (json_int_t)INT64_MAX,
+                  "MaxRetryCount", (json_int_t)INT64_MIN);
+    invoke_retry_parse(meta, &r);
+    cr_expect_eq(r.retry_count, FN_RETRY_COUNT_MAX);
+    cr_expect_eq(r.max_retry_count, -1);
+    json_decref(meta);
+    meta = json_pack("{s:{s:s, s:i}}", "RetryContext", "RetryCount",
+                     "99999999999999999999", "MaxRetryCount", -7);
+    invoke_retry_parse(meta, &r);
+    cr_expect_eq(r.retry_count, FN_RETRY_COUNT_MAX);
+    cr_expect_eq(r.max_retry_count, -1);
+    json_decref(meta);
+}
