@@ -116,7 +116,7 @@ const state = {
   log: [],              // last LOG_SIZE requests
   stats: null,
   replicaLagMs: opts.replicaLagMs,   // 0 = one replica that always has the latest write
-  msi: { ttlSeconds: opts.tokenTtl, fail: null },  // runtime settings of the identity endpoint
+  msi: { ttlSeconds: opts.tokenTtl, tokenBytes: opts.tokenBytes, fail: null },  // identity endpoint settings
   origin: null,         // "http://127.0.0.1:<port>", the account endpoint without the slash
 };
 function resetStats() {
@@ -424,7 +424,7 @@ function tokenSignature(signed) {
   return Buffer.concat(parts).toString('base64url');
 }
 const pad = (n) => crypto.randomBytes(Math.ceil(n * 0.75) + 3).toString('base64url').slice(0, n);
-/** A v1.0 access token for `resource`, exactly opts.tokenBytes long, different every time. */
+/** A v1.0 access token for `resource`, exactly state.msi.tokenBytes long, different every time. */
 function mintToken(resource, expiresOn) {
   const now = Math.floor(Date.now() / 1000);
   const sigLen = 342;                              // base64url of 256 bytes
@@ -434,7 +434,7 @@ function mintToken(resource, expiresOn) {
   let payloadLen;
   for (let blanks = 0; blanks < 4; blanks += 1) {
     header = b64url(`{"typ":"JWT","alg":"RS256","x5t":"${KID}","kid":"${KID}"${' '.repeat(blanks)}}`);
-    payloadLen = opts.tokenBytes - header.length - sigLen - 2;
+    payloadLen = state.msi.tokenBytes - header.length - sigLen - 2;
     if (payloadLen % 4 !== 1) break;
   }
   const claims = {
@@ -1000,19 +1000,26 @@ const control = (status, body) => ({ status, headers: {}, body, charge: 0 });
 
 /** The runtime settings of the identity endpoint, as GET/POST /__rig/msi/config show them. */
 function msiConfigView() {
-  return { ttlSeconds: state.msi.ttlSeconds, fail: state.msi.fail, tokenBytes: opts.tokenBytes,
+  return { ttlSeconds: state.msi.ttlSeconds, tokenBytes: state.msi.tokenBytes, fail: state.msi.fail,
     identity: identity.type === 'UserAssigned' || opts.identityHeader ? identity : null,
     tenantId: TENANT_ID, audiences: acceptedAudiences() };
 }
-/** Applies {ttlSeconds?, fail?} to the identity endpoint; throws on a bad field. */
+/** Applies {ttlSeconds?, tokenBytes?, fail?} to the identity endpoint; throws on a bad field. */
 function setMsiConfig(body) {
   if (!isObject(body)) throw new Error('body must be a JSON object');
-  Object.keys(body).forEach((k) => { if (!['ttlSeconds', 'fail'].includes(k)) throw new Error(`unknown field '${k}'`); });
+  Object.keys(body).forEach((k) => { if (!['ttlSeconds', 'tokenBytes', 'fail'].includes(k)) throw new Error(`unknown field '${k}'`); });
   const next = { ...state.msi };
   if (body.ttlSeconds !== undefined) {
     if (body.ttlSeconds === null) next.ttlSeconds = opts.tokenTtl;
     else if (Number.isInteger(body.ttlSeconds) && body.ttlSeconds >= 0) next.ttlSeconds = body.ttlSeconds;
     else throw new Error('ttlSeconds must be a non-negative integer, or null for --token-ttl');
+  }
+  if (body.tokenBytes !== undefined) {
+    const n = body.tokenBytes === null ? opts.tokenBytes : body.tokenBytes;
+    if (!Number.isInteger(n) || n < MIN_TOKEN_BYTES || n > MAX_TOKEN_BYTES) {
+      throw new Error(`tokenBytes must be an integer in ${MIN_TOKEN_BYTES}..${MAX_TOKEN_BYTES}, or null for --token-bytes`);
+    }
+    next.tokenBytes = n;
   }
   if (body.fail !== undefined) {
     const f = body.fail;
@@ -1061,7 +1068,7 @@ async function handleControl(ctx, query) {
     state.account.databases = new Databases(state.account, ['/id']);  // LSN/rid counters go with it
     state.rules = [];
     state.replicaLagMs = opts.replicaLagMs;
-    state.msi = { ttlSeconds: opts.tokenTtl, fail: null };
+    state.msi = { ttlSeconds: opts.tokenTtl, tokenBytes: opts.tokenBytes, fail: null };
     resetStats();
     return control(200, { ok: true });
   }

@@ -333,10 +333,17 @@ check 'MSI config: fail 500 x2 -> second request 500' 500 "$(msi "$RES&api-versi
 check 'MSI config: then the endpoint heals -> 200' 200 "$(msi "$RES&api-version=2019-08-01" "${IDH[@]}")"
 rig -X POST "$BASE/__rig/msi/config" -d '{"fail":"drop"}' >/dev/null
 check 'MSI config: fail "drop" -> connection closed without a reply' 000 "$(msi "$RES&api-version=2019-08-01" "${IDH[@]}" 2>/dev/null)"
+rig -X POST "$BASE/__rig/msi/config" -d '{"tokenBytes":4096}' >/dev/null
+msi "$RES&api-version=2019-08-01" "${IDH[@]}" >/dev/null
+check 'MSI config: tokenBytes 4096 -> the next token is 4,096 characters' 4096 "$(js 'b.access_token.length')"
+aad "$(js 'b.access_token')" GET "/$CL/docs/e1" -H "$(PKH)"
+check 'AAD: a 4,096-character token -> 200' 200 "$STATUS"
+check 'MSI config: tokenBytes 1000 -> 400' 400 "$(rig -X POST "$BASE/__rig/msi/config" -d '{"tokenBytes":1000}')"
+rig -X POST "$BASE/__rig/msi/config" -d '{"tokenBytes":null}' >/dev/null
 check 'MSI config: bad field -> 400' 400 "$(rig -X POST "$BASE/__rig/msi/config" -d '{"ttl":5}')"
 rig "$BASE/__rig/msi/config" >/dev/null
 check 'MSI config: GET shows ttl back at --token-ttl, no fail, system-assigned identity' 'true' \
-  "$(js 'b.ttlSeconds === 3600 && b.fail === null && b.identity.type === "SystemAssigned"')"
+  "$(js 'b.ttlSeconds === 3600 && b.tokenBytes === 2900 && b.fail === null && b.identity.type === "SystemAssigned"')"
 
 # A user-assigned identity (--identity-client-id) and 4 KB tokens, on a second rig.
 UAMI=3f2a1c5e-8d4b-4f6a-9b7c-1e2d3c4b5a69
@@ -380,10 +387,10 @@ check 'headers over 16 KB -> 400 "The size of the request headers is too long"' 
 
 # ---- 8. control endpoints and keep-alive ------------------------------------------------------
 rig "$BASE/__rig/stats" >/dev/null
-check 'stats count issued tokens' 8 "$(js 'b.tokensIssued')"
+check 'stats count issued tokens' 9 "$(js 'b.tokensIssued')"
 check 'stats count refused Entra requests by reason' '{"invalid":4,"expired":1,"audience":2,"controlPlane":4}' \
   "$(js 'JSON.stringify(b.aadRefused)')"
-check 'stats count identity requests, refusals and injected faults' '18 7 3' \
+check 'stats count identity requests, refusals and injected faults' '19 7 3' \
   "$(js 'b.identityRequests + " " + b.identityRefused + " " + b.identityFaults')"
 check 'stats count the fired faults by kind' '{"respond 429":1,"afterForward 503":1,"drop":1}' \
   "$(js 'JSON.stringify(b.faultsByKind)')"
