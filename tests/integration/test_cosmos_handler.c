@@ -201,7 +201,12 @@ Test(cosmos_handler, sigterm_during_the_start_up_check_exits_0)
     cr_assert_eq(cosmosrig_init_db("checkexit"), 0);
     struct cosmosrig_env ce;
     cosmosrig_env_for("checkexit", &ce);
-    const char *extra[] = {ce.conn, ce.db, "COSMOS_MAX_RETRIES=100", NULL};
+    const char *extra[COSMOSRIG_ENV_MAX + 2];
+    size_t k = 0;
+    for (const char *const *e = ce.list; *e != NULL; e++)
+        extra[k++] = *e;
+    extra[k++] = "COSMOS_MAX_RETRIES=100";
+    extra[k] = NULL;
     const int delays_ms[] = {0, 20, 50};
     for (size_t i = 0; i < sizeof(delays_ms) / sizeof(delays_ms[0]); i++) {
         cr_assert_eq(
