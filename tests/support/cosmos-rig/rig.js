@@ -151,17 +151,62 @@ Items.prototype._set = function quotedEtagSet(data) {
   return itemsSet.call(this, data);
 };
 
-// Every document write (create/replace/upsert/patch all end in _set) gets the next value of
-// a per-container counter as `_lsn`. Inside a batch all writes share one LSN, like a
-// transaction committed at one log position.
+// Every document write gets the next value of a per-container counter: create, replace,
+// upsert and patch (they all end in _set) as the document's `_lsn`, a delete as a log position
+// of its own. Inside a batch all writes share one LSN, like a transaction committed at one
+// log position. The counter is the container's session LSN (one partition-key range).
+function nextLsn(docs) {
+  if (docs.rigBatchLsn) {
+    docs.rigBatchWrote = true;
+    return docs.rigBatchLsn;
+  }
+  docs.rigLsn = (docs.rigLsn || 0) + 1;
+  return docs.rigLsn;
+}
+// A replace (and so an upsert of an existing document, and a patch) deletes the old version,
+// then sets the new one under the same rid. `rigReplacing` holds the old version meanwhile, so
+// that inner delete is not a write of its own and the history knows what the write replaced.
+const itemsReplace = Items.prototype.replace;
+const itemsDelete = Items.prototype.delete;
+Documents.prototype.replace = function rigReplace(data, original) {
+  const old = this._item('/id', data.id, this._getPartition(data)).read();
+  this.rigReplacing = old || null;
+  try { return itemsReplace.call(this, data, original); } finally { this.rigReplacing = undefined; }
+};
+Documents.prototype.delete = function rigDelete(idOrRid, partition) {
+  if (this.rigReplacing !== undefined) return itemsDelete.call(this, idOrRid, partition);
+  rigMaps(this);
+  const old = this._item('/id', idOrRid, partition).read();
+  const r = itemsDelete.call(this, idOrRid, partition);
+  const lsn = nextLsn(this);
+  if (old) noteWrite(this, old, lsn);
+  return r;
+};
 Documents.prototype._set = function lsnSet(data) {
   rigMaps(this);
-  if (this.rigBatchLsn) {
-    data._lsn = this.rigBatchLsn;
-    this.rigBatchWrote = true;
-  } else data._lsn = this.rigLsn = (this.rigLsn || 0) + 1; // eslint-disable-line no-multi-assign
+  data._lsn = nextLsn(this);
+  noteWrite(this, data, data._lsn, this.rigReplacing !== undefined ? this.rigReplacing : null);
   return Items.prototype._set.call(this, data);
 };
+
+// ---- Write history, for lagging replicas (--replica-lag-ms / POST /__rig/config) ---------
+// While replicas lag, every write is logged with its time, LSN and the version it replaced
+// (null: the document did not exist). A replica that lags N ms has applied every write older
+// than N ms; the version of a document at LSN L is the `before` of its first write after L.
+// Entries older than the lag are dropped; with lag off nothing is logged.
+const docKey = (docs, doc) => `${docs._data.pkKey(doc)}\u0002${doc.id}`;
+function noteWrite(docs, doc, lsn, replaced) {
+  if (state.replicaLagMs <= 0) return;
+  const before = replaced === undefined ? doc : replaced;   // a delete logs the deleted version
+  const h = docs.rigHist || (docs.rigHist = []);
+  h.push({ lsn, time: Date.now(), key: docKey(docs, doc), before: before ? structuredClone(before) : null });
+  if (!docs.rigBatchLsn && h.length > 64) {                  // never while a batch may roll back
+    const cutoff = Date.now() - state.replicaLagMs - 1000;
+    let n = 0;
+    while (n < h.length && h[n].time < cutoff) n += 1;
+    if (n > 0) h.splice(0, n);
+  }
+}
 
 // Container indexes. The library keeps a container's documents in two Maps (`_data`:
 // rid -> Item, `_index`: "<pk>:/id:<id>" -> rid) and scans all of `_data` for every query;
@@ -667,6 +712,76 @@ function forward(ctx, extraHeaders = {}) {
   });
 }
 
+// ==== Session tokens and lagging replicas (README "Session tokens and replica lag") =====
+const SESSION_RANGE = '0';                                   // the one partition-key range
+const sessionToken = (lsn) => `${SESSION_RANGE}:-1#${lsn}`; // <range>:<version>#<global LSN>
+/**
+ * The LSN an x-ms-session-token asks for on this container's range: null when absent (or
+ * only about other ranges), else the highest LSN of range "0". Takes compound tokens
+ * ("0:-1#5,1:-1#7"), vector tokens ("-1#5", "1#5#1=3") and simple ones ("5").
+ */
+function parseSessionToken(raw) {
+  if (raw === undefined || raw.trim() === '') return { lsn: null };
+  let lsn = null;
+  for (const part of raw.split(',')) {
+    const seg = part.trim();
+    const i = seg.indexOf(':');
+    const tok = i > 0 ? seg.slice(i + 1) : '';
+    const m = /^(?:(\d+)|-?\d+#(\d+)(?:#\d+=\d+)*)$/.exec(tok);
+    if (!m) return { error: fail(400, `The session token provided '${raw}' is invalid.`, { 'x-ms-substatus': '1001' }) };
+    if (seg.slice(0, i) === SESSION_RANGE) lsn = Math.max(lsn === null ? 0 : lsn, Number(m[1] || m[2]));
+  }
+  return { lsn };
+}
+/** The LSN the lagging replicas have applied: all writes older than the lag. */
+function replicaLsn(docs, latest) {
+  const h = docs.rigHist || [];
+  const cutoff = Date.now() - state.replicaLagMs;
+  for (let i = 0; i < h.length; i += 1) if (h[i].time > cutoff) return h[i].lsn - 1;
+  return latest;
+}
+/**
+ * Where a read is served: {lsn, stale} or {error}. A session token ahead of every write is
+ * 404/1002. With lag on, a read goes to a replica: one that has reached the token's LSN if a
+ * token is given (so a client always reads its own writes), else any, which may lag.
+ */
+function readPosition(ctx, docs) {
+  const latest = docs.rigLsn || 0;
+  const t = parseSessionToken(ctx.req.headers['x-ms-session-token']);
+  if (t.error) return t;
+  if (t.lsn !== null && t.lsn > latest) {
+    state.stats.sessionNotAvailable += 1;
+    return { error: fail(404, 'The read session is not available for the input session token.',
+      { 'x-ms-substatus': '1002', 'x-ms-session-token': sessionToken(latest) }) };
+  }
+  if (state.replicaLagMs <= 0) return { lsn: latest, stale: false };
+  const lsn = Math.min(latest, Math.max(replicaLsn(docs, latest), t.lsn === null ? 0 : t.lsn));
+  if (lsn < latest) state.stats.staleReads += 1;
+  return { lsn, stale: lsn < latest };
+}
+/** First history index whose LSN is after `lsn`. */
+function histFrom(h, lsn) {
+  let lo = 0;
+  let hi = h.length;
+  while (lo < hi) { const mid = (lo + hi) >> 1; if (h[mid].lsn > lsn) hi = mid; else lo = mid + 1; }
+  return lo;
+}
+/** The versions, as of LSN `lsn`, of the documents written since (key -> doc or null). */
+function versionsAt(docs, lsn) {
+  const h = docs.rigHist || [];
+  const out = new Map();
+  for (let i = histFrom(h, lsn); i < h.length; i += 1) if (!out.has(h[i].key)) out.set(h[i].key, h[i].before);
+  return out;
+}
+/** `items` (the current documents in scope) as a replica at `lsn` has them. */
+function snapshot(docs, items, lsn, inScope) {
+  const old = versionsAt(docs, lsn);
+  if (old.size === 0) return items;
+  const out = items.filter((d) => !old.has(docKey(docs, d)));
+  old.forEach((d) => { if (d && inScope(d)) out.push(d); });
+  return out;
+}
+
 // ==== Document handlers ===============================================================
 /** Queries (and the plain read feed): partition-scoped, paged, continuation validated. */
 function runQuery(ctx, coll, spec, { requireScope }) {
@@ -690,6 +805,9 @@ function runQuery(ctx, coll, spec, { requireScope }) {
   let items = pk && pk.values && pkPaths(coll) ? docs._data.partition(pk.values)
     : [...docs._data.values()].map((i) => i.read());
   if (pk && pk.values) items = items.filter((d) => samePk(docPk(coll, d), pk.values));
+  if (ctx.pos && ctx.pos.stale) {
+    items = snapshot(docs, items, ctx.pos.lsn, (d) => !pk || !pk.values || samePk(docPk(coll, d), pk.values));
+  }
   let result;
   try {
     result = docs._getQuery(spec.query).exec(items, { parameters: spec.parameters, udf: docs._userDefinedFunctions(),
@@ -710,7 +828,7 @@ function changeFeed(ctx, coll) {
     return fail(400, `A-IM '${h['a-im']}' is not supported by cosmos-rig (only "Incremental feed").`);
   }
   const docs = rigMaps(coll.documents);
-  const current = docs.rigLsn || 0;
+  const current = ctx.pos ? ctx.pos.lsn : (docs.rigLsn || 0);   // what the serving replica has
   let after = 0;                                       // no If-None-Match: from the beginning
   let since = null;
   const inm = h['if-none-match'];
@@ -729,8 +847,18 @@ function changeFeed(ctx, coll) {
   const max = readPageSize(ctx);
   if (max === null) return fail(400, 'Invalid x-ms-max-item-count header.');
 
-  const changed = docs._data.changedAfter(after, max, (d) =>
-    (since === null || d._ts * 1000 >= since) && (!pk || !pk.values || samePk(docPk(coll, d), pk.values)));
+  const keep = (d) => (since === null || d._ts * 1000 >= since) && (!pk || !pk.values || samePk(docPk(coll, d), pk.values));
+  let changed;
+  if (ctx.pos && ctx.pos.stale) {      // a lagging replica: its versions, in LSN order
+    const inScope = (d) => !pk || !pk.values || samePk(docPk(coll, d), pk.values);
+    const all = snapshot(docs, [...docs._data.values()].map((i) => i.read()), ctx.pos.lsn, inScope);
+    const sorted = all.filter((d) => typeof d._lsn === 'number' && d._lsn > after && keep(d)).sort((a, b) => a._lsn - b._lsn);
+    changed = [];
+    for (const d of sorted) {
+      if (max !== undefined && changed.length >= max && d._lsn !== changed[changed.length - 1]._lsn) break;
+      changed.push(d);
+    }
+  } else changed = docs._data.changedAfter(after, max, keep);
   if (changed.length === 0) {
     // Nothing new: 304, same etag (advanced to the container's LSN if other partitions moved on).
     return { status: 304, headers: { etag: `"${Math.max(after, current)}"` }, charge: 1 };
@@ -757,7 +885,18 @@ function createDoc(ctx, coll) {
 function pointOp(ctx, coll, id) {
   const pk = requirePk(ctx, coll);
   if (pk.error) return pk.error;
-  const doc = findDoc(coll, id, pk);
+  let doc = findDoc(coll, id, pk);
+  if (ctx.method === 'GET' && ctx.pos && ctx.pos.stale) {   // a lagging replica's version
+    const docs = rigMaps(coll.documents);
+    const key = `${pk.values ? pk.values.map(pkCanon).join('\u0001') : ''}\u0002${id}`;
+    const old = versionsAt(docs, ctx.pos.lsn);
+    if (old.has(key)) {
+      doc = old.get(key);
+      if (!doc) return fail(404, 'Entity with the specified id does not exist in the system.');
+      if (ctx.req.headers['if-none-match'] === doc._etag) return { status: 304, headers: { etag: doc._etag }, charge: 1 };
+      return { status: 200, headers: { etag: doc._etag }, body: doc, charge: 1 };
+    }
+  }
   if (!doc) return fail(404, 'Entity with the specified id does not exist in the system.');
   const extra = { 'x-ms-documentdb-partitionkey': pk.raw };
   if (ctx.method === 'GET') {
@@ -835,6 +974,7 @@ function batch(ctx, coll) {
 
   const docs = rigMaps(coll.documents);
   const ridCount = docs._ridCount;
+  const histLen = docs.rigHist ? docs.rigHist.length : 0;
   docs._data.begin();
   docs._index.begin();
   docs.rigBatchLsn = (docs.rigLsn || 0) + 1;
@@ -860,6 +1000,7 @@ function batch(ctx, coll) {
       docs._data.rollback();
       docs._index.rollback();
       docs._ridCount = ridCount;
+      if (docs.rigHist) docs.rigHist.length = histLen;   // its writes never happened
     } else {
       docs._data.commit();
       docs._index.commit();
@@ -874,6 +1015,24 @@ function batch(ctx, coll) {
     charge: final.reduce((s, r) => s + r.requestCharge, 0) || 1 };
 }
 
+/** A request on .../docs or .../docs/{id}. */
+function docsOp(ctx, coll, isQuery) {
+  const s = ctx.segments;
+  const h = ctx.req.headers;
+  if (s.length === 6) return pointOp(ctx, coll, s[5]);
+  if (ctx.method === 'GET') {
+    return h['a-im'] !== undefined ? changeFeed(ctx, coll)
+      : runQuery(ctx, coll, { query: 'SELECT * FROM c' }, { requireScope: false });
+  }
+  if (isQuery) return runQuery(ctx, coll, ctx.json, { requireScope: true });
+  if (ctx.method === 'POST') {
+    if (isTrue(h['x-ms-documentdb-is-upsert'])) return createDoc(ctx, coll);
+    if (isTrue(h['x-ms-cosmos-is-batch-request'])) return batch(ctx, coll);
+    return createDoc(ctx, coll);
+  }
+  return forward(ctx);
+}
+
 /** Routes an authenticated, fault-free request. */
 async function execute(ctx) {
   if (['POST', 'PUT', 'PATCH'].includes(ctx.method)) {
@@ -885,20 +1044,19 @@ async function execute(ctx) {
   if (s.length >= 5 && s.length <= 6 && s[0] === 'dbs' && s[2] === 'colls' && s[4] === 'docs') {
     const coll = getCollection(s[1], s[3]);
     if (!coll) return fail(404, 'Owner resource does not exist.', { 'x-ms-substatus': '1003' });
+    const docs = rigMaps(coll.documents);
     const h = ctx.req.headers;
-    if (s.length === 6) return pointOp(ctx, coll, s[5]);
-    if (ctx.method === 'GET') {
-      return h['a-im'] !== undefined ? changeFeed(ctx, coll)
-        : runQuery(ctx, coll, { query: 'SELECT * FROM c' }, { requireScope: false });
+    const isQuery = ctx.method === 'POST' &&
+      (isTrue(h['x-ms-documentdb-isquery']) || String(h['content-type']).startsWith('application/query+json'));
+    if (ctx.method === 'GET' || isQuery) {   // reads: served by a replica (batches: the primary)
+      ctx.pos = readPosition(ctx, docs);
+      if (ctx.pos.error) return ctx.pos.error;
     }
-    if (ctx.method === 'POST') {
-      if (isTrue(h['x-ms-documentdb-isquery']) || String(h['content-type']).startsWith('application/query+json')) {
-        return runQuery(ctx, coll, ctx.json, { requireScope: true });
-      }
-      if (isTrue(h['x-ms-documentdb-is-upsert'])) return createDoc(ctx, coll);
-      if (isTrue(h['x-ms-cosmos-is-batch-request'])) return batch(ctx, coll);
-      return createDoc(ctx, coll);
-    }
+    const result = await docsOp(ctx, coll, isQuery);
+    // Every reply says how far the replica that served it has come (writes: the primary).
+    result.headers = { 'x-ms-session-token': sessionToken(ctx.pos ? ctx.pos.lsn : (docs.rigLsn || 0)),
+      ...result.headers };
+    return result;
   }
   return forward(ctx);   // databases, containers, udfs, pkranges, GET /
 }

@@ -72,7 +72,7 @@ call() {
 # Document helpers on the test container (pk header ["s1"] unless PK is set).
 PKH() { printf 'x-ms-documentdb-partitionkey: ["%s"]' "${PK:-s1}"; }
 create_doc() { call POST "/$CL/docs" docs "$CL" -H "$(PKH)" -H 'Content-Type: application/json' -d "$1"; }
-read_doc() { call GET "/$CL/docs/$1" docs "$CL/docs/$1" -H "$(PKH)"; }
+read_doc() { local id="$1"; shift; call GET "/$CL/docs/$id" docs "$CL/docs/$id" -H "$(PKH)" "$@"; }
 batch() {
   call POST "/$CL/docs" docs "$CL" -H "$(PKH)" -H 'Content-Type: application/json' \
     -H 'x-ms-cosmos-is-batch-request: True' -H 'x-ms-cosmos-batch-atomic: True' -d "$1"
@@ -385,7 +385,95 @@ call GET /dbs dbs '' -H "X-Pad: $(head -c 17000 /dev/zero | tr '\0' a)"
 check 'headers over 16 KB -> 400 "The size of the request headers is too long"' '400 true' \
   "$STATUS $(grep -q 'The size of the request headers is too long' "$TMP/body" && echo true)"
 
-# ---- 8. control endpoints and keep-alive ------------------------------------------------------
+# ---- 8. session tokens and lagging replicas (a third rig, --replica-lag-ms 6000) --------------
+start_rig lag --replica-lag-ms 6000
+MAIN_BASE="$BASE"; BASE="$RIG_URL"
+call POST /dbs dbs '' -H 'Content-Type: application/json' -d "{\"id\":\"$DB\"}" >/dev/null
+call POST "/dbs/$DB/colls" colls "dbs/$DB" -H 'Content-Type: application/json' \
+  -d "{\"id\":\"$COLL\",\"partitionKey\":{\"paths\":[\"/streamId\"],\"kind\":\"Hash\",\"version\":2}}"
+check 'lag rig: GET /__rig/config shows --replica-lag-ms' 6000 "$(rig "$BASE/__rig/config" >/dev/null; js 'b.replicaLagMs')"
+check 'lag rig: POST /__rig/config replicaLagMs 0 turns lag off' '200 0' \
+  "$(rig -X POST "$BASE/__rig/config" -d '{"replicaLagMs":0}') $(js 'b.replicaLagMs')"
+lsn() { hdr x-ms-session-token | sed -n 's/^0:-1#\([0-9][0-9]*\)$/\1/p'; }
+create_doc '{"id":"a1","streamId":"s1","n":1}'; T1="$(lsn)"
+check 'session: a create answers x-ms-session-token 0:-1#<lsn>' true "$( [ -n "$T1" ] && echo true)"
+create_doc '{"id":"a2","streamId":"s1"}'; T2="$(lsn)"
+check 'session: the next write answers the next LSN' "$((T1 + 1))" "$T2"
+read_doc a1
+check 'session: a read answers the LSN it has reached' "$T2" "$(lsn)"
+read_doc a1 -H "x-ms-session-token: 0:-1#$((T2 + 5))"
+check 'session: a token ahead of every write -> 404 substatus 1002' '404 1002' "$STATUS $(hdr x-ms-substatus)"
+check 'session: 1002 message is the real one' 'The read session is not available for the input session token.' "$(js 'b.message')"
+read_doc a1 -H 'x-ms-session-token: garbage'
+check 'session: a malformed token -> 400' 400 "$STATUS"
+read_doc a1 -H "x-ms-session-token: 1:-1#999,0:-1#$T2"
+check 'session: compound token, other ranges ignored -> 200' 200 "$STATUS"
+read_doc a1 -H "x-ms-session-token: 0:$T2"
+check 'session: simple token 0:<lsn> -> 200' 200 "$STATUS"
+call DELETE "/$CL/docs/a2" docs "$CL/docs/a2" -H "$(PKH)"; T3="$(lsn)"
+check 'session: a delete is a write with its own LSN' "204 $((T2 + 1))" "$STATUS $T3"
+
+check 'lag: POST /__rig/config replicaLagMs 6000 turns lag on' 200 "$(rig -X POST "$BASE/__rig/config" -d '{"replicaLagMs":6000}')"
+create_doc '{"id":"b1","streamId":"s1"}'; T4="$(lsn)"
+read_doc b1
+check 'lag: a read without a token does not see a create of the last N ms -> 404' 404 "$STATUS"
+check 'lag: ... and answers the lagging replica LSN' "$T3" "$(lsn)"
+read_doc b1 -H "x-ms-session-token: 0:-1#$T3"
+check 'lag: a read with an older token does not see it either -> 404' 404 "$STATUS"
+read_doc b1 -H "x-ms-session-token: 0:-1#$T4"
+check 'lag: a read with the write token sees it -> 200' "200 $T4" "$STATUS $(lsn)"
+call PUT "/$CL/docs/a1" docs "$CL/docs/a1" -H "$(PKH)" -H 'Content-Type: application/json' -d '{"id":"a1","streamId":"s1","n":2}'
+T5="$(lsn)"
+call PATCH "/$CL/docs/a1" docs "$CL/docs/a1" -H "$(PKH)" -H 'Content-Type: application/json_patch+json' \
+  -d '{"operations":[{"op":"incr","path":"/n","value":1}]}'
+T6="$(lsn)"
+check 'lag: replace and patch answer the next LSNs' "$((T4 + 1)) $((T4 + 2))" "$T5 $T6"
+read_doc a1
+check 'lag: a read without a token gets the version before the replace' '200 1' "$STATUS $(js 'b.n')"
+read_doc a1 -H "x-ms-session-token: 0:-1#$T5"
+check 'lag: with the replace token, the replaced version' 2 "$(js 'b.n')"
+read_doc a1 -H "x-ms-session-token: 0:-1#$T6"
+check 'lag: with the patch token, the patched version' 3 "$(js 'b.n')"
+LQ='{"query":"SELECT VALUE c.id FROM c ORDER BY c.id"}'
+query "$LQ"
+check 'lag: a query without a token leaves the new document out' '["a1"]' "$(js 'JSON.stringify(b.Documents)')"
+query '{"query":"SELECT VALUE c.n FROM c WHERE c.id = \"a1\""}'
+check 'lag: ... and sees the old version' '[1]' "$(js 'JSON.stringify(b.Documents)')"
+query "$LQ" -H "x-ms-session-token: 0:-1#$T6"
+check 'lag: a query with the latest token sees all' '["a1","b1"]' "$(js 'JSON.stringify(b.Documents)')"
+call GET "/$CL/docs" docs "$CL" -H "$(PKH)"
+check 'lag: the read feed without a token leaves it out' 'a1' "$(js 'b.Documents.map(d => d.id).join()')"
+change_feed -H "$(PKH)"
+check 'lag: the change feed without a token: only the old version of a1' 'a1@1' "$(js 'b.Documents.map(d => d.id + "@" + d.n).join()')"
+change_feed -H "$(PKH)" -H "x-ms-session-token: 0:-1#$T6"
+check 'lag: the change feed with the latest token: b1, then a1 as patched' 'b1,a1@3' \
+  "$(js 'b.Documents.map(d => d.id + (d.n ? "@" + d.n : "")).join()')"
+call DELETE "/$CL/docs/b1" docs "$CL/docs/b1" -H "$(PKH)"; T7="$(lsn)"
+read_doc b1 -H "x-ms-session-token: 0:-1#$T6"
+check 'lag: a read at a token before the delete still finds it' 200 "$STATUS"
+read_doc b1 -H "x-ms-session-token: 0:-1#$T7"
+check 'lag: a read with the delete token -> 404' 404 "$STATUS"
+create_doc '{"id":"c1","streamId":"s1"}'
+batch '[{"operationType":"Read","id":"c1"}]'
+check 'lag: a batch holding only a Read is served by the primary -> 200' '200 [200]' \
+  "$STATUS $(js 'JSON.stringify(b.map(r => r.statusCode))')"
+read_doc a1 -H "x-ms-session-token: 0:-1#$((T7 + 100))"
+check 'lag: a token from the future -> 404/1002' '404 1002' "$STATUS $(hdr x-ms-substatus)"
+rig "$BASE/__rig/stats" >/dev/null
+check 'lag: stats count stale reads and 1002s' true "$(js 'b.staleReads >= 8 && b.sessionNotAvailable === 2')"
+sleep 6.2
+read_doc a1
+check 'lag: N ms later a read without a token sees the latest' '200 3' "$STATUS $(js 'b.n')"
+read_doc b1
+check 'lag: ... and the delete' 404 "$STATUS"
+check 'lag: POST /__rig/config with a negative lag -> 400' 400 "$(rig -X POST "$BASE/__rig/config" -d '{"replicaLagMs":-1}')"
+check 'lag: POST /__rig/config with an unknown field -> 400' 400 "$(rig -X POST "$BASE/__rig/config" -d '{"lag":1}')"
+rig -X POST "$BASE/__rig/config" -d '{"replicaLagMs":0}' >/dev/null
+check 'lag: POST /__rig/reset puts the lag back to --replica-lag-ms' 6000 \
+  "$(rig -X POST "$BASE/__rig/reset" >/dev/null; rig "$BASE/__rig/config" >/dev/null; js 'b.replicaLagMs')"
+BASE="$MAIN_BASE"
+
+# ---- 9. control endpoints and keep-alive ------------------------------------------------------
 rig "$BASE/__rig/stats" >/dev/null
 check 'stats count issued tokens' 9 "$(js 'b.tokensIssued')"
 check 'stats count refused Entra requests by reason' '{"invalid":4,"expired":1,"audience":2,"controlPlane":4}' \
