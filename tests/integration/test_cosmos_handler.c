@@ -269,8 +269,12 @@ Test(cosmos_handler, a_managed_identity_gets_and_reuses_its_token)
              cosmosrig_endpoint());
     snprintf(msi, sizeof(msi), "IDENTITY_ENDPOINT=%s/__rig/msi/token",
              cosmosrig_endpoint());
-    const char *env[] = {endpoint, msi, "IDENTITY_HEADER=" COSMOSRIG_IDENTITY_HEADER,
-                         "COSMOS_DATABASE=identity", NULL};
+    const char *env[] = {endpoint,
+                         msi,
+                         "IDENTITY_HEADER=" COSMOSRIG_IDENTITY_HEADER,
+                         "CosmosDB__clientId=" COSMOSRIG_IDENTITY_CLIENT_ID,
+                         "COSMOS_DATABASE=identity",
+                         NULL};
     json_t *before = cosmosrig_stats();
     struct hostdrv_opts o = {.app_dir = ES_APP_DIR, .env = env};
     struct hostdrv *d = NULL;
