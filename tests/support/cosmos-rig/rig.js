@@ -66,7 +66,7 @@ const USAGE = 'usage: node rig.js --key <base64 master key> [--port 0] [--host 1
   '                   [--identity-header <secret>] [--identity-client-id <guid>]\n' +
   '                   [--token-ttl <seconds>] [--token-bytes <n>] [--replica-lag-ms <ms>]\n';
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const MIN_TOKEN_BYTES = 1536;            // the claims of a real managed-identity token need ~1.4 KB
+const MIN_TOKEN_BYTES = 1536;            // the claims the rig puts in a token take ~1.4 KB
 const MAX_TOKEN_BYTES = 12288;           // still fits the 16 KB header limit below
 
 function die(msg) { process.stderr.write(`cosmos-rig: ${msg}\n${USAGE}`); process.exit(2); }
