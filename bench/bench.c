@@ -57,7 +57,8 @@ static void die(const char *what)
  */
 static struct hostdrv *start_app(const char *name, bool baseline, const char *extra)
 {
-    static char env1[512], env2[256];
+    static char env1[sizeof(((struct cosmosrig_env *)0)->conn)],
+        env2[sizeof(((struct cosmosrig_env *)0)->db)];
     const char *env[4] = {NULL, NULL, NULL, NULL};
     if (store_kind != STORE_SQLITE) {
         char db[128];

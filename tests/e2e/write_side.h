@@ -57,7 +57,7 @@ static inline struct hostdrv *ws_start_with(const char *shared, const char *cons
     if (shared == NULL)
         snprintf(name + strlen(name), sizeof(name) - strlen(name), "-%d", n++);
     static struct cosmosrig_env cenv;
-    const char *env[16];
+    const char *env[COSMOSRIG_ENV_MAX + 16];
     size_t k = 0;
     if (ws_on_cosmos()) {
         cr_assert_not_null(cosmosrig_endpoint(),
@@ -65,13 +65,14 @@ static inline struct hostdrv *ws_start_with(const char *shared, const char *cons
                            "tests/support/cosmos-rig (make test does)");
         cr_assert_eq(cosmosrig_init_db(name), 0);
         cosmosrig_env_for(name, &cenv);
-        env[k++] = cenv.conn;
-        env[k++] = cenv.db;
+        for (const char *const *e = cenv.list; *e != NULL; e++)
+            env[k++] = *e;
     } else if (shared != NULL) {
         snprintf(path_env, sizeof(path_env), "EVENT_STORE_PATH=/tmp/es-e2e-%s.db", name);
         env[k++] = path_env;
     }
-    for (const char *const *e = extra; e != NULL && *e != NULL && k < 15; e++)
+    for (const char *const *e = extra;
+         e != NULL && *e != NULL && k < COSMOSRIG_ENV_MAX + 15; e++)
         env[k++] = *e;
     env[k] = NULL;
     struct hostdrv_opts o = {.app_dir = ES_APP_DIR, .env = env};

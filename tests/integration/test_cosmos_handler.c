@@ -201,7 +201,12 @@ Test(cosmos_handler, sigterm_during_the_start_up_check_exits_0)
     cr_assert_eq(cosmosrig_init_db("checkexit"), 0);
     struct cosmosrig_env ce;
     cosmosrig_env_for("checkexit", &ce);
-    const char *extra[] = {ce.conn, ce.db, "COSMOS_MAX_RETRIES=100", NULL};
+    const char *extra[COSMOSRIG_ENV_MAX + 2];
+    size_t k = 0;
+    for (const char *const *e = ce.list; *e != NULL; e++)
+        extra[k++] = *e;
+    extra[k++] = "COSMOS_MAX_RETRIES=100";
+    extra[k] = NULL;
     const int delays_ms[] = {0, 20, 50};
     for (size_t i = 0; i < sizeof(delays_ms) / sizeof(delays_ms[0]); i++) {
         cr_assert_eq(
@@ -264,8 +269,12 @@ Test(cosmos_handler, a_managed_identity_gets_and_reuses_its_token)
              cosmosrig_endpoint());
     snprintf(msi, sizeof(msi), "IDENTITY_ENDPOINT=%s/__rig/msi/token",
              cosmosrig_endpoint());
-    const char *env[] = {endpoint, msi, "IDENTITY_HEADER=" COSMOSRIG_IDENTITY_HEADER,
-                         "COSMOS_DATABASE=identity", NULL};
+    const char *env[] = {endpoint,
+                         msi,
+                         "IDENTITY_HEADER=" COSMOSRIG_IDENTITY_HEADER,
+                         "CosmosDB__clientId=" COSMOSRIG_IDENTITY_CLIENT_ID,
+                         "COSMOS_DATABASE=identity",
+                         NULL};
     json_t *before = cosmosrig_stats();
     struct hostdrv_opts o = {.app_dir = ES_APP_DIR, .env = env};
     struct hostdrv *d = NULL;

@@ -34,8 +34,8 @@ static struct es_store *suite_open(void)
     cr_assert_eq(cosmosrig_init_db(db), 0);
     static struct cosmosrig_env env; /* putenv keeps pointers into it */
     cosmosrig_env_for(db, &env);
-    putenv(env.conn);
-    putenv(env.db);
+    for (const char *const *e = env.list; *e != NULL; e++)
+        putenv((char *)*e);
     struct es_store *s = NULL;
     struct es_error err = {0};
     cr_assert_eq(es_config_load(&cfg, &err), ES_OK, "%s", err.message);

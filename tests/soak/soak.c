@@ -417,7 +417,13 @@ static bool start(struct soak *s)
     char cache[64], snap[64];
     snprintf(cache, sizeof(cache), "STATE_CACHE_STREAMS=%d", s->o.cache_streams);
     snprintf(snap, sizeof(snap), "SNAPSHOT_EVERY=%d", s->o.snapshot_every);
-    const char *env[] = {ce.conn, ce.db, cache, snap, NULL};
+    const char *env[COSMOSRIG_ENV_MAX + 3];
+    size_t k = 0;
+    for (const char *const *e = ce.list; *e != NULL; e++)
+        env[k++] = *e;
+    env[k++] = cache;
+    env[k++] = snap;
+    env[k] = NULL;
     struct hostdrv_opts ho = {.app_dir = ES_APP_DIR, .env = env};
     if (hostdrv_start(&ho, &s->h) != 0) {
         fprintf(stderr, "soak: the handler did not start\n");

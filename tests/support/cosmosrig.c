@@ -6,6 +6,7 @@
 #include <curl/curl.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,23 @@
 #include "../../handler/util/timeutil.h"
 
 #define RIG_DIR ES_SOURCE_DIR "/tests/support/cosmos-rig"
+
+/* snprintf that refuses to truncate: a test helper stops rather than send a cut value. */
+#define FMT(buf, ...) fmt_checked((buf), sizeof(buf), __VA_ARGS__)
+__attribute__((format(printf, 3, 4))) static void fmt_checked(char *buf, size_t size,
+                                                              const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(buf, size, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= size) {
+        fprintf(stderr,
+                "cosmosrig: a %d-byte value does not fit a %zu-byte buffer: %.60s...\n",
+                n, size, buf);
+        abort();
+    }
+}
 
 bool cosmosrig_available(void)
 {
@@ -66,9 +84,12 @@ pid_t cosmosrig_start_shared(void)
             _exit(127);
         dup2(fd, STDOUT_FILENO);
         dup2(fd, STDERR_FILENO);
+        char token_bytes[16];
+        snprintf(token_bytes, sizeof(token_bytes), "%d", COSMOSRIG_TOKEN_BYTES);
         execlp("node", "node", RIG_DIR "/rig.js", "--port", "0", "--host", "127.0.0.1",
                "--key", COSMOSRIG_KEY, "--identity-header", COSMOSRIG_IDENTITY_HEADER,
-               (char *)NULL);
+               "--identity-client-id", COSMOSRIG_IDENTITY_CLIENT_ID, "--token-bytes",
+               token_bytes, (char *)NULL);
         _exit(127);
     }
     char url[256];
@@ -127,8 +148,8 @@ static long control(const char *method, const char *path, const char *body,
     const char *ep = cosmosrig_endpoint();
     if (ep == NULL)
         return -1;
-    char url[512];
-    snprintf(url, sizeof(url), "%s%s", ep, path);
+    char url[1024];
+    FMT(url, "%s%s", ep, path);
     CURL *h = curl_easy_init();
     struct curl_slist *hl = curl_slist_append(NULL, "Content-Type: application/json");
     struct es_buf sink;
@@ -166,22 +187,96 @@ json_t *cosmosrig_stats(void)
     return j;
 }
 
+long long cosmosrig_stat(const char *name)
+{
+    json_t *all = cosmosrig_stats();
+    json_t *v = all;
+    char part[128];
+    for (const char *p = name; v != NULL && *p != '\0';) {
+        size_t n = strcspn(p, ".");
+        if (n >= sizeof(part)) {
+            v = NULL;
+            break;
+        }
+        memcpy(part, p, n);
+        part[n] = '\0';
+        v = json_object_get(v, part);
+        p += n + (p[n] == '.');
+    }
+    long long r = json_is_integer(v) ? (long long)json_integer_value(v) : -1;
+    json_decref(all);
+    return r;
+}
+
+int cosmosrig_msi_config(const char *json)
+{
+    return control("POST", "/__rig/msi/config", json, NULL) == 200 ? 0 : -1;
+}
+
+int cosmosrig_msi_ttl(int ttl_seconds)
+{
+    char body[64];
+    if (ttl_seconds < 0)
+        FMT(body, "{\"ttlSeconds\":null}");
+    else
+        FMT(body, "{\"ttlSeconds\":%d}", ttl_seconds);
+    return cosmosrig_msi_config(body);
+}
+
+int cosmosrig_msi_fail(int status, int count)
+{
+    char body[96];
+    if (status == 0 || count <= 0)
+        FMT(body, "{\"fail\":null}");
+    else
+        FMT(body, "{\"fail\":{\"status\":%d,\"count\":%d}}", status, count);
+    return cosmosrig_msi_config(body);
+}
+
+int cosmosrig_config(const char *json)
+{
+    return control("POST", "/__rig/config", json, NULL) == 200 ? 0 : -1;
+}
+
+bool cosmosrig_identity_mode(void)
+{
+    const char *a = getenv("ES_TEST_COSMOS_AUTH");
+    return a != NULL && strcmp(a, "identity") == 0;
+}
+
 void cosmosrig_env_for(const char *db, struct cosmosrig_env *out)
 {
     const char *ep = cosmosrig_endpoint();
-    snprintf(out->conn, sizeof(out->conn), "CosmosDB=AccountEndpoint=%s/;AccountKey=%s;",
-             ep != NULL ? ep : "http://127.0.0.1:1", COSMOSRIG_KEY);
-    snprintf(out->db, sizeof(out->db), "COSMOS_DATABASE=%s", db);
-    out->list[0] = out->conn;
-    out->list[1] = out->db;
-    out->list[2] = NULL;
+    if (ep == NULL)
+        ep = "http://127.0.0.1:1";
+    size_t k = 0;
+    memset(out, 0, sizeof(*out));
+    if (cosmosrig_identity_mode()) {
+        FMT(out->conn, "CosmosDB__accountEndpoint=%s/", ep);
+        FMT(out->credential, "CosmosDB__credential=managedidentity");
+        FMT(out->client_id, "CosmosDB__clientId=%s", COSMOSRIG_IDENTITY_CLIENT_ID);
+        FMT(out->identity_endpoint, "IDENTITY_ENDPOINT=%s/__rig/msi/token", ep);
+        FMT(out->identity_header, "IDENTITY_HEADER=%s", COSMOSRIG_IDENTITY_HEADER);
+        out->list[k++] = out->conn;
+        out->list[k++] = out->credential;
+        out->list[k++] = out->client_id;
+        out->list[k++] = out->identity_endpoint;
+        out->list[k++] = out->identity_header;
+    } else {
+        FMT(out->conn, "CosmosDB=AccountEndpoint=%s/;AccountKey=%s;", ep, COSMOSRIG_KEY);
+        out->list[k++] = out->conn;
+    }
+    FMT(out->db, "COSMOS_DATABASE=%s", db);
+    out->list[k++] = out->db;
+    out->list[k] = NULL;
 }
 
 int cosmosrig_init_db(const char *db)
 {
-    char conn[512];
-    snprintf(conn, sizeof(conn), "AccountEndpoint=%s/;AccountKey=%s;",
-             cosmosrig_endpoint(), COSMOSRIG_KEY);
+    /* Always the master key: creating databases and containers is control plane,
+     * which Cosmos (and the rig) refuse to an Entra token. */
+    char conn[1024];
+    FMT(conn, "AccountEndpoint=%s/;AccountKey=%s;", cosmosrig_endpoint(), COSMOSRIG_KEY);
     struct es_config cfg;
     setenv("CosmosDB", conn, 1);
     setenv("COSMOS_DATABASE", db, 1);

@@ -19,6 +19,12 @@
     "C2y6yDjf5/"                                                                         \
     "R+ob0N8A7Cgv30VRDJIWEHLM+4QDU5DE2nQ9nDuVTqobD4b8mGGyPMbIZnqyMsEcaGQy67XIw/Jw=="
 #define COSMOSRIG_IDENTITY_HEADER "rig-identity-secret"
+/* The shared rig's app has this user-assigned identity and no system-assigned one, so
+ * a token request must name it (client_id), as on a Functions app with a user-assigned
+ * identity. */
+#define COSMOSRIG_IDENTITY_CLIENT_ID "5d0c3a9e-7b14-4c2f-9e61-2f8b7a4c1d05"
+/* Length of the Entra tokens the shared rig issues (real ones are 1.5-4 KB). */
+#define COSMOSRIG_TOKEN_BYTES 2900
 
 /* True when the rig's npm packages are installed (npm ci in tests/support/cosmos-rig). */
 bool cosmosrig_available(void);
@@ -42,16 +48,52 @@ int cosmosrig_faults(const char *rules_json);
 json_t *cosmosrig_stats(void);
 
 /*
- * Environment entries that point the handler at the rig with database `db`:
- * CosmosDB (connection string) and COSMOS_DATABASE. Written into buf; returns
- * a NULL-terminated array of 2 strings inside buf's storage.
+ * Environment entries that point the handler at the rig with database `db`.
+ *
+ * By default: CosmosDB (a connection string with the master key) and
+ * COSMOS_DATABASE. When the environment says ES_TEST_COSMOS_AUTH=identity, the
+ * managed-identity settings instead: CosmosDB__accountEndpoint,
+ * CosmosDB__credential=managedidentity, CosmosDB__clientId, IDENTITY_ENDPOINT
+ * (the rig's /__rig/msi/token), IDENTITY_HEADER and COSMOS_DATABASE.
+ *
+ * Use `list` (NULL-terminated, pointing into the struct): `conn` and `db` alone
+ * are only the whole environment in key mode. A value that does not fit aborts.
  */
+#define COSMOSRIG_ENV_MAX 8
 struct cosmosrig_env {
-    char conn[512];
-    char db[160];
-    const char *list[3];
+    char conn[1024]; /* CosmosDB=... or CosmosDB__accountEndpoint=... */
+    char db[320];    /* COSMOS_DATABASE=<db> */
+    char credential[64];
+    char client_id[96];
+    char identity_endpoint[1024];
+    char identity_header[256];
+    const char *list[COSMOSRIG_ENV_MAX + 1];
 };
 void cosmosrig_env_for(const char *db, struct cosmosrig_env *out);
+
+/* True when ES_TEST_COSMOS_AUTH=identity: handlers reach the rig by managed identity. */
+bool cosmosrig_identity_mode(void);
+
+/*
+ * POSTs settings (a JSON object, see the rig's README) to /__rig/msi/config:
+ * {"ttlSeconds": n, "tokenBytes": n, "fail": {"status": 500, "count": 3} | "drop" |
+ * null}. 0 on success.
+ */
+int cosmosrig_msi_config(const char *json);
+
+/* Tokens issued from now on live ttl_seconds (< 0: back to the rig's default). 0 on
+ * success. */
+int cosmosrig_msi_ttl(int ttl_seconds);
+
+/* The next `count` token requests get `status` (0: heal the endpoint). 0 on success. */
+int cosmosrig_msi_fail(int status, int count);
+
+/* POSTs settings to /__rig/config, e.g. {"replicaLagMs": 200}. 0 on success. */
+int cosmosrig_config(const char *json);
+
+/* A whole-number entry of /__rig/stats ("tokensIssued", "maxAuthorizationBytes",
+ * "aadRefused.expired", ...: a dot goes one object down), or -1. */
+long long cosmosrig_stat(const char *name);
 
 /* Creates database `db` and its containers through the store code (handler init). 0 on
  * success. */

@@ -10,7 +10,10 @@
  *   - 404/400 instead of the library's 500s, partition-scoped queries, O(n) queries, and
  *     per-partition and LSN indexes so queries, the change feed and batch rollback cost
  *     what they return or touch, not the container's size;
- *   - id and size validation; fault injection; /__rig control endpoints.
+ *   - id and size validation; fault injection; /__rig control endpoints;
+ *   - a managed-identity endpoint as strict as App Service's, JWT-shaped Entra tokens of
+ *     real size, and the data plane's checks of them (expiry, audience, control plane);
+ *   - session tokens, and optionally replicas that lag (--replica-lag-ms).
  *
  * How it hooks into the library (all via the package's own CommonJS modules):
  *   - lib/account default export is replaced by a subclass so we capture the Account
@@ -22,7 +25,8 @@
  *   - the query transformer's `[...$, x]` reducers and helpers.stripUndefined are
  *     rewritten so queries are O(n) instead of O(n^2).
  *
- * Usage: node rig.js --port 0 --host 127.0.0.1 --key <base64> [--identity-header <s>] [--token-ttl <s>]
+ * Usage: node rig.js --port 0 --host 127.0.0.1 --key <base64> [--identity-header <s>]
+ *        [--identity-client-id <guid>] [--token-ttl <s>] [--token-bytes <n>] [--replica-lag-ms <ms>]
  * Prints exactly one stdout line when ready: "cosmos-rig listening on http://<host>:<port>".
  */
 'use strict';
@@ -59,12 +63,17 @@ const LOG_SIZE = 1000;
 
 // ==== Command line ====================================================================
 const USAGE = 'usage: node rig.js --key <base64 master key> [--port 0] [--host 127.0.0.1]\n' +
-  '                   [--identity-header <secret>] [--token-ttl <seconds>]\n';
+  '                   [--identity-header <secret>] [--identity-client-id <guid>]\n' +
+  '                   [--token-ttl <seconds>] [--token-bytes <n>] [--replica-lag-ms <ms>]\n';
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const MIN_TOKEN_BYTES = 1536;            // the claims the rig puts in a token take ~1.4 KB
+const MAX_TOKEN_BYTES = 12288;           // still fits the 16 KB header limit below
 
 function die(msg) { process.stderr.write(`cosmos-rig: ${msg}\n${USAGE}`); process.exit(2); }
 
 function parseArgs(argv) {
-  const o = { port: 0, host: '127.0.0.1', key: null, identityHeader: null, tokenTtl: 3600 };
+  const o = { port: 0, host: '127.0.0.1', key: null, identityHeader: null, identityClientId: null,
+    tokenTtl: 3600, tokenBytes: 2900, replicaLagMs: 0 };
   for (let i = 0; i < argv.length; i += 1) {
     let a = argv[i];
     let v;
@@ -76,7 +85,10 @@ function parseArgs(argv) {
       case '--host': o.host = val(); break;
       case '--key': o.key = val(); break;
       case '--identity-header': o.identityHeader = val(); break;
+      case '--identity-client-id': o.identityClientId = val(); break;
       case '--token-ttl': o.tokenTtl = Number(val()); break;
+      case '--token-bytes': o.tokenBytes = Number(val()); break;
+      case '--replica-lag-ms': o.replicaLagMs = Number(val()); break;
       case '-h': case '--help': process.stdout.write(USAGE); process.exit(0); break;
       default: die(`unknown option ${a}`);
     }
@@ -86,6 +98,11 @@ function parseArgs(argv) {
   if (!/^[A-Za-z0-9+/]+={0,2}$/.test(o.key || '') || o.key.length % 4 !== 0) die('--key must be a base64 master key');
   if (!Number.isInteger(o.tokenTtl) || o.tokenTtl <= 0) die('--token-ttl must be a positive integer');
   if (o.identityHeader === '') die('--identity-header must not be empty');
+  if (o.identityClientId !== null && !GUID.test(o.identityClientId)) die('--identity-client-id must be a GUID');
+  if (!Number.isInteger(o.tokenBytes) || o.tokenBytes < MIN_TOKEN_BYTES || o.tokenBytes > MAX_TOKEN_BYTES) {
+    die(`--token-bytes must be an integer in ${MIN_TOKEN_BYTES}..${MAX_TOKEN_BYTES}`);
+  }
+  if (!Number.isInteger(o.replicaLagMs) || o.replicaLagMs < 0) die('--replica-lag-ms must be a non-negative integer');
   return o;
 }
 
@@ -97,12 +114,17 @@ const state = {
   account: null,        // captured lib Account (set when the server starts listening)
   rules: [],            // fault rules, matched in order
   log: [],              // last LOG_SIZE requests
-  tokens: new Map(),    // fake AAD access token -> expiry (ms since epoch)
   stats: null,
+  replicaLagMs: opts.replicaLagMs,   // 0 = one replica that always has the latest write
+  msi: { ttlSeconds: opts.tokenTtl, tokenBytes: opts.tokenBytes, fail: null },  // identity endpoint settings
+  origin: null,         // "http://127.0.0.1:<port>", the account endpoint without the slash
 };
 function resetStats() {
   state.stats = { requests: 0, byMethod: {}, byStatus: {}, byMethodAndStatus: {},
-    requestCharge: 0, dropped: 0, faultsFired: 0, faultsByKind: {}, tokensIssued: 0 };
+    requestCharge: 0, dropped: 0, faultsFired: 0, faultsByKind: {}, tokensIssued: 0,
+    identityRequests: 0, identityRefused: 0, identityFaults: 0,
+    aadRefused: { invalid: 0, expired: 0, audience: 0, controlPlane: 0 },
+    maxAuthorizationBytes: 0, headersTooLarge: 0, staleReads: 0, sessionNotAvailable: 0 };
 }
 resetStats();
 
@@ -129,17 +151,62 @@ Items.prototype._set = function quotedEtagSet(data) {
   return itemsSet.call(this, data);
 };
 
-// Every document write (create/replace/upsert/patch all end in _set) gets the next value of
-// a per-container counter as `_lsn`. Inside a batch all writes share one LSN, like a
-// transaction committed at one log position.
+// Every document write gets the next value of a per-container counter: create, replace,
+// upsert and patch (they all end in _set) as the document's `_lsn`, a delete as a log position
+// of its own. Inside a batch all writes share one LSN, like a transaction committed at one
+// log position. The counter is the container's session LSN (one partition-key range).
+function nextLsn(docs) {
+  if (docs.rigBatchLsn) {
+    docs.rigBatchWrote = true;
+    return docs.rigBatchLsn;
+  }
+  docs.rigLsn = (docs.rigLsn || 0) + 1;
+  return docs.rigLsn;
+}
+// A replace (and so an upsert of an existing document, and a patch) deletes the old version,
+// then sets the new one under the same rid. `rigReplacing` holds the old version meanwhile, so
+// that inner delete is not a write of its own and the history knows what the write replaced.
+const itemsReplace = Items.prototype.replace;
+const itemsDelete = Items.prototype.delete;
+Documents.prototype.replace = function rigReplace(data, original) {
+  const old = this._item('/id', data.id, this._getPartition(data)).read();
+  this.rigReplacing = old || null;
+  try { return itemsReplace.call(this, data, original); } finally { this.rigReplacing = undefined; }
+};
+Documents.prototype.delete = function rigDelete(idOrRid, partition) {
+  if (this.rigReplacing !== undefined) return itemsDelete.call(this, idOrRid, partition);
+  rigMaps(this);
+  const old = this._item('/id', idOrRid, partition).read();
+  const r = itemsDelete.call(this, idOrRid, partition);
+  const lsn = nextLsn(this);
+  if (old) noteWrite(this, old, lsn);
+  return r;
+};
 Documents.prototype._set = function lsnSet(data) {
   rigMaps(this);
-  if (this.rigBatchLsn) {
-    data._lsn = this.rigBatchLsn;
-    this.rigBatchWrote = true;
-  } else data._lsn = this.rigLsn = (this.rigLsn || 0) + 1; // eslint-disable-line no-multi-assign
+  data._lsn = nextLsn(this);
+  noteWrite(this, data, data._lsn, this.rigReplacing !== undefined ? this.rigReplacing : null);
   return Items.prototype._set.call(this, data);
 };
+
+// ---- Write history, for lagging replicas (--replica-lag-ms / POST /__rig/config) ---------
+// While replicas lag, every write is logged with its time, LSN and the version it replaced
+// (null: the document did not exist). A replica that lags N ms has applied every write older
+// than N ms; the version of a document at LSN L is the `before` of its first write after L.
+// Entries older than the lag are dropped; with lag off nothing is logged.
+const docKey = (docs, doc) => `${docs._data.pkKey(doc)}\u0002${doc.id}`;
+function noteWrite(docs, doc, lsn, replaced) {
+  if (state.replicaLagMs <= 0) return;
+  const before = replaced === undefined ? doc : replaced;   // a delete logs the deleted version
+  const h = docs.rigHist || (docs.rigHist = []);
+  h.push({ lsn, time: Date.now(), key: docKey(docs, doc), before: before ? structuredClone(before) : null });
+  if (!docs.rigBatchLsn && h.length > 64) {                  // never while a batch may roll back
+    const cutoff = Date.now() - state.replicaLagMs - 1000;
+    let n = 0;
+    while (n < h.length && h[n].time < cutoff) n += 1;
+    if (n > 0) h.splice(0, n);
+  }
+}
 
 // Container indexes. The library keeps a container's documents in two Maps (`_data`:
 // rid -> Item, `_index`: "<pk>:/id:<id>" -> rid) and scans all of `_data` for every query;
@@ -375,6 +442,184 @@ function readPageSize(ctx) {
   return Number.isInteger(n) && n > 0 ? n : null;
 }
 
+// ==== Managed identity and Entra tokens (README "Managed identity") ====================
+// The rig plays both App Service's identity endpoint and Entra: it mints JWT-shaped v1.0
+// access tokens of a realistic size, and the data plane accepts only tokens it minted
+// (a keyed MAC stands in for the RS256 signature), unexpired, for an audience Cosmos accepts.
+const TOKEN_KEY = crypto.randomBytes(32);
+const TENANT_ID = crypto.randomUUID();
+const SUBSCRIPTION = crypto.randomUUID();
+const identity = (() => {
+  const userAssigned = opts.identityClientId !== null;
+  const rg = `/subscriptions/${SUBSCRIPTION}/resourcegroups/cosmos-rig`;
+  return {
+    type: userAssigned ? 'UserAssigned' : 'SystemAssigned',
+    clientId: userAssigned ? opts.identityClientId.toLowerCase() : crypto.randomUUID(),
+    objectId: crypto.randomUUID(),
+    resourceId: userAssigned ? `${rg}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/cosmos-rig-identity`
+      : `${rg}/providers/Microsoft.Web/sites/cosmos-rig-app`,
+  };
+})();
+const KID = crypto.createHash('sha1').update(TOKEN_KEY).digest('base64url');   // 27 chars, like x5t
+const b64url = (v) => Buffer.from(typeof v === 'string' ? v : JSON.stringify(v)).toString('base64url');
+/** 256 bytes (an RSA-2048 signature's size) derived from the key and the signed part. */
+function tokenSignature(signed) {
+  const parts = [];
+  for (let i = 0; i < 8; i += 1) parts.push(crypto.createHmac('sha256', TOKEN_KEY).update(`${i}.${signed}`).digest());
+  return Buffer.concat(parts).toString('base64url');
+}
+const pad = (n) => crypto.randomBytes(Math.ceil(n * 0.75) + 3).toString('base64url').slice(0, n);
+/** A v1.0 access token for `resource`, exactly state.msi.tokenBytes long, different every time. */
+function mintToken(resource, expiresOn) {
+  const now = Math.floor(Date.now() / 1000);
+  const sigLen = 342;                              // base64url of 256 bytes
+  // Base64url lengths are never 1 (mod 4): pick the header spacing that leaves the payload a
+  // reachable length. (JSON allows the blank; nobody reads it.)
+  let header;
+  let payloadLen;
+  for (let blanks = 0; blanks < 4; blanks += 1) {
+    header = b64url(`{"typ":"JWT","alg":"RS256","x5t":"${KID}","kid":"${KID}"${' '.repeat(blanks)}}`);
+    payloadLen = state.msi.tokenBytes - header.length - sigLen - 2;
+    if (payloadLen % 4 !== 1) break;
+  }
+  const claims = {
+    aud: resource, iss: `https://sts.windows.net/${TENANT_ID}/`, iat: now, nbf: now, exp: expiresOn,
+    aio: pad(56), appid: identity.clientId, appidacr: '2', idp: `https://sts.windows.net/${TENANT_ID}/`,
+    idtyp: 'app', oid: identity.objectId, rh: `0.${pad(60)}.`, sub: identity.objectId, tid: TENANT_ID,
+    uti: pad(22), ver: '1.0', xms_idrel: '7 8', xms_mirid: identity.resourceId, xms_rd: '',
+  };
+  const want = Math.floor((payloadLen * 3) / 4);   // JSON bytes whose base64url is payloadLen long
+  claims.xms_rd = pad(want - Buffer.byteLength(JSON.stringify(claims)));
+  const signed = `${header}.${b64url(claims)}`;
+  return `${signed}.${tokenSignature(signed)}`;
+}
+/** The audiences this account accepts: its own origin (no trailing slash) and the global one. */
+function acceptedAudiences() { return [state.origin, 'https://cosmos.azure.com']; }
+/** .NET's DateTime.ToString() of a UTC time, as Cosmos prints it: "7/17/2022 5:09:09 PM". */
+function dotnetTime(ms) {
+  const d = new Date(ms);
+  const h = d.getUTCHours() % 12 || 12;
+  const p2 = (n) => String(n).padStart(2, '0');
+  return `${d.getUTCMonth() + 1}/${d.getUTCDate()}/${d.getUTCFullYear()} ${h}:${p2(d.getUTCMinutes())}:` +
+    `${p2(d.getUTCSeconds())} ${d.getUTCHours() < 12 ? 'AM' : 'PM'}`;
+}
+const ACCOUNT_NAME = 'cosmos-rig';
+/** Checks an Entra token on a data-plane request: null when good, else a failure. */
+function checkAadToken(token) {
+  const refuse = (kind, status, message, sub) => {
+    state.stats.aadRefused[kind] += 1;
+    return fail(status, `Request blocked by Auth ${ACCOUNT_NAME} : ${message}`, sub ? { 'x-ms-substatus': String(sub) } : {});
+  };
+  const parts = token.split('.');
+  let claims = null;
+  if (parts.length === 3 && parts[2].length === 342 &&
+      crypto.timingSafeEqual(Buffer.from(tokenSignature(`${parts[0]}.${parts[1]}`)),
+        Buffer.from(parts[2].padEnd(342, '=')))) {
+    try { claims = JSON.parse(Buffer.from(parts[1], 'base64url').toString('utf8')); } catch (e) { claims = null; }
+  }
+  if (!isObject(claims)) {
+    return refuse('invalid', 401, 'The provided AAD token could not be validated: it is not a complete token signed by ' +
+      `this account's tenant (${parts.length === 3 ? `${token.length} characters` : 'not a JWT'}; cut short, altered, ` +
+      'or not issued by the cosmos-rig identity endpoint).');
+  }
+  const now = Date.now();
+  if (claims.exp * 1000 <= now) {
+    return refuse('expired', 401, `Provided AAD token has been expired since [${dotnetTime(claims.exp * 1000)} (UTC)]. ` +
+      `Current server time is [${dotnetTime(now)} (UTC)]. Please refresh the AAD token.`);
+  }
+  if (!acceptedAudiences().includes(claims.aud)) {
+    return refuse('audience', 401, `Provided AAD token is intended for [${claims.aud}]. This database account accepts ` +
+      `tokens intended for [${acceptedAudiences().join(', ')}].`, 5008);
+  }
+  return null;
+}
+/** Management operations that Cosmos's data-plane RBAC never covers (how-to-setup-rbac). */
+function isControlPlane(ctx) {
+  const s = ctx.segments;
+  const m = ctx.method;
+  if (s[0] === 'offers') return true;                                     // throughput
+  if (s[0] !== 'dbs') return false;
+  if (s.length === 1) return m === 'POST';                                // create database
+  if (s.length === 2) return m !== 'GET';                                 // replace/delete database
+  if (s.length === 3 && s[2] === 'colls') return m === 'POST';           // create container
+  if (s.length === 4 && s[2] === 'colls') return m !== 'GET';            // replace/delete container
+  if (s.length >= 5 && ['udfs', 'triggers'].includes(s[4])) return true;  // create/read/replace/delete
+  if (s.length >= 5 && s[4] === 'sprocs') return !(s.length === 6 && m === 'POST'); // all but execute
+  return false;
+}
+
+/** The body App Service's identity endpoint uses for its own errors. */
+const msiError = (status, message) => control(status, { StatusCode: status, Message: message,
+  CorrelationId: crypto.randomUUID() });
+/**
+ * GET /__rig/msi/token: App Service's managed-identity endpoint (IDENTITY_ENDPOINT, api-version
+ * 2019-08-01, header X-IDENTITY-HEADER), and its predecessor (MSI_ENDPOINT, 2017-09-01, header
+ * `secret`), which App Service still serves at the same address.
+ */
+async function msiToken(ctx, query) {
+  state.stats.identityRequests += 1;
+  const f = state.msi.fail;
+  if (f && f.count > 0) {
+    f.count -= 1;
+    if (f.count === 0) state.msi.fail = null;
+    state.stats.identityFaults += 1;
+    if (f.mode === 'drop') return 'drop';
+    if (f.mode === 'delay') await sleep(f.delayMs);
+    else return msiError(f.status, `Injected fault (cosmos-rig identity endpoint, status ${f.status}).`);
+  }
+  const refused = (r) => { state.stats.identityRefused += 1; return r; };
+  const version = query.get('api-version');
+  if (!version) {
+    return refused(control(400, { error: { code: 'ApiVersionUnspecified',
+      message: 'An API version is required, but was not specified.', innerError: null } }));
+  }
+  if (version !== '2019-08-01' && version !== '2017-09-01') {
+    return refused(control(400, { error: { code: 'UnsupportedApiVersion', message: 'The HTTP resource that matches ' +
+      `the request URI 'http://localhost:8081${ctx.req.url}' does not support the API version '${version}'.`, innerError: null } }));
+  }
+  const v2017 = version === '2017-09-01';
+  const secretHeader = v2017 ? 'secret' : 'x-identity-header';
+  if (ctx.req.headers[secretHeader] !== opts.identityHeader) {
+    return refused(msiError(400, `The request has no valid ${v2017 ? 'secret' : 'X-IDENTITY-HEADER'} header ` +
+      `(cosmos-rig wording; the ${v2017 ? 'MSI_SECRET' : 'IDENTITY_HEADER'} value).`));
+  }
+  const resource = query.get('resource');
+  if (!resource) return refused(msiError(400, "Required query parameter 'resource' is missing (cosmos-rig wording)."));
+  if (!/^https?:\/\/[^\s/?#]+(\/[^\s]*)?$/.test(resource)) {
+    return refused(msiError(400, `AADSTS500011: The resource principal named ${resource} was not found in the ` +
+      `tenant named ${TENANT_ID}. This can happen if the application has not been installed by the administrator ` +
+      'of the tenant or consented to by any user in the tenant.'));
+  }
+  const ids = v2017 ? { clientid: query.get('clientid') }
+    : { client_id: query.get('client_id'), mi_res_id: query.get('mi_res_id'),
+      object_id: query.get('object_id'), principal_id: query.get('principal_id') };
+  const given = Object.entries(ids).filter(([, x]) => x !== null);
+  if (given.length > 1) {
+    return refused(msiError(400, `Only one of ${Object.keys(ids).join(', ')} may be given (cosmos-rig wording).`));
+  }
+  let known;
+  if (given.length === 0) known = identity.type === 'SystemAssigned';   // no id: the system-assigned one
+  else {
+    const [name, x] = given[0];
+    const want = { clientid: identity.clientId, client_id: identity.clientId, mi_res_id: identity.resourceId,
+      object_id: identity.objectId, principal_id: identity.objectId }[name];
+    known = x.toLowerCase() === want.toLowerCase();
+  }
+  if (!known) return refused(msiError(400, 'No MSI found for specified ClientId/ResourceId.'));
+  const expiresOn = Math.floor(Date.now() / 1000) + state.msi.ttlSeconds;
+  state.stats.tokensIssued += 1;
+  const token = mintToken(resource, expiresOn);
+  if (v2017) {   // expires_on as the Linux workers print it: "06/20/2019 02:57:58 +00:00"
+    const d = new Date(expiresOn * 1000);
+    const p2 = (n) => String(n).padStart(2, '0');
+    return control(200, { access_token: token, token_type: 'Bearer', resource,
+      expires_on: `${p2(d.getUTCMonth() + 1)}/${p2(d.getUTCDate())}/${d.getUTCFullYear()} ` +
+        `${p2(d.getUTCHours())}:${p2(d.getUTCMinutes())}:${p2(d.getUTCSeconds())} +00:00` });
+  }
+  return control(200, { access_token: token, expires_on: String(expiresOn), resource, token_type: 'Bearer',
+    client_id: identity.clientId });
+}
+
 // ==== Authentication (cosmos-rest.md section 1) =======================================
 /** resourceType/resourceLink from the percent-DECODED path segments (cosmos-rest.md 1.2). */
 function resourceOf(segments) {
@@ -419,14 +664,17 @@ function checkAuth(ctx) {
         `Server used the following payload to sign: '${sts.replace(/\n/g, '\\n')}'`);
     }
   } else if (parts.type === 'aad' && parts.sig) {
-    const exp = state.tokens.get(parts.sig);
-    if (!exp || exp <= Date.now()) {
-      return fail(401, 'The Microsoft Entra access token is invalid or expired (not issued by cosmos-rig, or past expires_on).');
-    }
+    const bad = checkAadToken(parts.sig);
+    if (bad) return bad;
   } else {
     return fail(401, 'The authorization header is malformed; expected type=master|aad&ver=1.0&sig=<signature>.');
   }
   if (!h['x-ms-version']) return fail(400, 'Required Header x-ms-version is missing.');
+  if (parts.type === 'aad' && isControlPlane(ctx)) {
+    state.stats.aadRefused.controlPlane += 1;
+    return fail(403, `Request blocked by Auth ${ACCOUNT_NAME} : The given request [${ctx.method} ${ctx.rawPath}] cannot ` +
+      'be authorized by AAD token in data plane. Learn more: https://aka.ms/cosmos-native-rbac.', { 'x-ms-substatus': '5300' });
+  }
   return null;
 }
 
@@ -464,6 +712,76 @@ function forward(ctx, extraHeaders = {}) {
   });
 }
 
+// ==== Session tokens and lagging replicas (README "Session tokens and replica lag") =====
+const SESSION_RANGE = '0';                                   // the one partition-key range
+const sessionToken = (lsn) => `${SESSION_RANGE}:-1#${lsn}`; // <range>:<version>#<global LSN>
+/**
+ * The LSN an x-ms-session-token asks for on this container's range: null when absent (or
+ * only about other ranges), else the highest LSN of range "0". Takes compound tokens
+ * ("0:-1#5,1:-1#7"), vector tokens ("-1#5", "1#5#1=3") and simple ones ("5").
+ */
+function parseSessionToken(raw) {
+  if (raw === undefined || raw.trim() === '') return { lsn: null };
+  let lsn = null;
+  for (const part of raw.split(',')) {
+    const seg = part.trim();
+    const i = seg.indexOf(':');
+    const tok = i > 0 ? seg.slice(i + 1) : '';
+    const m = /^(?:(\d+)|-?\d+#(\d+)(?:#\d+=\d+)*)$/.exec(tok);
+    if (!m) return { error: fail(400, `The session token provided '${raw}' is invalid.`, { 'x-ms-substatus': '1001' }) };
+    if (seg.slice(0, i) === SESSION_RANGE) lsn = Math.max(lsn === null ? 0 : lsn, Number(m[1] || m[2]));
+  }
+  return { lsn };
+}
+/** The LSN the lagging replicas have applied: all writes older than the lag. */
+function replicaLsn(docs, latest) {
+  const h = docs.rigHist || [];
+  const cutoff = Date.now() - state.replicaLagMs;
+  for (let i = 0; i < h.length; i += 1) if (h[i].time > cutoff) return h[i].lsn - 1;
+  return latest;
+}
+/**
+ * Where a read is served: {lsn, stale} or {error}. A session token ahead of every write is
+ * 404/1002. With lag on, a read goes to a replica: one that has reached the token's LSN if a
+ * token is given (so a client always reads its own writes), else any, which may lag.
+ */
+function readPosition(ctx, docs) {
+  const latest = docs.rigLsn || 0;
+  const t = parseSessionToken(ctx.req.headers['x-ms-session-token']);
+  if (t.error) return t;
+  if (t.lsn !== null && t.lsn > latest) {
+    state.stats.sessionNotAvailable += 1;
+    return { error: fail(404, 'The read session is not available for the input session token.',
+      { 'x-ms-substatus': '1002', 'x-ms-session-token': sessionToken(latest) }) };
+  }
+  if (state.replicaLagMs <= 0) return { lsn: latest, stale: false };
+  const lsn = Math.min(latest, Math.max(replicaLsn(docs, latest), t.lsn === null ? 0 : t.lsn));
+  if (lsn < latest) state.stats.staleReads += 1;
+  return { lsn, stale: lsn < latest };
+}
+/** First history index whose LSN is after `lsn`. */
+function histFrom(h, lsn) {
+  let lo = 0;
+  let hi = h.length;
+  while (lo < hi) { const mid = (lo + hi) >> 1; if (h[mid].lsn > lsn) hi = mid; else lo = mid + 1; }
+  return lo;
+}
+/** The versions, as of LSN `lsn`, of the documents written since (key -> doc or null). */
+function versionsAt(docs, lsn) {
+  const h = docs.rigHist || [];
+  const out = new Map();
+  for (let i = histFrom(h, lsn); i < h.length; i += 1) if (!out.has(h[i].key)) out.set(h[i].key, h[i].before);
+  return out;
+}
+/** `items` (the current documents in scope) as a replica at `lsn` has them. */
+function snapshot(docs, items, lsn, inScope) {
+  const old = versionsAt(docs, lsn);
+  if (old.size === 0) return items;
+  const out = items.filter((d) => !old.has(docKey(docs, d)));
+  old.forEach((d) => { if (d && inScope(d)) out.push(d); });
+  return out;
+}
+
 // ==== Document handlers ===============================================================
 /** Queries (and the plain read feed): partition-scoped, paged, continuation validated. */
 function runQuery(ctx, coll, spec, { requireScope }) {
@@ -487,6 +805,9 @@ function runQuery(ctx, coll, spec, { requireScope }) {
   let items = pk && pk.values && pkPaths(coll) ? docs._data.partition(pk.values)
     : [...docs._data.values()].map((i) => i.read());
   if (pk && pk.values) items = items.filter((d) => samePk(docPk(coll, d), pk.values));
+  if (ctx.pos && ctx.pos.stale) {
+    items = snapshot(docs, items, ctx.pos.lsn, (d) => !pk || !pk.values || samePk(docPk(coll, d), pk.values));
+  }
   let result;
   try {
     result = docs._getQuery(spec.query).exec(items, { parameters: spec.parameters, udf: docs._userDefinedFunctions(),
@@ -507,7 +828,7 @@ function changeFeed(ctx, coll) {
     return fail(400, `A-IM '${h['a-im']}' is not supported by cosmos-rig (only "Incremental feed").`);
   }
   const docs = rigMaps(coll.documents);
-  const current = docs.rigLsn || 0;
+  const current = ctx.pos ? ctx.pos.lsn : (docs.rigLsn || 0);   // what the serving replica has
   let after = 0;                                       // no If-None-Match: from the beginning
   let since = null;
   const inm = h['if-none-match'];
@@ -526,8 +847,18 @@ function changeFeed(ctx, coll) {
   const max = readPageSize(ctx);
   if (max === null) return fail(400, 'Invalid x-ms-max-item-count header.');
 
-  const changed = docs._data.changedAfter(after, max, (d) =>
-    (since === null || d._ts * 1000 >= since) && (!pk || !pk.values || samePk(docPk(coll, d), pk.values)));
+  const keep = (d) => (since === null || d._ts * 1000 >= since) && (!pk || !pk.values || samePk(docPk(coll, d), pk.values));
+  let changed;
+  if (ctx.pos && ctx.pos.stale) {      // a lagging replica: its versions, in LSN order
+    const inScope = (d) => !pk || !pk.values || samePk(docPk(coll, d), pk.values);
+    const all = snapshot(docs, [...docs._data.values()].map((i) => i.read()), ctx.pos.lsn, inScope);
+    const sorted = all.filter((d) => typeof d._lsn === 'number' && d._lsn > after && keep(d)).sort((a, b) => a._lsn - b._lsn);
+    changed = [];
+    for (const d of sorted) {
+      if (max !== undefined && changed.length >= max && d._lsn !== changed[changed.length - 1]._lsn) break;
+      changed.push(d);
+    }
+  } else changed = docs._data.changedAfter(after, max, keep);
   if (changed.length === 0) {
     // Nothing new: 304, same etag (advanced to the container's LSN if other partitions moved on).
     return { status: 304, headers: { etag: `"${Math.max(after, current)}"` }, charge: 1 };
@@ -554,7 +885,18 @@ function createDoc(ctx, coll) {
 function pointOp(ctx, coll, id) {
   const pk = requirePk(ctx, coll);
   if (pk.error) return pk.error;
-  const doc = findDoc(coll, id, pk);
+  let doc = findDoc(coll, id, pk);
+  if (ctx.method === 'GET' && ctx.pos && ctx.pos.stale) {   // a lagging replica's version
+    const docs = rigMaps(coll.documents);
+    const key = `${pk.values ? pk.values.map(pkCanon).join('\u0001') : ''}\u0002${id}`;
+    const old = versionsAt(docs, ctx.pos.lsn);
+    if (old.has(key)) {
+      doc = old.get(key);
+      if (!doc) return fail(404, 'Entity with the specified id does not exist in the system.');
+      if (ctx.req.headers['if-none-match'] === doc._etag) return { status: 304, headers: { etag: doc._etag }, charge: 1 };
+      return { status: 200, headers: { etag: doc._etag }, body: doc, charge: 1 };
+    }
+  }
   if (!doc) return fail(404, 'Entity with the specified id does not exist in the system.');
   const extra = { 'x-ms-documentdb-partitionkey': pk.raw };
   if (ctx.method === 'GET') {
@@ -632,6 +974,7 @@ function batch(ctx, coll) {
 
   const docs = rigMaps(coll.documents);
   const ridCount = docs._ridCount;
+  const histLen = docs.rigHist ? docs.rigHist.length : 0;
   docs._data.begin();
   docs._index.begin();
   docs.rigBatchLsn = (docs.rigLsn || 0) + 1;
@@ -657,6 +1000,7 @@ function batch(ctx, coll) {
       docs._data.rollback();
       docs._index.rollback();
       docs._ridCount = ridCount;
+      if (docs.rigHist) docs.rigHist.length = histLen;   // its writes never happened
     } else {
       docs._data.commit();
       docs._index.commit();
@@ -671,6 +1015,24 @@ function batch(ctx, coll) {
     charge: final.reduce((s, r) => s + r.requestCharge, 0) || 1 };
 }
 
+/** A request on .../docs or .../docs/{id}. */
+function docsOp(ctx, coll, isQuery) {
+  const s = ctx.segments;
+  const h = ctx.req.headers;
+  if (s.length === 6) return pointOp(ctx, coll, s[5]);
+  if (ctx.method === 'GET') {
+    return h['a-im'] !== undefined ? changeFeed(ctx, coll)
+      : runQuery(ctx, coll, { query: 'SELECT * FROM c' }, { requireScope: false });
+  }
+  if (isQuery) return runQuery(ctx, coll, ctx.json, { requireScope: true });
+  if (ctx.method === 'POST') {
+    if (isTrue(h['x-ms-documentdb-is-upsert'])) return createDoc(ctx, coll);
+    if (isTrue(h['x-ms-cosmos-is-batch-request'])) return batch(ctx, coll);
+    return createDoc(ctx, coll);
+  }
+  return forward(ctx);
+}
+
 /** Routes an authenticated, fault-free request. */
 async function execute(ctx) {
   if (['POST', 'PUT', 'PATCH'].includes(ctx.method)) {
@@ -682,20 +1044,19 @@ async function execute(ctx) {
   if (s.length >= 5 && s.length <= 6 && s[0] === 'dbs' && s[2] === 'colls' && s[4] === 'docs') {
     const coll = getCollection(s[1], s[3]);
     if (!coll) return fail(404, 'Owner resource does not exist.', { 'x-ms-substatus': '1003' });
+    const docs = rigMaps(coll.documents);
     const h = ctx.req.headers;
-    if (s.length === 6) return pointOp(ctx, coll, s[5]);
-    if (ctx.method === 'GET') {
-      return h['a-im'] !== undefined ? changeFeed(ctx, coll)
-        : runQuery(ctx, coll, { query: 'SELECT * FROM c' }, { requireScope: false });
+    const isQuery = ctx.method === 'POST' &&
+      (isTrue(h['x-ms-documentdb-isquery']) || String(h['content-type']).startsWith('application/query+json'));
+    if (ctx.method === 'GET' || isQuery) {   // reads: served by a replica (batches: the primary)
+      ctx.pos = readPosition(ctx, docs);
+      if (ctx.pos.error) return ctx.pos.error;
     }
-    if (ctx.method === 'POST') {
-      if (isTrue(h['x-ms-documentdb-isquery']) || String(h['content-type']).startsWith('application/query+json')) {
-        return runQuery(ctx, coll, ctx.json, { requireScope: true });
-      }
-      if (isTrue(h['x-ms-documentdb-is-upsert'])) return createDoc(ctx, coll);
-      if (isTrue(h['x-ms-cosmos-is-batch-request'])) return batch(ctx, coll);
-      return createDoc(ctx, coll);
-    }
+    const result = await docsOp(ctx, coll, isQuery);
+    // Every reply says how far the replica that served it has come (writes: the primary).
+    result.headers = { 'x-ms-session-token': sessionToken(ctx.pos ? ctx.pos.lsn : (docs.rigLsn || 0)),
+      ...result.headers };
+    return result;
   }
   return forward(ctx);   // databases, containers, udfs, pkranges, GET /
 }
@@ -786,7 +1147,7 @@ function send(res, ctx, result, fault) {
   let payload = '';
   if (status !== 204 && status !== 304 && result.body !== undefined) {
     payload = typeof result.body === 'string' ? result.body : JSON.stringify(result.body);
-    headers['content-type'] = 'application/json';
+    if (!headers['content-type']) headers['content-type'] = 'application/json';
   }
   if (status !== 204 && status !== 304) headers['content-length'] = Buffer.byteLength(payload);
   res.writeHead(status, headers);
@@ -795,13 +1156,77 @@ function send(res, ctx, result, fault) {
 }
 const control = (status, body) => ({ status, headers: {}, body, charge: 0 });
 
+/** The runtime settings of the identity endpoint, as GET/POST /__rig/msi/config show them. */
+function msiConfigView() {
+  return { ttlSeconds: state.msi.ttlSeconds, tokenBytes: state.msi.tokenBytes, fail: state.msi.fail,
+    identity: identity.type === 'UserAssigned' || opts.identityHeader ? identity : null,
+    tenantId: TENANT_ID, audiences: acceptedAudiences() };
+}
+/** Applies {ttlSeconds?, tokenBytes?, fail?} to the identity endpoint; throws on a bad field. */
+function setMsiConfig(body) {
+  if (!isObject(body)) throw new Error('body must be a JSON object');
+  Object.keys(body).forEach((k) => { if (!['ttlSeconds', 'tokenBytes', 'fail'].includes(k)) throw new Error(`unknown field '${k}'`); });
+  const next = { ...state.msi };
+  if (body.ttlSeconds !== undefined) {
+    if (body.ttlSeconds === null) next.ttlSeconds = opts.tokenTtl;
+    else if (Number.isInteger(body.ttlSeconds) && body.ttlSeconds >= 0) next.ttlSeconds = body.ttlSeconds;
+    else throw new Error('ttlSeconds must be a non-negative integer, or null for --token-ttl');
+  }
+  if (body.tokenBytes !== undefined) {
+    const n = body.tokenBytes === null ? opts.tokenBytes : body.tokenBytes;
+    if (!Number.isInteger(n) || n < MIN_TOKEN_BYTES || n > MAX_TOKEN_BYTES) {
+      throw new Error(`tokenBytes must be an integer in ${MIN_TOKEN_BYTES}..${MAX_TOKEN_BYTES}, or null for --token-bytes`);
+    }
+    next.tokenBytes = n;
+  }
+  if (body.fail !== undefined) {
+    const f = body.fail;
+    if (f === null) next.fail = null;
+    else if (f === 'drop') next.fail = { mode: 'drop', count: 1 };
+    else {
+      if (!isObject(f)) throw new Error('fail must be null, "drop" or {status|mode, count?, delayMs?}');
+      Object.keys(f).forEach((k) => { if (!['status', 'mode', 'count', 'delayMs'].includes(k)) throw new Error(`fail: unknown field '${k}'`); });
+      const mode = f.mode === undefined ? 'respond' : f.mode;
+      if (!['respond', 'drop', 'delay'].includes(mode)) throw new Error(`fail: unknown mode '${mode}'`);
+      const count = f.count === undefined ? 1 : f.count;
+      if (!Number.isInteger(count) || count < 1) throw new Error('fail: count must be a positive integer');
+      const g = { mode, count };
+      if (mode === 'respond') {
+        g.status = f.status === undefined ? 500 : f.status;
+        if (!Number.isInteger(g.status) || g.status < 400 || g.status > 599) throw new Error('fail: status must be 400..599');
+      }
+      if (mode === 'delay') {
+        if (!Number.isInteger(f.delayMs) || f.delayMs < 0) throw new Error('fail: delay needs delayMs >= 0');
+        g.delayMs = f.delayMs;
+      }
+      next.fail = g;
+    }
+  }
+  state.msi = next;
+}
+/** The replica settings, as GET/POST /__rig/config show them. */
+const configView = () => ({ replicaLagMs: state.replicaLagMs });
+function setConfig(body) {
+  if (!isObject(body)) throw new Error('body must be a JSON object');
+  Object.keys(body).forEach((k) => { if (k !== 'replicaLagMs') throw new Error(`unknown field '${k}'`); });
+  if (body.replicaLagMs !== undefined) {
+    const v = body.replicaLagMs === null ? opts.replicaLagMs : body.replicaLagMs;
+    if (!Number.isInteger(v) || v < 0) throw new Error('replicaLagMs must be a non-negative integer, or null for --replica-lag-ms');
+    state.replicaLagMs = v;
+  }
+}
+const jsonBody = (ctx) => JSON.parse(ctx.body.toString('utf8') || 'null');
+
 /** /__rig/* endpoints (no auth, not counted in stats/log). */
-function handleControl(ctx, query) {
+async function handleControl(ctx, query) {
   const p = ctx.rawPath.replace(/\/+$/, '');
   const m = ctx.method;
+  const bad = (e) => control(400, { code: 'BadRequest', message: e.message });
   if (p === '/__rig/reset' && m === 'POST') {
     state.account.databases = new Databases(state.account, ['/id']);  // LSN/rid counters go with it
     state.rules = [];
+    state.replicaLagMs = opts.replicaLagMs;
+    state.msi = { ttlSeconds: opts.tokenTtl, tokenBytes: opts.tokenBytes, fail: null };
     resetStats();
     return control(200, { ok: true });
   }
@@ -811,28 +1236,37 @@ function handleControl(ctx, query) {
       const rules = JSON.parse(ctx.body.toString('utf8'));
       if (!Array.isArray(rules)) throw new Error('body must be a JSON array of rules');
       state.rules = rules.map(normalizeRule);
-    } catch (e) { return control(400, { code: 'BadRequest', message: e.message }); }
+    } catch (e) { return bad(e); }
     return control(200, state.rules);
   }
   if (p === '/__rig/stats' && m === 'GET') return control(200, state.stats);
   if (p === '/__rig/log' && m === 'GET') return control(200, state.log);
   if (p === '/__rig/log/clear' && m === 'POST') { state.log = []; return control(200, { ok: true }); }
-  if (p === '/__rig/msi/token' && m === 'GET' && opts.identityHeader) {
-    // Fake App Service / Functions managed-identity endpoint (api-version 2019-08-01 shape).
-    if (ctx.req.headers['x-identity-header'] !== opts.identityHeader) {
-      return control(400, { error: 'invalid_request', error_description: 'Missing or wrong X-IDENTITY-HEADER.' });
-    }
-    const resource = query.get('resource');
-    if (!resource || !query.get('api-version')) {
-      return control(400, { error: 'invalid_request', error_description: 'resource and api-version are required.' });
-    }
-    const token = `rig.${crypto.randomBytes(32).toString('base64url')}`;
-    const expiresOn = Math.floor(Date.now() / 1000) + opts.tokenTtl;
-    state.tokens.set(token, expiresOn * 1000);
-    state.stats.tokensIssued += 1;
-    return control(200, { access_token: token, expires_on: String(expiresOn), resource, token_type: 'Bearer' });
+  if (p === '/__rig/config' && m === 'GET') return control(200, configView());
+  if (p === '/__rig/config' && m === 'POST') {
+    try { setConfig(jsonBody(ctx)); } catch (e) { return bad(e); }
+    return control(200, configView());
+  }
+  if (opts.identityHeader && p === '/__rig/msi/token' && m === 'GET') return msiToken(ctx, query);
+  if (opts.identityHeader && p === '/__rig/msi/config' && m === 'GET') return control(200, msiConfigView());
+  if (opts.identityHeader && p === '/__rig/msi/config' && m === 'POST') {
+    try { setMsiConfig(jsonBody(ctx)); } catch (e) { return bad(e); }
+    return control(200, msiConfigView());
   }
   return control(404, { code: 'NotFound', message: `No rig endpoint ${m} ${p}` });
+}
+
+// Real Cosmos answers requests whose header block exceeds what its HTTP front end takes
+// (16 KB, HTTP.sys's default) with this page, before it looks at anything else.
+const MAX_HEADER_BYTES = 16384;
+const HEADERS_TOO_LARGE = '<!DOCTYPE HTML PUBLIC "-//W3C//DTD HTML 4.01//EN""http://www.w3.org/TR/html4/strict.dtd">\r\n' +
+  '<HTML><HEAD><TITLE>Bad Request</TITLE>\r\n<META HTTP-EQUIV="Content-Type" Content="text/html; charset=us-ascii"></HEAD>\r\n' +
+  '<BODY><h2>Bad Request - Request Too Long</h2>\r\n<hr><p>HTTP Error 400. The size of the request headers is too long.</p>\r\n</BODY></HTML>\r\n';
+/** Bytes of the request line and header block as sent (names, values, ": " and CRLFs). */
+function headerBytes(req) {
+  let n = req.method.length + req.url.length + 12;
+  for (let i = 0; i + 1 < req.rawHeaders.length; i += 2) n += req.rawHeaders[i].length + req.rawHeaders[i + 1].length + 4;
+  return n + 2;
 }
 
 async function onRequest(req, res) {
@@ -845,10 +1279,21 @@ async function onRequest(req, res) {
     const body = await readBody(req);
     ctx.body = body || Buffer.alloc(0);
     if (rawPath === '/__rig' || rawPath.startsWith('/__rig/')) {
-      send(res, ctx, handleControl(ctx, new URLSearchParams(q < 0 ? '' : req.url.slice(q + 1))));
+      const r = await handleControl(ctx, new URLSearchParams(q < 0 ? '' : req.url.slice(q + 1)));
+      if (r === 'drop') req.socket.destroy();
+      else send(res, ctx, r);
       return;
     }
     ctx.record = true;
+    const authz = req.headers.authorization;
+    if (authz !== undefined) {
+      state.stats.maxAuthorizationBytes = Math.max(state.stats.maxAuthorizationBytes, Buffer.byteLength(authz));
+    }
+    if (headerBytes(req) > MAX_HEADER_BYTES) {
+      state.stats.headersTooLarge += 1;
+      send(res, ctx, { status: 400, headers: { 'content-type': 'text/html; charset=us-ascii' }, body: HEADERS_TOO_LARGE, charge: 0 });
+      return;
+    }
     if (body === null) { send(res, ctx, fail(413, 'Request size is too large.')); return; }
     try {
       ctx.segments = rawPath.split('/').filter((x) => x !== '').map(decodeURIComponent);
@@ -875,7 +1320,8 @@ async function onRequest(req, res) {
 }
 
 // ==== Start ===========================================================================
-const server = lib.createHttpServer({ keepAlive: true });
+// Node's own limit (16 KB by default) would answer 431 first; let the 16 KB rule above decide.
+const server = lib.createHttpServer({ keepAlive: true, maxHeaderSize: 64 * 1024 });
 [libListener] = server.listeners('request');        // the library's single request listener
 server.removeAllListeners('request');
 server.on('request', (req, res) => { onRequest(req, res); });
@@ -885,6 +1331,7 @@ server.on('error', (e) => { process.stderr.write(`cosmos-rig: ${e.message}\n`); 
 server.listen(opts.port, opts.host, () => {
   const { address, port } = server.address();
   const host = address.includes(':') ? `[${address}]` : address;
+  state.origin = `http://${host}:${port}`;
   process.stdout.write(`cosmos-rig listening on http://${host}:${port}\n`);
 });
 const shutdown = () => { server.close(); server.closeAllConnections(); process.exit(0); };

@@ -18,12 +18,15 @@ COLL=streams
 CL="dbs/$DB/colls/$COLL"                      # container link (signed, decoded ids)
 
 TMP="$(mktemp -d)"
-RIG_PID=''
+RIG_PIDS=()
 cleanup() {
-  if [ -n "$RIG_PID" ] && kill -0 "$RIG_PID" 2>/dev/null; then
-    kill "$RIG_PID" 2>/dev/null
-    wait "$RIG_PID" 2>/dev/null
-  fi
+  local pid
+  for pid in "${RIG_PIDS[@]}"; do
+    if kill -0 "$pid" 2>/dev/null; then
+      kill "$pid" 2>/dev/null
+      wait "$pid" 2>/dev/null
+    fi
+  done
   rm -rf "$TMP"
 }
 trap cleanup EXIT
@@ -69,7 +72,7 @@ call() {
 # Document helpers on the test container (pk header ["s1"] unless PK is set).
 PKH() { printf 'x-ms-documentdb-partitionkey: ["%s"]' "${PK:-s1}"; }
 create_doc() { call POST "/$CL/docs" docs "$CL" -H "$(PKH)" -H 'Content-Type: application/json' -d "$1"; }
-read_doc() { call GET "/$CL/docs/$1" docs "$CL/docs/$1" -H "$(PKH)"; }
+read_doc() { local id="$1"; shift; call GET "/$CL/docs/$id" docs "$CL/docs/$id" -H "$(PKH)" "$@"; }
 batch() {
   call POST "/$CL/docs" docs "$CL" -H "$(PKH)" -H 'Content-Type: application/json' \
     -H 'x-ms-cosmos-is-batch-request: True' -H 'x-ms-cosmos-batch-atomic: True' -d "$1"
@@ -89,21 +92,27 @@ check 'URL-encoded token of the official vector' \
   "$(authz 'c09PEVJrgp2uQRkr934kFbTqhByc7TVr3OHyqlu+c+c=')"
 
 # ---- start the rig ----------------------------------------------------------------------
-node "$HERE/rig.js" --port 0 --host 127.0.0.1 --key "$KEY" --identity-header "$IDENTITY_SECRET" \
-  >"$TMP/rig.out" 2>"$TMP/rig.err" &
-RIG_PID=$!
-BASE=''
-for _ in $(seq 1 100); do
-  BASE="$(sed -n 's/^cosmos-rig listening on \(http:\/\/127\.0\.0\.1:[0-9][0-9]*\)$/\1/p' "$TMP/rig.out")"
-  [ -n "$BASE" ] && break
-  kill -0 "$RIG_PID" 2>/dev/null || break
-  sleep 0.1
-done
-if [ -z "$BASE" ]; then
-  echo "FAIL  rig did not start"; cat "$TMP/rig.out" "$TMP/rig.err"; exit 1
-fi
-echo "rig pid $RIG_PID at $BASE"
-check 'startup: exactly one stdout line' 1 "$(wc -l <"$TMP/rig.out" | tr -d ' ')"
+# start_rig <name> [rig options...]: starts a rig, waits for its line, sets RIG_URL.
+start_rig() {
+  local name="$1"; shift
+  node "$HERE/rig.js" --port 0 --host 127.0.0.1 --key "$KEY" "$@" >"$TMP/$name.out" 2>"$TMP/$name.err" &
+  local pid=$!
+  RIG_PIDS+=("$pid")
+  RIG_URL=''
+  for _ in $(seq 1 100); do
+    RIG_URL="$(sed -n 's/^cosmos-rig listening on \(http:\/\/127\.0\.0\.1:[0-9][0-9]*\)$/\1/p' "$TMP/$name.out")"
+    [ -n "$RIG_URL" ] && break
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  if [ -z "$RIG_URL" ]; then
+    echo "FAIL  rig '$name' did not start"; cat "$TMP/$name.out" "$TMP/$name.err"; exit 1
+  fi
+  echo "rig '$name' pid $pid at $RIG_URL"
+}
+start_rig main --identity-header "$IDENTITY_SECRET"
+BASE="$RIG_URL"
+check 'startup: exactly one stdout line' 1 "$(wc -l <"$TMP/main.out" | tr -d ' ')"
 
 # ---- 1. authentication --------------------------------------------------------------------
 STATUS="$(curl -sS -o "$TMP/body" -w '%{http_code}' -H "x-ms-date: $(http_date)" -H 'x-ms-version: 2020-07-15' "$BASE/dbs")"
@@ -217,20 +226,260 @@ read_doc e1 2>/dev/null
 check 'drop fault -> connection closed without a reply (curl exit 52)' 000 "$STATUS"
 check 'fault rules are used up' '[]' "$(rig "$BASE/__rig/faults" >/dev/null; cat "$TMP/body")"
 
-# ---- 7. Entra (AAD) token via the fake managed-identity endpoint -----------------------------
-MSI="$BASE/__rig/msi/token?resource=https%3A%2F%2Fexample.documents.azure.com&api-version=2019-08-01"
-check 'MSI endpoint with a wrong X-IDENTITY-HEADER -> 400' 400 "$(rig -H 'X-IDENTITY-HEADER: nope' "$MSI")"
-check 'MSI endpoint -> 200' 200 "$(rig -H "X-IDENTITY-HEADER: $IDENTITY_SECRET" "$MSI")"
+# ---- 7. Entra (AAD) tokens and the managed-identity endpoint ---------------------------------
+# msi <query> [curl args...]: GET /__rig/msi/token?<query> (no header unless given).
+msi() { local q="$1"; shift; rig "$@" "$BASE/__rig/msi/token?$q"; }
+enc() { node -e 'console.log(encodeURIComponent(process.argv[1]))' "$1"; }
+RES="resource=$(enc "$BASE")"
+IDH=(-H "X-IDENTITY-HEADER: $IDENTITY_SECRET")
+check 'MSI: no X-IDENTITY-HEADER -> 400' 400 "$(msi "$RES&api-version=2019-08-01")"
+check 'MSI: 400 body has the App Service shape {StatusCode,Message,CorrelationId}' true \
+  "$(js 'b.StatusCode === 400 && typeof b.Message === "string" && typeof b.CorrelationId === "string"')"
+check 'MSI: wrong X-IDENTITY-HEADER -> 400' 400 "$(msi "$RES&api-version=2019-08-01" -H 'X-IDENTITY-HEADER: nope')"
+check 'MSI: no api-version -> 400 ApiVersionUnspecified' '400 ApiVersionUnspecified' \
+  "$(msi "$RES" "${IDH[@]}") $(js 'b.error.code')"
+check 'MSI: api-version 2018-02-01 (IMDS) -> 400 UnsupportedApiVersion' '400 UnsupportedApiVersion' \
+  "$(msi "$RES&api-version=2018-02-01" "${IDH[@]}") $(js 'b.error.code')"
+check 'MSI: no resource -> 400' 400 "$(msi "api-version=2019-08-01" "${IDH[@]}")"
+check 'MSI: a client_id of no identity of the app -> 400 "No MSI found"' '400 No MSI found for specified ClientId/ResourceId.' \
+  "$(msi "$RES&api-version=2019-08-01&client_id=00000000-0000-0000-0000-000000000001" "${IDH[@]}") $(js 'b.Message')"
+check 'MSI: 2019-08-01 with X-IDENTITY-HEADER -> 200' 200 "$(msi "$RES&api-version=2019-08-01" "${IDH[@]}")"
 TOKEN="$(js 'b.access_token')"
-check 'MSI expires_on is a string' string "$(js 'typeof b.expires_on')"
-aad() { curl -sS -o "$TMP/body" -w '%{http_code}' -H "x-ms-date: $(http_date)" -H 'x-ms-version: 2020-07-15' \
-  -H "Authorization: type=aad&ver=1.0&sig=$1" -H "$(PKH)" "$BASE/$CL/docs/e1"; }
-check 'read with the issued AAD token -> 200' 200 "$(aad "$TOKEN")"
-check 'read with an unknown AAD token -> 401' 401 "$(aad bogus-token)"
+check 'MSI: expires_on is a string of unix seconds, ~1 h ahead' true \
+  "$(js 'typeof b.expires_on === "string" && Math.abs(Number(b.expires_on) - Date.now()/1000 - 3600) < 60')"
+check 'MSI: reply has resource, token_type Bearer and client_id' true \
+  "$(js "b.resource === '$BASE' && b.token_type === 'Bearer' && /^[0-9a-f-]{36}\$/.test(b.client_id)")"
+check 'token: 2,900 characters (default --token-bytes)' 2900 "${#TOKEN}"
+jwt() { node -e 'const p=process.argv[1].split(".");console.log(JSON.stringify(JSON.parse(Buffer.from(p[process.argv[2]],"base64url"))))' "$1" "$2"; }
+check 'token: three base64url parts, header {typ JWT, alg RS256, kid}' true \
+  "$(node -e 'const h=JSON.parse(process.argv[1]);console.log(h.typ==="JWT"&&h.alg==="RS256"&&!!h.kid)' "$(jwt "$TOKEN" 0)")"
+check 'token: payload has aud iss iat nbf exp oid tid appid xms_mirid, aud = resource' true \
+  "$(node -e 'const c=JSON.parse(process.argv[1]);console.log(["aud","iss","iat","nbf","exp","oid","tid","appid","xms_mirid"].every(k=>k in c)&&c.aud===process.argv[2]&&c.exp>c.iat)' "$(jwt "$TOKEN" 1)" "$BASE")"
+msi "$RES&api-version=2019-08-01" "${IDH[@]}" >/dev/null
+check 'token: a second token differs from the first' true "$(js "b.access_token !== '$TOKEN' && b.access_token.length === 2900")"
+check 'MSI 2017-09-01 (MSI_ENDPOINT) with the secret header -> 200' 200 "$(msi "$RES&api-version=2017-09-01" -H "secret: $IDENTITY_SECRET")"
+check 'MSI 2017-09-01: expires_on is "MM/dd/yyyy HH:mm:ss +00:00"' true \
+  "$(js '/^\d\d\/\d\d\/\d{4} \d\d:\d\d:\d\d \+00:00$/.test(b.expires_on)')"
+check 'MSI 2017-09-01 with X-IDENTITY-HEADER instead of secret -> 400' 400 "$(msi "$RES&api-version=2017-09-01" "${IDH[@]}")"
 
-# ---- 8. control endpoints and keep-alive ------------------------------------------------------
+# aad <token> <METHOD> <path> [curl args...]: a data-plane request with an Entra token.
+aad() { local t="$1" m="$2" p="$3"; shift 3
+  STATUS="$(curl -sS -o "$TMP/body" -D "$TMP/hdr" -w '%{http_code}' -X "$m" -H "x-ms-date: $(http_date)" \
+    -H 'x-ms-version: 2020-07-15' -H "Authorization: type=aad&ver=1.0&sig=$t" "$@" "$BASE$p")"; }
+aad "$TOKEN" GET "/$CL/docs/e1" -H "$(PKH)"
+check 'AAD: point read with the issued token -> 200' 200 "$STATUS"
+STATUS="$(curl -sS -o "$TMP/body" -w '%{http_code}' -H "x-ms-date: $(http_date)" -H 'x-ms-version: 2020-07-15' \
+  -H "Authorization: $(enc "type=aad&ver=1.0&sig=$TOKEN")" -H "$(PKH)" "$BASE/$CL/docs/e1")"
+check 'AAD: the same token URL-encoded -> 200' 200 "$STATUS"
+aad "${TOKEN:0:1003}" GET "/$CL/docs/e1" -H "$(PKH)"
+check 'AAD: the token cut to 1,003 characters (a 1 KB header line) -> 401' 401 "$STATUS"
+aad "${TOKEN%?}" GET "/$CL/docs/e1" -H "$(PKH)"
+check 'AAD: the token less its last character -> 401' 401 "$STATUS"
+TAMPERED="$(node -e 'const p=process.argv[1].split(".");const c=JSON.parse(Buffer.from(p[1],"base64url"));c.exp+=86400;p[1]=Buffer.from(JSON.stringify(c)).toString("base64url");console.log(p.join("."))' "$TOKEN")"
+aad "$TAMPERED" GET "/$CL/docs/e1" -H "$(PKH)"
+check 'AAD: a token with an altered payload -> 401' 401 "$STATUS"
+aad bogus-token GET "/$CL/docs/e1" -H "$(PKH)"
+check 'AAD: a token the rig did not issue -> 401' 401 "$STATUS"
+msi "resource=$(enc "$BASE/")&api-version=2019-08-01" "${IDH[@]}" >/dev/null
+aad "$(js 'b.access_token')" GET "/$CL/docs/e1" -H "$(PKH)"
+check 'AAD: a token for the origin with a trailing slash -> 401 substatus 5008' '401 5008' "$STATUS $(hdr x-ms-substatus)"
+check 'AAD: 5008 message names the audiences the account accepts' true \
+  "$(js "b.message.includes('is intended for [$BASE/]') && b.message.includes('[$BASE, https://cosmos.azure.com]')")"
+msi "resource=$(enc https://vault.azure.net)&api-version=2019-08-01" "${IDH[@]}" >/dev/null
+aad "$(js 'b.access_token')" GET "/$CL/docs/e1" -H "$(PKH)"
+check 'AAD: a token for Key Vault -> 401 substatus 5008' '401 5008' "$STATUS $(hdr x-ms-substatus)"
+msi "resource=$(enc https://cosmos.azure.com)&api-version=2019-08-01" "${IDH[@]}" >/dev/null
+aad "$(js 'b.access_token')" GET "/$CL/docs/e1" -H "$(PKH)"
+check 'AAD: a token for https://cosmos.azure.com -> 200' 200 "$STATUS"
+aad "$TOKEN" POST /dbs -H 'Content-Type: application/json' -d '{"id":"aaddb"}'
+check 'AAD: create a database -> 403 substatus 5300' '403 5300' "$STATUS $(hdr x-ms-substatus)"
+check 'AAD: 5300 message is the real one' true \
+  "$(js 'b.message.includes("The given request [POST /dbs] cannot be authorized by AAD token in data plane")')"
+aad "$TOKEN" POST "/dbs/$DB/colls" -H 'Content-Type: application/json' -d '{"id":"c2","partitionKey":{"paths":["/streamId"],"kind":"Hash"}}'
+check 'AAD: create a container -> 403 substatus 5300' '403 5300' "$STATUS $(hdr x-ms-substatus)"
+aad "$TOKEN" DELETE "/$CL"
+check 'AAD: delete a container -> 403' 403 "$STATUS"
+aad "$TOKEN" DELETE "/dbs/$DB"
+check 'AAD: delete a database -> 403' 403 "$STATUS"
+aad "$TOKEN" GET "/$CL"
+check 'AAD: read the container (metadata) -> 200' 200 "$STATUS"
+aad "$TOKEN" GET "/$CL/pkranges"
+check 'AAD: read pkranges -> 200' 200 "$STATUS"
+aad "$TOKEN" POST "/$CL/docs" -H "$(PKH)" -H 'Content-Type: application/query+json' -H 'x-ms-documentdb-isquery: True' \
+  -d '{"query":"SELECT VALUE c.id FROM c WHERE c.id = \"e1\""}'
+check 'AAD: query -> 200' '200 ["e1"]' "$STATUS $(js 'JSON.stringify(b.Documents)')"
+aad "$TOKEN" POST "/$CL/docs" -H "$(PKH)" -H 'Content-Type: application/json' -d '{"id":"aad1","streamId":"s1"}'
+check 'AAD: create a document -> 201' 201 "$STATUS"
+aad "$TOKEN" POST "/$CL/docs" -H "$(PKH)" -H 'Content-Type: application/json' -H 'x-ms-cosmos-is-batch-request: True' \
+  -H 'x-ms-cosmos-batch-atomic: True' -d '[{"operationType":"Read","id":"aad1"}]'
+check 'AAD: batch -> 200' 200 "$STATUS"
+aad "$TOKEN" GET "/$CL/docs" -H 'A-IM: Incremental feed' -H 'If-None-Match: *'
+check 'AAD: change feed -> 304' 304 "$STATUS"
+
+check 'MSI config: ttlSeconds 1 -> 200' 200 "$(rig -X POST "$BASE/__rig/msi/config" -d '{"ttlSeconds":1}')"
+msi "$RES&api-version=2019-08-01" "${IDH[@]}" >/dev/null
+SHORT="$(js 'b.access_token')"
+check 'MSI: a token issued under ttlSeconds 1 expires in 1 s' true "$(js 'Number(b.expires_on) - Date.now()/1000 <= 1.5')"
+sleep 2
+aad "$SHORT" GET "/$CL/docs/e1" -H "$(PKH)"
+check 'AAD: an expired token -> 401' 401 "$STATUS"
+check 'AAD: the expiry message is the real one' true \
+  "$(js '/Provided AAD token has been expired since \[\d+\/\d+\/\d{4} \d+:\d\d:\d\d [AP]M \(UTC\)\]. Current server time is .*Please refresh the AAD token/.test(b.message)')"
+aad "$TOKEN" GET "/$CL/docs/e1" -H "$(PKH)"
+check 'AAD: a token issued before the change keeps its 1 h' 200 "$STATUS"
+rig -X POST "$BASE/__rig/msi/config" -d '{"ttlSeconds":null,"fail":{"status":500,"count":2}}' >/dev/null
+check 'MSI config: fail 500 x2 -> first request 500' 500 "$(msi "$RES&api-version=2019-08-01" "${IDH[@]}")"
+check 'MSI config: fail 500 x2 -> second request 500' 500 "$(msi "$RES&api-version=2019-08-01" "${IDH[@]}")"
+check 'MSI config: then the endpoint heals -> 200' 200 "$(msi "$RES&api-version=2019-08-01" "${IDH[@]}")"
+rig -X POST "$BASE/__rig/msi/config" -d '{"fail":"drop"}' >/dev/null
+check 'MSI config: fail "drop" -> connection closed without a reply' 000 "$(msi "$RES&api-version=2019-08-01" "${IDH[@]}" 2>/dev/null)"
+rig -X POST "$BASE/__rig/msi/config" -d '{"tokenBytes":4096}' >/dev/null
+msi "$RES&api-version=2019-08-01" "${IDH[@]}" >/dev/null
+check 'MSI config: tokenBytes 4096 -> the next token is 4,096 characters' 4096 "$(js 'b.access_token.length')"
+aad "$(js 'b.access_token')" GET "/$CL/docs/e1" -H "$(PKH)"
+check 'AAD: a 4,096-character token -> 200' 200 "$STATUS"
+check 'MSI config: tokenBytes 1000 -> 400' 400 "$(rig -X POST "$BASE/__rig/msi/config" -d '{"tokenBytes":1000}')"
+rig -X POST "$BASE/__rig/msi/config" -d '{"tokenBytes":null}' >/dev/null
+check 'MSI config: bad field -> 400' 400 "$(rig -X POST "$BASE/__rig/msi/config" -d '{"ttl":5}')"
+rig "$BASE/__rig/msi/config" >/dev/null
+check 'MSI config: GET shows ttl back at --token-ttl, no fail, system-assigned identity' 'true' \
+  "$(js 'b.ttlSeconds === 3600 && b.tokenBytes === 2900 && b.fail === null && b.identity.type === "SystemAssigned"')"
+
+# A user-assigned identity (--identity-client-id) and 4 KB tokens, on a second rig.
+UAMI=3f2a1c5e-8d4b-4f6a-9b7c-1e2d3c4b5a69
+start_rig uami --identity-header "$IDENTITY_SECRET" --identity-client-id "$UAMI" --token-bytes 4096
+U="$RIG_URL"
+URES="resource=$(enc "$U")&api-version=2019-08-01"
+uget() { rig "${IDH[@]}" "$U/__rig/msi/token?$1"; }
+check 'UAMI: no client_id (no system-assigned identity) -> 400 "No MSI found"' '400 No MSI found for specified ClientId/ResourceId.' \
+  "$(uget "$URES") $(js 'b.Message')"
+check 'UAMI: a wrong client_id -> 400' 400 "$(uget "$URES&client_id=3f2a1c5e-8d4b-4f6a-9b7c-000000000000")"
+check 'UAMI: the right client_id -> 200, a 4,096-character token' '200 4096' \
+  "$(uget "$URES&client_id=$UAMI") $(js 'b.access_token.length')"
+check 'UAMI: client_id compares without regard to case' 200 "$(uget "$URES&client_id=${UAMI^^}")"
+rig "$U/__rig/msi/config" >/dev/null
+MIRES="$(js 'b.identity.resourceId')"; OBJ="$(js 'b.identity.objectId')"
+check 'UAMI: mi_res_id of the identity -> 200' 200 "$(uget "$URES&mi_res_id=$(enc "$MIRES")")"
+check 'UAMI: token xms_mirid is the identity resource id' "$MIRES" \
+  "$(node -e 'console.log(JSON.parse(Buffer.from(process.argv[1].split(".")[1],"base64url")).xms_mirid)' "$(js 'b.access_token')")"
+check 'UAMI: object_id of the identity -> 200' 200 "$(uget "$URES&object_id=$OBJ")"
+check 'UAMI: client_id and mi_res_id together -> 400' 400 "$(uget "$URES&client_id=$UAMI&mi_res_id=$(enc "$MIRES")")"
+check 'UAMI 2017-09-01: clientid of the identity -> 200' 200 \
+  "$(rig -H "secret: $IDENTITY_SECRET" "$U/__rig/msi/token?resource=$(enc "$U")&api-version=2017-09-01&clientid=$UAMI")"
+uget "$URES&client_id=$UAMI" >/dev/null
+UTOKEN="$(js 'b.access_token')"
+STATUS="$(curl -sS -o "$TMP/body" -w '%{http_code}' -H "x-ms-date: $(http_date)" -H 'x-ms-version: 2020-07-15' \
+  -H "Authorization: $(enc "type=aad&ver=1.0&sig=$UTOKEN")" "$U/dbs")"
+check 'UAMI: a 4 KB token, URL-encoded, lists databases -> 200' 200 "$STATUS"
+STATUS="$(curl -sS -o "$TMP/body" -w '%{http_code}' -H "x-ms-date: $(http_date)" -H 'x-ms-version: 2020-07-15' \
+  -H "Authorization: type=aad&ver=1.0&sig=$TOKEN" "$U/dbs")"
+check "UAMI: a token from another rig (another tenant's key) -> 401" 401 "$STATUS"
+rig "$U/__rig/stats" >/dev/null
+check 'UAMI: stats count tokens issued and identity requests refused' '6 3' "$(js 'b.tokensIssued + " " + b.identityRefused')"
+check 'UAMI: stats keep the largest Authorization header (4,096 + the 31-byte encoded prefix)' 4127 "$(js 'b.maxAuthorizationBytes')"
+
+# Request headers: Cosmos's front end takes 16 KB; the rig refuses beyond it as Cosmos does.
+call GET /dbs dbs '' -H "X-Pad: $(head -c 15000 /dev/zero | tr '\0' a)"
+check 'headers of ~15.3 KB -> 200' 200 "$STATUS"
+call GET /dbs dbs '' -H "X-Pad: $(head -c 17000 /dev/zero | tr '\0' a)"
+check 'headers over 16 KB -> 400 "The size of the request headers is too long"' '400 true' \
+  "$STATUS $(grep -q 'The size of the request headers is too long' "$TMP/body" && echo true)"
+
+# ---- 8. session tokens and lagging replicas (a third rig, --replica-lag-ms 6000) --------------
+start_rig lag --replica-lag-ms 6000
+MAIN_BASE="$BASE"; BASE="$RIG_URL"
+call POST /dbs dbs '' -H 'Content-Type: application/json' -d "{\"id\":\"$DB\"}" >/dev/null
+call POST "/dbs/$DB/colls" colls "dbs/$DB" -H 'Content-Type: application/json' \
+  -d "{\"id\":\"$COLL\",\"partitionKey\":{\"paths\":[\"/streamId\"],\"kind\":\"Hash\",\"version\":2}}"
+check 'lag rig: GET /__rig/config shows --replica-lag-ms' 6000 "$(rig "$BASE/__rig/config" >/dev/null; js 'b.replicaLagMs')"
+check 'lag rig: POST /__rig/config replicaLagMs 0 turns lag off' '200 0' \
+  "$(rig -X POST "$BASE/__rig/config" -d '{"replicaLagMs":0}') $(js 'b.replicaLagMs')"
+lsn() { hdr x-ms-session-token | sed -n 's/^0:-1#\([0-9][0-9]*\)$/\1/p'; }
+create_doc '{"id":"a1","streamId":"s1","n":1}'; T1="$(lsn)"
+check 'session: a create answers x-ms-session-token 0:-1#<lsn>' true "$( [ -n "$T1" ] && echo true)"
+create_doc '{"id":"a2","streamId":"s1"}'; T2="$(lsn)"
+check 'session: the next write answers the next LSN' "$((T1 + 1))" "$T2"
+read_doc a1
+check 'session: a read answers the LSN it has reached' "$T2" "$(lsn)"
+read_doc a1 -H "x-ms-session-token: 0:-1#$((T2 + 5))"
+check 'session: a token ahead of every write -> 404 substatus 1002' '404 1002' "$STATUS $(hdr x-ms-substatus)"
+check 'session: 1002 message is the real one' 'The read session is not available for the input session token.' "$(js 'b.message')"
+read_doc a1 -H 'x-ms-session-token: garbage'
+check 'session: a malformed token -> 400' 400 "$STATUS"
+read_doc a1 -H "x-ms-session-token: 1:-1#999,0:-1#$T2"
+check 'session: compound token, other ranges ignored -> 200' 200 "$STATUS"
+read_doc a1 -H "x-ms-session-token: 0:$T2"
+check 'session: simple token 0:<lsn> -> 200' 200 "$STATUS"
+call DELETE "/$CL/docs/a2" docs "$CL/docs/a2" -H "$(PKH)"; T3="$(lsn)"
+check 'session: a delete is a write with its own LSN' "204 $((T2 + 1))" "$STATUS $T3"
+
+check 'lag: POST /__rig/config replicaLagMs 6000 turns lag on' 200 "$(rig -X POST "$BASE/__rig/config" -d '{"replicaLagMs":6000}')"
+create_doc '{"id":"b1","streamId":"s1"}'; T4="$(lsn)"
+read_doc b1
+check 'lag: a read without a token does not see a create of the last N ms -> 404' 404 "$STATUS"
+check 'lag: ... and answers the lagging replica LSN' "$T3" "$(lsn)"
+read_doc b1 -H "x-ms-session-token: 0:-1#$T3"
+check 'lag: a read with an older token does not see it either -> 404' 404 "$STATUS"
+read_doc b1 -H "x-ms-session-token: 0:-1#$T4"
+check 'lag: a read with the write token sees it -> 200' "200 $T4" "$STATUS $(lsn)"
+call PUT "/$CL/docs/a1" docs "$CL/docs/a1" -H "$(PKH)" -H 'Content-Type: application/json' -d '{"id":"a1","streamId":"s1","n":2}'
+T5="$(lsn)"
+call PATCH "/$CL/docs/a1" docs "$CL/docs/a1" -H "$(PKH)" -H 'Content-Type: application/json_patch+json' \
+  -d '{"operations":[{"op":"incr","path":"/n","value":1}]}'
+T6="$(lsn)"
+check 'lag: replace and patch answer the next LSNs' "$((T4 + 1)) $((T4 + 2))" "$T5 $T6"
+read_doc a1
+check 'lag: a read without a token gets the version before the replace' '200 1' "$STATUS $(js 'b.n')"
+read_doc a1 -H "x-ms-session-token: 0:-1#$T5"
+check 'lag: with the replace token, the replaced version' 2 "$(js 'b.n')"
+read_doc a1 -H "x-ms-session-token: 0:-1#$T6"
+check 'lag: with the patch token, the patched version' 3 "$(js 'b.n')"
+LQ='{"query":"SELECT VALUE c.id FROM c ORDER BY c.id"}'
+query "$LQ"
+check 'lag: a query without a token leaves the new document out' '["a1"]' "$(js 'JSON.stringify(b.Documents)')"
+query '{"query":"SELECT VALUE c.n FROM c WHERE c.id = \"a1\""}'
+check 'lag: ... and sees the old version' '[1]' "$(js 'JSON.stringify(b.Documents)')"
+query "$LQ" -H "x-ms-session-token: 0:-1#$T6"
+check 'lag: a query with the latest token sees all' '["a1","b1"]' "$(js 'JSON.stringify(b.Documents)')"
+call GET "/$CL/docs" docs "$CL" -H "$(PKH)"
+check 'lag: the read feed without a token leaves it out' 'a1' "$(js 'b.Documents.map(d => d.id).join()')"
+change_feed -H "$(PKH)"
+check 'lag: the change feed without a token: only the old version of a1' 'a1@1' "$(js 'b.Documents.map(d => d.id + "@" + d.n).join()')"
+change_feed -H "$(PKH)" -H "x-ms-session-token: 0:-1#$T6"
+check 'lag: the change feed with the latest token: b1, then a1 as patched' 'b1,a1@3' \
+  "$(js 'b.Documents.map(d => d.id + (d.n ? "@" + d.n : "")).join()')"
+call DELETE "/$CL/docs/b1" docs "$CL/docs/b1" -H "$(PKH)"; T7="$(lsn)"
+read_doc b1 -H "x-ms-session-token: 0:-1#$T6"
+check 'lag: a read at a token before the delete still finds it' 200 "$STATUS"
+read_doc b1 -H "x-ms-session-token: 0:-1#$T7"
+check 'lag: a read with the delete token -> 404' 404 "$STATUS"
+create_doc '{"id":"c1","streamId":"s1"}'
+batch '[{"operationType":"Read","id":"c1"}]'
+check 'lag: a batch holding only a Read is served by the primary -> 200' '200 [200]' \
+  "$STATUS $(js 'JSON.stringify(b.map(r => r.statusCode))')"
+read_doc a1 -H "x-ms-session-token: 0:-1#$((T7 + 100))"
+check 'lag: a token from the future -> 404/1002' '404 1002' "$STATUS $(hdr x-ms-substatus)"
 rig "$BASE/__rig/stats" >/dev/null
-check 'stats count issued tokens' 1 "$(js 'b.tokensIssued')"
+check 'lag: stats count stale reads and 1002s' true "$(js 'b.staleReads >= 8 && b.sessionNotAvailable === 2')"
+sleep 6.2
+read_doc a1
+check 'lag: N ms later a read without a token sees the latest' '200 3' "$STATUS $(js 'b.n')"
+read_doc b1
+check 'lag: ... and the delete' 404 "$STATUS"
+check 'lag: POST /__rig/config with a negative lag -> 400' 400 "$(rig -X POST "$BASE/__rig/config" -d '{"replicaLagMs":-1}')"
+check 'lag: POST /__rig/config with an unknown field -> 400' 400 "$(rig -X POST "$BASE/__rig/config" -d '{"lag":1}')"
+rig -X POST "$BASE/__rig/config" -d '{"replicaLagMs":0}' >/dev/null
+check 'lag: POST /__rig/reset puts the lag back to --replica-lag-ms' 6000 \
+  "$(rig -X POST "$BASE/__rig/reset" >/dev/null; rig "$BASE/__rig/config" >/dev/null; js 'b.replicaLagMs')"
+BASE="$MAIN_BASE"
+
+# ---- 9. control endpoints and keep-alive ------------------------------------------------------
+rig "$BASE/__rig/stats" >/dev/null
+check 'stats count issued tokens' 9 "$(js 'b.tokensIssued')"
+check 'stats count refused Entra requests by reason' '{"invalid":4,"expired":1,"audience":2,"controlPlane":4}' \
+  "$(js 'JSON.stringify(b.aadRefused)')"
+check 'stats count identity requests, refusals and injected faults' '19 7 3' \
+  "$(js 'b.identityRequests + " " + b.identityRefused + " " + b.identityFaults')"
 check 'stats count the fired faults by kind' '{"respond 429":1,"afterForward 503":1,"drop":1}' \
   "$(js 'JSON.stringify(b.faultsByKind)')"
 check 'keep-alive: second request reuses the connection' '1 0' \
