@@ -28,7 +28,7 @@ param maximumInstanceCount int = 40
 @description('Names; empty means derived from the environment (rg-<env>, func-<token>, cosmos-<token>).')
 param resourceGroupName string = ''
 param functionAppName string = ''
-param cosmosAccountName string = 
+param cosmosAccountName string = ''
 
 var tags = { 'azd-env-name': environmentName }
 var token = toLower(uniqueString(subscription().id, environmentName, location))
