@@ -15,6 +15,7 @@
 # Each target installs missing Debian packages first (scripts/deps.sh).
 
 RIG := tests/support/cosmos-rig
+INFRA := tests/infra
 BASELINE := bench/baseline
 BUILD ?= build
 ASAN_BUILD ?= build-asan
@@ -25,8 +26,8 @@ SOAK_SECONDS ?= 180
 JOBS ?= $(shell nproc)
 ARGS ?=
 
-.PHONY: all deps build asan-build rig package run test test-sanitize fuzz bench soak \
-	soak-sanitize lint format clean
+.PHONY: all deps build asan-build rig infra-tools package run test test-sanitize fuzz bench \
+	soak soak-sanitize lint format clean
 
 all: build
 
@@ -50,19 +51,27 @@ rig: deps $(RIG)/node_modules/.package-lock.json
 		{ cat /tmp/cosmos-rig-selftest.log; exit 1; }
 	@tail -n 1 /tmp/cosmos-rig-selftest.log
 
+# The Bicep parser and the Flex Consumption checks of tests/infra: their pinned
+# packages, installed when the lockfile changed. No install scripts run: the
+# grammar is used as WebAssembly, nothing native is built.
+$(INFRA)/node_modules/.package-lock.json: $(INFRA)/package-lock.json
+	cd $(INFRA) && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+
+infra-tools: deps $(INFRA)/node_modules/.package-lock.json
+
 # The deployable zip (scripts/package.sh): built in a cached Debian 11 root.
 # When no root can be made here, the package tests say why and skip.
 package: deps
 	@scripts/package.sh || [ $$? -eq 3 ]
 
-test: build rig package
+test: build rig infra-tools package
 	cd $(BUILD) && ctest --output-on-failure -j$(JOBS)
 
 asan-build: deps
 	@cmake -S . -B $(ASAN_BUILD) -DES_SANITIZE=ON -DES_WERROR=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
 	@cmake --build $(ASAN_BUILD) -j$(JOBS)
 
-test-sanitize: asan-build rig
+test-sanitize: asan-build rig infra-tools
 	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 		ctest --output-on-failure -j$(JOBS)
 
