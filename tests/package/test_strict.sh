@@ -8,6 +8,10 @@
 #   - make package-for-tests (what make test runs) goes on, but says plainly
 #     that the package was not built and the package tests will be skipped;
 #   - scripts/deploy.sh stops there and publishes nothing.
+# With root or passwordless sudo (roots.sh stubbed): make package asks for the
+# build root only, make package-for-tests for the test roots too; the exit
+# status of roots.sh comes out of package.sh, and only "cannot make the roots
+# here" (3, 4) lets make test go on.
 # A Makefile that swallows the failure (the old `|| [ $? -eq 3 ]`) must fail
 # the same checks. No Debian root is made or touched: ES_ROOTS_DIR points into
 # the scratch directory, and the script stops before it is used.
@@ -111,6 +115,43 @@ for variant in refusing nosudo; do
   refused && [ ! -e "$work/logs/az.log" ]
   result $? "$what: scripts/deploy.sh exits $rc and publishes nothing"
 done
+
+# With root (or sudo that works): which roots are asked for, and whose exit
+# status comes out. scripts/roots.sh is replaced by a stub that records its
+# arguments and fails with the status in roots.rc, and a sudo that lets
+# everything through stands in for passwordless sudo when this test is not root.
+mkdir -p "$work/passing"
+printf '#!/bin/sh\n[ "$1" = -n ] && shift\nexec "$@"\n' >"$work/passing/sudo"
+chmod 755 "$work/passing/sudo"
+passing="$work/passing:/usr/sbin:/usr/bin:/sbin:/bin"
+stub_roots() { # exit status of the stub
+  rm -f "$work/logs/roots.log"
+  printf '#!/bin/sh\necho "$*" >>"%s/roots.log"\necho "roots: stub exit %s" >&2\nexit %s\n' \
+    "$work/logs" "$1" "$1" >"$work/t/scripts/roots.sh"
+  chmod 755 "$work/t/scripts/roots.sh"
+}
+asked() { cat "$work/logs/roots.log" 2>/dev/null; }
+
+tree; stub_roots 3
+run "$passing" make package
+[ "$rc" -ne 0 ] && [ "$(asked)" = "bullseye-build" ] && [ ! -e "$work/t/build/package/functionapp.zip" ]
+result $? "make package asks for the build root only ($(asked)) and fails when it cannot be made (exit $rc)"
+
+tree; stub_roots 3
+run "$passing" make package-for-tests
+[ "$rc" -eq 0 ] && [ "$(asked)" = "bullseye-build bullseye-base bookworm-base" ] &&
+  grep -q "scripts/roots.sh exit 3" "$work/t/build/package/NOT_BUILT"
+result $? "make package-for-tests asks for the build and test roots ($(asked)) and goes on, saying why"
+
+tree; stub_roots 4
+run "$passing" scripts/package.sh
+[ "$rc" -eq 4 ] && grep -q "scripts/roots.sh exit 4" "$work/t/build/package/NOT_BUILT"
+result $? "a failed debootstrap keeps its exit status through package.sh (exit $rc)"
+
+tree; stub_roots 1
+run "$passing" make package-for-tests
+[ "$rc" -ne 0 ] && [ ! -e "$work/t/build/package/NOT_BUILT" ]
+result $? "any other failure of roots.sh stops make package-for-tests, and so make test (exit $rc)"
 
 # The control: the old lenient Makefile rule must fail the same check.
 tree
