@@ -12,7 +12,7 @@
 //   - azd finds the app: the site's azd-service-name tag matches azure.yaml's
 //     services, and with none declared, exactly one deploy hook (predeploy or
 //     postdeploy) runs scripts/deploy.sh, which reads only outputs that
-//     main.bicep declares.
+//     main.bicep declares; main.parameters.json sets only main.bicep's params.
 // A syntax error is reported by syntax.js; here it only stops the check.
 //
 // Usage: node tests/infra/flex.js ROOT
@@ -304,10 +304,31 @@ function checkAzd(root, files) {
     if (cont) fail(`azure.yaml: hook ${name} has continueOnError: true, so a failed deploy would look like success`);
   }
 
+  const main = files.find((f) => path.basename(f.path) === 'main.bicep');
+  if (!main) {
+    fail('no infra/main.bicep, the template azd provisions');
+    return;
+  }
+  // main.parameters.json names only params of main.bicep: azd passes the
+  // template's params and silently drops any other name, so a misspelled one
+  // would never reach the deployment.
+  const paramsFile = path.join(root, 'infra', 'main.parameters.json');
+  if (fs.existsSync(paramsFile)) {
+    let given = {};
+    try {
+      given = JSON.parse(fs.readFileSync(paramsFile, 'utf8')).parameters || {};
+    } catch (err) {
+      fail(`infra/main.parameters.json: ${err.message}`);
+    }
+    for (const name of Object.keys(given)) {
+      if (main.model.params[name]) ok(`infra/main.parameters.json sets ${name}, a param of main.bicep`);
+      else fail(`infra/main.parameters.json sets '${name}', which main.bicep does not declare (azd drops it unused)`);
+    }
+  }
+
   // deploy.sh reads only outputs that main.bicep declares (azd passes outputs as variables).
   const deploy = path.join(root, 'scripts', 'deploy.sh');
-  const main = files.find((f) => path.basename(f.path) === 'main.bicep');
-  if (!fs.existsSync(deploy) || !main) return;
+  if (!fs.existsSync(deploy)) return;
   const needed = [...fs.readFileSync(deploy, 'utf8').matchAll(/\$\{(AZURE_[A-Z_]+):\?/g)].map((m) => m[1]);
   const outputs = new Set();
   for (const n of nodes(main.tree.rootNode)) if (n.type === 'output_declaration') outputs.add(n.namedChild(0).text);

@@ -138,6 +138,9 @@ expect flex "a deploy hook whose failure azd ignores" "continueOnError: true"
 fresh; sed -i 's/^output AZURE_FUNCTION_APP_NAME /output FUNCTION_APP_NAME /' "$M"
 expect flex "deploy.sh reading an output main.bicep does not declare" \
   "scripts/deploy.sh needs AZURE_FUNCTION_APP_NAME, which main.bicep does not output"
+fresh; sed -i 's/"cosmosAllowKeys": { "value": false }/"cosmosAllowKeys": { "value": false },\n    "cosmosAccountNme": { "value": "x" }/' "$t/infra/main.parameters.json"
+expect flex "a parameters file naming a param main.bicep lacks" \
+  "infra/main.parameters.json sets 'cosmosAccountNme', which main.bicep does not declare"
 
 # --- check.sh --------------------------------------------------------------
 fresh; expect consistency untouched ""
