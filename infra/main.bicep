@@ -22,18 +22,27 @@ param cosmosThroughput int = 400
 @description('Allow Cosmos DB keys (local authentication). Off: only Entra identities get in.')
 param cosmosAllowKeys bool = false
 
-@description('Largest number of instances the Flex Consumption plan may scale to.')
+// Flex Consumption limits (docs/infra.md; tests/infra/flex.js holds these to
+// Microsoft's published bounds): at most 1000 instances, and not below 40 for
+// an app that serves HTTP; instances of 512, 2048 or 4096 MB.
+@description('Largest number of instances the Flex Consumption plan may scale to (40 to 1000).')
+@minValue(40)
+@maxValue(1000)
 param maximumInstanceCount int = 40
+
+@description('Memory of each instance, in MB.')
+@allowed([512, 2048, 4096])
+param instanceMemoryMB int = 2048
 
 @description('Names; empty means derived from the environment (rg-<env>, func-<token>, cosmos-<token>).')
 param resourceGroupName string = ''
 param functionAppName string = ''
-param cosmosAccountName string = 
+param cosmosAccountName string = ''
 
 var tags = { 'azd-env-name': environmentName }
 var token = toLower(uniqueString(subscription().id, environmentName, location))
 
-resource rg 'Microsoft.Resources/resourceGroups@2022-09-01' = {
+resource rg 'Microsoft.Resources/resourceGroups@2024-11-01' = {
   name: empty(resourceGroupName) ? 'rg-${environmentName}' : resourceGroupName
   location: location
   tags: tags
@@ -50,6 +59,7 @@ module resources 'resources.bicep' = {
     cosmosThroughput: cosmosThroughput
     cosmosAllowKeys: cosmosAllowKeys
     maximumInstanceCount: maximumInstanceCount
+    instanceMemoryMB: instanceMemoryMB
     functionAppName: functionAppName
     cosmosAccountName: cosmosAccountName
   }

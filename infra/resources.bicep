@@ -7,7 +7,11 @@ param token string
 param cosmosCapacityMode string
 param cosmosThroughput int
 param cosmosAllowKeys bool
+@minValue(40)
+@maxValue(1000)
 param maximumInstanceCount int
+@allowed([512, 2048, 4096])
+param instanceMemoryMB int
 param functionAppName string = ''
 param cosmosAccountName string = ''
 
@@ -22,20 +26,21 @@ var containers = [
 ]
 var deploymentContainerName = 'app-package'
 
-// Built-in role ids.
+// Built-in role ids, each named after its role as documented (tests/infra/flex.js
+// checks every id against that name).
 var storageBlobDataOwner = 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
 var storageQueueDataContributor = '974c5e8b-45b9-4653-ba55-5f855dd0fb88'
 var storageTableDataContributor = '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3'
 var monitoringMetricsPublisher = '3913510d-42f4-4e42-8a64-420c390055eb'
-var cosmosDataContributor = '00000000-0000-0000-0000-000000000002'
+var cosmosDbBuiltInDataContributor = '00000000-0000-0000-0000-000000000002'
 
-resource identity 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' = {
+resource identity 'Microsoft.ManagedIdentity/userAssignedIdentities@2024-11-30' = {
   name: 'id-${token}'
   location: location
   tags: tags
 }
 
-resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
+resource storage 'Microsoft.Storage/storageAccounts@2024-01-01' = {
   name: 'st${token}'
   location: location
   tags: tags
@@ -48,12 +53,12 @@ resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
   }
 }
 
-resource blobs 'Microsoft.Storage/storageAccounts/blobServices@2023-05-01' = {
+resource blobs 'Microsoft.Storage/storageAccounts/blobServices@2024-01-01' = {
   parent: storage
   name: 'default'
 }
 
-resource deploymentContainer 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' = {
+resource deploymentContainer 'Microsoft.Storage/storageAccounts/blobServices/containers@2024-01-01' = {
   parent: blobs
   name: deploymentContainerName
 }
@@ -68,7 +73,7 @@ resource storageRoles 'Microsoft.Authorization/roleAssignments@2022-04-01' = [fo
   }
 }]
 
-resource logs 'Microsoft.OperationalInsights/workspaces@2023-09-01' = {
+resource logs 'Microsoft.OperationalInsights/workspaces@2025-02-01' = {
   name: 'log-${token}'
   location: location
   tags: tags
@@ -139,10 +144,10 @@ resource cosmosContainers 'Microsoft.DocumentDB/databaseAccounts/sqlDatabases/co
 // read the change feed. (Creating containers stays with this template.)
 resource cosmosRole 'Microsoft.DocumentDB/databaseAccounts/sqlRoleAssignments@2024-05-15' = {
   parent: cosmos
-  name: guid(cosmos.id, identity.id, cosmosDataContributor)
+  name: guid(cosmos.id, identity.id, cosmosDbBuiltInDataContributor)
   properties: {
     principalId: identity.properties.principalId
-    roleDefinitionId: '${cosmos.id}/sqlRoleDefinitions/${cosmosDataContributor}'
+    roleDefinitionId: '${cosmos.id}/sqlRoleDefinitions/${cosmosDbBuiltInDataContributor}'
     scope: cosmos.id
   }
 }
@@ -201,7 +206,7 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
       }
       scaleAndConcurrency: {
         maximumInstanceCount: maximumInstanceCount
-        instanceMemoryMB: 2048
+        instanceMemoryMB: instanceMemoryMB
       }
       runtime: { name: 'custom', version: '1.0' }
     }

@@ -8,6 +8,10 @@
 # outside the work tree, and are reused by later builds and CI runs on the
 # same machine. Needs root (debootstrap, chroot) and Debian's mirror.
 # Usage: scripts/roots.sh [name...]   (default: all three); prints each root's path.
+# Exit status: 0 every root is there; 3 not root, or no debootstrap; 4 a
+# debootstrap failed (its log names the cause, often the mirror); 2 bad usage.
+# Concurrent runs on one machine wait for each other, root by root: a root
+# half-built by another run is never deleted under it.
 set -euo pipefail
 
 ROOTS=${ES_ROOTS_DIR:-/var/cache/eventsourcing-azure/roots}
@@ -30,8 +34,16 @@ make_root() {
     echo "$dir"
     return 0
   fi
-  rm -rf "$dir.tmp"
   mkdir -p "$ROOTS"
+  local lock
+  exec {lock}>"$ROOTS/$name.lock"
+  flock "$lock"
+  if [ -f "$dir/.complete" ]; then
+    exec {lock}>&-
+    echo "$dir"
+    return 0
+  fi
+  rm -rf "$dir.tmp"
   echo "roots: building $name ($suite) in $dir" >&2
   local args=(--variant=minbase)
   [ -n "$include" ] && args+=("--include=$include")
@@ -42,6 +54,7 @@ make_root() {
   touch "$dir.tmp/.complete"
   rm -rf "$dir"
   mv "$dir.tmp" "$dir"
+  exec {lock}>&-
   echo "$dir"
 }
 

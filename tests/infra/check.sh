@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The Bicep templates cannot be compiled here (no Bicep CLI), so this checks
-# what can be checked against the code, reading both:
+# The templates against the code, reading both (syntax.js parses the Bicep,
+# flex.js holds it to Microsoft's Flex Consumption facts):
 #   - every setting a function.json refers to (%NAME%, connection prefixes) is
 #     provided by infra/resources.bicep, and every setting it provides is one
 #     the handler, the bindings or the platform reads (no typos);
@@ -9,8 +9,10 @@
 #     (handler/store/store_cosmos.c);
 #   - no secret is committed: no account keys in infra/, no listKeys(), Cosmos
 #     keys disabled by default, local.settings.json holds emulator defaults only.
+# Usage: tests/infra/check.sh [ROOT]   (default: this repository; selftest.sh
+# passes broken copies)
 set -uo pipefail
-cd "$(dirname "$0")/../.."
+cd "${1:-$(dirname "$0")/../..}" || exit 1
 BICEP=infra/resources.bicep
 failures=0
 ok() { echo "ok: $*"; }

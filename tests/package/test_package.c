@@ -23,13 +23,13 @@ static const char *roots_dir(void)
     return d != NULL ? d : "/var/cache/eventsourcing-azure/roots";
 }
 
-/* Skips, saying why, when the package (or the root, when given) could not be built here.
- */
+/* Skips, saying why, when the package (or the root, when given) could not be built here,
+ * or when this process cannot enter the root (chroot and mount need root). */
 static void need(const char *root)
 {
     if (access(PACKAGE "/functionapp.zip", R_OK) != 0) {
-        char why[1024] = "make package has not run";
-        FILE *f = fopen(PACKAGE "/SKIPPED", "r");
+        char why[1024] = "make test (make package-for-tests) has not run";
+        FILE *f = fopen(PACKAGE "/NOT_BUILT", "r");
         if (f != NULL) {
             size_t n = fread(why, 1, sizeof(why) - 1, f);
             why[n] = '\0';
@@ -41,6 +41,8 @@ static void need(const char *root)
     snprintf(marker, sizeof(marker), "%s/.complete", root != NULL ? root : "");
     if (root != NULL && access(marker, R_OK) != 0)
         cr_skip_test("the root %s has not been built (scripts/roots.sh)", root);
+    if (root != NULL && geteuid() != 0)
+        cr_skip_test("running the package in %s needs root (chroot, mount)", root);
 }
 
 static int sh(const char *fmt, const char *a, const char *b)
