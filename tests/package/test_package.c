@@ -97,7 +97,7 @@ static void runs_in(const char *name)
     struct hostdrv_conn *c = hostdrv_conn_new(d);
     struct hostdrv_reply r;
     cr_assert_eq(ws_send(c, "GET", "/api/health", NULL, NULL, &r), 200);
-    cr_expect_str_eq(ws_str(r.client_json, "store"), "sqlite:/tmp/package-test.db");
+    cr_expect_str_eq(ws_str(r.client_json, "status"), "ok");
     hostdrv_reply_release(&r);
     char list[64];
     snprintf(list, sizeof(list), "pkg-%d", (int)getpid());
@@ -111,6 +111,8 @@ static void runs_in(const char *name)
     hostdrv_conn_free(c);
     cr_expect_eq(hostdrv_stop(d, SIGTERM, 10000), 0);
     hostdrv_free(d);
+    cr_expect_eq(sh("test -s '%s/tmp/package-test.db'%s", root, ""), 0,
+                 "the events went to EVENT_STORE_PATH in %s", name);
     sh("rm -rf '%s' '%s/tmp/package-test.db'*", app, root);
     sh("umount '%s/proc'%s", root, "");
 }
