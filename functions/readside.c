@@ -8,13 +8,21 @@
  * toListId} on the source list:
  *   1. if the source already holds the revert's receipt, the move was settled
  *      as reverted: nothing to do;
- *   2. run ItemMovedIn on the target (key "movein:{eventId}"): done when it
+ *   2. run ItemMovedIn on the target (key "$movein:{eventId}"): done when it
  *      succeeds or was done before;
- *   3. when the target refuses (missing, deleted, the task exists there),
- *      run ItemMoveReverted on the source (key "revert:{eventId}") with the
+ *   3. when the target refuses it for any reason but a passing conflict
+ *      (missing, deleted, full, the task exists there, ...), run
+ *      ItemMoveReverted on the source (key "$revert:{eventId}") with the
  *      refusal as the reason.
  * Checking the revert first keeps the outcome fixed once chosen: a target
- * created after the refusal cannot receive an item already put back.
+ * created after the refusal cannot receive an item already put back. So the
+ * item ends in exactly one list.
+ *
+ * The keys start with '$', which the Idempotency-Key syntax of the API does
+ * not allow: no client can send a reaction's key ahead of it, so no client's
+ * receipt can pre-empt or answer a reaction. A move event whose fields are
+ * not what the API could have written (ids, task, status, a move to its own
+ * list) fails as malformed: retried, then dead-lettered, never acted on.
  */
 #include "readside.h"
 
@@ -69,18 +77,21 @@ static enum es_status react_move(const struct es_react_env *env,
     const char *item = json_string_value(json_object_get(ev->data, "itemId"));
     const char *task = json_string_value(json_object_get(ev->data, "task"));
     const char *to = json_string_value(json_object_get(ev->data, "toListId"));
+    const char *source = ev->stream_id + strlen(TODOLIST_STREAM_PREFIX);
     enum todo_item_status status;
-    if (item == NULL || task == NULL || to == NULL ||
+    if (!es_id_valid(item) || !todo_text_valid(task) || !es_id_valid(to) ||
+        !es_id_valid(source) || strcmp(source, to) == 0 ||
         !todo_status_parse(json_string_value(json_object_get(ev->data, "status")),
                            &status))
-        return es_error_set(err, ES_EFIELD, "ItemMovedOut %s:%lld lacks a field",
+        return es_error_set(err, ES_EFIELD,
+                            "ItemMovedOut %s:%lld is malformed: a field is missing or "
+                            "not what the API writes",
                             ev->stream_id, (long long)ev->version);
-    const char *source = ev->stream_id + strlen(TODOLIST_STREAM_PREFIX);
     const char *corr = json_string_value(json_object_get(ev->meta, "correlationId"));
     char event_id[ES_DOC_ID_MAX], in_key[ES_DOC_ID_MAX], revert_key[ES_DOC_ID_MAX];
     if (es_event_id(ev->stream_id, ev->version, event_id, sizeof(event_id)) != ES_OK ||
-        es_fmt(in_key, sizeof(in_key), "movein:%s", event_id) != ES_OK ||
-        es_fmt(revert_key, sizeof(revert_key), "revert:%s", event_id) != ES_OK)
+        es_fmt(in_key, sizeof(in_key), "$movein:%s", event_id) != ES_OK ||
+        es_fmt(revert_key, sizeof(revert_key), "$revert:%s", event_id) != ES_OK)
         return es_error_set(err, ES_EFIELD,
                             "ItemMovedOut of stream '%.80s...': the "
                             "stream id is too long",
@@ -108,16 +119,14 @@ static enum es_status react_move(const struct es_react_env *env,
         es_outcome_release(&o);
         return ES_OK;
     }
-    if (st == ES_OK && o.status != 404 && o.status != 410 && o.status != 409)
-        st = es_error_set(err, ES_EUNAVAILABLE, "moving item %s into '%s' answered %d",
-                          item, to, o.status);
-    if (st == ES_OK && o.status == 409 &&
-        strstr(o.body ? o.body : "", "task_exists") == NULL)
-        st = es_error_set(err, ES_EUNAVAILABLE,
-                          "moving item %s into '%s' kept conflicting", item, to);
-    char reason[64];
+    char reason[64] = "";
     if (st == ES_OK)
         refusal_code(&o, reason, sizeof(reason));
+    /* A refusal settles the move as reverted; only a passing conflict is retried. */
+    if (st == ES_OK &&
+        (o.status < 400 || o.status >= 500 || strcmp(reason, "conflict") == 0))
+        st = es_error_set(err, ES_EUNAVAILABLE, "moving item %s into '%s' answered %d %s",
+                          item, to, o.status, reason);
     es_outcome_release(&o);
     if (st != ES_OK)
         return st;

@@ -236,12 +236,13 @@ Test(read_side, an_oversize_batch_is_dead_lettered_with_its_event_ids)
     struct hostdrv *h = ws_start_with("oversize", extra);
     struct hostdrv_conn *c = hostdrv_conn_new(h);
     struct rs_api api = {host_call, c};
-    cr_assert_eq(rs_send(&api, "POST", "/api/todolists", "{\"id\":\"big\",\"name\":\"Big\"}",
-                         NULL),
+    cr_assert_eq(rs_send(&api, "POST", "/api/todolists",
+                         "{\"id\":\"big\",\"name\":\"Big\"}", NULL),
                  201);
     for (int i = 0; i < 40; i++) {
         char body[160];
-        snprintf(body, sizeof(body), "{\"task\":\"a task of some length, number %02d\"}", i);
+        snprintf(body, sizeof(body), "{\"task\":\"a task of some length, number %02d\"}",
+                 i);
         cr_assert_eq(rs_send(&api, "POST", "/api/todolists/big/items", body, NULL), 201);
     }
     ws_store_name("oversize", name, sizeof(name));
@@ -276,7 +277,8 @@ Test(read_side, an_oversize_batch_is_dead_lettered_with_its_event_ids)
     json_t *letters = json_object_get(dead, "deadLetters");
     cr_assert_eq(json_array_size(letters), 1, "one dead letter for the refused batch");
     json_t *letter = json_array_get(letters, 0);
-    cr_expect_str_eq(json_string_value(json_object_get(letter, "streamId")), "_undecodable");
+    cr_expect_str_eq(json_string_value(json_object_get(letter, "streamId")),
+                     "_undecodable");
     cr_expect(strstr(json_string_value(json_object_get(letter, "error")),
                      "MAX_TRIGGER_ENVELOPE_BYTES") != NULL);
     json_t *ids = json_object_get(json_object_get(letter, "payload"), "documentIds");
@@ -289,4 +291,100 @@ Test(read_side, an_oversize_batch_is_dead_lettered_with_its_event_ids)
     hostdrv_conn_free(c);
     ws_stop(h);
     ws_drop_store("oversize");
+}
+
+/* Items of a list's view, or -1 when it cannot be read. */
+static long view_items(struct rs_api *api, const char *list)
+{
+    char path[96];
+    snprintf(path, sizeof(path), "/api/todolists/%s", list);
+    json_t *v = NULL;
+    long n = rs_send(api, "GET", path, NULL, &v) == 200
+                 ? (long)json_array_size(json_object_get(v, "items"))
+                 : -1;
+    json_decref(v);
+    return n;
+}
+
+/* Sends a command with an Idempotency-Key; its status. */
+static int keyed(struct hostdrv_conn *c, const char *method, const char *path,
+                 const char *key, const char *body)
+{
+    char header[160];
+    snprintf(header, sizeof(header), "Idempotency-Key: %s", key);
+    const char *h[] = {JSON_CT, header, NULL};
+    struct hostdrv_reply r;
+    int st = ws_send(c, method, path, h, body, &r);
+    hostdrv_reply_release(&r);
+    return st;
+}
+
+/*
+ * A client's Idempotency-Key can never be a reaction's: the reactor's own keys
+ * are out of the API's reach. Both ways a key could once pre-empt the move
+ * reactor (and lose the item) leave the item moved, in exactly one list.
+ */
+Test(read_side, a_client_key_cannot_pre_empt_the_move_reactor)
+{
+    char name[256];
+    struct hostdrv *h = ws_start_with("keys", NULL);
+    struct hostdrv_conn *c = hostdrv_conn_new(h);
+    struct rs_api api = {host_call, c};
+    for (int i = 3; i <= 4; i++) {
+        char body[96];
+        snprintf(body, sizeof(body), "{\"id\":\"src%d\",\"name\":\"Source\"}", i);
+        cr_assert_eq(rs_send(&api, "POST", "/api/todolists", body, NULL), 201);
+        snprintf(body, sizeof(body), "{\"id\":\"dst%d\",\"name\":\"Target\"}", i);
+        cr_assert_eq(rs_send(&api, "POST", "/api/todolists", body, NULL), 201);
+    }
+    json_t *added = NULL;
+    cr_assert_eq(
+        rs_send(&api, "POST", "/api/todolists/src3/items", "{\"task\":\"Milk\"}", &added),
+        201);
+    char item3[80], item4[80], path[160];
+    snprintf(item3, sizeof(item3), "%s",
+             json_string_value(json_object_get(added, "itemId")));
+    json_decref(added);
+    cr_assert_eq(
+        rs_send(&api, "POST", "/api/todolists/src4/items", "{\"task\":\"Tea\"}", &added),
+        201);
+    snprintf(item4, sizeof(item4), "%s",
+             json_string_value(json_object_get(added, "itemId")));
+    json_decref(added);
+
+    /* The old revert key of this move (todolist-src3 version 3), sent by the client. */
+    snprintf(path, sizeof(path), "/api/todolists/src3/items/%s/move", item3);
+    cr_expect_eq(
+        keyed(c, "POST", path, "revert:todolist-src3:3", "{\"toListId\":\"dst3\"}"), 202);
+    /* The old move-in key of the next move, used first on the target by the client. */
+    cr_expect_eq(keyed(c, "PATCH", "/api/todolists/dst4", "movein:todolist-src4:3",
+                       "{\"name\":\"Renamed\"}"),
+                 200);
+    snprintf(path, sizeof(path), "/api/todolists/src4/items/%s/move", item4);
+    cr_expect_eq(rs_send(&api, "POST", path, "{\"toListId\":\"dst4\"}", NULL), 202);
+    /* The reactor's own key syntax is out of a client's reach. */
+    cr_expect_eq(keyed(c, "PATCH", "/api/todolists/dst4", "$movein:todolist-src4:3",
+                       "{\"name\":\"x\"}"),
+                 400);
+
+    ws_store_name("keys", name, sizeof(name));
+    struct delivery d = {.h = h,
+                         .c = c,
+                         .mode = NORMAL,
+                         .feed = ws_on_cosmos() ? feed_open_cosmos(name)
+                                                : feed_open_sqlite(name)};
+    cr_assert_not_null(d.feed);
+    drain(&d);
+    cr_expect_eq(view_items(&api, "src3"), 0);
+    cr_expect_eq(view_items(&api, "dst3"), 1, "the item moved in");
+    cr_expect_eq(view_items(&api, "src4"), 0);
+    cr_expect_eq(view_items(&api, "dst4"), 1, "the item moved in");
+    json_t *dead = NULL;
+    cr_expect_eq(rs_send(&api, "GET", "/api/deadletters", NULL, &dead), 200);
+    cr_expect_eq(json_array_size(json_object_get(dead, "deadLetters")), 0);
+    json_decref(dead);
+    feed_close(d.feed);
+    hostdrv_conn_free(c);
+    ws_stop(h);
+    ws_drop_store("keys");
 }
