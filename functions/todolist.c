@@ -197,6 +197,15 @@ static bool check_body(struct todo_call *c)
     return true;
 }
 
+/* UTF-8 text without control characters (it is stored in every event's meta). */
+static bool printable(const char *v)
+{
+    for (const char *p = v; *p != '\0'; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            return false;
+    return es_text_valid(v, strlen(v));
+}
+
 static bool check_headers(struct todo_call *c)
 {
     const char *v = fn_header(c->req, "If-Match");
@@ -219,6 +228,10 @@ static bool check_headers(struct todo_call *c)
             return todo_reject(c, "invalid_field",
                                "X-Correlation-Id is longer than %zu bytes",
                                sizeof(c->correlation) - 1);
+        if (!printable(v))
+            return todo_reject(
+                c, "invalid_field",
+                "X-Correlation-Id must be text without control characters");
         snprintf(c->correlation, sizeof(c->correlation), "%s", v);
     } else {
         snprintf(c->correlation, sizeof(c->correlation), "%s", c->ctx->invocation_id);

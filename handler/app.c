@@ -241,10 +241,10 @@ static int serve(struct runtime *rt, const struct options *o, const sigset_t *si
                 "the Functions host, or use 'handler serve')");
             return 2;
         }
-        rt->hp = (struct hostproto){
-            .app = &rt->app,
-            .max_envelope_bytes = rt->cfg.max_envelope_bytes,
-            .max_trigger_envelope_bytes = rt->cfg.max_trigger_envelope_bytes};
+        rt->hp = (struct hostproto){.app = &rt->app,
+                                    .max_envelope_bytes = rt->cfg.max_envelope_bytes,
+                                    .max_trigger_envelope_bytes =
+                                        rt->cfg.max_trigger_envelope_bytes};
         router = hostproto_router(&rt->hp);
         opts.port = rt->cfg.port;
         opts.max_body_bytes = rt->cfg.max_envelope_bytes;
@@ -263,7 +263,7 @@ static int serve(struct runtime *rt, const struct options *o, const sigset_t *si
         router = front_router(rt->front);
         opts.address = o->listen;
         opts.port = o->port >= 0 ? o->port : 7071;
-        opts.max_body_bytes = rt->cfg.max_envelope_bytes;
+        opts.max_body_bytes = rt->cfg.max_body_bytes;
         opts.idle_timeout_s = 120;
     }
     rt->server = http_server_start(&opts, &router, &err);

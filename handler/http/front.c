@@ -14,6 +14,7 @@
 #include "../util/ids.h"
 #include "../util/jsonutil.h"
 #include "../util/log.h"
+#include "../util/text.h"
 #include "../util/timeutil.h"
 #include "routes.h"
 
@@ -356,10 +357,11 @@ static const struct route *find_route(const struct front *f, const char *target,
     return best;
 }
 
+/* Under serve the body cap is MAX_BODY_BYTES itself (inclusive), as commands check it. */
 static void reply_too_large(struct http_exchange *x)
 {
     char msg[128];
-    snprintf(msg, sizeof(msg), "request body too large: the limit is %zu bytes",
+    snprintf(msg, sizeof(msg), "the request body is over MAX_BODY_BYTES (%zu bytes)",
              x->body_cap);
     http_reply_error(x, 413, "payload_too_large", msg);
 }
@@ -417,6 +419,23 @@ static void log_outcome(const struct route *r, const char *id,
                      (long long)ms, hr->failure);
 }
 
+/*
+ * The request's path, query and header values are text (UTF-8, no NUL) once
+ * percent-decoded, as an envelope must be; else a reason for the client.
+ */
+static const char *not_text(struct http_exchange *x)
+{
+    if (!es_url_text_valid(x->target, strlen(x->target)))
+        return "the URL is not UTF-8 text once percent-decoded";
+    if (http_exchange_collect_headers(x) != ES_OK)
+        return NULL;
+    for (size_t i = 0; i < x->n_headers; i++)
+        if (!es_text_valid(x->headers[i].name, strlen(x->headers[i].name)) ||
+            !es_text_valid(x->headers[i].value, strlen(x->headers[i].value)))
+            return "a header is not UTF-8 text";
+    return NULL;
+}
+
 static json_t *build_envelope(const struct front *f, const struct route *r,
                               struct http_exchange *x)
 {
@@ -466,6 +485,12 @@ static void on_request(void *cls, struct http_exchange *x)
     if (x->body_too_large) {
         /* A chunked body that outgrew the cap while it arrived. */
         reply_too_large(x);
+        return;
+    }
+    const char *bad = not_text(x);
+    if (bad != NULL) {
+        es_log_debug("serve: %s %.200s refused: %s", x->method, x->target, bad);
+        http_reply_error(x, 400, "invalid_field", bad);
         return;
     }
     int64_t started = es_time_mono_ms();

@@ -119,11 +119,42 @@ void invoke_reply_http(struct invoke_reply *out, const struct fn_def *def,
     reply_http(out, def, res, NULL);
 }
 
+/* True when every string of obj (one level, or in arrays below it) holds no NUL. */
+static bool strings_whole(const json_t *obj)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)obj, k, v)
+    {
+        if (json_is_string(v) && strlen(json_string_value(v)) != json_string_length(v))
+            return false;
+        size_t i;
+        json_t *e;
+        json_array_foreach(v, i, e)
+        {
+            if (json_is_string(e) &&
+                strlen(json_string_value(e)) != json_string_length(e))
+                return false;
+        }
+    }
+    return true;
+}
+
 static void run_http(const struct fn_def *def, struct fn_ctx *ctx,
                      const struct fn_http_request *req, struct invoke_reply *out)
 {
     struct fn_http_response res = {.status = 500};
-    def->http(ctx, req, &res);
+    /* A NUL inside a route value, query value or header would cut it short
+     * for every C function after it: the request is refused as it is. */
+    if (!strings_whole(req->params) || !strings_whole(req->query) ||
+        !strings_whole(req->headers)) {
+        es_log_debug("function '%s' invocation %s: a request value holds a NUL",
+                     def->name, ctx->invocation_id);
+        fn_reply_error(&res, 400, "invalid_field",
+                       "a route value, query value or header holds a NUL character");
+    } else {
+        def->http(ctx, req, &res);
+    }
     reply_http(out, def, &res, json_incref(ctx->logs));
 }
 

@@ -77,6 +77,14 @@ static enum es_status load_numbers(struct es_config *cfg, struct es_error *err)
     }
     cfg->port = (int)port;
     cfg->max_body_bytes = (size_t)body;
+    /*
+     * The host re-sends a body inside the envelope: escaped in Body, and a JSON
+     * body's strings twice more in Metadata. A body of backslashes grows 4x that
+     * way, raw control bytes 6x (\u00XX), so the default leaves room for the worst
+     * case of a body within MAX_BODY_BYTES, plus headers and URL.
+     */
+    if (env("MAX_ENVELOPE_BYTES") == NULL)
+        envelope = body * ES_ENVELOPE_GROWTH + ES_ENVELOPE_SLACK_BYTES;
     cfg->max_envelope_bytes = (size_t)envelope;
     cfg->max_trigger_envelope_bytes = (size_t)trigger_envelope;
     cfg->max_connections = (unsigned)connections;

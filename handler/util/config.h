@@ -6,7 +6,9 @@
  *   FUNCTIONS_CUSTOMHANDLER_PORT   port of the host protocol (legacy name
  *                                  FUNCTIONS_HTTPWORKER_PORT is accepted)
  *   MAX_BODY_BYTES                 largest command body (1 MiB)
- *   MAX_ENVELOPE_BYTES             largest HTTP invocation envelope (4 MiB)
+ *   MAX_ENVELOPE_BYTES             largest HTTP invocation envelope (by default
+ *                                  6 x MAX_BODY_BYTES + 256 KiB: room for the
+ *                                  worst-case escaping of a full body)
  *   MAX_TRIGGER_ENVELOPE_BYTES     largest trigger invocation envelope (64 MiB)
  *   HANDLER_MAX_CONNECTIONS        connections served at once, each by its own
  *                                  thread (1024)
@@ -42,13 +44,17 @@
 
 enum es_store_kind { ES_STORE_SQLITE, ES_STORE_COSMOS };
 
+/* The default envelope cap: how much a body can grow in an envelope, plus room. */
+#define ES_ENVELOPE_GROWTH      6
+#define ES_ENVELOPE_SLACK_BYTES (256u << 10)
+
 struct es_config {
-    int port;                    /* host-protocol port; 0 when not set */
-    size_t max_body_bytes;       /* command body cap (inclusive) */
-    size_t max_envelope_bytes;   /* invocation envelope cap (inclusive) */
+    int port;                          /* host-protocol port; 0 when not set */
+    size_t max_body_bytes;             /* command body cap (inclusive) */
+    size_t max_envelope_bytes;         /* invocation envelope cap (inclusive) */
     size_t max_trigger_envelope_bytes; /* ... of a trigger's (a batch, encoded twice) */
-    unsigned max_connections;    /* connections (and threads) served at once */
-    int64_t shutdown_timeout_ms; /* drain budget on SIGTERM */
+    unsigned max_connections;          /* connections (and threads) served at once */
+    int64_t shutdown_timeout_ms;       /* drain budget on SIGTERM */
     enum es_log_level log_level;
     unsigned snapshot_every;       /* events between snapshots; 0 disables them */
     size_t state_cache_streams;    /* entries of the aggregate state cache */

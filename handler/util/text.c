@@ -87,6 +87,12 @@ char *es_base64_encode(const void *data, size_t len)
     return out;
 }
 
+static bool token_char(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           (c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL);
+}
+
 bool es_media_type_is(const char *content_type, const char *type)
 {
     if (content_type == NULL)
@@ -101,8 +107,15 @@ bool es_media_type_is(const char *content_type, const char *type)
     if (plus != NULL) {
         size_t major = (size_t)(plus - type) + 1; /* "application/" */
         size_t sfx_len = tlen - major;            /* "+json" */
-        return n > major + sfx_len && strncasecmp(content_type, type, major) == 0 &&
-               strncasecmp(content_type + n - sfx_len, plus + 1, sfx_len) == 0;
+        if (n <= major + sfx_len || strncasecmp(content_type, type, major) != 0 ||
+            strncasecmp(content_type + n - sfx_len, plus + 1, sfx_len) != 0)
+            return false;
+        /* The subtype before the suffix is an RFC 9110 token: no blanks, no separators.
+         */
+        for (size_t i = major; i < n - sfx_len; i++)
+            if (!token_char(content_type[i]))
+                return false;
+        return true;
     }
     return n == tlen && strncasecmp(content_type, type, n) == 0;
 }
@@ -245,4 +258,49 @@ bool es_token_list_has(const char *value, const char *token)
         p += n;
     }
     return false;
+}
+
+bool es_text_valid(const char *s, size_t len)
+{
+    for (size_t i = 0; i < len;) {
+        size_t n = es_utf8_seq_len((const unsigned char *)s + i, len - i);
+        if (n == 0 || s[i] == '\0')
+            return false;
+        i += n;
+    }
+    return true;
+}
+
+bool es_url_text_valid(const char *s, size_t len)
+{
+    /* Decoded on the fly, one UTF-8 sequence (at most 4 bytes) at a time. */
+    unsigned char seq[4];
+    size_t need = 0, have = 0;
+    for (size_t i = 0; i < len; i++) {
+        int hi, lo;
+        unsigned char c = (unsigned char)s[i];
+        if (c == '%' && i + 2 < len && (hi = es_hex_value(s[i + 1])) >= 0 &&
+            (lo = es_hex_value(s[i + 2])) >= 0) {
+            c = (unsigned char)(hi * 16 + lo);
+            i += 2;
+        }
+        if (c == '\0')
+            return false;
+        if (have == 0) {
+            need = c < 0x80                 ? 1
+                   : c >= 0xc2 && c <= 0xdf ? 2
+                   : c >= 0xe0 && c <= 0xef ? 3
+                   : c >= 0xf0 && c <= 0xf4 ? 4
+                                            : 0;
+            if (need == 0)
+                return false;
+        }
+        seq[have++] = c;
+        if (have == need) {
+            if (es_utf8_seq_len(seq, have) != have)
+                return false;
+            have = 0;
+        }
+    }
+    return have == 0;
 }

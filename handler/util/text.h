@@ -40,6 +40,15 @@ char *es_utf8_sanitize(const char *s, size_t len, size_t *out_len);
 /* Length of the valid UTF-8 sequence at s[0..len), or 0 when it is invalid. */
 size_t es_utf8_seq_len(const unsigned char *s, size_t len);
 
+/* True when s[0..len) is valid UTF-8 without a NUL: text a request may carry. */
+bool es_text_valid(const char *s, size_t len);
+
+/*
+ * True when the percent-decoded form of s[0..len) is such text (a URL's path or
+ * query: '+' counts as a space). Decodes without allocating.
+ */
+bool es_url_text_valid(const char *s, size_t len);
+
 /* Base64 (RFC 4648, padded) of data into a malloc'd string; NULL on ENOMEM. */
 char *es_base64_encode(const void *data, size_t len);
 

@@ -219,8 +219,7 @@ Test(commands, bad_input_gets_its_documented_error_and_appends_nothing)
         {"POST", "/api/todolists/L1/items", ct, "Transfer-Encoding: chunked",
          "{\"task\":\"Chunked\"}", 411, "length_required"},
         {"POST", "/api/todolists/L1/items", "Content-Type: text/plain",
-         "Transfer-Encoding: chunked", "{\"task\":\"Chunked\"}", 411,
-         "length_required"},
+         "Transfer-Encoding: chunked", "{\"task\":\"Chunked\"}", 411, "length_required"},
         {"PATCH", "/api/todolists/nope", ct, "Transfer-Encoding: chunked",
          "{\"name\":\"x\"}", 411, "length_required"},
         {"PATCH", "/api/todolists/L1", ct, "Idempotency-Key: a b", "{\"name\":\"x\"}",
@@ -394,4 +393,27 @@ Test(commands, the_correlation_id_header_reaches_the_events)
         ws_str(json_object_get(json_array_get(all, 1), "meta"), "correlationId"),
         "trace-123");
     json_decref(all);
+}
+
+/* A body within MAX_BODY_BYTES never meets the envelope cap, however it escapes. */
+Test(commands, a_full_body_of_backslashes_fits_the_default_envelope)
+{
+    ws_create(c, "slashes", "Slashes");
+    size_t limit = 1 << 20;
+    char *body = malloc(limit + 1);
+    /* {"name":"\\\\...\\"}: every backslash doubles in Body and again in Metadata. */
+    memset(body, '\\', limit);
+    memcpy(body, "{\"name\":\"", 9);
+    memcpy(body + limit - 3, "a\"}", 3); /* an even run of backslashes: valid JSON */
+    body[limit] = '\0';
+    struct hostdrv_reply r;
+    const char *h[] = {JSON_CT, NULL};
+    int st = ws_send(c, "PATCH", "/api/todolists/slashes", h, body, &r);
+    cr_expect_eq(st, 400,
+                 "judged by the function (a 50-character name), not refused "
+                 "as an oversize envelope: %d",
+                 st);
+    cr_expect_str_eq(ws_str(r.client_json, "error"), "invalid_field");
+    hostdrv_reply_release(&r);
+    free(body);
 }

@@ -107,7 +107,8 @@ Test(serve, the_function_receives_the_envelope_the_host_would_build)
         if (framings[i] == HOSTDRV_CONTENT_LENGTH)
             cr_expect_str_eq(str_at(e, "body"), body);
         else
-            cr_expect_null(str_at(e, "body"), "a chunked body is left out, as by the host");
+            cr_expect_null(str_at(e, "body"),
+                           "a chunked body is left out, as by the host");
         cr_expect_eq(
             json_array_size(json_object_get(json_object_get(e, "headers"), "X-Trace")),
             2);
@@ -119,7 +120,7 @@ Test(serve, the_function_receives_the_envelope_the_host_would_build)
 
 Test(serve, oversize_bodies_get_413)
 {
-    const char *env[] = {"MAX_ENVELOPE_BYTES=4096", NULL};
+    const char *env[] = {"MAX_BODY_BYTES=4096", NULL};
     struct hostdrv *d = start_serve(ES_TESTAPP_DIR, env);
     struct hostdrv_conn *c = hostdrv_conn_new(d);
     char big[10000];
@@ -132,6 +133,9 @@ Test(serve, oversize_bodies_get_413)
                      0);
         cr_expect_eq(r.status, 413, "framing %d", i);
         cr_expect_str_eq(str_at(r.client_json, "error"), "payload_too_large");
+        cr_expect(strstr(str_at(r.client_json, "message"), "MAX_BODY_BYTES (4096") !=
+                      NULL,
+                  "the limit quoted is the body's: %s", str_at(r.client_json, "message"));
         hostdrv_reply_release(&r);
     }
     hostdrv_conn_free(c);

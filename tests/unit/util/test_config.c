@@ -15,7 +15,8 @@ Test(config, defaults_select_the_embedded_sqlite_store)
     cr_expect_eq(cfg.store_kind, ES_STORE_SQLITE);
     cr_expect_str_eq(cfg.sqlite_path, "data/eventstore.db");
     cr_expect_eq(cfg.max_body_bytes, 1u << 20);
-    cr_expect_eq(cfg.max_envelope_bytes, 4u << 20);
+    cr_expect_eq(cfg.max_envelope_bytes, (6u << 20) + (256u << 10),
+                 "room for the worst-case escaping of a full body");
     cr_expect_str_eq(cfg.cosmos_database, "eventsourcing");
     cr_expect_str_eq(cfg.deadletters_container, "deadletters");
     cr_expect_eq(cfg.max_connections, 1024);
@@ -223,4 +224,18 @@ Test(config, refuses_cosmos_names_that_cosmos_refuses)
         cr_expect_eq(es_config_load(&cfg, &err), ES_EINVAL, "'%.20s'", bad[i]);
         cr_expect(strstr(err.message, "VIEWS_CONTAINER") != NULL, "%s", err.message);
     }
+}
+
+Test(config, the_envelope_cap_follows_the_body_cap_unless_set)
+{
+    unsetenv("MAX_ENVELOPE_BYTES");
+    setenv("MAX_BODY_BYTES", "1000", 1);
+    struct es_config cfg;
+    cr_assert_eq(es_config_load(&cfg, NULL), ES_OK);
+    cr_expect_eq(cfg.max_envelope_bytes, 6000 + (256u << 10));
+    es_config_release(&cfg);
+    setenv("MAX_ENVELOPE_BYTES", "5000", 1);
+    cr_assert_eq(es_config_load(&cfg, NULL), ES_OK);
+    cr_expect_eq(cfg.max_envelope_bytes, 5000, "an explicit setting wins");
+    es_config_release(&cfg);
 }

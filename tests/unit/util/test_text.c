@@ -62,6 +62,10 @@ Test(text, media_type_ignores_case_parameters_and_blanks)
     cr_expect(es_media_type_is("APPLICATION/PROBLEM+JSON; q=1", "application/+json"));
     cr_expect_not(es_media_type_is("application/+json", "application/+json"));
     cr_expect_not(es_media_type_is("text/x+json", "application/+json"));
+    cr_expect_not(es_media_type_is("application/ +json", "application/+json"));
+    cr_expect_not(es_media_type_is("application/a b+json", "application/+json"));
+    cr_expect_not(es_media_type_is("application/a/b+json", "application/+json"));
+    cr_expect(es_media_type_is("application/vnd.api.v1+json", "application/+json"));
 }
 
 Test(text, fmt_fits_exactly_or_refuses_without_cutting)
@@ -84,4 +88,21 @@ Test(text, token_lists_match_whole_tokens_ignoring_case)
     cr_expect(!es_token_list_has("chunkedx", "chunked"));
     cr_expect(!es_token_list_has("gzip", "chunked"));
     cr_expect(!es_token_list_has("", "chunked"));
+}
+
+Test(text, request_text_is_utf8_without_nul_in_raw_and_percent_encoded_form)
+{
+    cr_expect(es_text_valid("caf\xc3\xa9", 5));
+    cr_expect(!es_text_valid("a\xff", 2));
+    cr_expect(!es_text_valid("a\0b", 3));
+    cr_expect(!es_text_valid("\xc3", 1), "a cut sequence");
+    cr_expect(!es_text_valid("\xed\xa0\x80", 3), "a surrogate");
+    const char *good[] = {
+        "/api/todolists/a", "/x?q=caf%C3%A9", "a+b%20c", "%e2%82%ac", "%", "%zz"};
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+        cr_expect(es_url_text_valid(good[i], strlen(good[i])), "%s", good[i]);
+    const char *bad[] = {"/api/todolists/%FF", "/x?q=%C3", "%00", "a%c3%28",
+                         "%ed%a0%80",          "\xff"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        cr_expect(!es_url_text_valid(bad[i], strlen(bad[i])), "%s", bad[i]);
 }
