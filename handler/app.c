@@ -265,6 +265,9 @@ static int serve(struct runtime *rt, const struct options *o, const sigset_t *si
         opts.port = o->port >= 0 ? o->port : 7071;
         opts.max_body_bytes = rt->cfg.max_body_bytes;
         opts.idle_timeout_s = 120;
+        opts.max_connections_per_client = rt->cfg.serve_max_connections_per_client;
+        opts.headers_timeout_ms = rt->cfg.serve_headers_timeout_ms;
+        opts.body_timeout_ms = rt->cfg.serve_body_timeout_ms;
     }
     rt->server = http_server_start(&opts, &router, &err);
     if (rt->server == NULL) {

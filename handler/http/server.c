@@ -29,6 +29,7 @@
 #include "../util/jsonutil.h"
 #include "../util/log.h"
 #include "../util/timeutil.h"
+#include "watch.h"
 
 enum phase { PHASE_NEW, PHASE_BODY, PHASE_READY };
 
@@ -46,8 +47,9 @@ struct http_server {
     struct http_router router;
     size_t max_body_bytes;
     int port;
-    atomic_size_t in_flight; /* requests received and not yet answered */
-    atomic_bool draining;    /* answers carry Connection: close */
+    atomic_size_t in_flight;  /* requests received and not yet answered */
+    atomic_bool draining;     /* answers carry Connection: close */
+    struct http_watch *watch; /* slow-client deadlines, or NULL */
 };
 
 /* ---- exchange helpers ---- */
@@ -176,12 +178,40 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
     return e;
 }
 
+/* The watchdog's record of a connection (its socket context), or NULL. */
+static struct http_watch_conn *watched(struct http_server *s, struct MHD_Connection *conn)
+{
+    if (s->watch == NULL)
+        return NULL;
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return info != NULL ? info->socket_context : NULL;
+}
+
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe)
+{
+    struct http_server *s = cls;
+    if (s->watch == NULL)
+        return;
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *info =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        *socket_context =
+            info != NULL ? http_watch_add(s->watch, info->connect_fd) : NULL;
+    } else {
+        http_watch_remove(s->watch, *socket_context);
+        *socket_context = NULL;
+    }
+}
+
 static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
                          enum MHD_RequestTerminationCode toe)
 {
-    (void)conn;
     (void)toe;
     struct http_server *s = cls;
+    if (s->watch != NULL)
+        http_watch_answered(s->watch, watched(s, conn));
     struct exchange *e = *req_cls;
     if (e == NULL)
         return;
@@ -235,6 +265,8 @@ static enum MHD_Result run_request(struct exchange *e, struct MHD_Connection *co
         x->body = e->body.ptr;
         x->body_len = e->body.len;
     }
+    if (e->server->watch != NULL)
+        http_watch_body_in(e->server->watch, watched(e->server, conn));
     e->server->router.on_request(e->server->router.cls, x);
     if (!x->answered)
         http_reply_error(x, 500, "internal_error", "the request was not answered");
@@ -295,6 +327,8 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
         e->x.method = e->method;
         e->x.target = e->target;
         e->phase = PHASE_BODY;
+        if (e->server->watch != NULL)
+            http_watch_headers_in(e->server->watch, watched(e->server, conn));
         e->server->router.on_headers(e->server->router.cls, &e->x);
         e->body.max = e->x.body_cap;
         check_declared_length(e, conn);
@@ -306,6 +340,8 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
             return MHD_YES;
         }
         if (e->x.answered) {
+            if (e->server->watch != NULL)
+                http_watch_body_in(e->server->watch, watched(e->server, conn));
             e->phase = PHASE_READY;
             return send_response(e, conn);
         }
@@ -340,6 +376,15 @@ struct http_server *http_server_start(const struct http_server_opts *opts,
     }
     s->router = *router;
     s->max_body_bytes = opts->max_body_bytes;
+    if (opts->headers_timeout_ms > 0 || opts->body_timeout_ms > 0) {
+        s->watch = http_watch_start(opts->headers_timeout_ms, opts->body_timeout_ms,
+                                    (int64_t)opts->idle_timeout_s * 1000);
+        if (s->watch == NULL) {
+            es_error_set(err, ES_ENOMEM, "cannot start the HTTP server: out of memory");
+            free(s);
+            return NULL;
+        }
+    }
     atomic_init(&s->in_flight, 0);
     atomic_init(&s->draining, false);
 
@@ -364,11 +409,14 @@ struct http_server *http_server_start(const struct http_server_opts *opts,
         &addr, MHD_OPTION_URI_LOG_CALLBACK, on_uri, s, MHD_OPTION_NOTIFY_COMPLETED,
         on_completed, s, MHD_OPTION_CONNECTION_TIMEOUT, opts->idle_timeout_s,
         MHD_OPTION_CONNECTION_LIMIT, opts->max_connections,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, opts->max_connections_per_client,
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(32 * 1024),
         MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL, MHD_OPTION_END);
     if (s->daemon == NULL) {
         es_error_set(err, ES_EIO, "cannot listen on %s:%d (is the port in use?)",
                      opts->address, opts->port);
+        http_watch_stop(s->watch);
         free(s);
         return NULL;
     }
@@ -408,5 +456,6 @@ void http_server_free(struct http_server *s)
         return;
     if (s->daemon != NULL)
         MHD_stop_daemon(s->daemon);
+    http_watch_stop(s->watch);
     free(s);
 }

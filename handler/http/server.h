@@ -78,6 +78,10 @@ struct http_server_opts {
     unsigned max_connections; /* connections (and threads) served at once */
     size_t max_body_bytes;    /* bodies above this are discarded (body_too_large) */
     unsigned idle_timeout_s;  /* close idle connections after this; 0 never */
+    /* Slow clients (watch.h); 0 disables each. The host face uses none of them. */
+    unsigned max_connections_per_client; /* per client address */
+    int64_t headers_timeout_ms;          /* a request's headers, once due */
+    int64_t body_timeout_ms;             /* its body, once the headers are in */
 };
 
 /* Starts serving. NULL with err filled when the port cannot be bound, etc. */

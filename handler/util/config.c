@@ -45,8 +45,8 @@ static enum es_status env_str(const char *name, const char *dflt, char **out)
 
 static enum es_status load_numbers(struct es_config *cfg, struct es_error *err)
 {
-    uint64_t port, body, envelope, trigger_envelope, connections, shutdown, snap, cache,
-        attempts;
+    uint64_t port, body, envelope, trigger_envelope, connections, per_client, headers_ms,
+        body_ms, shutdown, snap, cache, attempts;
     uint64_t c_connect, c_request, c_budget, c_retries;
     const struct {
         const char *name;
@@ -60,6 +60,9 @@ static enum es_status load_numbers(struct es_config *cfg, struct es_error *err)
         {"MAX_ENVELOPE_BYTES", 1024, 1ull << 31, 4u << 20, &envelope},
         {"MAX_TRIGGER_ENVELOPE_BYTES", 1024, 1ull << 31, 64u << 20, &trigger_envelope},
         {"HANDLER_MAX_CONNECTIONS", 1, 65536, 1024, &connections},
+        {"SERVE_MAX_CONNECTIONS_PER_CLIENT", 0, 65536, 128, &per_client},
+        {"SERVE_HEADERS_TIMEOUT_MS", 0, 3600000, 10000, &headers_ms},
+        {"SERVE_BODY_TIMEOUT_MS", 0, 3600000, 30000, &body_ms},
         {"HANDLER_SHUTDOWN_TIMEOUT_MS", 0, 3600000, 30000, &shutdown},
         {"SNAPSHOT_EVERY", 0, 1000000, 100, &snap},
         {"STATE_CACHE_STREAMS", 1, 10000000, 10000, &cache},
@@ -88,6 +91,9 @@ static enum es_status load_numbers(struct es_config *cfg, struct es_error *err)
     cfg->max_envelope_bytes = (size_t)envelope;
     cfg->max_trigger_envelope_bytes = (size_t)trigger_envelope;
     cfg->max_connections = (unsigned)connections;
+    cfg->serve_max_connections_per_client = (unsigned)per_client;
+    cfg->serve_headers_timeout_ms = (int64_t)headers_ms;
+    cfg->serve_body_timeout_ms = (int64_t)body_ms;
     cfg->shutdown_timeout_ms = (int64_t)shutdown;
     cfg->snapshot_every = (unsigned)snap;
     cfg->state_cache_streams = (size_t)cache;

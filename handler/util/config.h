@@ -13,6 +13,11 @@
  *   HANDLER_MAX_CONNECTIONS        connections served at once, each by its own
  *                                  thread (1024)
  *   HANDLER_SHUTDOWN_TIMEOUT_MS    how long SIGTERM waits for in-flight work (30000)
+ *   SERVE_MAX_CONNECTIONS_PER_CLIENT  handler serve: connections one client address
+ *                                  may hold (128; 0: no limit)
+ *   SERVE_HEADERS_TIMEOUT_MS       handler serve: time for a request's headers to
+ *                                  arrive (10000; 0: none)
+ *   SERVE_BODY_TIMEOUT_MS          handler serve: time for its body (30000; 0: none)
  *   HANDLER_LOG_LEVEL              debug, info, warn, error, off (info)
  *   CosmosDB                       Cosmos connection string
  * AccountEndpoint=..;AccountKey=..; CosmosDB__accountEndpoint      identity-based Cosmos
@@ -54,7 +59,10 @@ struct es_config {
     size_t max_envelope_bytes;         /* invocation envelope cap (inclusive) */
     size_t max_trigger_envelope_bytes; /* ... of a trigger's (a batch, encoded twice) */
     unsigned max_connections;          /* connections (and threads) served at once */
-    int64_t shutdown_timeout_ms;       /* drain budget on SIGTERM */
+    unsigned serve_max_connections_per_client; /* handler serve: per client address */
+    int64_t serve_headers_timeout_ms;          /* handler serve: a request's headers */
+    int64_t serve_body_timeout_ms;             /* handler serve: its body */
+    int64_t shutdown_timeout_ms;               /* drain budget on SIGTERM */
     enum es_log_level log_level;
     unsigned snapshot_every;       /* events between snapshots; 0 disables them */
     size_t state_cache_streams;    /* entries of the aggregate state cache */
