@@ -53,8 +53,8 @@ static void on_headers(void *cls, struct http_exchange *x)
         http_reply_header(x, "Allow", "POST");
         return;
     }
-    x->body_cap = def->kind == FN_HTTP ? hp->max_envelope_bytes
-                                       : hp->max_trigger_envelope_bytes;
+    x->body_cap =
+        def->kind == FN_HTTP ? hp->max_envelope_bytes : hp->max_trigger_envelope_bytes;
     if (def->kind != FN_HTTP)
         x->route = invoke_id_scan_new(OVERSIZE_MAX_IDS); /* used only past the cap */
 }

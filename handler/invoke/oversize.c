@@ -72,7 +72,8 @@ static bool id_char(char c)
 static bool event_id_shaped(const char *v, size_t n)
 {
     const char *colon = memchr(v, ':', n);
-    if (colon == NULL || colon == v || memchr(colon + 1, ':', n - (size_t)(colon - v) - 1))
+    if (colon == NULL || colon == v ||
+        memchr(colon + 1, ':', n - (size_t)(colon - v) - 1))
         return false;
     size_t digits = n - (size_t)(colon - v) - 1;
     if (digits < 1 || digits > 19)
@@ -149,9 +150,9 @@ void invoke_reply_oversize(const struct invoke_app *app, const char *name,
              "are listed by id",
              msg);
     json_t *ids = scan != NULL ? json_incref(scan->ids) : json_array();
-    json_t *note = json_pack("{s:s, s:I, s:I, s:o}", "error", why, "envelopeBytes",
-                             (json_int_t)bytes, "limit", (json_int_t)max_bytes,
-                             "documentIds", ids);
+    json_t *note =
+        json_pack("{s:s, s:I, s:I, s:o}", "error", why, "envelopeBytes",
+                  (json_int_t)bytes, "limit", (json_int_t)max_bytes, "documentIds", ids);
     if (note == NULL) {
         invoke_reply_host_error(503, "out_of_memory", "out of memory", out);
         return;

@@ -760,8 +760,10 @@ static enum es_status create_if_missing(struct cosmos_store *s, const char *type
 static enum es_status exists(struct cosmos_store *s, const char *type, const char *link,
                              const char *what, struct es_error *err)
 {
-    struct cosmos_request req = {
-        .method = "GET", .resource_type = type, .resource_link = link, .idempotent = true};
+    struct cosmos_request req = {.method = "GET",
+                                 .resource_type = type,
+                                 .resource_link = link,
+                                 .idempotent = true};
     struct cosmos_response r;
     enum es_status st = cosmos_execute(s->client, &req, &r, NULL, err);
     if (st == ES_OK && r.status == 404)
@@ -803,7 +805,8 @@ static enum es_status init_keyless(struct cosmos_store *s, const char *const *li
     if (used > 0)
         return es_error_set(
             err, ES_ENOTFOUND,
-            "missing %s: a managed identity cannot create databases or containers (Cosmos "
+            "missing %s: a managed identity cannot create databases or containers "
+            "(Cosmos "
             "DB refuses that with an Entra token); deploy infra/ (azd provision), or run "
             "'handler init' with CosmosDB='AccountEndpoint=...;AccountKey=...;'",
             missing);

@@ -238,7 +238,8 @@ Test(protocol, oversize_envelopes_get_413_and_the_connection_stays_usable)
         cr_expect_eq(r.result.http_status, 413, "framing %d", i);
         cr_expect_str_eq(str_at(r.client_json, "error"), "payload_too_large");
         hostdrv_reply_release(&r);
-        /* A trigger gets a note of the refused batch instead (Fail retries non-arrays). */
+        /* A trigger gets a note of the refused batch instead (Fail retries non-arrays).
+         */
         cr_assert_eq(hostdrv_post(c, "/Fail", big, len, framings[i], NULL, &r), 0);
         cr_expect_eq(r.status, 500, "the trigger function saw the note: %s", r.body);
         hostdrv_reply_release(&r);
@@ -450,11 +451,12 @@ Test(protocol, health_reveals_nothing_about_the_deployment)
 Test(protocol, an_azure_plan_without_a_cosmos_setting_stops_start_up)
 {
     char cmd[1024];
-    snprintf(cmd, sizeof(cmd),
-             "out=$(env -u CosmosDB -u CosmosDB__accountEndpoint WEBSITE_INSTANCE_ID=abc "
-             "FUNCTIONS_CUSTOMHANDLER_PORT=%d timeout 10 %s/handler 2>&1; echo \"exit=$?\"); "
-             "echo \"$out\" | grep -q \"missing setting 'CosmosDB__accountEndpoint'\" && "
-             "echo \"$out\" | grep -q WEBSITE_INSTANCE_ID && echo \"$out\" | grep -q exit=2",
-             hostdrv_free_port(), ES_APP_DIR);
+    snprintf(
+        cmd, sizeof(cmd),
+        "out=$(env -u CosmosDB -u CosmosDB__accountEndpoint WEBSITE_INSTANCE_ID=abc "
+        "FUNCTIONS_CUSTOMHANDLER_PORT=%d timeout 10 %s/handler 2>&1; echo \"exit=$?\"); "
+        "echo \"$out\" | grep -q \"missing setting 'CosmosDB__accountEndpoint'\" && "
+        "echo \"$out\" | grep -q WEBSITE_INSTANCE_ID && echo \"$out\" | grep -q exit=2",
+        hostdrv_free_port(), ES_APP_DIR);
     cr_expect_eq(system(cmd), 0, "exit 2, naming the missing setting");
 }

@@ -193,19 +193,17 @@ Test(dispatch, oversize_http_envelope_answers_the_client_413)
                      "payload_too_large") != NULL);
     json_decref(j);
     invoke_reply_release(&r);
-
 }
 
 /* A trigger batch over the cap is handed over as a note naming the ids it held. */
 Test(dispatch, oversize_trigger_envelope_reaches_the_function_as_a_note_with_the_ids)
 {
     /* The documents as bundle v4 sends them: encoded twice, ids and all. */
-    json_t *docs = json_pack("[{s:s, s:s, s:I}, {s:s, s:s, s:I}, {s:s, s:s, s:I}]", "id",
-                             "todolist-a:7", "streamId", "todolist-a", "version",
-                             (json_int_t)7, "id", "todolist-b:1", "streamId",
-                             "todolist-b", "version", (json_int_t)1, "id",
-                             "todolist-a:snapshot", "streamId", "todolist-a", "version",
-                             (json_int_t)7);
+    json_t *docs = json_pack(
+        "[{s:s, s:s, s:I}, {s:s, s:s, s:I}, {s:s, s:s, s:I}]", "id", "todolist-a:7",
+        "streamId", "todolist-a", "version", (json_int_t)7, "id", "todolist-b:1",
+        "streamId", "todolist-b", "version", (json_int_t)1, "id", "todolist-a:snapshot",
+        "streamId", "todolist-a", "version", (json_int_t)7);
     json_t *env = invoke_trigger_envelope_new("Projector", "documents", docs, 2, NULL);
     size_t len = 0;
     char *text = es_json_dumps(env, &len);
