@@ -79,7 +79,7 @@ static int get_from(const char *from, int port, const char *path)
     int status = 0;
     if (send(fd, req, strlen(req), MSG_NOSIGNAL) == (ssize_t)strlen(req) &&
         read_until_closed(fd, 2000, resp, sizeof(resp)) > 12)
-        status = atoi(resp + 9);
+        status = (int)strtol(resp + 9, NULL, 10);
     close(fd);
     return status;
 }
@@ -170,7 +170,7 @@ Test(hostile, bytes_that_are_not_utf8_are_400_invalid_field_under_serve)
         send(fd, reqs[i], strlen(reqs[i]), MSG_NOSIGNAL);
         cr_assert_gt(read_until_closed(fd, 3000, resp, sizeof(resp)), 12, "case %zu", i);
         close(fd);
-        cr_expect_eq(atoi(resp + 9), 400, "case %zu: %.40s", i, resp);
+        cr_expect_eq(strtol(resp + 9, NULL, 10), 400, "case %zu: %.40s", i, resp);
         cr_expect(strstr(resp, "\"invalid_field\"") != NULL, "case %zu: %s", i, resp);
     }
     cr_expect_eq(hostdrv_stop(d, SIGTERM, 10000), 0);
