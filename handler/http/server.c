@@ -40,6 +40,7 @@ struct exchange {
     char *target; /* raw request target */
     char *method;
     struct es_buf body;
+    bool close; /* the request's framing is in doubt: close after answering */
 };
 
 struct http_server {
@@ -250,7 +251,7 @@ static enum MHD_Result send_response(struct exchange *e, struct MHD_Connection *
     x->resp_body = NULL; /* MHD frees it now */
     for (size_t i = 0; i < x->n_resp_headers; i++)
         MHD_add_response_header(r, x->resp_headers[i].name, x->resp_headers[i].value);
-    if (atomic_load(&e->server->draining))
+    if (atomic_load(&e->server->draining) || e->close)
         MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
     enum MHD_Result ret = MHD_queue_response(conn, (unsigned)x->status, r);
     MHD_destroy_response(r);
@@ -272,6 +273,41 @@ static enum MHD_Result run_request(struct exchange *e, struct MHD_Connection *co
         http_reply_error(x, 500, "internal_error", "the request was not answered");
     e->phase = PHASE_READY;
     return send_response(e, conn);
+}
+
+struct framing {
+    const char *length; /* the first Content-Length */
+    bool conflict;      /* another with a different value */
+    bool chunked;       /* Transfer-Encoding present */
+};
+
+static enum MHD_Result note_framing(void *cls, enum MHD_ValueKind kind, const char *key,
+                                    const char *value)
+{
+    (void)kind;
+    struct framing *f = cls;
+    if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0) {
+        if (f->length != NULL && strcmp(f->length, value != NULL ? value : "") != 0)
+            f->conflict = true;
+        else if (f->length == NULL)
+            f->length = value != NULL ? value : "";
+    } else if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0) {
+        f->chunked = true;
+    }
+    return MHD_YES;
+}
+
+/*
+ * A request whose body could be read two ways (two different Content-Length
+ * values, or Content-Length beside Transfer-Encoding: RFC 9112 section 6.3)
+ * is refused, and its connection closed after the answer: what follows on it
+ * cannot be trusted to start a request.
+ */
+static bool framing_in_doubt(struct MHD_Connection *conn)
+{
+    struct framing f = {0};
+    MHD_get_connection_values(conn, MHD_HEADER_KIND, note_framing, &f);
+    return f.conflict || (f.length != NULL && f.chunked);
 }
 
 static void check_declared_length(struct exchange *e, struct MHD_Connection *conn)
@@ -329,6 +365,13 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
         e->phase = PHASE_BODY;
         if (e->server->watch != NULL)
             http_watch_headers_in(e->server->watch, watched(e->server, conn));
+        if (framing_in_doubt(conn)) {
+            e->close = true;
+            http_reply_error(&e->x, 400, "invalid_request",
+                             "the body's length is given two ways (Content-Length twice, "
+                             "or with Transfer-Encoding)");
+            return MHD_YES;
+        }
         e->server->router.on_headers(e->server->router.cls, &e->x);
         e->body.max = e->x.body_cap;
         check_declared_length(e, conn);

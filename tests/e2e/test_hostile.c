@@ -415,3 +415,34 @@ Test(hostile, header_values_that_are_nearly_right_are_refused)
     hostdrv_conn_free(c);
     ws_stop(d);
 }
+
+/* A body whose length is given two ways is refused, and its connection closed. */
+Test(hostile, a_body_length_given_two_ways_is_refused_on_both_faces)
+{
+    const char *reqs[] = {
+        "POST %s HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        "Content-Length: 2\r\nContent-Length: 27\r\n\r\n{}GET / HTTP/1.1\r\nHost: x\r\n\r\n",
+        "POST %s HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        "Content-Length: 9\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n",
+    };
+    for (int face = 0; face < 2; face++) {
+        struct hostdrv *d = face == 0 ? serve_with(NULL) : host();
+        for (size_t i = 0; i < 2; i++) {
+            char req[512], resp[4096];
+            snprintf(req, sizeof(req), reqs[i], face == 0 ? "/api/todolists" : "/Echo");
+            int fd = connect_from("127.0.0.1", hostdrv_port(d));
+            cr_assert_geq(fd, 0);
+            send(fd, req, strlen(req), MSG_NOSIGNAL);
+            long n = read_until_closed(fd, 3000, resp, sizeof(resp));
+            close(fd);
+            cr_expect_gt(n, 0, "face %d case %zu: the connection was closed", face, i);
+            cr_expect_eq(strtol(resp + 9, NULL, 10), 400, "face %d case %zu: %.60s", face,
+                         i, resp);
+            cr_expect(strstr(resp, "invalid_request") != NULL, "%s", resp);
+            cr_expect(strstr(resp + 12, "HTTP/1.1") == NULL,
+                      "one answer, nothing smuggled after it: %s", resp);
+        }
+        cr_expect_eq(hostdrv_stop(d, SIGTERM, 10000), 0);
+        hostdrv_free(d);
+    }
+}
