@@ -100,11 +100,12 @@ bool todo_query_int(const struct fn_http_request *req, struct fn_http_response *
 
 /*
  * The paging parameters of the read routes: limit (1..max_limit, default
- * dflt_limit) and the opaque continuation (base64url of the store's token).
+ * dflt_limit) and the opaque continuation, which must be one todo_reply_page
+ * gave out for the same kind (the body's list key, e.g. "lists").
  * *continuation is malloc'd or NULL. Answers 400 and returns false when bad.
  */
 bool todo_paging(const struct fn_http_request *req, struct fn_http_response *res,
-                 int64_t dflt_limit, int64_t max_limit, int64_t *limit,
+                 const char *kind, int64_t dflt_limit, int64_t max_limit, int64_t *limit,
                  char **continuation);
 
 /*

@@ -12,14 +12,14 @@ static void get_dead_letters(struct fn_ctx *ctx, const struct fn_http_request *r
 {
     int64_t limit;
     char *cont = NULL, *next = NULL;
-    if (!todo_paging(req, res, 50, 500, &limit, &cont))
+    if (!todo_paging(req, res, "deadLetters", 50, 500, &limit, &cont))
         return;
     json_t *docs = NULL;
     struct es_error err = {0};
     struct es_store *store = ctx->svc->store;
     enum es_status st = store->ops->deadletter_query(store, cont, (size_t)limit, &docs,
                                                      &next, NULL, &err);
-    if (st == ES_EINVAL || st == ES_EIO)
+    if (st == ES_EINVAL)
         fn_reply_error(res, 400, "invalid_field",
                        "'continuation' is not one this API gave out");
     else if (st != ES_OK)

@@ -14,7 +14,7 @@ static void list_todo_lists(struct fn_ctx *ctx, const struct fn_http_request *re
 {
     int64_t limit;
     char *cont = NULL, *next = NULL;
-    if (!todo_paging(req, res, 50, 500, &limit, &cont))
+    if (!todo_paging(req, res, "lists", 50, 500, &limit, &cont))
         return;
     json_t *docs = NULL;
     struct es_error err = {0};
@@ -22,7 +22,7 @@ static void list_todo_lists(struct fn_ctx *ctx, const struct fn_http_request *re
     struct es_store *store = ctx->svc->store;
     enum es_status st = store->ops->view_query(store, TODO_SUMMARY_VIEW, cont,
                                                (size_t)limit, &docs, &next, &io, &err);
-    if (st == ES_EINVAL || st == ES_EIO) {
+    if (st == ES_EINVAL) {
         /* The store refused the token: one that came from elsewhere. */
         fn_reply_error(res, 400, "invalid_field",
                        "'continuation' is not one this API gave out");

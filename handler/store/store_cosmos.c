@@ -405,7 +405,9 @@ static enum es_status query(struct cosmos_store *s, const char *container_link,
             .max_item_count = (int)(want < QUERY_PAGE_MAX ? want : QUERY_PAGE_MAX)};
         struct cosmos_response r;
         st = cosmos_execute(s->client, &req, &r, io, err);
-        if (st == ES_OK && r.status != 200)
+        if (st == ES_OK && r.status == 400 && cont != NULL)
+            st = es_error_set(err, ES_EINVAL, "Cosmos DB refused the continuation token");
+        else if (st == ES_OK && r.status != 200)
             st = fail(&r, "query the store", err);
         json_t *page =
             st == ES_OK ? json_loadb(r.body, r.body_len, ES_JSON_LOAD_FLAGS, NULL) : NULL;

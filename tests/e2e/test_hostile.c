@@ -421,7 +421,8 @@ Test(hostile, a_body_length_given_two_ways_is_refused_on_both_faces)
 {
     const char *reqs[] = {
         "POST %s HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-        "Content-Length: 2\r\nContent-Length: 27\r\n\r\n{}GET / HTTP/1.1\r\nHost: x\r\n\r\n",
+        "Content-Length: 2\r\nContent-Length: 27\r\n\r\n{}GET / HTTP/1.1\r\nHost: "
+        "x\r\n\r\n",
         "POST %s HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
         "Content-Length: 9\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n",
     };
@@ -445,4 +446,39 @@ Test(hostile, a_body_length_given_two_ways_is_refused_on_both_faces)
         cr_expect_eq(hostdrv_stop(d, SIGTERM, 10000), 0);
         hostdrv_free(d);
     }
+}
+
+/* A continuation is one the API gave out, for that route, unedited; else 400. */
+Test(hostile, forged_and_borrowed_continuations_are_refused)
+{
+    struct hostdrv *d = host();
+    struct hostdrv_conn *c = hostdrv_conn_new(d);
+    /* Summaries come from the read side: project the three creates. */
+    for (int i = 0; i < 3; i++) {
+        char id[16];
+        snprintf(id, sizeof(id), "page%d", i);
+        ws_create(c, id, "Paged");
+        json_t *docs = feed_docs(c, id);
+        struct fn_retry retry = {.present = true, .max_retry_count = 5};
+        cr_assert_eq(project(c, docs, &retry), 200);
+        json_decref(docs);
+    }
+    struct hostdrv_reply r;
+    cr_assert_eq(ws_send(c, "GET", "/api/todolists?limit=1", NULL, NULL, &r), 200);
+    char token[512];
+    snprintf(token, sizeof(token), "%s", ws_str(r.client_json, "continuation"));
+    hostdrv_reply_release(&r);
+    char path[700];
+    snprintf(path, sizeof(path), "/api/todolists?limit=1&continuation=%s", token);
+    cr_expect_eq(ws_status(c, "GET", path, NULL), 200, "the real one works");
+    snprintf(path, sizeof(path), "/api/deadletters?continuation=%s", token);
+    cr_expect_eq(ws_status(c, "GET", path, NULL), 400, "another route's is refused");
+    token[strlen(token) / 2] = token[strlen(token) / 2] == 'A' ? 'B' : 'A';
+    snprintf(path, sizeof(path), "/api/todolists?continuation=%s", token);
+    cr_expect_eq(ws_status(c, "GET", path, NULL), 400, "an edited one is refused");
+    /* base64url("after:zzz"): the store's own format, made up. */
+    cr_expect_eq(ws_status(c, "GET", "/api/todolists?continuation=YWZ0ZXI6enp6", NULL),
+                 400);
+    hostdrv_conn_free(c);
+    ws_stop(d);
 }
