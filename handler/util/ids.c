@@ -53,6 +53,8 @@ char *es_uuid4(char out[ES_UUID_STR_LEN + 1])
 
 bool es_id_valid(const char *s)
 {
+    if (s == NULL)
+        return false;
     size_t n = 0;
     for (; s[n] != '\0'; n++) {
         char c = s[n];

@@ -21,7 +21,8 @@ uint64_t es_random_below(uint64_t bound);
 /* Writes a lowercase UUIDv4 and its terminator into out (at least 37 bytes). */
 char *es_uuid4(char out[ES_UUID_STR_LEN + 1]);
 
-/* True when s is 1..64 characters of [A-Za-z0-9_-] (the id rule of every route). */
+/* True when s is 1..64 characters of [A-Za-z0-9_-] (the id rule of every route); NULL is
+ * not. */
 bool es_id_valid(const char *s);
 
 #endif

@@ -1,31 +1,74 @@
 /*
  * libFuzzer: a Cosmos DB trigger payload through the projector, as the
- * Projector function receives it (unwrapped JSON-in-a-string), against an
- * in-memory store that has every document it is asked for missing.
+ * Projector function receives it (unwrapped JSON-in-a-string), against a
+ * store that holds events: every todolist- stream has versions 1..STORED
+ * (a list created, then items added), and the list view of any stream whose
+ * id ends in 'v' is at version VIEWED. So delivered versions meet gap reads,
+ * short reads past the end, holes inside a batch and redeliveries the views
+ * passed - the paths a forged or corrupted feed takes.
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <stdio.h>
+
+#include "../../domain/todo_views.h"
 #include "../../functions/readside.h"
 #include "../../handler/util/jsonutil.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static enum es_status none_stream(struct es_store *s, const char *id, int64_t from,
-                                  size_t max, struct es_event_page *out, struct es_io *io,
-                                  struct es_error *err)
+#define STORED 8
+#define VIEWED 3
+
+/* Versions from..STORED of a todolist- stream (at most max), as the store reads them. */
+static enum es_status stored_stream(struct es_store *s, const char *id, int64_t from,
+                                    size_t max, struct es_event_page *out,
+                                    struct es_io *io, struct es_error *err)
 {
-    (void)s, (void)id, (void)from, (void)max, (void)io, (void)err;
+    (void)s, (void)io, (void)err;
     memset(out, 0, sizeof(*out));
+    if (strncmp(id, "todolist-", 9) != 0 || from < 1 || from > STORED)
+        return ES_OK;
+    size_t n = (size_t)(STORED - from + 1) < max ? (size_t)(STORED - from + 1) : max;
+    out->events = calloc(n + 1, sizeof(*out->events));
+    if (out->events == NULL)
+        return ES_ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        struct es_event *e = &out->events[i];
+        int64_t v = from + (int64_t)i;
+        char item[16];
+        snprintf(item, sizeof(item), "i%lld", (long long)v);
+        e->stream_id = strdup(id);
+        e->version = v;
+        e->type = strdup(v == 1 ? "TodoListCreated" : "ItemAdded");
+        e->schema = 1;
+        e->data = v == 1 ? json_pack("{s:s}", "name", "List")
+                         : json_pack("{s:s, s:s, s:s}", "itemId", item, "task", item,
+                                     "status", "To Do");
+        e->meta = json_object();
+        out->n++;
+        if (e->stream_id == NULL || e->type == NULL || e->data == NULL ||
+            e->meta == NULL) {
+            es_event_page_release(out);
+            return ES_ENOMEM;
+        }
+    }
     return ES_OK;
 }
 
-static enum es_status none_view(struct es_store *s, const char *id, json_t **doc,
+static enum es_status some_view(struct es_store *s, const char *id, json_t **doc,
                                 char **etag, struct es_io *io, struct es_error *err)
 {
-    (void)s, (void)id, (void)doc, (void)etag, (void)io, (void)err;
-    return ES_ENOTFOUND;
+    (void)s, (void)io, (void)err;
+    size_t n = strlen(id);
+    if (strncmp(id, "todolist:", 9) != 0 || n == 0 || id[n - 1] != 'v')
+        return ES_ENOTFOUND;
+    *doc = todo_list_view_new(id + 9);
+    json_object_set_new(*doc, "version", json_integer(VIEWED));
+    *etag = strdup("\"1\"");
+    return *doc != NULL && *etag != NULL ? ES_OK : ES_ENOMEM;
 }
 
 static enum es_status accept_view(struct es_store *s, const json_t *doc,
@@ -54,8 +97,8 @@ static enum es_status no_receipt(struct es_store *s, const char *stream, const c
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static const struct es_store_ops ops = {.name = "fuzz",
-                                            .read_stream = none_stream,
-                                            .view_get = none_view,
+                                            .read_stream = stored_stream,
+                                            .view_get = some_view,
                                             .view_put = accept_view,
                                             .deadletter_put = accept_dead,
                                             .read_receipt = no_receipt};

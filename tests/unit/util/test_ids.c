@@ -50,3 +50,9 @@ Test(timeutil, formats_rfc3339_with_milliseconds)
     es_time_rfc3339_ms(0, out, sizeof(out));
     cr_expect_str_eq(out, "1970-01-01T00:00:00.000Z");
 }
+
+/* Found by fuzz_feed: an ItemMovedOut without an itemId reached the check as NULL. */
+Test(ids, a_missing_id_is_not_a_valid_one)
+{
+    cr_expect_not(es_id_valid(NULL));
+}
