@@ -455,9 +455,11 @@ enum es_status es_project_batch(const struct es_projector_opts *p,
         struct es_error stream_err = {0};
         enum es_status s =
             project_stream(p, &events[start], keep - start, report, &stream_err);
-        if (s == ES_ENOMEM) {
+        if (s == ES_ENOMEM && !last_attempt) {
             st = s;
         } else if (s != ES_OK) {
+            /* On the last attempt whatever failed is dead-lettered, even for want of
+             * memory: the host moves past the batch after it either way. */
             failed_at[n_failed] = start;
             failed_len[n_failed] = keep - start;
             snprintf(failed_why[n_failed], sizeof(failed_why[0]), "%s",
