@@ -27,7 +27,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../handler/util/timeutil.h"
+#include "util/timeutil.h"
 #include "../tests/support/cosmosrig.h"
 #include "../tests/support/feed.h"
 #include "../tests/support/hostdrv.h"

@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../handler/util/text.h"
+#include "util/text.h"
 
 static const char *const status_names[] = {"To Do", "In Progress", "Done"};
 

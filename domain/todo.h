@@ -32,7 +32,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "../handler/util/status.h"
+#include "util/status.h"
 
 #define TODO_TEXT_MAX_CHARS  50 /* names and tasks, in code points */
 #define TODO_MASS_UPDATE_MAX 50 /* ids in one mass status update */

@@ -13,8 +13,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../handler/util/ids.h"
-#include "../handler/util/text.h"
+#include "util/ids.h"
+#include "util/text.h"
 #include "todo.h"
 
 #define REASON_MAX 200 /* bytes of a revert's reason, e.g. "task_exists" */

@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../handler/util/text.h"
+#include "util/text.h"
 
 static const char *field(const json_t *data, const char *name)
 {

@@ -22,7 +22,7 @@
 
 #include <jansson.h>
 
-#include "../handler/util/status.h"
+#include "util/status.h"
 
 #define TODO_LIST_VIEW            "todolist"
 #define TODO_SUMMARY_VIEW         "summary"

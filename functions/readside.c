@@ -29,9 +29,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../domain/todo_views.h"
-#include "../handler/util/jsonutil.h"
-#include "../handler/util/text.h"
+#include "domain/todo_views.h"
+#include "util/jsonutil.h"
+#include "util/text.h"
 #include "todolist.h"
 
 static json_t *list_initial(const char *id)

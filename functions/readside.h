@@ -6,8 +6,8 @@
 #ifndef ES_FUNCTIONS_READSIDE_H
 #define ES_FUNCTIONS_READSIDE_H
 
-#include "../handler/es/projector.h"
-#include "fn.h"
+#include "es/projector.h"
+#include "invoke/fn.h"
 
 /* The runner's options for this app's projections and reactors over svc's store. */
 struct es_projector_opts readside_opts(const struct fn_services *svc);

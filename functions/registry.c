@@ -3,7 +3,7 @@
  * a test checks that every functions/<Name>/function.json has an entry here
  * with matching binding names, and the other way round.
  */
-#include "fn.h"
+#include "registry.h"
 
 extern const struct fn_def fn_health;
 extern const struct fn_def fn_create_todo_list;

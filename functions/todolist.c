@@ -9,10 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../handler/util/hash.h"
-#include "../handler/util/log.h"
-#include "../handler/util/text.h"
-#include "../handler/util/timeutil.h"
+#include "util/hash.h"
+#include "util/log.h"
+#include "util/text.h"
+#include "util/timeutil.h"
 
 /* ---- the aggregate ---- */
 

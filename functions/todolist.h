@@ -11,10 +11,11 @@
 #ifndef ES_FUNCTIONS_TODOLIST_H
 #define ES_FUNCTIONS_TODOLIST_H
 
-#include "../domain/todo.h"
-#include "../handler/es/aggregate.h"
-#include "../handler/util/ids.h"
-#include "fn.h"
+#include "domain/todo.h"
+#include "es/aggregate.h"
+#include "es/engine.h"
+#include "util/ids.h"
+#include "invoke/fn.h"
 
 #define TODOLIST_STREAM_PREFIX "todolist-"
 

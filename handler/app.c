@@ -22,9 +22,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "http/front.h"
+#include "es/engine.h"
+#include "serve/front.h"
 #include "http/hostproto.h"
-#include "http/pump.h"
+#include "serve/pump.h"
 #include "http/server.h"
 #include "invoke/invoke.h"
 #include "store/store_cosmos.h"
@@ -140,10 +141,18 @@ struct runtime {
 };
 
 /* Opens the store and the engine over it; 0, or 2 after logging why not. */
+enum es_status es_app_store_open(const struct es_config *cfg, struct es_store **out,
+                                 struct es_error *err)
+{
+    if (cfg->store_kind == ES_STORE_COSMOS)
+        return es_store_cosmos_open(cfg, out, err);
+    return es_store_sqlite_open(cfg->sqlite_path, out, err);
+}
+
 static int open_store(struct runtime *rt)
 {
     struct es_error err = {0};
-    if (es_store_open(&rt->cfg, &rt->store, &err) != ES_OK) {
+    if (es_app_store_open(&rt->cfg, &rt->store, &err) != ES_OK) {
         es_log_error("cannot start: %s", err.message[0] ? err.message : "out of memory");
         return 2;
     }

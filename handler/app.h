@@ -12,9 +12,19 @@
 #ifndef ES_APP_H
 #define ES_APP_H
 
-#include "../functions/fn.h"
+#include "invoke/fn.h"
+#include "store/store.h"
+#include "util/config.h"
 
 /* Runs the process; returns its exit status (0 after a clean SIGTERM/SIGINT). */
 int es_app_main(int argc, char **argv, const struct fn_table *fns);
+
+/*
+ * Opens the store the settings select: Cosmos DB when a Cosmos setting is
+ * present (no network I/O), else SQLite at cfg->sqlite_path. The one place
+ * that knows both back ends.
+ */
+enum es_status es_app_store_open(const struct es_config *cfg, struct es_store **out,
+                                 struct es_error *err);
 
 #endif

@@ -2,6 +2,7 @@
  * main.c - the handler executable: the app's functions, run by the runtime.
  */
 #include "app.h"
+#include "functions/registry.h"
 
 int main(int argc, char **argv)
 {

@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../handler/util/hash.h"
-#include "../todolist.h"
+#include "util/hash.h"
+#include "functions/todolist.h"
 
 static void create_todo_list(struct fn_ctx *ctx, const struct fn_http_request *req,
                              struct fn_http_response *res)

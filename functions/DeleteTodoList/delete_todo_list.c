@@ -1,5 +1,5 @@
 /* DeleteTodoList - DELETE /api/todolists/{id} -> 200; later commands on it answer 410. */
-#include "../todolist.h"
+#include "functions/todolist.h"
 
 static void delete_todo_list(struct fn_ctx *ctx, const struct fn_http_request *req,
                              struct fn_http_response *res)

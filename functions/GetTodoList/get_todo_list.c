@@ -6,8 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "../../handler/util/text.h"
-#include "../todolist.h"
+#include "util/text.h"
+#include "functions/todolist.h"
 
 static void get_todo_list(struct fn_ctx *ctx, const struct fn_http_request *req,
                           struct fn_http_response *res)

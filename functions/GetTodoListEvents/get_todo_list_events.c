@@ -8,9 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "../../handler/util/log.h"
-#include "../../handler/util/text.h"
-#include "../todolist.h"
+#include "util/log.h"
+#include "util/text.h"
+#include "functions/todolist.h"
 
 static json_t *page_body(const char *id, const struct es_event_page *page, size_t limit,
                          int64_t from)

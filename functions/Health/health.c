@@ -4,7 +4,7 @@
  * start-up log names the store for operators. Side-effect free; it does not
  * touch the store.
  */
-#include "../fn.h"
+#include "invoke/fn.h"
 
 static void health(struct fn_ctx *ctx, const struct fn_http_request *req,
                    struct fn_http_response *res)

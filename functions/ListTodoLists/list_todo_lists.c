@@ -6,8 +6,8 @@
  */
 #include <stdlib.h>
 
-#include "../../domain/todo_views.h"
-#include "../todolist.h"
+#include "domain/todo_views.h"
+#include "functions/todolist.h"
 
 static void list_todo_lists(struct fn_ctx *ctx, const struct fn_http_request *req,
                             struct fn_http_response *res)

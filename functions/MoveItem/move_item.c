@@ -7,7 +7,7 @@
  */
 #include <string.h>
 
-#include "../todolist.h"
+#include "functions/todolist.h"
 
 static void move_item(struct fn_ctx *ctx, const struct fn_http_request *req,
                       struct fn_http_response *res)

@@ -6,7 +6,7 @@
  * sends the batch again; on the last attempt (or with no retry policy) the
  * failing streams' events are dead-lettered and the batch completes.
  */
-#include "../readside.h"
+#include "functions/readside.h"
 
 static bool is_last_attempt(const struct fn_retry *r)
 {

@@ -1,5 +1,5 @@
 /* RemoveItem - DELETE /api/todolists/{id}/items/{itemId}. */
-#include "../todolist.h"
+#include "functions/todolist.h"
 
 static void remove_item(struct fn_ctx *ctx, const struct fn_http_request *req,
                         struct fn_http_response *res)

@@ -2,7 +2,7 @@
  * no-op. */
 #include <stdlib.h>
 
-#include "../todolist.h"
+#include "functions/todolist.h"
 
 static void rename_todo_list(struct fn_ctx *ctx, const struct fn_http_request *req,
                              struct fn_http_response *res)

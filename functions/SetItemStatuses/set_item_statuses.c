@@ -6,7 +6,7 @@
  */
 #include <string.h>
 
-#include "../todolist.h"
+#include "functions/todolist.h"
 
 static void set_item_statuses(struct fn_ctx *ctx, const struct fn_http_request *req,
                               struct fn_http_response *res)

@@ -5,7 +5,7 @@
  */
 #include <stdlib.h>
 
-#include "../todolist.h"
+#include "functions/todolist.h"
 
 static void update_item(struct fn_ctx *ctx, const struct fn_http_request *req,
                         struct fn_http_response *res)

@@ -10,8 +10,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "../util/buf.h"
-#include "../util/text.h"
+#include "util/buf.h"
+#include "util/text.h"
 
 void cosmos_date(int64_t epoch_s, char out[COSMOS_DATE_LEN])
 {

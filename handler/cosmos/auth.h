@@ -15,7 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../util/status.h"
+#include "util/status.h"
 
 #define COSMOS_DATE_LEN 40 /* "Thu, 27 Apr 2017 00:51:12 GMT" + NUL, with room */
 

@@ -12,11 +12,11 @@
 #include <string.h>
 #include <strings.h>
 
-#include "../util/buf.h"
-#include "../util/ids.h"
-#include "../util/log.h"
-#include "../util/text.h"
-#include "../util/timeutil.h"
+#include "util/buf.h"
+#include "util/ids.h"
+#include "util/log.h"
+#include "util/text.h"
+#include "util/timeutil.h"
 #include "auth.h"
 #include "token.h"
 

@@ -26,8 +26,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../store/store.h"
-#include "../util/status.h"
+#include "util/io.h"
+#include "util/status.h"
 
 struct cosmos_client;
 

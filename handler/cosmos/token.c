@@ -18,11 +18,11 @@
 #include <strings.h>
 #include <time.h>
 
-#include "../util/buf.h"
-#include "../util/ids.h"
-#include "../util/log.h"
-#include "../util/text.h"
-#include "../util/timeutil.h"
+#include "util/buf.h"
+#include "util/ids.h"
+#include "util/log.h"
+#include "util/text.h"
+#include "util/timeutil.h"
 
 #define API_VERSION       "2019-08-01"
 #define REPLY_MAX_BYTES   (64u << 10)

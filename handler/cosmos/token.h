@@ -29,7 +29,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../util/status.h"
+#include "util/status.h"
 
 struct cosmos_tokens;
 

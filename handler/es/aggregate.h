@@ -9,7 +9,7 @@
 
 #include <jansson.h>
 
-#include "../util/status.h"
+#include "util/status.h"
 
 struct es_aggregate {
     const char *stream_prefix; /* e.g. "todolist-": stream id = prefix + aggregate id */

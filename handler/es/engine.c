@@ -17,11 +17,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../util/ids.h"
-#include "../util/jsonutil.h"
-#include "../util/log.h"
-#include "../util/text.h"
-#include "../util/timeutil.h"
+#include "util/ids.h"
+#include "util/jsonutil.h"
+#include "util/log.h"
+#include "util/text.h"
+#include "util/timeutil.h"
 #include "cache.h"
 
 #define STRIPES   256

@@ -27,7 +27,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "../store/store.h"
+#include "store/store.h"
 #include "aggregate.h"
 
 struct es_engine;

@@ -17,11 +17,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../util/hash.h"
-#include "../util/jsonutil.h"
-#include "../util/log.h"
-#include "../util/text.h"
-#include "../util/timeutil.h"
+#include "util/hash.h"
+#include "util/jsonutil.h"
+#include "util/log.h"
+#include "util/text.h"
+#include "util/timeutil.h"
 
 #define MAX_PROJECTIONS 16
 #define VIEW_ATTEMPTS   10

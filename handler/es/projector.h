@@ -32,7 +32,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 
-#include "../store/store.h"
+#include "store/store.h"
 #include "engine.h"
 
 struct es_projection {

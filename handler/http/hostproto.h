@@ -13,7 +13,7 @@
 #ifndef ES_HTTP_HOSTPROTO_H
 #define ES_HTTP_HOSTPROTO_H
 
-#include "../invoke/invoke.h"
+#include "invoke/invoke.h"
 #include "server.h"
 
 struct hostproto {

@@ -25,10 +25,10 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 
-#include "../util/buf.h"
-#include "../util/jsonutil.h"
-#include "../util/log.h"
-#include "../util/timeutil.h"
+#include "util/buf.h"
+#include "util/jsonutil.h"
+#include "util/log.h"
+#include "util/timeutil.h"
 #include "watch.h"
 
 enum phase { PHASE_NEW, PHASE_BODY, PHASE_READY };

@@ -20,7 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../util/status.h"
+#include "util/status.h"
 
 struct http_server;
 struct MHD_Connection;

@@ -13,8 +13,8 @@
 #include <sys/socket.h>
 #include <time.h>
 
-#include "../util/log.h"
-#include "../util/timeutil.h"
+#include "util/log.h"
+#include "util/timeutil.h"
 
 #define WATCH_TICK_MS 100
 

@@ -14,10 +14,10 @@
 #include <string.h>
 #include <strings.h>
 
-#include "../util/ids.h"
-#include "../util/jsonutil.h"
-#include "../util/text.h"
-#include "../util/timeutil.h"
+#include "util/ids.h"
+#include "util/jsonutil.h"
+#include "util/text.h"
+#include "util/timeutil.h"
 
 /* "\"value\"": a string JSON-encoded once more, as the host does for Metadata. */
 static json_t *double_encoded(const char *s, size_t len)

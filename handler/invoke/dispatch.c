@@ -16,10 +16,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../util/buf.h"
-#include "../util/ids.h"
-#include "../util/jsonutil.h"
-#include "../util/log.h"
+#include "util/buf.h"
+#include "util/ids.h"
+#include "util/jsonutil.h"
+#include "util/log.h"
 #include "internal.h"
 
 void invoke_reply_release(struct invoke_reply *r)

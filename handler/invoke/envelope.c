@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../util/jsonutil.h"
+#include "util/jsonutil.h"
 
 enum es_status invoke_envelope_parse(const char *buf, size_t len,
                                      struct invoke_envelope *env, struct es_error *err)

@@ -23,7 +23,7 @@
 
 #include "invoke.h"
 
-#include "../util/jsonutil.h"
+#include "util/jsonutil.h"
 
 enum { MAX_DEPTH = 32, MAX_NUMBER_CHARS = 15 };
 

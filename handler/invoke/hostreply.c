@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../util/jsonutil.h"
-#include "../util/text.h"
+#include "util/jsonutil.h"
+#include "util/text.h"
 
 void invoke_host_result_release(struct invoke_host_result *r)
 {

@@ -24,8 +24,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "../../functions/fn.h"
-#include "../util/status.h"
+#include "fn.h"
+#include "util/status.h"
 
 /* A parsed envelope. `root` owns everything; data and metadata are borrowed. */
 struct invoke_envelope {

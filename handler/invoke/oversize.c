@@ -19,7 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../util/log.h"
+#include "util/log.h"
 #include "internal.h"
 
 #define ID_VALUE_MAX 200

@@ -1,6 +1,6 @@
 /*
- * store.c - choosing a back end, and the stored event format shared by the
- * back ends and the change feed.
+ * store.c - the stored event format shared by the back ends and the change
+ * feed. (Which back end serves is the wiring's choice: handler/app.c.)
  *
  * Event document (events container, partition key /streamId):
  *   id        "{streamId}:{version}" - unique per partition, so a second
@@ -16,15 +16,12 @@
  * `schema` and an upcaster, because old documents are never rewritten.
  */
 #include "store.h"
-#include "store_cosmos.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
-#include "../util/text.h"
+#include "util/text.h"
 
 enum es_status es_event_id(const char *stream_id, int64_t version, char *out,
                            size_t out_len)
@@ -130,43 +127,6 @@ enum es_status es_event_from_doc(const json_t *doc, struct es_event *out,
         return ES_ENOMEM;
     }
     return ES_OK;
-}
-
-/* mkdir -p of the folder holding path. */
-static enum es_status make_parent_dirs(const char *path, struct es_error *err)
-{
-    char dir[4096];
-    if (es_fmt(dir, sizeof(dir), "%s", path) != ES_OK)
-        return es_error_set(err, ES_EINVAL, "EVENT_STORE_PATH is longer than %zu bytes",
-                            sizeof(dir) - 1);
-    char *slash = strrchr(dir, '/');
-    if (slash == NULL || slash == dir)
-        return ES_OK;
-    *slash = '\0';
-    for (char *p = dir + 1; *p != '\0'; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        if (mkdir(dir, 0755) != 0 && errno != EEXIST)
-            return es_error_set(err, ES_EIO, "cannot create folder '%s': %s", dir,
-                                strerror(errno));
-        *p = '/';
-    }
-    if (mkdir(dir, 0755) != 0 && errno != EEXIST)
-        return es_error_set(err, ES_EIO, "cannot create folder '%s': %s", dir,
-                            strerror(errno));
-    return ES_OK;
-}
-
-enum es_status es_store_open(const struct es_config *cfg, struct es_store **out,
-                             struct es_error *err)
-{
-    if (cfg->store_kind == ES_STORE_COSMOS)
-        return es_store_cosmos_open(cfg, out, err);
-    enum es_status st = make_parent_dirs(cfg->sqlite_path, err);
-    if (st != ES_OK)
-        return st;
-    return es_store_sqlite_open(cfg->sqlite_path, out, err);
 }
 
 void es_store_close(struct es_store *s)

@@ -32,8 +32,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../util/config.h"
-#include "../util/status.h"
+#include "util/io.h"
+#include "util/status.h"
 
 /* An event as stored. */
 struct es_event {
@@ -83,13 +83,6 @@ struct es_append {
 enum es_conflict { ES_CONFLICT_NONE, ES_CONFLICT_VERSION, ES_CONFLICT_RECEIPT };
 
 /* What operations cost; each operation adds to it. */
-struct es_io {
-    unsigned round_trips; /* requests sent to the store (SQLite: transactions) */
-    unsigned events_read;
-    unsigned retries;      /* throttled or failed requests retried */
-    double request_charge; /* Cosmos request units */
-};
-
 struct es_event_page {
     struct es_event *events;
     size_t n;
@@ -167,18 +160,13 @@ struct es_store {
     const struct es_store_ops *ops;
 };
 
-/*
- * Opens the store the settings select: Cosmos DB when a Cosmos setting is
- * present, else SQLite at cfg->sqlite_path (its folder is created). Opening
- * does no network I/O.
- */
-enum es_status es_store_open(const struct es_config *cfg, struct es_store **out,
-                             struct es_error *err);
-
 /* Closes a store; NULL is a no-op. */
 void es_store_close(struct es_store *s);
 
-/* SQLite at path (":memory:" is not supported: connections must share the file). */
+/*
+ * SQLite at path, its folder created when missing (":memory:" is not supported:
+ * connections must share the file).
+ */
 enum es_status es_store_sqlite_open(const char *path, struct es_store **out,
                                     struct es_error *err);
 

@@ -22,14 +22,16 @@
  */
 #include "store_cosmos.h"
 
+#include "cosmos/client.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "../util/jsonutil.h"
-#include "../util/log.h"
-#include "../util/text.h"
-#include "../util/timeutil.h"
+#include "util/jsonutil.h"
+#include "util/log.h"
+#include "util/text.h"
+#include "util/timeutil.h"
 
 #define QUERY_PAGE_MAX   1000
 #define AMBIGUITY_ROUNDS 3

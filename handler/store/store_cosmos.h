@@ -5,8 +5,8 @@
 #ifndef ES_STORE_STORE_COSMOS_H
 #define ES_STORE_STORE_COSMOS_H
 
-#include "../cosmos/client.h"
 #include "store.h"
+#include "util/config.h"
 
 /* Opens the Cosmos store the settings describe (no network I/O). */
 enum es_status es_store_cosmos_open(const struct es_config *cfg, struct es_store **out,

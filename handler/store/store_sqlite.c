@@ -15,13 +15,16 @@
  * power cut). Connections come from a small pool, one per concurrent caller;
  * WAL lets readers run beside the single writer.
  */
+#include <errno.h>
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
-#include "../util/jsonutil.h"
+#include "util/jsonutil.h"
+#include "util/text.h"
 #include "store.h"
 
 #define POOL_MAX        16
@@ -750,9 +753,38 @@ static const struct es_store_ops sqlite_ops = {
     .close = sq_close,
 };
 
+/* mkdir -p of the folder holding path. */
+static enum es_status make_parent_dirs(const char *path, struct es_error *err)
+{
+    char dir[4096];
+    if (es_fmt(dir, sizeof(dir), "%s", path) != ES_OK)
+        return es_error_set(err, ES_EINVAL, "EVENT_STORE_PATH is longer than %zu bytes",
+                            sizeof(dir) - 1);
+    char *slash = strrchr(dir, '/');
+    if (slash == NULL || slash == dir)
+        return ES_OK;
+    *slash = '\0';
+    for (char *p = dir + 1; *p != '\0'; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(dir, 0755) != 0 && errno != EEXIST)
+            return es_error_set(err, ES_EIO, "cannot create folder '%s': %s", dir,
+                                strerror(errno));
+        *p = '/';
+    }
+    if (mkdir(dir, 0755) != 0 && errno != EEXIST)
+        return es_error_set(err, ES_EIO, "cannot create folder '%s': %s", dir,
+                            strerror(errno));
+    return ES_OK;
+}
+
 enum es_status es_store_sqlite_open(const char *path, struct es_store **out,
                                     struct es_error *err)
 {
+    enum es_status made = make_parent_dirs(path, err);
+    if (made != ES_OK)
+        return made;
     struct sqlite_store *s = calloc(1, sizeof(*s));
     if (s == NULL || (s->path = strdup(path)) == NULL) {
         free(s);

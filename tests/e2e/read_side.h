@@ -35,7 +35,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../../domain/todo.h"
+#include "domain/todo.h"
 
 struct rs_api {
     /* Sends a request (JSON body or NULL); returns the status, *json the parsed body. */

@@ -18,7 +18,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "../../handler/util/timeutil.h"
+#include "util/timeutil.h"
 #include "write_side.h"
 
 static struct hostdrv *serve_with(const char *const *env)

@@ -11,8 +11,8 @@
 #include <string.h>
 #include <sys/wait.h>
 
-#include "../../handler/util/jsonutil.h"
-#include "../../handler/util/timeutil.h"
+#include "util/jsonutil.h"
+#include "util/timeutil.h"
 #include "../support/hostdrv.h"
 
 static struct hostdrv *start(const char *const *env)

@@ -10,7 +10,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../../handler/util/timeutil.h"
+#include "store/store.h"
+#include "util/timeutil.h"
 #include "../support/hostdrv.h"
 #include "read_side.h"
 

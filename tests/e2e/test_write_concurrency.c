@@ -5,8 +5,8 @@
  */
 #include <pthread.h>
 
-#include "../../handler/util/buf.h"
-#include "../../handler/util/timeutil.h"
+#include "util/buf.h"
+#include "util/timeutil.h"
 #include "write_side.h"
 
 struct adder {

@@ -10,8 +10,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../../handler/invoke/invoke.h"
-#include "../../handler/util/jsonutil.h"
+#include "app.h"
+#include "functions/registry.h"
+#include "invoke/invoke.h"
+#include "util/jsonutil.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -26,7 +28,7 @@ static void setup(void)
     unlink(path);
     setenv("EVENT_STORE_PATH", path, 1);
     if (es_config_load(&cfg, NULL) != ES_OK ||
-        es_store_open(&cfg, &svc.store, NULL) != ES_OK)
+        es_app_store_open(&cfg, &svc.store, NULL) != ES_OK)
         abort();
     struct es_engine_opts eo = {svc.store, 100, 10, 3};
     svc.engine = es_engine_new(&eo);

@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../handler/store/store_cosmos.h"
-#include "../../handler/util/jsonutil.h"
+#include "store/store_cosmos.h"
+#include "util/jsonutil.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "../../handler/invoke/invoke.h"
+#include "invoke/invoke.h"
 #include "../support/envelope_diff.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -13,9 +13,9 @@
 
 #include <stdio.h>
 
-#include "../../domain/todo_views.h"
-#include "../../functions/readside.h"
-#include "../../handler/util/jsonutil.h"
+#include "domain/todo_views.h"
+#include "functions/readside.h"
+#include "util/jsonutil.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

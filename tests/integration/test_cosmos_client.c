@@ -4,8 +4,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../../handler/cosmos/client.h"
-#include "../../handler/util/timeutil.h"
+#include "cosmos/client.h"
+#include "util/timeutil.h"
 #include "../support/cosmosrig.h"
 
 ReportHook(PRE_ALL)(struct criterion_test_set *set)

@@ -10,7 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../../handler/util/timeutil.h"
+#include "util/timeutil.h"
 #include "../e2e/write_side.h"
 
 /* This suite always runs on Cosmos. */

@@ -16,7 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "../../handler/util/timeutil.h"
+#include "util/timeutil.h"
 #include "../e2e/write_side.h"
 
 static void on_cosmos(void)

@@ -4,7 +4,8 @@
  */
 #include <unistd.h>
 
-#include "../../handler/store/store_cosmos.h"
+#include "app.h"
+#include "store/store_cosmos.h"
 #include "../support/cosmosrig.h"
 #include "../unit/store/store_suite.h"
 
@@ -39,7 +40,7 @@ static struct es_store *suite_open(void)
     struct es_store *s = NULL;
     struct es_error err = {0};
     cr_assert_eq(es_config_load(&cfg, &err), ES_OK, "%s", err.message);
-    cr_assert_eq(es_store_open(&cfg, &s, &err), ES_OK, "%s", err.message);
+    cr_assert_eq(es_app_store_open(&cfg, &s, &err), ES_OK, "%s", err.message);
     return s;
 }
 

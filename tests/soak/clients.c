@@ -18,7 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../handler/util/timeutil.h"
+#include "util/timeutil.h"
 #include "soak.h"
 
 #define GENERATION_STEPS 1500 /* commands before a client starts new lists */

@@ -20,7 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "../../handler/util/timeutil.h"
+#include "util/timeutil.h"
 #include "../support/cosmosrig.h"
 #include "soak.h"
 

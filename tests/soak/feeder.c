@@ -17,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../handler/util/timeutil.h"
+#include "util/timeutil.h"
 #include "../support/feed.h"
 #include "soak.h"
 

@@ -16,7 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../../handler/util/timeutil.h"
+#include "util/timeutil.h"
 #include "../support/cosmosrig.h"
 #include "soak.h"
 

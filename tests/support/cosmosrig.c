@@ -13,10 +13,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "../../handler/store/store_cosmos.h"
-#include "../../handler/util/buf.h"
-#include "../../handler/util/log.h"
-#include "../../handler/util/timeutil.h"
+#include "app.h"
+#include "store/store_cosmos.h"
+#include "util/buf.h"
+#include "util/log.h"
+#include "util/timeutil.h"
 
 #define RIG_DIR ES_SOURCE_DIR "/tests/support/cosmos-rig"
 
@@ -285,7 +286,7 @@ int cosmosrig_init_db(const char *db)
     es_log_set_level(ES_LOG_WARN); /* init reports each container it creates */
     if (es_config_load(&cfg, &err) == ES_OK) {
         struct es_store *s = NULL;
-        if (es_store_open(&cfg, &s, &err) == ES_OK &&
+        if (es_app_store_open(&cfg, &s, &err) == ES_OK &&
             es_store_cosmos_init(s, &err) == ES_OK)
             rc = 0;
         es_store_close(s);

@@ -10,7 +10,7 @@
 #include <jansson.h>
 #include <string.h>
 
-#include "../../handler/invoke/invoke.h"
+#include "invoke/invoke.h"
 
 static inline bool envelope_diff_same_text(const char *a, size_t a_len, const char *b,
                                            size_t b_len)

@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../handler/cosmos/client.h"
-#include "../../handler/store/store.h"
+#include "cosmos/client.h"
+#include "store/store.h"
 #include "cosmosrig.h"
 
 struct feed {

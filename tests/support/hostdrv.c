@@ -23,11 +23,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "../../handler/http/routes.h"
-#include "../../handler/util/buf.h"
-#include "../../handler/util/ids.h"
-#include "../../handler/util/jsonutil.h"
-#include "../../handler/util/timeutil.h"
+#include "serve/routes.h"
+#include "util/buf.h"
+#include "util/ids.h"
+#include "util/jsonutil.h"
+#include "util/timeutil.h"
 
 #define HOST_VERSION    "4.1037.0.0"
 #define REPLY_MAX_BYTES (64u << 20)

@@ -28,7 +28,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "../../handler/invoke/invoke.h"
+#include "invoke/invoke.h"
 
 struct hostdrv;
 struct hostdrv_conn;

@@ -3,7 +3,7 @@
  * let the e2e tests hold an invocation open (Sleep), see exactly what a
  * function received (Echo) and make a trigger ask for a retry (Fail).
  */
-#include "../../../handler/app.h"
+#include "app.h"
 #include "testfns.h"
 
 int main(int argc, char **argv)

@@ -12,8 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../../handler/invoke/invoke.h"
-#include "../../../handler/util/timeutil.h"
+#include "functions/registry.h"
+#include "invoke/invoke.h"
+#include "util/timeutil.h"
 
 static void sleep_fn(struct fn_ctx *ctx, const struct fn_http_request *req,
                      struct fn_http_response *res)

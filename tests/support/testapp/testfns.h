@@ -2,7 +2,7 @@
 #ifndef ES_TESTFNS_H
 #define ES_TESTFNS_H
 
-#include "../../../functions/fn.h"
+#include "invoke/fn.h"
 
 /* Fills table with the app's functions followed by the test functions. */
 void testfns_table(const struct fn_def **defs, size_t cap, struct fn_table *table);

@@ -3,8 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../../handler/cosmos/auth.h"
-#include "../../../handler/util/text.h"
+#include "cosmos/auth.h"
+#include "util/text.h"
 
 #define DOC_KEY                                                                          \
     "dsZQi3KtZmCv1ljt3VNWNm7sQUF1y5rJfC6kv5JiwvW0EndXdDku/dkKBp8/ufDToSxLzR4y+O/0H/"     \

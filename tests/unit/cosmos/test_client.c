@@ -2,8 +2,8 @@
 #include <criterion/criterion.h>
 #include <string.h>
 
-#include "../../../handler/cosmos/client.h"
-#include "../../../handler/store/store_cosmos.h"
+#include "cosmos/client.h"
+#include "store/store_cosmos.h"
 
 Test(cosmos_retry, throttling_waits_as_the_server_asks)
 {

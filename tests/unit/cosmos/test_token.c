@@ -2,7 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../../handler/cosmos/token.h"
+#include "cosmos/token.h"
 
 Test(token, refresh_comes_at_half_life_for_long_tokens_else_five_minutes_early)
 {

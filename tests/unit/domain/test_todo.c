@@ -2,7 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../../domain/todo.h"
+#include "domain/todo.h"
 
 /* ---- helpers ---- */
 

@@ -2,7 +2,7 @@
 #include <criterion/criterion.h>
 #include <string.h>
 
-#include "../../../domain/todo_views.h"
+#include "domain/todo_views.h"
 
 static void apply_both(json_t *list, json_t *sum, const char *type, const char *data_json)
 {

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../../handler/es/engine.h"
+#include "es/engine.h"
 
 /* ---- the tag-set aggregate: state is a JSON object of tag -> true ---- */
 

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../../handler/es/projector.h"
+#include "es/projector.h"
 
 static char dir[64];
 static struct es_store *store;

@@ -3,7 +3,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "../../../functions/fn.h"
+#include "functions/registry.h"
+#include "invoke/fn.h"
 #include "../../support/fixtures.h"
 
 #define FUNCTIONS_DIR ES_SOURCE_DIR "/functions"

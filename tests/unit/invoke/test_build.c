@@ -3,8 +3,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../../../handler/invoke/invoke.h"
-#include "../../../handler/util/jsonutil.h"
+#include "invoke/invoke.h"
+#include "util/jsonutil.h"
 #include "../../support/fixtures.h"
 
 #define CAPTURES ES_SOURCE_DIR "/../shared/fixtures/host-captures"

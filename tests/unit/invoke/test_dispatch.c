@@ -2,8 +2,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../../handler/invoke/invoke.h"
-#include "../../../handler/util/jsonutil.h"
+#include "invoke/invoke.h"
+#include "util/jsonutil.h"
 
 static json_t *last_payload;
 static char last_id[64];

@@ -2,7 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../../handler/invoke/invoke.h"
+#include "invoke/invoke.h"
 #include "../../support/envelope_diff.h"
 #include "../../support/fixtures.h"
 

@@ -1,7 +1,7 @@
 #include <criterion/criterion.h>
 #include <string.h>
 
-#include "../../../handler/invoke/invoke.h"
+#include "invoke/invoke.h"
 
 static struct invoke_host_result parse(int status, const char *ct, const char *body,
                                        const char *binding)

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../../handler/store/store.h"
+#include "store/store.h"
 
 static struct es_store *suite_open(void);
 static void suite_close(struct es_store *s);

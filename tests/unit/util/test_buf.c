@@ -2,7 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../../handler/util/buf.h"
+#include "util/buf.h"
 
 Test(buf, appends_and_keeps_a_terminator)
 {

@@ -2,7 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../../handler/util/config.h"
+#include "util/config.h"
 
 /* Each Criterion test runs in its own process, so setenv cannot leak between tests. */
 

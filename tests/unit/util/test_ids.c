@@ -1,8 +1,8 @@
 #include <criterion/criterion.h>
 #include <string.h>
 
-#include "../../../handler/util/ids.h"
-#include "../../../handler/util/timeutil.h"
+#include "util/ids.h"
+#include "util/timeutil.h"
 
 Test(ids, uuid4_has_the_version_and_variant_bits)
 {

@@ -2,8 +2,8 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "../../../handler/util/buf.h"
-#include "../../../handler/util/jsonutil.h"
+#include "util/buf.h"
+#include "util/jsonutil.h"
 
 /* Writes s with es_json_write_string and reads it back with jansson. */
 static void round_trip(const char *s, size_t len)

@@ -1,7 +1,7 @@
 #include <criterion/criterion.h>
 #include <string.h>
 
-#include "../../../handler/util/log.h"
+#include "util/log.h"
 
 Test(log, masks_account_keys_and_signatures)
 {

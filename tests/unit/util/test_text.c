@@ -2,7 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../../handler/util/text.h"
+#include "util/text.h"
 
 static void check_decode(const char *in, bool plus, const char *want)
 {

@@ -20,8 +20,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "../invoke/invoke.h"
-#include "../store/store.h"
+#include "invoke/invoke.h"
+#include "store/store.h"
 
 struct pump_opts {
     struct es_store *store;

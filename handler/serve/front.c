@@ -11,11 +11,11 @@
 #include <string.h>
 #include <strings.h>
 
-#include "../util/ids.h"
-#include "../util/jsonutil.h"
-#include "../util/log.h"
-#include "../util/text.h"
-#include "../util/timeutil.h"
+#include "util/ids.h"
+#include "util/jsonutil.h"
+#include "util/log.h"
+#include "util/text.h"
+#include "util/timeutil.h"
 #include "routes.h"
 
 #define FRONT_MAX_METHODS 8

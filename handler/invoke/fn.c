@@ -9,7 +9,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "../handler/util/jsonutil.h"
+#include "util/jsonutil.h"
 
 const struct fn_def *fn_table_find(const struct fn_table *t, const char *name)
 {

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "../util/text.h"
+#include "util/text.h"
 
 /* Ranks double as precedence: lower wins. */
 enum seg_kind {

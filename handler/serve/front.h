@@ -20,8 +20,8 @@
 #ifndef ES_HTTP_FRONT_H
 #define ES_HTTP_FRONT_H
 
-#include "../invoke/invoke.h"
-#include "server.h"
+#include "invoke/invoke.h"
+#include "http/server.h"
 
 struct front;
 

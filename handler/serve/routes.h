@@ -14,7 +14,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "../util/status.h"
+#include "util/status.h"
 
 struct route_template;
 

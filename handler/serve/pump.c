@@ -9,9 +9,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "../util/jsonutil.h"
-#include "../util/log.h"
-#include "../util/timeutil.h"
+#include "util/jsonutil.h"
+#include "util/log.h"
+#include "util/timeutil.h"
 
 struct pump {
     struct pump_opts o;

@@ -9,21 +9,24 @@
  * back into host replies; functions never see the envelope, so the same code
  * serves `func start`, Azure, and `handler serve`.
  *
- * Adding a function: a folder with its function.json and its .c file, one
- * entry in registry.c. No runtime file changes.
+ * Adding a function: a folder under functions/ with its function.json and its
+ * .c file, one entry in functions/registry.c. No runtime file changes.
  */
-#ifndef ES_FUNCTIONS_FN_H
-#define ES_FUNCTIONS_FN_H
+#ifndef ES_INVOKE_FN_H
+#define ES_INVOKE_FN_H
 
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../handler/es/engine.h"
-#include "../handler/store/store.h"
-#include "../handler/util/config.h"
-#include "../handler/util/status.h"
+#include "util/config.h"
+#include "util/status.h"
+
+/* The services' types are the engine's and the store's; the invoke layer only passes
+ * them along. */
+struct es_engine;
+struct es_store;
 
 /* Services shared by every invocation; owned by main, read-only for functions. */
 struct fn_services {
@@ -100,9 +103,6 @@ struct fn_table {
     const struct fn_def *const *defs;
     size_t n;
 };
-
-/* The functions of this app (registry.c). */
-extern const struct fn_table fn_app_table;
 
 /* The function named name (case-insensitive, as function names are in Azure), or NULL. */
 const struct fn_def *fn_table_find(const struct fn_table *t, const char *name);

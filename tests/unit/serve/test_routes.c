@@ -1,7 +1,7 @@
 #include <criterion/criterion.h>
 #include <string.h>
 
-#include "../../../handler/http/routes.h"
+#include "serve/routes.h"
 
 static struct route_template *parse(const char *t)
 {
