@@ -34,10 +34,11 @@
 
 #include "util/status.h"
 
-#define TODO_TEXT_MAX_CHARS  50 /* names and tasks, in code points */
-#define TODO_MASS_UPDATE_MAX 50 /* ids in one mass status update */
-#define TODO_EVENT_SCHEMA    1  /* schema of the events this code writes */
-#define TODO_SNAPSHOT_SCHEMA 1  /* format of todo_list_to_json */
+#define TODO_STREAM_PREFIX   "todolist-" /* a list's stream: the prefix, then its id */
+#define TODO_TEXT_MAX_CHARS  50          /* names and tasks, in code points */
+#define TODO_MASS_UPDATE_MAX 50          /* ids in one mass status update */
+#define TODO_EVENT_SCHEMA    1           /* schema of the events this code writes */
+#define TODO_SNAPSHOT_SCHEMA 1           /* format of todo_list_to_json */
 
 enum todo_item_status { TODO_TO_DO, TODO_IN_PROGRESS, TODO_DONE };
 
@@ -129,18 +130,13 @@ struct todo_cmd {
     const char *reason;
 };
 
-enum todo_error {
-    TODO_OK,
-    TODO_LIST_NOT_FOUND, /* 404 not_found */
-    TODO_ITEM_NOT_FOUND, /* 404 not_found */
-    TODO_LIST_DELETED,   /* 410 list_deleted */
-    TODO_LIST_EXISTS,    /* 409 list_exists */
-    TODO_TASK_EXISTS,    /* 409 task_exists */
-    TODO_INVALID,        /* 400 invalid_field */
-};
-
+/*
+ * A decision: events to append, or a refusal. Refusals use the codes of
+ * util/status.h: ES_ENOTFOUND (list or item), ES_EGONE (list deleted),
+ * ES_ELIST_EXISTS, ES_ETASK_EXISTS, ES_EFIELD (a field breaks the rules).
+ */
 struct todo_decision {
-    enum todo_error error;
+    enum es_status error; /* ES_OK when accepted */
     char message[256];
     json_t *events; /* owned array of {"type": ..., "data": {...}}; empty = no-op */
 };

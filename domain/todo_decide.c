@@ -19,10 +19,10 @@
 
 #define REASON_MAX 200 /* bytes of a revert's reason, e.g. "task_exists" */
 
-static void reject(struct todo_decision *d, enum todo_error e, const char *fmt, ...)
+static void reject(struct todo_decision *d, enum es_status e, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-static void reject(struct todo_decision *d, enum todo_error e, const char *fmt, ...)
+static void reject(struct todo_decision *d, enum es_status e, const char *fmt, ...)
 {
     d->error = e;
     va_list ap;
@@ -145,13 +145,13 @@ static enum es_status update_item(const struct todo_list *l, const struct todo_c
 {
     const struct todo_item *it = todo_list_item(l, c->item_id);
     if (it == NULL) {
-        reject(d, TODO_ITEM_NOT_FOUND, "item '%s' is not in this list", c->item_id);
+        reject(d, ES_ENOTFOUND, "item '%s' is not in this list", c->item_id);
         return ES_OK;
     }
     enum es_status st = ES_OK;
     if (c->task != NULL && strcmp(c->task, it->task) != 0) {
         if (task_taken(l, c->task, it->id)) {
-            reject(d, TODO_TASK_EXISTS, "task '%s' already exists in this list", c->task);
+            reject(d, ES_ETASK_EXISTS, "task '%s' already exists in this list", c->task);
             return ES_OK;
         }
         st = emit(d, "TaskRenamed",
@@ -169,8 +169,7 @@ static enum es_status set_statuses(const struct todo_list *l, const struct todo_
 {
     for (size_t i = 0; i < c->n_item_ids; i++) {
         if (todo_list_item(l, c->item_ids[i]) == NULL) {
-            reject(d, TODO_ITEM_NOT_FOUND, "item '%s' is not in this list",
-                   c->item_ids[i]);
+            reject(d, ES_ENOTFOUND, "item '%s' is not in this list", c->item_ids[i]);
             return ES_OK;
         }
     }
@@ -203,7 +202,7 @@ static enum es_status decide_live(const struct todo_list *l, const struct todo_c
         return emit(d, "TodoListDeleted", json_object());
     case TODO_ADD_ITEM:
         if (task_taken(l, c->task, NULL)) {
-            reject(d, TODO_TASK_EXISTS, "task '%s' already exists in this list", c->task);
+            reject(d, ES_ETASK_EXISTS, "task '%s' already exists in this list", c->task);
             return ES_OK;
         }
         return emit(d, "ItemAdded",
@@ -214,7 +213,7 @@ static enum es_status decide_live(const struct todo_list *l, const struct todo_c
     case TODO_REMOVE_ITEM:
     case TODO_MOVE_OUT:
         if ((it = todo_list_item(l, c->item_id)) == NULL) {
-            reject(d, TODO_ITEM_NOT_FOUND, "item '%s' is not in this list", c->item_id);
+            reject(d, ES_ENOTFOUND, "item '%s' is not in this list", c->item_id);
             return ES_OK;
         }
         if (c->kind == TODO_REMOVE_ITEM)
@@ -226,7 +225,7 @@ static enum es_status decide_live(const struct todo_list *l, const struct todo_c
         if (todo_list_item(l, c->item_id) != NULL)
             return ES_OK;
         if (task_taken(l, c->task, NULL)) {
-            reject(d, TODO_TASK_EXISTS, "task '%s' already exists in the target list",
+            reject(d, ES_ETASK_EXISTS, "task '%s' already exists in the target list",
                    c->task);
             return ES_OK;
         }
@@ -238,7 +237,7 @@ static enum es_status decide_live(const struct todo_list *l, const struct todo_c
             char renamed[TODO_TEXT_MAX_CHARS * 4 + 16];
             const char *task = free_task(l, c->task, renamed, sizeof(renamed));
             if (task == NULL) {
-                reject(d, TODO_TASK_EXISTS, "no free task name for the returned item");
+                reject(d, ES_ETASK_EXISTS, "no free task name for the returned item");
                 return ES_OK;
             }
             json_t *data = item_data(c, task, c->status, "toListId");
@@ -263,12 +262,12 @@ enum es_status todo_decide(const struct todo_list *l, const struct todo_cmd *c,
         return ES_ENOMEM;
     const char *bad = bad_field(c);
     if (bad != NULL) {
-        reject(d, TODO_INVALID, "'%s' is not valid for this command", bad);
+        reject(d, ES_EFIELD, "'%s' is not valid for this command", bad);
         return ES_OK;
     }
     if (c->kind == TODO_CREATE) {
         if (l->created) {
-            reject(d, TODO_LIST_EXISTS, "the list already exists");
+            reject(d, ES_ELIST_EXISTS, "the list already exists");
             return ES_OK;
         }
         return emit(d, "TodoListCreated", json_pack("{s:s}", "name", c->name));
@@ -276,11 +275,11 @@ enum es_status todo_decide(const struct todo_list *l, const struct todo_cmd *c,
     if (c->kind == TODO_REVERT_MOVE && (!l->created || l->deleted))
         return ES_OK; /* the item went with its list */
     if (!l->created) {
-        reject(d, TODO_LIST_NOT_FOUND, "the list does not exist");
+        reject(d, ES_ENOTFOUND, "the list does not exist");
         return ES_OK;
     }
     if (l->deleted) {
-        reject(d, TODO_LIST_DELETED, "the list has been deleted");
+        reject(d, ES_EGONE, "the list has been deleted");
         return ES_OK;
     }
     return decide_live(l, c, d);

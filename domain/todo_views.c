@@ -17,7 +17,7 @@ static const char *field(const json_t *data, const char *name)
 static json_t *new_view(const char *prefix, const char *kind, const char *list_id)
 {
     char id[160];
-    if (es_fmt(id, sizeof(id), "%s:%s", prefix, list_id) != ES_OK)
+    if (es_fmt(id, sizeof(id), "%s%s", prefix, list_id) != ES_OK)
         return NULL; /* list ids are at most 64 characters */
     return json_pack("{s:s, s:s, s:s, s:s, s:I}", "id", id, "view", kind, "listId",
                      list_id, "name", "", "version", (json_int_t)0);
@@ -25,7 +25,7 @@ static json_t *new_view(const char *prefix, const char *kind, const char *list_i
 
 json_t *todo_list_view_new(const char *list_id)
 {
-    json_t *v = new_view("todolist", TODO_LIST_VIEW, list_id);
+    json_t *v = new_view(TODO_LIST_VIEW_PREFIX, TODO_LIST_VIEW, list_id);
     if (v != NULL && (json_object_set_new(v, "deleted", json_false()) != 0 ||
                       json_object_set_new(v, "items", json_array()) != 0)) {
         json_decref(v);
@@ -108,7 +108,7 @@ enum es_status todo_list_view_apply(json_t *view, const char *type, const json_t
 
 json_t *todo_summary_view_new(const char *list_id)
 {
-    json_t *v = new_view("summary", TODO_SUMMARY_VIEW, list_id);
+    json_t *v = new_view(TODO_SUMMARY_VIEW_PREFIX, TODO_SUMMARY_VIEW, list_id);
     if (v != NULL && (json_object_set_new(v, "itemCount", json_integer(0)) != 0 ||
                       json_object_set_new(v, "doneCount", json_integer(0)) != 0 ||
                       json_object_set_new(v, "statuses", json_object()) != 0)) {

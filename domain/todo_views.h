@@ -28,6 +28,10 @@
 #define TODO_SUMMARY_VIEW         "summary"
 #define TODO_SUMMARY_DELETED_VIEW "summary-deleted"
 
+/* View document ids: the prefix, then the list id. */
+#define TODO_LIST_VIEW_PREFIX    "todolist:"
+#define TODO_SUMMARY_VIEW_PREFIX "summary:"
+
 /* A new, empty list view for list_id (version 0). */
 json_t *todo_list_view_new(const char *list_id);
 

@@ -54,20 +54,11 @@ static enum es_status summary_apply(json_t *view, const struct es_event *ev)
     return todo_summary_view_apply(view, ev->type, ev->data);
 }
 
-static const struct es_projection list_view = {"todolist-view", TODOLIST_STREAM_PREFIX,
-                                               "todolist:", list_initial, list_apply};
-static const struct es_projection summary_view = {
-    "todolist-summary", TODOLIST_STREAM_PREFIX, "summary:", summary_initial,
-    summary_apply};
-
-/* The refusal code in an outcome's error body, e.g. "not_found". */
-static void refusal_code(const struct es_outcome *o, char *out, size_t len)
-{
-    json_t *body = json_loads(o->body ? o->body : "", 0, NULL);
-    const char *code = json_string_value(json_object_get(body, "error"));
-    snprintf(out, len, "%s", code != NULL ? code : "refused");
-    json_decref(body);
-}
+static const struct es_projection list_view = {
+    "todolist-view", TODO_STREAM_PREFIX, TODO_LIST_VIEW_PREFIX, list_initial, list_apply};
+static const struct es_projection summary_view = {"todolist-summary", TODO_STREAM_PREFIX,
+                                                  TODO_SUMMARY_VIEW_PREFIX,
+                                                  summary_initial, summary_apply};
 
 static enum es_status react_move(const struct es_react_env *env,
                                  const struct es_event *ev, struct es_error *err)
@@ -77,7 +68,7 @@ static enum es_status react_move(const struct es_react_env *env,
     const char *item = json_string_value(json_object_get(ev->data, "itemId"));
     const char *task = json_string_value(json_object_get(ev->data, "task"));
     const char *to = json_string_value(json_object_get(ev->data, "toListId"));
-    const char *source = ev->stream_id + strlen(TODOLIST_STREAM_PREFIX);
+    const char *source = env->aggregate_id;
     enum todo_item_status status;
     if (!es_id_valid(item) || !todo_text_valid(task) || !es_id_valid(to) ||
         !es_id_valid(source) || strcmp(source, to) == 0 ||
@@ -115,18 +106,15 @@ static enum es_status react_move(const struct es_react_env *env,
                           .other_list_id = source};
     struct es_outcome o;
     st = todo_execute(env->engine, to, &in, in_key, corr, event_id, &o, err);
-    if (st == ES_OK && o.status >= 200 && o.status < 300) {
+    /* A refusal settles the move as reverted; only a passing conflict is retried. */
+    enum es_status refusal = st == ES_OK ? o.refusal : st;
+    if (st == ES_OK && refusal == ES_OK) {
         es_outcome_release(&o);
         return ES_OK;
     }
-    char reason[64] = "";
-    if (st == ES_OK)
-        refusal_code(&o, reason, sizeof(reason));
-    /* A refusal settles the move as reverted; only a passing conflict is retried. */
-    if (st == ES_OK &&
-        (o.status < 400 || o.status >= 500 || strcmp(reason, "conflict") == 0))
+    if (st == ES_OK && refusal == ES_ECONFLICT)
         st = es_error_set(err, ES_EUNAVAILABLE, "moving item %s into '%s' answered %d %s",
-                          item, to, o.status, reason);
+                          item, to, o.status, es_status_name(refusal));
     es_outcome_release(&o);
     if (st != ES_OK)
         return st;
@@ -137,16 +125,17 @@ static enum es_status react_move(const struct es_react_env *env,
                             .has_status = true,
                             .status = status,
                             .other_list_id = to,
-                            .reason = reason};
+                            .reason = es_status_name(refusal)};
     st = todo_execute(env->engine, source, &back, revert_key, corr, event_id, &o, err);
-    if (st == ES_OK && (o.status < 200 || o.status >= 300) && o.status != 404)
-        st = es_error_set(err, ES_EUNAVAILABLE, "reverting the move of %s answered %d",
-                          item, o.status);
+    /* A source deleted meanwhile took the item with it (an empty revert, or 404). */
+    if (st == ES_OK && o.refusal != ES_OK && o.refusal != ES_ENOTFOUND)
+        st = es_error_set(err, ES_EUNAVAILABLE, "reverting the move of %s answered %d %s",
+                          item, o.status, es_status_name(o.refusal));
     es_outcome_release(&o);
     return st;
 }
 
-static const struct es_reactor move_reactor = {"move-item", TODOLIST_STREAM_PREFIX,
+static const struct es_reactor move_reactor = {"move-item", TODO_STREAM_PREFIX,
                                                react_move};
 
 static const struct es_projection *const projections[] = {&list_view, &summary_view};

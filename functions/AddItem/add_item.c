@@ -9,9 +9,9 @@
 static void add_item(struct fn_ctx *ctx, const struct fn_http_request *req,
                      struct fn_http_response *res)
 {
-    struct todo_call c;
+    struct api_call c;
     char *task = NULL;
-    if (todo_call_begin(&c, ctx, req, res, true, "id") &&
+    if (api_call_begin(&c, ctx, req, res, &todolist_aggregate, true, "id") &&
         todo_field_text(&c, "task", true, &task)) {
         char item_id[ES_UUID_STR_LEN + 1];
         es_uuid4(item_id);
@@ -20,7 +20,7 @@ static void add_item(struct fn_ctx *ctx, const struct fn_http_request *req,
         todo_call_run(&c, &tc, 201, json_pack("{s:s}", "itemId", item_id));
     }
     free(task);
-    todo_call_end(&c);
+    api_call_end(&c);
 }
 
 const struct fn_def fn_add_item = {

@@ -15,12 +15,12 @@
 static void create_todo_list(struct fn_ctx *ctx, const struct fn_http_request *req,
                              struct fn_http_response *res)
 {
-    struct todo_call c;
+    struct api_call c;
     char *name = NULL;
     const char *id = NULL;
-    if (!todo_call_begin(&c, ctx, req, res, true, NULL) ||
+    if (!api_call_begin(&c, ctx, req, res, &todolist_aggregate, true, NULL) ||
         !todo_field_text(&c, "name", true, &name) ||
-        !todo_field_id(&c, "id", false, false, &id))
+        !api_field_id(&c, "id", false, false, &id))
         goto out;
     if (id != NULL)
         /* todo_field_id checked it: 1 to 64 characters, so it fits. */
@@ -30,15 +30,15 @@ static void create_todo_list(struct fn_ctx *ctx, const struct fn_http_request *r
                  strlen(c.cmd.idempotency_key), c.created_id);
     else
         es_uuid4(c.created_id);
-    c.list_id = c.created_id;
+    c.id = c.created_id;
     c.cmd.aggregate_id = c.created_id;
-    if (!todo_location(&c, c.created_id))
+    if (!api_location(&c, c.created_id))
         goto out;
     struct todo_cmd tc = {.kind = TODO_CREATE, .name = name};
     todo_call_run(&c, &tc, 201, NULL);
 out:
     free(name);
-    todo_call_end(&c);
+    api_call_end(&c);
 }
 
 const struct fn_def fn_create_todo_list = {

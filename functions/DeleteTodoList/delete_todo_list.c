@@ -4,12 +4,12 @@
 static void delete_todo_list(struct fn_ctx *ctx, const struct fn_http_request *req,
                              struct fn_http_response *res)
 {
-    struct todo_call c;
-    if (todo_call_begin(&c, ctx, req, res, false, "id")) {
+    struct api_call c;
+    if (api_call_begin(&c, ctx, req, res, &todolist_aggregate, false, "id")) {
         struct todo_cmd tc = {.kind = TODO_DELETE};
         todo_call_run(&c, &tc, 200, NULL);
     }
-    todo_call_end(&c);
+    api_call_end(&c);
 }
 
 const struct fn_def fn_delete_todo_list = {

@@ -5,6 +5,7 @@
  */
 #include <stdlib.h>
 
+#include "es/reads.h"
 #include "functions/todolist.h"
 
 static void get_dead_letters(struct fn_ctx *ctx, const struct fn_http_request *req,
@@ -12,20 +13,18 @@ static void get_dead_letters(struct fn_ctx *ctx, const struct fn_http_request *r
 {
     int64_t limit;
     char *cont = NULL, *next = NULL;
-    if (!todo_paging(req, res, "deadLetters", 50, 500, &limit, &cont))
+    if (!api_paging(req, res, "deadLetters", 50, 500, &limit, &cont))
         return;
     json_t *docs = NULL;
     struct es_error err = {0};
-    struct es_store *store = ctx->svc->store;
-    enum es_status st = store->ops->deadletter_query(store, cont, (size_t)limit, &docs,
-                                                     &next, NULL, &err);
+    enum es_status st = es_read_dead_letters(ctx->svc->engine, cont, (size_t)limit, &docs,
+                                             &next, NULL, &err);
     if (st == ES_EINVAL)
-        fn_reply_error(res, 400, "invalid_field",
-                       "'continuation' is not one this API gave out");
+        fn_reply_error(res, ES_EFIELD, "'continuation' is not one this API gave out");
     else if (st != ES_OK)
-        todo_reply_store_error(ctx, res, st, "GetDeadLetters", &err);
+        api_reply_store_error(ctx, res, st, "GetDeadLetters", &err);
     else
-        todo_reply_page(res, "deadLetters", json_incref(docs), next);
+        api_reply_page(res, "deadLetters", json_incref(docs), next);
     json_decref(docs);
     free(cont);
     free(next);

@@ -6,7 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "util/text.h"
+#include "domain/todo_views.h"
+#include "es/reads.h"
 #include "functions/todolist.h"
 
 static void get_todo_list(struct fn_ctx *ctx, const struct fn_http_request *req,
@@ -14,26 +15,19 @@ static void get_todo_list(struct fn_ctx *ctx, const struct fn_http_request *req,
 {
     const char *id = fn_param(req, "id");
     if (id == NULL || !es_id_valid(id)) {
-        fn_reply_error(res, 400, "invalid_field",
-                       "'id' must be 1 to 64 of A-Z a-z 0-9 _ -");
-        return;
-    }
-    char view_id[ES_DOC_ID_MAX];
-    if (es_fmt(view_id, sizeof(view_id), "todolist:%s", id) != ES_OK) {
-        fn_reply_error(res, 400, "invalid_field", "'id' is too long");
+        fn_reply_error(res, ES_EFIELD, "'id' must be 1 to 64 of A-Z a-z 0-9 _ -");
         return;
     }
     json_t *view = NULL;
-    char *etag = NULL;
     struct es_error err = {0};
-    struct es_store *store = ctx->svc->store;
-    enum es_status st = store->ops->view_get(store, view_id, &view, &etag, NULL, &err);
+    enum es_status st =
+        es_read_view(ctx->svc->engine, TODO_LIST_VIEW_PREFIX, id, &view, NULL, &err);
     if (st == ES_OK && json_is_true(json_object_get(view, "deleted")))
         st = ES_ENOTFOUND;
     if (st == ES_ENOTFOUND) {
-        fn_reply_error(res, 404, "not_found", "the list does not exist");
+        fn_reply_error(res, ES_ENOTFOUND, "the list does not exist");
     } else if (st != ES_OK) {
-        todo_reply_store_error(ctx, res, st, "GetTodoList", &err);
+        api_reply_store_error(ctx, res, st, "GetTodoList", &err);
     } else {
         json_int_t version = json_integer_value(json_object_get(view, "version"));
         char tag[32];
@@ -45,7 +39,6 @@ static void get_todo_list(struct fn_ctx *ctx, const struct fn_http_request *req,
         fn_set_header(res, "ETag", tag);
     }
     json_decref(view);
-    free(etag);
 }
 
 const struct fn_def fn_get_todo_list = {

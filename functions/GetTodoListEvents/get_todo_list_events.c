@@ -8,8 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "util/log.h"
-#include "util/text.h"
+#include "es/reads.h"
 #include "functions/todolist.h"
 
 static json_t *page_body(const char *id, const struct es_event_page *page, size_t limit,
@@ -32,47 +31,38 @@ static void get_todo_list_events(struct fn_ctx *ctx, const struct fn_http_reques
 {
     const char *id = fn_param(req, "id");
     if (id == NULL || !es_id_valid(id)) {
-        fn_reply_error(res, 400, "invalid_field",
-                       "'id' must be 1 to 64 of A-Z a-z 0-9 _ -");
+        fn_reply_error(res, ES_EFIELD, "'id' must be 1 to 64 of A-Z a-z 0-9 _ -");
         return;
     }
     int64_t from, limit;
-    if (!todo_query_int(req, res, "from", 1, INT64_MAX / 2, 1, &from) ||
-        !todo_query_int(req, res, "limit", 1, 1000, 100, &limit))
+    if (!api_query_int(req, res, "from", 1, INT64_MAX / 2, 1, &from) ||
+        !api_query_int(req, res, "limit", 1, 1000, 100, &limit))
         return;
-    char stream[ES_DOC_ID_MAX];
-    if (es_fmt(stream, sizeof(stream), TODOLIST_STREAM_PREFIX "%s", id) != ES_OK) {
-        fn_reply_error(res, 400, "invalid_field", "'id' is too long");
-        return;
-    }
-    struct es_store *store = ctx->svc->store;
+    struct es_engine *engine = ctx->svc->engine;
     struct es_event_page page = {0};
     struct es_error err = {0};
     struct es_io io = {0};
     /* One event more than asked tells whether a next page exists. */
-    enum es_status st =
-        store->ops->read_stream(store, stream, from, (size_t)limit + 1, &page, &io, &err);
+    enum es_status st = es_read_stream(engine, &todolist_aggregate, id, from,
+                                       (size_t)limit + 1, &page, &io, &err);
     if (st == ES_OK && page.n == 0) {
         struct es_event_page probe = {0};
-        st = store->ops->read_stream(store, stream, 1, 1, &probe, &io, &err);
+        st = es_read_stream(engine, &todolist_aggregate, id, 1, 1, &probe, &io, &err);
         if (st == ES_OK && probe.n == 0)
             st = ES_ENOTFOUND;
         es_event_page_release(&probe);
     }
     if (st == ES_ENOTFOUND) {
-        fn_reply_error(res, 404, "not_found", "the list does not exist");
+        fn_reply_error(res, ES_ENOTFOUND, "the list does not exist");
     } else if (st != ES_OK) {
-        es_log_error("reading stream '%s' failed: %s", stream, err.message);
-        fn_reply_error(res, 503, "store_unavailable",
-                       "the event store is unavailable; retry later");
-        fn_set_header(res, "Retry-After", "1");
+        api_reply_store_error(ctx, res, st, "GetTodoListEvents", &err);
     } else {
         fn_reply_json(res, 200, page_body(id, &page, (size_t)limit, from));
     }
     fn_log(ctx,
            "GetTodoListEvents %s from %lld: %u store round trip(s), %u event(s) read, "
            "%.2f RU",
-           stream, (long long)from, io.round_trips, io.events_read, io.request_charge);
+           id, (long long)from, io.round_trips, io.events_read, io.request_charge);
     es_event_page_release(&page);
 }
 

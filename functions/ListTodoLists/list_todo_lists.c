@@ -7,6 +7,7 @@
 #include <stdlib.h>
 
 #include "domain/todo_views.h"
+#include "es/reads.h"
 #include "functions/todolist.h"
 
 static void list_todo_lists(struct fn_ctx *ctx, const struct fn_http_request *req,
@@ -14,20 +15,18 @@ static void list_todo_lists(struct fn_ctx *ctx, const struct fn_http_request *re
 {
     int64_t limit;
     char *cont = NULL, *next = NULL;
-    if (!todo_paging(req, res, "lists", 50, 500, &limit, &cont))
+    if (!api_paging(req, res, "lists", 50, 500, &limit, &cont))
         return;
     json_t *docs = NULL;
     struct es_error err = {0};
     struct es_io io = {0};
-    struct es_store *store = ctx->svc->store;
-    enum es_status st = store->ops->view_query(store, TODO_SUMMARY_VIEW, cont,
-                                               (size_t)limit, &docs, &next, &io, &err);
+    enum es_status st = es_read_views(ctx->svc->engine, TODO_SUMMARY_VIEW, cont,
+                                      (size_t)limit, &docs, &next, &io, &err);
     if (st == ES_EINVAL) {
         /* The store refused the token: one that came from elsewhere. */
-        fn_reply_error(res, 400, "invalid_field",
-                       "'continuation' is not one this API gave out");
+        fn_reply_error(res, ES_EFIELD, "'continuation' is not one this API gave out");
     } else if (st != ES_OK) {
-        todo_reply_store_error(ctx, res, st, "ListTodoLists", &err);
+        api_reply_store_error(ctx, res, st, "ListTodoLists", &err);
     } else {
         json_t *lists = json_array();
         size_t i;
@@ -42,7 +41,7 @@ static void list_todo_lists(struct fn_ctx *ctx, const struct fn_http_request *re
                                             json_object_get(d, "doneCount"), "version",
                                             json_object_get(d, "version")));
         }
-        todo_reply_page(res, "lists", lists, next);
+        api_reply_page(res, "lists", lists, next);
         fn_log(ctx, "ListTodoLists: %zu list(s); %u store round trip(s), %.2f RU",
                json_array_size(docs), io.round_trips, io.request_charge);
     }

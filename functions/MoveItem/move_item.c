@@ -12,21 +12,21 @@
 static void move_item(struct fn_ctx *ctx, const struct fn_http_request *req,
                       struct fn_http_response *res)
 {
-    struct todo_call c;
+    struct api_call c;
     const char *item_id = NULL, *to = NULL;
-    if (!todo_call_begin(&c, ctx, req, res, true, "id") ||
-        !todo_field_id(&c, "itemId", true, true, &item_id) ||
-        !todo_field_id(&c, "toListId", false, true, &to))
+    if (!api_call_begin(&c, ctx, req, res, &todolist_aggregate, true, "id") ||
+        !api_field_id(&c, "itemId", true, true, &item_id) ||
+        !api_field_id(&c, "toListId", false, true, &to))
         goto out;
-    if (strcmp(to, c.list_id) == 0) {
-        todo_reject(&c, "invalid_target", "an item cannot be moved to its own list");
+    if (strcmp(to, c.id) == 0) {
+        api_reject(&c, ES_ETARGET, "an item cannot be moved to its own list");
         goto out;
     }
     struct todo_cmd tc = {.kind = TODO_MOVE_OUT, .item_id = item_id, .other_list_id = to};
     todo_call_run(&c, &tc, 202,
                   json_pack("{s:s, s:s}", "itemId", item_id, "toListId", to));
 out:
-    todo_call_end(&c);
+    api_call_end(&c);
 }
 
 const struct fn_def fn_move_item = {

@@ -7,15 +7,15 @@
 static void rename_todo_list(struct fn_ctx *ctx, const struct fn_http_request *req,
                              struct fn_http_response *res)
 {
-    struct todo_call c;
+    struct api_call c;
     char *name = NULL;
-    if (todo_call_begin(&c, ctx, req, res, true, "id") &&
+    if (api_call_begin(&c, ctx, req, res, &todolist_aggregate, true, "id") &&
         todo_field_text(&c, "name", true, &name)) {
         struct todo_cmd tc = {.kind = TODO_RENAME, .name = name};
         todo_call_run(&c, &tc, 200, NULL);
     }
     free(name);
-    todo_call_end(&c);
+    api_call_end(&c);
 }
 
 const struct fn_def fn_rename_todo_list = {

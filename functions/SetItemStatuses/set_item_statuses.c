@@ -11,16 +11,15 @@
 static void set_item_statuses(struct fn_ctx *ctx, const struct fn_http_request *req,
                               struct fn_http_response *res)
 {
-    struct todo_call c;
+    struct api_call c;
     struct todo_cmd tc = {.kind = TODO_SET_STATUSES};
     const char *ids[TODO_MASS_UPDATE_MAX];
     size_t n = 0;
-    if (!todo_call_begin(&c, ctx, req, res, true, "id"))
+    if (!api_call_begin(&c, ctx, req, res, &todolist_aggregate, true, "id"))
         goto out;
     json_t *arr = json_object_get(c.body, "itemIds");
     if (!json_is_array(arr)) {
-        todo_reject(&c, "invalid_field",
-                    "'itemIds' is required and must be an array of ids");
+        api_reject(&c, ES_EFIELD, "'itemIds' is required and must be an array of ids");
         goto out;
     }
     size_t i;
@@ -29,8 +28,8 @@ static void set_item_statuses(struct fn_ctx *ctx, const struct fn_http_request *
     {
         const char *id = json_string_value(v);
         if (id == NULL || !es_id_valid(id)) {
-            todo_reject(&c, "invalid_field",
-                        "'itemIds' must hold ids (1 to 64 of A-Z a-z 0-9 _ -)");
+            api_reject(&c, ES_EFIELD,
+                       "'itemIds' must hold ids (1 to 64 of A-Z a-z 0-9 _ -)");
             goto out;
         }
         bool seen = false;
@@ -39,15 +38,14 @@ static void set_item_statuses(struct fn_ctx *ctx, const struct fn_http_request *
         if (seen)
             continue;
         if (n == TODO_MASS_UPDATE_MAX) {
-            todo_reject(&c, "invalid_field",
-                        "'itemIds' may name at most %d distinct items",
-                        TODO_MASS_UPDATE_MAX);
+            api_reject(&c, ES_EFIELD, "'itemIds' may name at most %d distinct items",
+                       TODO_MASS_UPDATE_MAX);
             goto out;
         }
         ids[n++] = id;
     }
     if (n == 0) {
-        todo_reject(&c, "invalid_field", "'itemIds' must name at least one item");
+        api_reject(&c, ES_EFIELD, "'itemIds' must name at least one item");
         goto out;
     }
     bool has_status;
@@ -58,7 +56,7 @@ static void set_item_statuses(struct fn_ctx *ctx, const struct fn_http_request *
     tc.n_item_ids = n;
     todo_call_run(&c, &tc, 200, NULL);
 out:
-    todo_call_end(&c);
+    api_call_end(&c);
 }
 
 const struct fn_def fn_set_item_statuses = {

@@ -10,17 +10,17 @@
 static void update_item(struct fn_ctx *ctx, const struct fn_http_request *req,
                         struct fn_http_response *res)
 {
-    struct todo_call c;
+    struct api_call c;
     char *task = NULL;
     const char *item_id = NULL;
     struct todo_cmd tc = {.kind = TODO_UPDATE_ITEM};
-    if (!todo_call_begin(&c, ctx, req, res, true, "id") ||
-        !todo_field_id(&c, "itemId", true, true, &item_id) ||
+    if (!api_call_begin(&c, ctx, req, res, &todolist_aggregate, true, "id") ||
+        !api_field_id(&c, "itemId", true, true, &item_id) ||
         !todo_field_text(&c, "task", false, &task) ||
         !todo_field_status(&c, "status", false, &tc.has_status, &tc.status))
         goto out;
     if (task == NULL && !tc.has_status) {
-        todo_reject(&c, "invalid_field", "give 'task', 'status' or both");
+        api_reject(&c, ES_EFIELD, "give 'task', 'status' or both");
         goto out;
     }
     tc.item_id = item_id;
@@ -28,7 +28,7 @@ static void update_item(struct fn_ctx *ctx, const struct fn_http_request *req,
     todo_call_run(&c, &tc, 200, NULL);
 out:
     free(task);
-    todo_call_end(&c);
+    api_call_end(&c);
 }
 
 const struct fn_def fn_update_item = {

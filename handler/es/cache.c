@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/hash.h"
+
 struct entry {
     char *key;
     void *state;
@@ -25,14 +27,6 @@ struct es_cache {
     struct entry **buckets;
     struct entry *head, *tail;
 };
-
-static uint64_t hash(const char *s)
-{
-    uint64_t h = 1469598103934665603ull; /* FNV-1a */
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ull;
-    return h;
-}
 
 struct es_cache *es_cache_new(size_t max_entries)
 {
@@ -74,7 +68,7 @@ void es_cache_free(struct es_cache *c)
 
 static struct entry **slot(struct es_cache *c, const char *key)
 {
-    struct entry **p = &c->buckets[hash(key) & (c->n_buckets - 1)];
+    struct entry **p = &c->buckets[es_fnv1a(key) & (c->n_buckets - 1)];
     while (*p != NULL && strcmp((*p)->key, key) != 0)
         p = &(*p)->hnext;
     return p;

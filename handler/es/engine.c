@@ -3,7 +3,8 @@
  *
  * Receipt document (stored with the events of the command it answers):
  *   id "{streamId}:cmd:{idempotencyKey}", kind "receipt", streamId, key,
- *   status, body (the answer's JSON text), version (its ETag), location,
+ *   status, body (the answer as the command's renderer wrote it), version (its
+ *   ETag), location,
  *   requestHash (hex SHA-256 of method, path and body), createdAt.
  * Snapshot document: id "{streamId}:snapshot", kind "snapshot", streamId,
  *   version, schema (the aggregate's snapshot_schema), state.
@@ -13,10 +14,12 @@
 #include "engine.h"
 
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/hash.h"
 #include "util/ids.h"
 #include "util/jsonutil.h"
 #include "util/log.h"
@@ -85,10 +88,7 @@ void es_outcome_release(struct es_outcome *o)
 
 static pthread_mutex_t *stripe(struct es_engine *e, const char *stream_id)
 {
-    uint64_t h = 1469598103934665603ull;
-    for (const char *s = stream_id; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ull;
-    return &e->stripes[h % STRIPES];
+    return &e->stripes[es_fnv1a(stream_id) % STRIPES];
 }
 
 /* ---- loading ---- */
@@ -175,42 +175,36 @@ static void cache_copy(struct es_engine *e, const struct es_aggregate *agg,
 
 /* ---- answers ---- */
 
-static enum es_status set_body(struct es_outcome *out, int status, json_t *body_new)
+static enum es_status refuse(struct es_outcome *out, enum es_status code, const char *fmt,
+                             ...) __attribute__((format(printf, 3, 4)));
+
+/* A refusal: its code, status and message; the command's glue renders it. */
+static enum es_status refuse(struct es_outcome *out, enum es_status code, const char *fmt,
+                             ...)
 {
     free(out->body);
-    out->body = body_new != NULL ? es_json_dumps(body_new, &out->body_len) : NULL;
-    json_decref(body_new);
-    out->status = status;
-    return out->body != NULL ? ES_OK : ES_ENOMEM;
-}
-
-static enum es_status answer_error(struct es_outcome *out, int status, const char *code,
-                                   const char *message)
-{
+    out->body = NULL;
+    out->body_len = 0;
+    out->refusal = code;
+    out->status = es_status_http(code);
     out->version = -1;
-    return set_body(out, status,
-                    json_pack("{s:s, s:s}", "error", code, "message", message));
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(out->message, sizeof(out->message), fmt, ap);
+    va_end(ap);
+    return ES_OK;
 }
 
-/* The success body: {"id", "version", "events": [{"type", "version"}...]} + extra. */
-static json_t *success_body(const char *id, int64_t version, const json_t *events,
-                            const json_t *extra)
+/* A success's body, by the command's renderer. */
+static char *render(const struct es_command *cmd, int status, int64_t version,
+                    const json_t *events, const json_t *extra, size_t *len)
 {
-    json_t *list = json_array();
-    size_t i;
-    json_t *ev;
-    json_array_foreach(events, i, ev)
-    {
-        json_array_append_new(
-            list, json_pack("{s:O, s:I}", "type", json_object_get(ev, "type"), "version",
-                            (json_int_t)(version - (int64_t)json_array_size(events) + 1 +
-                                         (int64_t)i)));
-    }
-    json_t *body = json_pack("{s:s, s:I, s:o}", "id", id, "version", (json_int_t)version,
-                             "events", list);
-    if (body != NULL && json_is_object(extra))
-        json_object_update(body, (json_t *)extra);
-    return body;
+    struct es_answer a = {.status = status,
+                          .aggregate_id = cmd->aggregate_id,
+                          .version = version,
+                          .events = events,
+                          .extra = extra};
+    return cmd->render(cmd->render_ctx, &a, len);
 }
 
 /*
@@ -227,11 +221,9 @@ static enum es_status answer_receipt(struct es_engine *e, const struct es_comman
     if (st != ES_OK)
         return st;
     if (strcmp(r.request_hash, cmd->request_hash) != 0) {
-        char msg[300];
-        snprintf(msg, sizeof(msg),
-                 "Idempotency-Key '%s' was already used for a different request",
-                 cmd->idempotency_key);
-        st = answer_error(out, 422, "idempotency_key_reuse", msg);
+        st = refuse(out, ES_EKEY_REUSE,
+                    "Idempotency-Key '%s' was already used for a different request",
+                    cmd->idempotency_key);
     } else {
         free(out->body);
         out->body = r.body;
@@ -287,8 +279,9 @@ static enum es_status try_append(struct attempt *a, struct es_decision *d,
     json_t *meta = event_meta(cmd, now);
     struct es_new_event *events = calloc(n, sizeof(*events));
     void *next = agg->state_clone(a->state);
-    json_t *body = success_body(cmd->aggregate_id, new_version, d->events, d->extra);
-    char *body_text = body != NULL ? es_json_dumps(body, NULL) : NULL;
+    int status = d->success_status ? d->success_status : 200;
+    size_t body_len = 0;
+    char *body_text = render(cmd, status, new_version, d->events, d->extra, &body_len);
     json_t *snap_state = NULL;
     enum es_status st = ES_ENOMEM;
     if (meta == NULL || events == NULL || next == NULL || body_text == NULL)
@@ -311,7 +304,7 @@ static enum es_status try_append(struct attempt *a, struct es_decision *d,
     }
     struct es_receipt receipt = {
         .key = (char *)cmd->idempotency_key,
-        .status = d->success_status ? d->success_status : 200,
+        .status = status,
         .body = body_text,
         .version = new_version,
         .location = (char *)d->location,
@@ -331,10 +324,11 @@ static enum es_status try_append(struct attempt *a, struct es_decision *d,
         goto out;
     es_cache_put(a->e->cache, a->stream_id, next, new_version, agg->state_free);
     next = NULL;
-    out->status = receipt.status;
+    out->status = status;
+    out->refusal = ES_OK;
     free(out->body);
     out->body = body_text;
-    out->body_len = strlen(body_text);
+    out->body_len = body_len;
     body_text = NULL;
     out->version = new_version;
     out->appended = (int64_t)n;
@@ -344,7 +338,6 @@ out:
     if (next != NULL)
         agg->state_free(next);
     json_decref(snap_state);
-    json_decref(body);
     free(body_text);
     free(events);
     json_decref(meta);
@@ -357,20 +350,21 @@ static enum es_status answer_without_append(struct attempt *a, struct es_decisio
                                             struct es_outcome *out)
 {
     if (precondition_failed) {
-        char msg[160];
-        snprintf(msg, sizeof(msg),
-                 "If-Match names version %lld but the list is at version %lld",
-                 (long long)a->cmd->if_match, (long long)a->version);
-        enum es_status st = answer_error(out, 412, "precondition_failed", msg);
-        out->version = a->version;
-        return st;
+        refuse(out, ES_EPRECONDITION,
+               "If-Match names version %lld but the stream is at version %lld",
+               (long long)a->cmd->if_match, (long long)a->version);
+        out->version = a->version; /* the ETag names the current version */
+        return ES_OK;
     }
-    if (d->reject_status != 0)
-        return answer_error(out, d->reject_status, d->reject_code, d->reject_message);
+    if (d->refusal != ES_OK)
+        return refuse(out, d->refusal, "%s", d->message);
     /* Nothing was appended, so nothing was created or accepted for later: a plain 200. */
+    free(out->body);
+    out->status = 200;
+    out->refusal = ES_OK;
     out->version = a->version;
-    return set_body(out, 200,
-                    success_body(a->cmd->aggregate_id, a->version, d->events, d->extra));
+    out->body = render(a->cmd, 200, a->version, d->events, d->extra, &out->body_len);
+    return out->body != NULL ? ES_OK : ES_ENOMEM;
 }
 
 static void decision_release(struct es_decision *d)
@@ -397,9 +391,9 @@ static enum es_status round_trip(struct attempt *a, struct es_outcome *out, bool
     enum es_status st = cmd->decide(cmd->decide_ctx, a->state, a->version, &d);
     if (st != ES_OK)
         goto out;
-    bool refusal_first = d.reject_status == 404 || d.reject_status == 410;
+    bool refusal_first = d.refusal == ES_ENOTFOUND || d.refusal == ES_EGONE;
     bool precondition = !refusal_first && if_match_fails(cmd, a->version);
-    if (refusal_first || precondition || d.reject_status != 0 ||
+    if (refusal_first || precondition || d.refusal != ES_OK ||
         json_array_size(d.events) == 0) {
         if (!a->fresh) {
             size_t n = 0;
@@ -470,12 +464,9 @@ enum es_status es_engine_execute(struct es_engine *e, const struct es_command *c
     bool again = st == ES_OK;
     while (again && out->attempts < (unsigned)e->max_attempts)
         st = round_trip(&a, out, &again, err);
-    if (st == ES_OK && again) {
-        char msg[200];
-        snprintf(msg, sizeof(msg), "the list kept changing: gave up after %u attempts",
-                 out->attempts);
-        st = answer_error(out, 409, "conflict", msg);
-    }
+    if (st == ES_OK && again)
+        st = refuse(out, ES_ECONFLICT,
+                    "the stream kept changing: gave up after %u attempts", out->attempts);
     if (st == ES_OK && a.fresh && out->appended == 0)
         cache_copy(e, cmd->aggregate, a.stream_id, a.state, a.version);
     pthread_mutex_unlock(lock);

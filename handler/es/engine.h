@@ -44,23 +44,40 @@ void es_engine_free(struct es_engine *e);
 
 /* What a command's decide callback returns. */
 struct es_decision {
-    json_t *events;    /* array of {"type", "data"} to append (owned); empty = no-op */
-    int reject_status; /* 0 when accepted, else the HTTP status of the refusal */
-    const char *reject_code; /* e.g. "task_exists" */
-    char reject_message[256];
-    int success_status;   /* 200 when 0 */
-    json_t *extra;        /* fields added to the success body, e.g. itemId (owned) */
-    const char *location; /* Location of a created resource (copied) */
+    json_t *events; /* array of {"type", "data"} to append (owned); empty = no-op */
+    enum es_status refusal; /* ES_OK when accepted, else why not (util/status.h) */
+    char message[256];      /* the refusal's message */
+    int success_status;     /* 200 when 0 */
+    json_t *extra;          /* fields for the success answer, e.g. itemId (owned) */
+    const char *location;   /* Location of a created resource (copied) */
 };
 
 typedef enum es_status (*es_decide_fn)(void *ctx, const void *state, int64_t version,
                                        struct es_decision *d);
+
+/* A success as the engine decided it, for the command's renderer (all borrowed). */
+struct es_answer {
+    int status;
+    const char *aggregate_id;
+    int64_t version;      /* the stream's version after the command */
+    const json_t *events; /* the events it appended, [{"type", "data"}] (maybe none) */
+    const json_t *extra;  /* the decision's extra fields, or NULL */
+};
+
+/*
+ * Renders a success as the body its client gets, which an idempotency receipt
+ * stores and replays: malloc'd text (*len its length), NULL on ENOMEM. The
+ * engine renders nothing itself.
+ */
+typedef char *(*es_render_fn)(void *ctx, const struct es_answer *a, size_t *len);
 
 struct es_command {
     const struct es_aggregate *aggregate;
     const char *aggregate_id; /* the id in the API, e.g. the list id */
     es_decide_fn decide;
     void *decide_ctx;
+    es_render_fn render; /* the success body */
+    void *render_ctx;
     bool has_if_match;           /* the client sent If-Match */
     bool if_match_any;           /* If-Match: * */
     int64_t if_match;            /* the version it names */
@@ -70,10 +87,12 @@ struct es_command {
     const char *causation_id; /* NULL for commands from clients */
 };
 
-/* The answer to a command, ready for the client, and what it cost. */
+/* The answer to a command, and what it cost. */
 struct es_outcome {
-    int status;
-    char *body; /* JSON text (owned) */
+    int status;             /* for the client: the success's, or the refusal's */
+    enum es_status refusal; /* ES_OK for a success (fresh or replayed), else its code */
+    char message[256];      /* the refusal's message */
+    char *body;             /* a success's rendered body (owned); NULL for a refusal */
     size_t body_len;
     int64_t version;         /* for the ETag; -1 when none applies */
     char *location;          /* owned, or NULL */
@@ -86,7 +105,9 @@ struct es_outcome {
 
 /*
  * Runs a command. ES_OK whenever there is an answer for the client (success,
- * refusal, replayed receipt): see out->status. Otherwise the store failed
+ * refusal - ES_EPRECONDITION, ES_ECONFLICT, ES_EKEY_REUSE from the engine, the
+ * decide callback's own - or a replayed receipt): see out->refusal and
+ * out->status. Otherwise the store failed
  * (ES_EUNAVAILABLE: answer 503; other codes: 500) and nothing was appended -
  * except with ES_EUNKNOWN (answer 503 too), when the store could not tell
  * whether the append was applied. Release out with es_outcome_release.

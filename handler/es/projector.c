@@ -266,12 +266,16 @@ static enum es_status react(const struct es_projector_opts *p, const char *strea
                             const struct es_event *evs, size_t n,
                             struct es_batch_report *report, struct es_error *err)
 {
-    struct es_react_env env = {.engine = p->engine, .store = p->store, .io = &report->io};
     enum es_status st = ES_OK;
     for (size_t i = 0; st == ES_OK && i < n; i++) {
         for (size_t r = 0; st == ES_OK && r < p->n_reactors; r++) {
-            if (!has_prefix(stream, p->reactors[r]->stream_prefix))
+            const char *prefix = p->reactors[r]->stream_prefix;
+            if (!has_prefix(stream, prefix))
                 continue;
+            struct es_react_env env = {.engine = p->engine,
+                                       .store = p->store,
+                                       .aggregate_id = stream + strlen(prefix),
+                                       .io = &report->io};
             report->reactions++;
             st = p->reactors[r]->react(&env, &evs[i], err);
         }

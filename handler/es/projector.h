@@ -49,7 +49,8 @@ struct es_projection {
 struct es_react_env {
     struct es_engine *engine;
     struct es_store *store;
-    struct es_io *io; /* where the reaction's store costs are added */
+    const char *aggregate_id; /* the event's stream id without the reactor's prefix */
+    struct es_io *io;         /* where the reaction's store costs are added */
 };
 
 struct es_reactor {

@@ -38,18 +38,18 @@ static void on_headers(void *cls, struct http_exchange *x)
         if (strcmp(x->method, "GET") == 0 || strcmp(x->method, "HEAD") == 0)
             http_reply(x, 200, "application/json", "{\"status\":\"ready\"}", 18);
         else
-            http_reply_error(x, 405, "method_not_allowed", "only GET is served at /");
+            http_reply_error(x, ES_EMETHOD, "only GET is served at /");
         return;
     }
     const struct fn_def *def = function_name(x->target, name, sizeof(name)) != NULL
                                    ? fn_table_find(hp->app->fns, name)
                                    : NULL;
     if (def == NULL) {
-        http_reply_error(x, 404, "not_found", "no such function");
+        http_reply_error(x, ES_ENOTFOUND, "no such function");
         return;
     }
     if (strcmp(x->method, "POST") != 0) {
-        http_reply_error(x, 405, "method_not_allowed", "invocations are POST requests");
+        http_reply_error(x, ES_EMETHOD, "invocations are POST requests");
         http_reply_header(x, "Allow", "POST");
         return;
     }

@@ -150,10 +150,12 @@ enum es_status http_reply(struct http_exchange *x, int status, const char *conte
     return http_reply_own(x, status, content_type, copy, body_len);
 }
 
-enum es_status http_reply_error(struct http_exchange *x, int status, const char *code,
+enum es_status http_reply_error(struct http_exchange *x, enum es_status code,
                                 const char *message)
 {
-    json_t *obj = json_pack("{s:s, s:s}", "error", code, "message", message);
+    int status = es_status_http(code);
+    json_t *obj =
+        json_pack("{s:s, s:s}", "error", es_status_name(code), "message", message);
     size_t len = 0;
     char *body = obj != NULL ? es_json_dumps(obj, &len) : NULL;
     json_decref(obj);
@@ -270,7 +272,7 @@ static enum MHD_Result run_request(struct exchange *e, struct MHD_Connection *co
         http_watch_body_in(e->server->watch, watched(e->server, conn));
     e->server->router.on_request(e->server->router.cls, x);
     if (!x->answered)
-        http_reply_error(x, 500, "internal_error", "the request was not answered");
+        http_reply_error(x, ES_EINTERNAL, "the request was not answered");
     e->phase = PHASE_READY;
     return send_response(e, conn);
 }
@@ -367,7 +369,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
             http_watch_headers_in(e->server->watch, watched(e->server, conn));
         if (framing_in_doubt(conn)) {
             e->close = true;
-            http_reply_error(&e->x, 400, "invalid_request",
+            http_reply_error(&e->x, ES_EREQUEST,
                              "the body's length is given two ways (Content-Length twice, "
                              "or with Transfer-Encoding)");
             return MHD_YES;

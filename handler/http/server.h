@@ -117,8 +117,12 @@ enum es_status http_reply(struct http_exchange *x, int status, const char *conte
 enum es_status http_reply_own(struct http_exchange *x, int status,
                               const char *content_type, char *body, size_t body_len);
 
-/* Replies {"error": code, "message": message} as application/json. */
-enum es_status http_reply_error(struct http_exchange *x, int status, const char *code,
+/*
+ * Replies {"error": <the code's API name>, "message": message} as application/json,
+ * with the code's HTTP status (util/status.h): the answers the server and the
+ * serve front give before any function runs use the API's vocabulary too.
+ */
+enum es_status http_reply_error(struct http_exchange *x, enum es_status code,
                                 const char *message);
 
 /* Adds a response header (copied). */

@@ -150,7 +150,7 @@ static void run_http(const struct fn_def *def, struct fn_ctx *ctx,
         !strings_whole(req->headers)) {
         es_log_debug("function '%s' invocation %s: a request value holds a NUL",
                      def->name, ctx->invocation_id);
-        fn_reply_error(&res, 400, "invalid_field",
+        fn_reply_error(&res, ES_EFIELD,
                        "a route value, query value or header holds a NUL character");
     } else {
         def->http(ctx, req, &res);

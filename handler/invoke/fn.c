@@ -89,16 +89,27 @@ void fn_reply_json(struct fn_http_response *res, int status, json_t *body)
     res->body = text;
 }
 
-void fn_reply_error(struct fn_http_response *res, int status, const char *code,
-                    const char *fmt, ...)
+void fn_reply_error(struct fn_http_response *res, enum es_status code, const char *fmt,
+                    ...)
 {
     char message[512];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(message, sizeof(message), fmt, ap);
+    int n = vsnprintf(message, sizeof(message), fmt, ap);
     va_end(ap);
-    fn_reply_json(res, status,
-                  json_pack("{s:s, s:s}", "error", code, "message", message));
+    if (n >= (int)sizeof(message)) {
+        /* Cut at a character's start, so the message stays UTF-8. */
+        size_t end = sizeof(message) - 1;
+        while (end > 0 && ((unsigned char)message[end] & 0xC0) == 0x80)
+            end--;
+        message[end] = '\0';
+    }
+    int status = es_status_http(code);
+    fn_reply_json(
+        res, status,
+        json_pack("{s:s, s:s}", "error", es_status_name(code), "message", message));
+    if (status == 503)
+        fn_set_header(res, "Retry-After", "1");
 }
 
 void fn_log(struct fn_ctx *ctx, const char *fmt, ...)

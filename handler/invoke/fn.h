@@ -137,11 +137,13 @@ enum es_status fn_set_header(struct fn_http_response *res, const char *name,
 void fn_reply_json(struct fn_http_response *res, int status, json_t *body);
 
 /*
- * Replies {"error": code, "message": <formatted>} with the given status, the
- * error shape every function uses.
+ * The one renderer of refusals and failures: {"error": <the code's API name>,
+ * "message": <formatted>} with the code's HTTP status, both from the table of
+ * util/status.h, and Retry-After: 1 on a 503. Every error an API function
+ * answers goes through here.
  */
-void fn_reply_error(struct fn_http_response *res, int status, const char *code,
-                    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+void fn_reply_error(struct fn_http_response *res, enum es_status code, const char *fmt,
+                    ...) __attribute__((format(printf, 3, 4)));
 
 /* Frees what a response owns and zeroes it. */
 void fn_http_response_release(struct fn_http_response *res);

@@ -140,7 +140,7 @@ void invoke_reply_oversize(const struct invoke_app *app, const char *name,
     es_log_warn("function '%s': %s", def->name, msg);
     if (def->kind == FN_HTTP) {
         struct fn_http_response res = {0};
-        fn_reply_error(&res, 413, "payload_too_large", "request too large: %s", msg);
+        fn_reply_error(&res, ES_ETOOBIG, "request too large: %s", msg);
         invoke_reply_http(out, def, &res);
         return;
     }

@@ -363,7 +363,7 @@ static void reply_too_large(struct http_exchange *x)
     char msg[128];
     snprintf(msg, sizeof(msg), "the request body is over MAX_BODY_BYTES (%zu bytes)",
              x->body_cap);
-    http_reply_error(x, 413, "payload_too_large", msg);
+    http_reply_error(x, ES_ETOOBIG, msg);
 }
 
 static void on_headers(void *cls, struct http_exchange *x)
@@ -376,7 +376,7 @@ static void on_headers(void *cls, struct http_exchange *x)
     }
     const struct route *r = find_route(f, x->target, x->method);
     if (r == NULL) {
-        http_reply_error(x, 404, "not_found", "no route matches this method and path");
+        http_reply_error(x, ES_ENOTFOUND, "no route matches this method and path");
         return;
     }
     x->route = (void *)r;
@@ -490,7 +490,7 @@ static void on_request(void *cls, struct http_exchange *x)
     const char *bad = not_text(x);
     if (bad != NULL) {
         es_log_debug("serve: %s %.200s refused: %s", x->method, x->target, bad);
-        http_reply_error(x, 400, "invalid_field", bad);
+        http_reply_error(x, ES_EFIELD, bad);
         return;
     }
     int64_t started = es_time_mono_ms();
@@ -502,7 +502,7 @@ static void on_request(void *cls, struct http_exchange *x)
     char *text = env != NULL ? es_json_dumps(env, &len) : NULL;
     json_decref(env);
     if (text == NULL) {
-        http_reply_error(x, 503, "out_of_memory", "out of memory");
+        http_reply_error(x, ES_ENOMEM, "out of memory");
         return;
     }
     struct invoke_reply reply;
@@ -512,7 +512,7 @@ static void on_request(void *cls, struct http_exchange *x)
     if (invoke_host_result_parse(reply.host_status, "application/json", reply.body,
                                  reply.body_len, r->http_binding, &hr) != ES_OK) {
         invoke_reply_release(&reply);
-        http_reply_error(x, 503, "out_of_memory", "out of memory");
+        http_reply_error(x, ES_ENOMEM, "out of memory");
         return;
     }
     invoke_reply_release(&reply);

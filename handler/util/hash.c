@@ -62,3 +62,11 @@ enum es_status es_uuid5(const char *ns, const char *name, size_t name_len,
              md[11], md[12], md[13], md[14], md[15]);
     return ES_OK;
 }
+
+uint64_t es_fnv1a(const char *s)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (; *s != '\0'; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    return h;
+}

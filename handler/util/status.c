@@ -11,9 +11,10 @@
 static const struct {
     const char *name;
     int http;
+    bool api;
     const char *message;
 } status_table[] = {
-#define ES_STATUS_ROW(code, name, http, msg) {name, http, msg},
+#define ES_STATUS_ROW(code, name, http, api, msg) {name, http, api, msg},
     ES_STATUS_MAP(ES_STATUS_ROW)
 #undef ES_STATUS_ROW
 };
@@ -36,6 +37,11 @@ const char *es_status_message(enum es_status s)
 int es_status_http(enum es_status s)
 {
     return in_range(s) ? status_table[s].http : 500;
+}
+
+bool es_status_documented(enum es_status s)
+{
+    return in_range(s) && status_table[s].api;
 }
 
 enum es_status es_error_set(struct es_error *err, enum es_status code, const char *fmt,

@@ -1,40 +1,58 @@
 /*
- * status.h - the one table of error codes used across the handler.
+ * status.h - the one table of outcomes, from the domain to the wire.
  *
  * Every fallible function returns an enum es_status (ES_OK == 0) and may fill
  * an optional struct es_error passed last, whose message says what failed and
- * why. The table gives each code a stable name, a default message and the HTTP
- * status it maps to when it reaches a client, so layers never invent their own.
+ * why. The table gives each code the API's name for it (the "error" of a JSON
+ * error body), the HTTP status a client sees, a default message, and whether
+ * it is one of the API's documented answers: the domain refuses commands
+ * with these codes, the engine reports them in its outcome, and the API's one
+ * renderer (handler/api) turns them into responses. docs/api.md's error table
+ * is checked against it (tests/unit/util/test_status.c).
  */
 #ifndef ES_UTIL_STATUS_H
 #define ES_UTIL_STATUS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
-/* X(code, name, http_status, default message) */
+/* X(code, API name, HTTP status, documented answer?, default message) */
 #define ES_STATUS_MAP(X)                                                                 \
-    X(ES_OK, "ok", 200, "success")                                                       \
-    X(ES_ENOMEM, "out_of_memory", 503, "out of memory")                                  \
-    X(ES_EINVAL, "invalid_argument", 400, "invalid argument")                            \
-    X(ES_EJSON, "invalid_json", 400, "malformed JSON")                                   \
-    X(ES_EFIELD, "invalid_field", 400, "invalid field")                                  \
-    X(ES_ETOOBIG, "payload_too_large", 413, "payload too large")                         \
-    X(ES_EMEDIA, "unsupported_media_type", 415, "unsupported media type")                \
-    X(ES_ENOTFOUND, "not_found", 404, "not found")                                       \
-    X(ES_EMETHOD, "method_not_allowed", 405, "method not allowed")                       \
-    X(ES_ECONFLICT, "conflict", 409, "conflict")                                         \
-    X(ES_EGONE, "gone", 410, "gone")                                                     \
-    X(ES_EPRECONDITION, "precondition_failed", 412, "precondition failed")               \
-    X(ES_EUNPROCESSABLE, "unprocessable", 422, "unprocessable request")                  \
-    X(ES_EUNAVAILABLE, "store_unavailable", 503, "service unavailable")                  \
-    X(ES_EUNKNOWN, "outcome_unknown", 503, "outcome unknown")                            \
-    X(ES_ETIMEOUT, "timeout", 503, "timed out")                                          \
-    X(ES_EIO, "io_error", 500, "input/output error")                                     \
-    X(ES_EAUTH, "unauthorized", 500, "authentication failed")                            \
-    X(ES_EINTERNAL, "internal_error", 500, "internal error")
+    X(ES_OK, "ok", 200, false, "success")                                                \
+    X(ES_ENOMEM, "out_of_memory", 503, false, "out of memory")                           \
+    X(ES_EINVAL, "invalid_argument", 400, false, "invalid argument")                     \
+    X(ES_EJSON, "invalid_json", 400, true, "malformed JSON")                             \
+    X(ES_EFIELD, "invalid_field", 400, true, "invalid field")                            \
+    X(ES_ETARGET, "invalid_target", 400, true, "invalid target")                         \
+    X(ES_EREQUEST, "invalid_request", 400, true, "malformed request")                    \
+    X(ES_ENOTFOUND, "not_found", 404, true, "not found")                                 \
+    X(ES_EMETHOD, "method_not_allowed", 405, false, "method not allowed")                \
+    X(ES_ECONFLICT, "conflict", 409, true, "conflict")                                   \
+    X(ES_ELIST_EXISTS, "list_exists", 409, true, "the list already exists")              \
+    X(ES_ETASK_EXISTS, "task_exists", 409, true, "the task already exists")              \
+    X(ES_ELIST_FULL, "list_full", 409, true, "the list is full")                         \
+    X(ES_EGONE, "list_deleted", 410, true, "the list has been deleted")                  \
+    X(ES_ELENGTH, "length_required", 411, true, "length required")                       \
+    X(ES_EPRECONDITION, "precondition_failed", 412, true, "precondition failed")         \
+    X(ES_ETOOBIG, "payload_too_large", 413, true, "payload too large")                   \
+    X(ES_EMEDIA, "unsupported_media_type", 415, true, "unsupported media type")          \
+    X(ES_EKEY_REUSE, "idempotency_key_reuse", 422, true,                                 \
+      "the Idempotency-Key was used for a different request")                            \
+    X(ES_EUNAVAILABLE, "store_unavailable", 503, true,                                   \
+      "the event store is unavailable; retry later")                                     \
+    X(ES_EUNKNOWN, "store_unavailable", 503, false,                                      \
+      "the event store did not confirm the command: it may have been applied; retry "    \
+      "it with the same Idempotency-Key, or read the list's events before sending it "   \
+      "again")                                                                           \
+    X(ES_ETIMEOUT, "store_unavailable", 503, false,                                      \
+      "the event store is unavailable; retry later")                                     \
+    X(ES_EAUTH, "store_unavailable", 503, false,                                         \
+      "the event store refused the credentials; retry later")                            \
+    X(ES_EIO, "internal_error", 500, false, "the store failed")                          \
+    X(ES_EINTERNAL, "internal_error", 500, false, "internal error")
 
 enum es_status {
-#define ES_STATUS_ENUM(code, name, http, msg) code,
+#define ES_STATUS_ENUM(code, name, http, api, msg) code,
     ES_STATUS_MAP(ES_STATUS_ENUM)
 #undef ES_STATUS_ENUM
         ES_STATUS_COUNT
@@ -56,6 +74,9 @@ const char *es_status_message(enum es_status s);
 
 /* HTTP status a client sees for this code. */
 int es_status_http(enum es_status s);
+
+/* True for the codes docs/api.md lists as answers of the API. */
+bool es_status_documented(enum es_status s);
 
 /*
  * Records code and a printf-style message in err unless err is NULL or already

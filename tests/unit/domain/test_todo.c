@@ -106,7 +106,7 @@ static void expect_events(struct todo_decision *d, const char *want)
 {
     json_t *w = js(want);
     char *got = json_dumps(d->events, JSON_COMPACT);
-    cr_expect_eq(d->error, TODO_OK, "rejected (%d): %s", d->error, d->message);
+    cr_expect_eq(d->error, ES_OK, "rejected (%d): %s", d->error, d->message);
     cr_expect(json_equal(d->events, w), "events %s, expected %s", got, want);
     free(got);
     json_decref(w);
@@ -114,8 +114,7 @@ static void expect_events(struct todo_decision *d, const char *want)
 }
 
 /* Checks a rejection (code, a message, no events), then releases it. */
-static void expect_rejected(struct todo_decision *d, enum todo_error e,
-                            const char *in_msg)
+static void expect_rejected(struct todo_decision *d, enum es_status e, const char *in_msg)
 {
     cr_expect_eq(d->error, e, "error %d, expected %d (%s)", d->error, e, d->message);
     cr_expect_gt(strlen(d->message), 0, "a rejection carries a message");
@@ -380,9 +379,9 @@ Test(todo_decide, create_on_an_existing_list_is_list_exists)
     struct todo_list *l = groceries();
     struct todo_decision d;
     decide(l, (struct todo_cmd){.kind = TODO_CREATE, .name = "Groceries"}, &d);
-    expect_rejected(&d, TODO_LIST_EXISTS, NULL);
+    expect_rejected(&d, ES_ELIST_EXISTS, NULL);
     decide(l, (struct todo_cmd){.kind = TODO_CREATE, .name = "Something else"}, &d);
-    expect_rejected(&d, TODO_LIST_EXISTS, NULL);
+    expect_rejected(&d, ES_ELIST_EXISTS, NULL);
     todo_list_free(l);
 }
 
@@ -391,7 +390,7 @@ Test(todo_decide, create_on_a_deleted_list_is_list_exists)
     struct todo_list *l = deleted_groceries();
     struct todo_decision d;
     decide(l, (struct todo_cmd){.kind = TODO_CREATE, .name = "Groceries"}, &d);
-    expect_rejected(&d, TODO_LIST_EXISTS, NULL);
+    expect_rejected(&d, ES_ELIST_EXISTS, NULL);
     todo_list_free(l);
 }
 
@@ -401,9 +400,9 @@ Test(todo_decide, every_other_command_on_a_never_created_list_is_list_not_found)
     for (size_t i = 0; i < sizeof(live_cmds) / sizeof(live_cmds[0]); i++) {
         struct todo_decision d;
         decide(l, live_cmds[i], &d);
-        cr_expect_eq(d.error, TODO_LIST_NOT_FOUND, "command kind %d: error %d",
+        cr_expect_eq(d.error, ES_ENOTFOUND, "command kind %d: error %d",
                      live_cmds[i].kind, d.error);
-        expect_rejected(&d, TODO_LIST_NOT_FOUND, NULL);
+        expect_rejected(&d, ES_ENOTFOUND, NULL);
     }
     todo_list_free(l);
 }
@@ -414,9 +413,9 @@ Test(todo_decide, every_other_command_on_a_deleted_list_is_list_deleted)
     for (size_t i = 0; i < sizeof(live_cmds) / sizeof(live_cmds[0]); i++) {
         struct todo_decision d;
         decide(l, live_cmds[i], &d);
-        cr_expect_eq(d.error, TODO_LIST_DELETED, "command kind %d: error %d",
-                     live_cmds[i].kind, d.error);
-        expect_rejected(&d, TODO_LIST_DELETED, NULL);
+        cr_expect_eq(d.error, ES_EGONE, "command kind %d: error %d", live_cmds[i].kind,
+                     d.error);
+        expect_rejected(&d, ES_EGONE, NULL);
     }
     todo_list_free(l);
 }
@@ -540,12 +539,12 @@ Test(todo_decide, add_of_an_existing_task_is_task_exists)
     decide(l,
            (struct todo_cmd){.kind = TODO_ADD_ITEM, .new_item_id = "i9", .task = "Milk"},
            &d);
-    expect_rejected(&d, TODO_TASK_EXISTS, "Milk");
+    expect_rejected(&d, ES_ETASK_EXISTS, "Milk");
     /* also when the existing item is done */
     decide(l,
            (struct todo_cmd){.kind = TODO_ADD_ITEM, .new_item_id = "i9", .task = "Eggs"},
            &d);
-    expect_rejected(&d, TODO_TASK_EXISTS, "Eggs");
+    expect_rejected(&d, ES_ETASK_EXISTS, "Eggs");
     todo_list_free(l);
 }
 
@@ -676,7 +675,7 @@ Test(todo_decide, update_to_another_items_task_is_task_exists)
     decide(l,
            (struct todo_cmd){.kind = TODO_UPDATE_ITEM, .item_id = "i1", .task = "Bread"},
            &d);
-    expect_rejected(&d, TODO_TASK_EXISTS, "Bread");
+    expect_rejected(&d, ES_ETASK_EXISTS, "Bread");
     /* the whole update fails: no status change either */
     decide(l,
            (struct todo_cmd){.kind = TODO_UPDATE_ITEM,
@@ -685,7 +684,7 @@ Test(todo_decide, update_to_another_items_task_is_task_exists)
                              .has_status = true,
                              .status = TODO_DONE},
            &d);
-    expect_rejected(&d, TODO_TASK_EXISTS, "Eggs");
+    expect_rejected(&d, ES_ETASK_EXISTS, "Eggs");
     todo_list_free(l);
 }
 
@@ -719,7 +718,7 @@ Test(todo_decide, update_of_an_unknown_item_is_item_not_found)
                              .has_status = true,
                              .status = TODO_DONE},
            &d);
-    expect_rejected(&d, TODO_ITEM_NOT_FOUND, "nope");
+    expect_rejected(&d, ES_ENOTFOUND, "nope");
     todo_list_free(l);
 }
 
@@ -739,11 +738,11 @@ Test(todo_decide, remove_of_an_unknown_item_is_item_not_found)
     struct todo_list *l = groceries();
     struct todo_decision d;
     decide(l, (struct todo_cmd){.kind = TODO_REMOVE_ITEM, .item_id = "nope"}, &d);
-    expect_rejected(&d, TODO_ITEM_NOT_FOUND, "nope");
+    expect_rejected(&d, ES_ENOTFOUND, "nope");
     /* an item already removed is unknown too */
     apply_all(l, "[['ItemRemoved', {'itemId': 'i1'}]]");
     decide(l, (struct todo_cmd){.kind = TODO_REMOVE_ITEM, .item_id = "i1"}, &d);
-    expect_rejected(&d, TODO_ITEM_NOT_FOUND, "i1");
+    expect_rejected(&d, ES_ENOTFOUND, "i1");
     todo_list_free(l);
 }
 
@@ -814,7 +813,7 @@ Test(todo_decide, set_statuses_with_one_unknown_id_fails_as_a_whole)
                              .n_item_ids = 3,
                              .status = TODO_DONE},
            &d);
-    expect_rejected(&d, TODO_ITEM_NOT_FOUND, "nope");
+    expect_rejected(&d, ES_ENOTFOUND, "nope");
     /* also when the unknown id comes last */
     const char *const ids2[] = {"i1", "i2", "gone"};
     decide(l,
@@ -823,7 +822,7 @@ Test(todo_decide, set_statuses_with_one_unknown_id_fails_as_a_whole)
                              .n_item_ids = 3,
                              .status = TODO_DONE},
            &d);
-    expect_rejected(&d, TODO_ITEM_NOT_FOUND, "gone");
+    expect_rejected(&d, ES_ENOTFOUND, "gone");
     todo_list_free(l);
 }
 
@@ -866,7 +865,7 @@ Test(todo_decide, move_out_of_an_unknown_item_is_item_not_found)
            (struct todo_cmd){
                .kind = TODO_MOVE_OUT, .item_id = "nope", .other_list_id = "L2"},
            &d);
-    expect_rejected(&d, TODO_ITEM_NOT_FOUND, "nope");
+    expect_rejected(&d, ES_ENOTFOUND, "nope");
     /* nor twice: the item has left */
     apply_all(l, "[['ItemMovedOut', {'itemId': 'i1', 'task': 'Milk', 'status': 'To Do',"
                  "                   'toListId': 'L2'}]]");
@@ -874,7 +873,7 @@ Test(todo_decide, move_out_of_an_unknown_item_is_item_not_found)
         l,
         (struct todo_cmd){.kind = TODO_MOVE_OUT, .item_id = "i1", .other_list_id = "L2"},
         &d);
-    expect_rejected(&d, TODO_ITEM_NOT_FOUND, "i1");
+    expect_rejected(&d, ES_ENOTFOUND, "i1");
     todo_list_free(l);
 }
 
@@ -943,7 +942,7 @@ Test(todo_decide, move_in_of_an_existing_task_is_task_exists)
                              .status = TODO_TO_DO,
                              .other_list_id = "L0"},
            &d);
-    expect_rejected(&d, TODO_TASK_EXISTS, "Bread");
+    expect_rejected(&d, ES_ETASK_EXISTS, "Bread");
     /* case-sensitive: "bread" may move in */
     decide(l,
            (struct todo_cmd){.kind = TODO_MOVE_IN,
@@ -1437,7 +1436,7 @@ Test(todo_json, a_read_snapshot_decides_like_the_original)
     decide(copy,
            (struct todo_cmd){.kind = TODO_ADD_ITEM, .new_item_id = "i9", .task = "Milk"},
            &d);
-    expect_rejected(&d, TODO_TASK_EXISTS, NULL);
+    expect_rejected(&d, ES_ETASK_EXISTS, NULL);
     decide(copy, (struct todo_cmd){.kind = TODO_RENAME, .name = "Groceries"}, &d);
     expect_events(&d, "[]");
     todo_list_free(l);
@@ -1593,7 +1592,7 @@ Test(todo_decide, reactions_with_fields_an_http_command_could_not_send_are_inval
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         struct todo_decision d;
         decide(l, bad[i], &d);
-        expect_rejected(&d, TODO_INVALID, "not valid");
+        expect_rejected(&d, ES_EFIELD, "not valid");
     }
     todo_list_free(l);
 }
@@ -1639,7 +1638,7 @@ Test(todo_decide, a_revert_whose_task_was_reused_restores_the_item_under_a_free_
                              .status = TODO_TO_DO,
                              .other_list_id = "L2"},
            &d);
-    cr_assert_eq(d.error, TODO_OK, "%s", d.message);
+    cr_assert_eq(d.error, ES_OK, "%s", d.message);
     const char *task = json_string_value(
         json_object_get(json_object_get(json_array_get(d.events, 0), "data"), "task"));
     cr_expect(todo_text_valid(task), "'%s' is a valid task", task);

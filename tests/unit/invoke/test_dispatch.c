@@ -22,7 +22,7 @@ static void rejects(struct fn_ctx *ctx, const struct fn_http_request *req,
 {
     (void)ctx;
     (void)req;
-    fn_reply_error(res, 409, "task_exists", "task '%s' already exists", "milk");
+    fn_reply_error(res, ES_ETASK_EXISTS, "task '%s' already exists", "milk");
 }
 
 /* A body that is not UTF-8 (a bare 0xFF byte). */

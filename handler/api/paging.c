@@ -1,0 +1,141 @@
+/*
+ * paging.c - the read routes' paging: limit, and continuations that only this
+ * API gives out.
+ */
+#include "api.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/hash.h"
+#include "util/text.h"
+
+bool api_query_int(const struct fn_http_request *req, struct fn_http_response *res,
+                   const char *name, int64_t min, int64_t max, int64_t dflt, int64_t *out)
+{
+    const char *v = fn_query(req, name);
+    *out = dflt;
+    if (v == NULL)
+        return true;
+    char *end = NULL;
+    long long n = v[0] >= '0' && v[0] <= '9' ? strtoll(v, &end, 10) : -1;
+    if (end == NULL || *end != '\0' || n < min || n > max) {
+        fn_reply_error(res, ES_EFIELD, "'%s' must be an integer from %lld to %lld", name,
+                       (long long)min, (long long)max);
+        return false;
+    }
+    *out = n;
+    return true;
+}
+
+/*
+ * A page's continuation as clients see it: base64url (unpadded) of
+ * "<kind>\n<check>\n<store token>", where check is 16 hex digits of
+ * SHA-256 over the kind and the token. A token of another route, a cut or
+ * edited one, or one made up from the store's format is refused. It is not a
+ * secret seal - a token only says where a listing resumes, in a listing the
+ * caller may read anyway - but nothing the API did not give out gets through.
+ */
+static enum es_status continuation_check(const char *kind, const char *token, size_t len,
+                                         char check[17])
+{
+    struct es_hash_part parts[] = {
+        {"es-continuation\n", 16}, {kind, strlen(kind)}, {"\n", 1}, {token, len}};
+    char hex[65];
+    enum es_status st = es_sha256_hex(parts, 4, hex);
+    if (st == ES_OK) {
+        memcpy(check, hex, 16);
+        check[16] = '\0';
+    }
+    return st;
+}
+
+static char *continuation_out(const char *kind, const char *store_token)
+{
+    char check[17];
+    if (continuation_check(kind, store_token, strlen(store_token), check) != ES_OK)
+        return NULL;
+    size_t n = strlen(kind) + 18 + strlen(store_token) + 1;
+    char *text = malloc(n);
+    char *b64 =
+        text != NULL && es_fmt(text, n, "%s\n%s\n%s", kind, check, store_token) == ES_OK
+            ? es_base64_encode(text, strlen(text))
+            : NULL;
+    free(text);
+    if (b64 == NULL)
+        return NULL;
+    /* base64url without padding: safe in a query string as it is. */
+    size_t len = strlen(b64);
+    while (len > 0 && b64[len - 1] == '=')
+        b64[--len] = '\0';
+    for (char *p = b64; *p; p++)
+        *p = *p == '+' ? '-' : *p == '/' ? '_' : *p;
+    return b64;
+}
+
+void api_reply_page(struct fn_http_response *res, const char *key, json_t *items,
+                    const char *next_store_token)
+{
+    char *out = next_store_token != NULL ? continuation_out(key, next_store_token) : NULL;
+    if (next_store_token != NULL && out == NULL) {
+        json_decref(items);
+        fn_reply_error(res, ES_ENOMEM, "out of memory");
+        return;
+    }
+    fn_reply_json(res, 200, json_pack("{s:o, s:s?}", key, items, "continuation", out));
+    free(out);
+}
+
+/* The store token inside a client's continuation for `kind`, or NULL when it is not one.
+ */
+static char *continuation_in(const char *kind, const char *c)
+{
+    size_t n = strlen(c);
+    char *b64 = malloc(n + 4);
+    unsigned char *raw = NULL;
+    size_t raw_len = 0;
+    bool ok = b64 != NULL;
+    for (size_t i = 0; ok && i < n; i++) {
+        char ch = c[i];
+        ok = ch != '+' && ch != '/' && ch != '=';
+        b64[i] = ch == '-' ? '+' : ch == '_' ? '/' : ch;
+    }
+    if (ok) {
+        b64[n] = '\0';
+        ok = es_base64_decode(b64, n, &raw, &raw_len) == ES_OK &&
+             memchr(raw, '\0', raw_len) == NULL;
+    }
+    free(b64);
+    char *token = NULL;
+    size_t klen = strlen(kind);
+    if (ok && raw_len > klen + 18 && memcmp(raw, kind, klen) == 0 && raw[klen] == '\n' &&
+        raw[klen + 17] == '\n') {
+        const char *t = (const char *)raw + klen + 18;
+        size_t tlen = raw_len - klen - 18;
+        char check[17];
+        if (continuation_check(kind, t, tlen, check) == ES_OK &&
+            memcmp(check, raw + klen + 1, 16) == 0 && es_text_valid(t, tlen))
+            token = strndup(t, tlen);
+    }
+    free(raw);
+    return token;
+}
+
+bool api_paging(const struct fn_http_request *req, struct fn_http_response *res,
+                const char *kind, int64_t dflt_limit, int64_t max_limit, int64_t *limit,
+                char **continuation)
+{
+    *continuation = NULL;
+    if (!api_query_int(req, res, "limit", 1, max_limit, dflt_limit, limit))
+        return false;
+    const char *c = fn_query(req, "continuation");
+    if (c == NULL || c[0] == '\0')
+        return true;
+    *continuation = continuation_in(kind, c);
+    if (*continuation == NULL) {
+        fn_reply_error(res, ES_EFIELD, "'continuation' is not one this API gave out");
+        return false;
+    }
+    return true;
+}
