@@ -10,6 +10,7 @@
 #include <strings.h>
 
 #include "util/jsonutil.h"
+#include "util/text.h"
 
 const struct fn_def *fn_table_find(const struct fn_table *t, const char *name)
 {
@@ -98,11 +99,14 @@ void fn_reply_error(struct fn_http_response *res, enum es_status code, const cha
     int n = vsnprintf(message, sizeof(message), fmt, ap);
     va_end(ap);
     if (n >= (int)sizeof(message)) {
-        /* Cut at a character's start, so the message stays UTF-8. */
-        size_t end = sizeof(message) - 1;
-        while (end > 0 && ((unsigned char)message[end] & 0xC0) == 0x80)
-            end--;
-        message[end] = '\0';
+        /* Cut short: drop a last character cut in two, so the message stays UTF-8. */
+        size_t len = strlen(message), lead = len;
+        while (lead > 0 && ((unsigned char)message[lead - 1] & 0xC0) == 0x80)
+            lead--;
+        if (lead > 0 && (unsigned char)message[lead - 1] >= 0xC0 &&
+            es_utf8_seq_len((const unsigned char *)message + lead - 1, len - lead + 1) ==
+                0)
+            message[lead - 1] = '\0';
     }
     int status = es_status_http(code);
     fn_reply_json(

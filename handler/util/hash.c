@@ -65,7 +65,7 @@ enum es_status es_uuid5(const char *ns, const char *name, size_t name_len,
 
 uint64_t es_fnv1a(const char *s)
 {
-    uint64_t h = 1469598103934665603ull;
+    uint64_t h = 14695981039346656037ull; /* the 64-bit offset basis */
     for (; *s != '\0'; s++)
         h = (h ^ (unsigned char)*s) * 1099511628211ull;
     return h;

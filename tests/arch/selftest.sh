@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# Shows the layering check failing: each case copies the tree's sources,
-# adds one include against the layers (or a '../' climb, or an I/O library
-# in the domain), and the check must fail naming that file. The untouched
-# copy must pass.
+# Shows the architecture checks failing. Layering: each case copies the
+# tree's sources, adds one include against the layers (or a '../' climb, or
+# an I/O library in the domain), and check_includes.sh must fail naming that
+# file. Mirrors: each case adds a source without a test, a test without a
+# source, or a stale line in tests/unit/not_mirrored.txt, and
+# check_mirrors.sh must fail naming it. The untouched copy passes both.
 set -uo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
 check="$top/tests/arch/check_includes.sh"
+mirrors="$top/tests/arch/check_mirrors.sh"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 failures=0
@@ -13,7 +16,7 @@ failures=0
 copy() {
   rm -rf "$work/tree"
   mkdir -p "$work/tree"
-  (cd "$top" && tar -cf - handler domain functions) | tar -xf - -C "$work/tree"
+  (cd "$top" && tar -cf - handler domain functions tests/unit) | tar -xf - -C "$work/tree"
 }
 
 # case: file, line to add, what the failure must name
@@ -29,7 +32,7 @@ cases=(
 )
 
 copy
-if bash "$check" "$work/tree" >/dev/null; then
+if bash "$check" "$work/tree" >/dev/null && bash "$mirrors" "$work/tree" >/dev/null; then
   echo "ok: the untouched tree passes"
 else
   echo "FAIL: the untouched tree fails"
@@ -47,5 +50,30 @@ for c in "${cases[@]}"; do
     failures=$((failures + 1))
   fi
 done
-echo "layering selftest: $failures failure(s)"
+
+# case: file to create (or line to append to the list), what the failure must name
+mirror_cases=(
+  "handler/util/fresh.c|handler/util/fresh.c has no unit test"
+  "tests/unit/util/test_gone.c|tests/unit/util/test_gone.c tests no source"
+  "tests/unit/app/test_main.c|handler/main.c has tests/unit/app/test_main.c and a line"
+  "+handler/util/vanished.c: was here once|names handler/util/vanished.c, which does not exist"
+)
+for c in "${mirror_cases[@]}"; do
+  IFS='|' read -r what want <<<"$c"
+  copy
+  if [ "${what:0:1}" = + ]; then
+    printf '%s\n' "${what:1}" >>"$work/tree/tests/unit/not_mirrored.txt"
+  else
+    mkdir -p "$(dirname "$work/tree/$what")"
+    printf '/* added by the self-test */\n' >"$work/tree/$what"
+  fi
+  out=$(bash "$mirrors" "$work/tree" 2>&1)
+  if [ $? -ne 0 ] && grep -q -- "$want" <<<"$out"; then
+    echo "ok: $what is caught"
+  else
+    echo "FAIL: $what passed the mirror check"
+    failures=$((failures + 1))
+  fi
+done
+echo "architecture selftest: $failures failure(s)"
 [ "$failures" -eq 0 ]
