@@ -123,7 +123,7 @@ Test(fn, a_long_message_is_cut_at_a_character_not_inside_one)
     char msg[700];
     memset(msg, 'a', sizeof(msg) - 1);
     msg[sizeof(msg) - 1] = '\0';
-    for (size_t i = 500; i + 1 < sizeof(msg); i += 2)
+    for (size_t i = 500; i + 2 < sizeof(msg); i += 2)
         memcpy(msg + i, "\xc3\xa9", 2);
     struct fn_http_response res = {0};
     fn_reply_error(&res, ES_EFIELD, "%s", msg);
