@@ -3,6 +3,7 @@
  * errors (each appending nothing), idempotency, If-Match and the events API.
  */
 #include "write_side.h"
+#include "../support/fixtures.h"
 
 static struct hostdrv *d;
 static struct hostdrv_conn *c;
@@ -163,122 +164,119 @@ Test(commands, the_events_api_pages_and_checks_its_parameters)
     cr_expect_eq(ws_status(c, "GET", "/api/todolists/bad%21id/events", NULL), 400);
 }
 
-struct bad_case {
-    const char *method, *path;
-    const char *content_type; /* NULL for none */
-    const char *extra_header;
-    const char *body;
-    int status;
-    const char *code;
-};
+#define API_ERRORS_FILE ES_DATA_DIR "/api_errors.json"
 
+/*
+ * A text field of an api_errors.json case (fixture_text's forms) with each
+ * "{item}" replaced by item; malloc'd, NULL when the field is not text.
+ */
+static char *case_text(const json_t *v, const char *item)
+{
+    char *s = fixture_text(v, NULL);
+    const char *at;
+    while (s != NULL && (at = strstr(s, "{item}")) != NULL) {
+        size_t n = strlen(s) + strlen(item) + 1;
+        char *out = malloc(n);
+        cr_assert_not_null(out);
+        snprintf(out, n, "%.*s%s%s", (int)(at - s), s, item, at + strlen("{item}"));
+        free(s);
+        s = out;
+    }
+    return s;
+}
+
+/* Checks that case i of api_errors.json has only the keys the file describes. */
+static void expect_known_keys(size_t i, const json_t *bc)
+{
+    static const char *const keys[] = {"method", "path",  "headers", "body",
+                                       "status", "error", "why",     NULL};
+    const char *k;
+    const json_t *v;
+    json_object_foreach((json_t *)bc, k, v)
+    {
+        const char *const *a = keys;
+        while (*a != NULL && strcmp(*a, k) != 0)
+            a++;
+        cr_assert_not_null(*a, "api_errors.json case %zu: unknown key '%s'", i, k);
+    }
+}
+
+/* The "Name: value" lines of a case's headers into h (malloc'd; h[n] stays NULL). */
+static size_t case_headers(size_t i, const json_t *headers, const char *item, char **h,
+                           size_t cap)
+{
+    size_t n = 0;
+    const char *k;
+    const json_t *v;
+    cr_assert(headers == NULL || json_is_object(headers),
+              "api_errors.json case %zu: headers is an object", i);
+    json_object_foreach((json_t *)headers, k, v)
+    {
+        char *value = case_text(v, item);
+        cr_assert(value != NULL && n + 1 < cap, "api_errors.json case %zu: header %s", i,
+                  k);
+        size_t len = strlen(k) + strlen(value) + 3;
+        h[n] = malloc(len);
+        cr_assert_not_null(h[n]);
+        snprintf(h[n++], len, "%s: %s", k, value);
+        free(value);
+    }
+    return n;
+}
+
+/* Sends case i of api_errors.json and checks its answer. */
+static void send_bad_case(size_t i, const json_t *bc, const char *item)
+{
+    expect_known_keys(i, bc);
+    const char *method = json_string_value(json_object_get(bc, "method"));
+    const char *code = json_string_value(json_object_get(bc, "error"));
+    const json_t *body = json_object_get(bc, "body");
+    int want = (int)json_integer_value(json_object_get(bc, "status"));
+    char *path = case_text(json_object_get(bc, "path"), item);
+    char *text = json_is_null(body) ? NULL : case_text(body, item);
+    cr_assert(method != NULL && code != NULL && path != NULL && want >= 400 &&
+                  (json_is_null(body) || text != NULL),
+              "api_errors.json case %zu: needs method, path, body (text or null), status "
+              "and error",
+              i);
+    char *h[8] = {NULL};
+    size_t nh = case_headers(i, json_object_get(bc, "headers"), item, h, 8);
+    struct hostdrv_reply r;
+    int status = ws_send(c, method, path, (const char *const *)h, text, &r);
+    cr_expect_eq(status, want, "api_errors.json case %zu (%s %s %.200s): got %d %s", i,
+                 method, path, text ? text : "", status, r.result.http_body);
+    cr_expect_str_eq(ws_str(r.client_json, "error"), code, "api_errors.json case %zu", i);
+    cr_expect_not_null(ws_str(r.client_json, "message"), "api_errors.json case %zu", i);
+    hostdrv_reply_release(&r);
+    for (size_t j = 0; j < nh; j++)
+        free(h[j]);
+    free(path);
+    free(text);
+}
+
+/* The cases are tests/data/api_errors.json (its description says how to read them). */
 Test(commands, bad_input_gets_its_documented_error_and_appends_nothing)
 {
+    json_error_t jerr;
+    json_t *file = json_load_file(API_ERRORS_FILE, JSON_REJECT_DUPLICATES, &jerr);
+    cr_assert_not_null(file, "%s: %s (line %d)", API_ERRORS_FILE, jerr.text, jerr.line);
+    const json_t *cases = json_object_get(file, "cases");
+    cr_assert_gt(json_array_size(cases), 0, "%s: no cases: nothing would be checked",
+                 API_ERRORS_FILE);
     ws_create(c, "L1", "List");
     char *item = ws_add(c, "L1", "Milk");
-    char item_path[128], move_path[160];
-    snprintf(item_path, sizeof(item_path), "/api/todolists/L1/items/%s", item);
-    snprintf(move_path, sizeof(move_path), "%s/move", item_path);
-    char long_name[80], long_key[160],
-        many_ids[4096] = "{\"status\":\"Done\",\"itemIds\":[";
-    snprintf(long_name, sizeof(long_name), "{\"name\":\"%051d\"}", 0);
-    snprintf(long_key, sizeof(long_key), "Idempotency-Key: %0129d", 0);
-    for (int i = 0; i < 51; i++) {
-        size_t n = strlen(many_ids);
-        snprintf(many_ids + n, sizeof(many_ids) - n, "%s\"id%d\"", i ? "," : "", i);
-    }
-    size_t n = strlen(many_ids);
-    snprintf(many_ids + n, sizeof(many_ids) - n, "]}");
-    const char *ct = JSON_CT;
-    struct bad_case cases[] = {
-        {"PATCH", "/api/todolists/L1", ct, NULL, "{\"name\":", 400, "invalid_json"},
-        {"PATCH", "/api/todolists/L1", ct, NULL, "[\"name\"]", 400, "invalid_json"},
-        {"PATCH", "/api/todolists/L1", ct, NULL, "", 400, "invalid_json"},
-        {"PATCH", "/api/todolists/L1", "Content-Type: text/plain", NULL,
-         "{\"name\":\"x\"}", 415, "unsupported_media_type"},
-        {"PATCH", "/api/todolists/L1", NULL, NULL, "{\"name\":\"x\"}", 415,
-         "unsupported_media_type"},
-        {"PATCH", "/api/todolists/L1", ct, NULL, "{}", 400, "invalid_field"},
-        {"PATCH", "/api/todolists/L1", ct, NULL, "{\"name\":42}", 400, "invalid_field"},
-        {"PATCH", "/api/todolists/L1", ct, NULL, "{\"name\":\" \\t\\r\\n \"}", 400,
-         "invalid_field"},
-        {"PATCH", "/api/todolists/L1", ct, NULL, long_name, 400, "invalid_field"},
-        {"PATCH", "/api/todolists/L%20X", ct, NULL, "{\"name\":\"x\"}", 400,
-         "invalid_field"},
-        {"PATCH", "/api/todolists/L1", ct, "If-Match: abc", "{\"name\":\"x\"}", 400,
-         "invalid_field"},
-        {"PATCH", "/api/todolists/L1", ct, "If-Match: W/1", "{\"name\":\"x\"}", 400,
-         "invalid_field"},
-        {"PATCH", "/api/todolists/L1", ct, "If-Match: \"\"", "{\"name\":\"x\"}", 400,
-         "invalid_field"},
-        {"PATCH", "/api/todolists/L1", ct, "If-Match: 9223372036854775807",
-         "{\"name\":\"x\"}", 412, "precondition_failed"},
-        {"PATCH", "/api/todolists/L1", ct, "If-Match: \"99999999999999999999999\"",
-         "{\"name\":\"x\"}", 412, "precondition_failed"},
-        /* A body sent chunked never reaches the function under the host: 411, first. */
-        {"POST", "/api/todolists/L1/items", ct, "Transfer-Encoding: chunked",
-         "{\"task\":\"Chunked\"}", 411, "length_required"},
-        {"POST", "/api/todolists/L1/items", "Content-Type: text/plain",
-         "Transfer-Encoding: chunked", "{\"task\":\"Chunked\"}", 411, "length_required"},
-        {"PATCH", "/api/todolists/nope", ct, "Transfer-Encoding: chunked",
-         "{\"name\":\"x\"}", 411, "length_required"},
-        {"PATCH", "/api/todolists/L1", ct, "Idempotency-Key: a b", "{\"name\":\"x\"}",
-         400, "invalid_field"},
-        {"PATCH", "/api/todolists/L1", ct, long_key, "{\"name\":\"x\"}", 400,
-         "invalid_field"},
-        {"PATCH", "/api/todolists/nope", ct, NULL, "{\"name\":\"x\"}", 404, "not_found"},
-        {"POST", "/api/todolists/L1/items", ct, NULL, "{\"task\":\"Milk\"}", 409,
-         "task_exists"},
-        {"POST", "/api/todolists/L1/items", ct, NULL, "{\"task\":[]}", 400,
-         "invalid_field"},
-        {"POST", "/api/todolists", ct, NULL, "{\"name\":\"x\",\"id\":\"L1\"}", 409,
-         "list_exists"},
-        {"POST", "/api/todolists", ct, NULL, "{\"name\":\"x\",\"id\":\"a/b\"}", 400,
-         "invalid_field"},
-        {"POST", "/api/todolists", ct, NULL, "{\"name\":\"x\",\"id\":7}", 400,
-         "invalid_field"},
-        {"PATCH", item_path, ct, NULL, "{}", 400, "invalid_field"},
-        {"PATCH", item_path, ct, NULL, "{\"status\":\"done\"}", 400, "invalid_field"},
-        {"PATCH", "/api/todolists/L1/items/unknown", ct, NULL, "{\"status\":\"Done\"}",
-         404, "not_found"},
-        {"DELETE", "/api/todolists/L1/items/unknown", NULL, NULL, NULL, 404, "not_found"},
-        {"PATCH", "/api/todolists/L1/items", ct, NULL,
-         "{\"itemIds\":[],\"status\":\"Done\"}", 400, "invalid_field"},
-        {"PATCH", "/api/todolists/L1/items", ct, NULL,
-         "{\"itemIds\":[1],\"status\":\"Done\"}", 400, "invalid_field"},
-        {"PATCH", "/api/todolists/L1/items", ct, NULL, many_ids, 400, "invalid_field"},
-        {"PATCH", "/api/todolists/L1/items", ct, NULL,
-         "{\"itemIds\":[\"nope\"],\"status\":\"Done\"}", 404, "not_found"},
-        {"POST", move_path, ct, NULL, "{\"toListId\":\"L1\"}", 400, "invalid_target"},
-        {"POST", move_path, ct, NULL, "{\"toListId\":\"no way\"}", 400, "invalid_field"},
-        {"POST", move_path, ct, NULL, "{}", 400, "invalid_field"},
-        /* Precedence: 415 before invalid_json, invalid_json before invalid_field. */
-        {"PATCH", "/api/todolists/bad%20id", "Content-Type: text/plain", NULL, "{", 415,
-         "unsupported_media_type"},
-        {"PATCH", "/api/todolists/bad%20id", ct, NULL, "{", 400, "invalid_json"},
-        {"PATCH", "/api/todolists/nope", ct, "If-Match: \"9\"", "{\"name\":\"x\"}", 404,
-         "not_found"},
-    };
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        const struct bad_case *bc = &cases[i];
-        const char *h[3] = {NULL, NULL, NULL};
-        size_t k = 0;
-        if (bc->content_type)
-            h[k++] = bc->content_type;
-        if (bc->extra_header)
-            h[k++] = bc->extra_header;
-        struct hostdrv_reply r;
-        int status = ws_send(c, bc->method, bc->path, h, bc->body, &r);
-        cr_expect_eq(status, bc->status, "case %zu (%s %s %s): got %d %s", i, bc->method,
-                     bc->path, bc->body ? bc->body : "", status, r.result.http_body);
-        cr_expect_str_eq(ws_str(r.client_json, "error"), bc->code, "case %zu", i);
-        cr_expect_not_null(ws_str(r.client_json, "message"), "case %zu", i);
-        hostdrv_reply_release(&r);
+    cr_assert_not_null(item);
+    size_t i;
+    const json_t *bc;
+    json_array_foreach(cases, i, bc)
+    {
+        send_bad_case(i, bc, item);
     }
     json_t *all = ws_events(c, "L1");
     cr_expect_eq(json_array_size(all), 2, "only the create and the add were appended");
     json_decref(all);
     free(item);
+    json_decref(file);
 }
 
 Test(commands, body_size_limit_is_inclusive_and_413_wins)
