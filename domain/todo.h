@@ -37,6 +37,7 @@
 #define TODO_STREAM_PREFIX   "todolist-" /* a list's stream: the prefix, then its id */
 #define TODO_TEXT_MAX_CHARS  50          /* names and tasks, in code points */
 #define TODO_MASS_UPDATE_MAX 50          /* ids in one mass status update */
+#define TODO_ITEMS_MAX       1000        /* items a list holds (see todo_decide.c) */
 #define TODO_EVENT_SCHEMA    1           /* schema of the events this code writes */
 #define TODO_SNAPSHOT_SCHEMA 1           /* format of todo_list_to_json */
 
@@ -133,7 +134,8 @@ struct todo_cmd {
 /*
  * A decision: events to append, or a refusal. Refusals use the codes of
  * util/status.h: ES_ENOTFOUND (list or item), ES_EGONE (list deleted),
- * ES_ELIST_EXISTS, ES_ETASK_EXISTS, ES_EFIELD (a field breaks the rules).
+ * ES_ELIST_EXISTS, ES_ETASK_EXISTS, ES_ELIST_FULL (TODO_ITEMS_MAX), ES_EFIELD (a
+ * field breaks the rules).
  */
 struct todo_decision {
     enum es_status error; /* ES_OK when accepted */

@@ -8,6 +8,11 @@
  * forgiving on purpose: MOVE_IN of an item the list already holds and
  * REVERT_MOVE of an item already back (or on a deleted list, which took the
  * item with it) append nothing, so a redelivered event never acts twice.
+ *
+ * A list holds at most TODO_ITEMS_MAX items: an ADD_ITEM or MOVE_IN that would
+ * pass it is list_full, and every other command still works on a full list,
+ * so it can always be emptied. REVERT_MOVE alone may pass the cap: it returns
+ * an item that left this list, and refusing it would lose the item.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -51,6 +56,16 @@ static bool task_taken(const struct todo_list *l, const char *task, const char *
 }
 
 /* A revert's reason: absent, or up to REASON_MAX bytes of UTF-8 text, no controls. */
+/* Whether one more item would pass the cap; refuses with list_full when so. */
+static bool full(const struct todo_list *l, struct todo_decision *d)
+{
+    if (l->n_items < TODO_ITEMS_MAX)
+        return false;
+    reject(d, ES_ELIST_FULL, "the list holds %zu items, the most a list may hold (%d)",
+           l->n_items, TODO_ITEMS_MAX);
+    return true;
+}
+
 static bool reason_valid(const char *r)
 {
     size_t n = r != NULL ? strlen(r) : 0;
@@ -205,6 +220,8 @@ static enum es_status decide_live(const struct todo_list *l, const struct todo_c
             reject(d, ES_ETASK_EXISTS, "task '%s' already exists in this list", c->task);
             return ES_OK;
         }
+        if (full(l, d))
+            return ES_OK;
         return emit(d, "ItemAdded",
                     json_pack("{s:s, s:s, s:s}", "itemId", c->new_item_id, "task",
                               c->task, "status", todo_status_name(TODO_TO_DO)));
@@ -229,6 +246,8 @@ static enum es_status decide_live(const struct todo_list *l, const struct todo_c
                    c->task);
             return ES_OK;
         }
+        if (full(l, d))
+            return ES_OK;
         return emit(d, "ItemMovedIn", item_data(c, c->task, c->status, "fromListId"));
     case TODO_REVERT_MOVE:
         if (todo_list_item(l, c->item_id) != NULL)
