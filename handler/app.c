@@ -220,6 +220,14 @@ static void start_pump(struct runtime *rt)
         es_engine_on_append(rt->engine, pump_notify, rt->pump);
 }
 
+/* Stops the pump, after which nothing calls the engine's hook: it is cleared. */
+static void stop_pump(struct runtime *rt)
+{
+    pump_stop(rt->pump);
+    rt->pump = NULL;
+    es_engine_on_append(rt->engine, NULL, NULL);
+}
+
 static int init_store(struct runtime *rt)
 {
     if (rt->cfg.store_kind != ES_STORE_COSMOS) {
@@ -278,9 +286,17 @@ static int serve(struct runtime *rt, const struct options *o, const sigset_t *si
         opts.headers_timeout_ms = rt->cfg.serve_headers_timeout_ms;
         opts.body_timeout_ms = rt->cfg.serve_body_timeout_ms;
     }
+    /*
+     * The pump and the engine's hook to it are in place before the server takes
+     * a request, and stay until it has drained: threads start after the hook is
+     * set and are joined before it is cleared, so the engine reads it unlocked.
+     */
+    if (rt->front != NULL)
+        start_pump(rt);
     rt->server = http_server_start(&opts, &router, &err);
     if (rt->server == NULL) {
         es_log_error("cannot start: %s", err.message);
+        stop_pump(rt);
         return 2;
     }
     char store[512];
@@ -293,8 +309,6 @@ static int serve(struct runtime *rt, const struct options *o, const sigset_t *si
         rt->checking = true;
         pthread_detach(rt->checker);
     }
-    if (rt->front != NULL)
-        start_pump(rt);
     if (rt->front != NULL) {
         char base[128];
         snprintf(base, sizeof(base), "http://%s:%d", opts.address,
@@ -304,15 +318,13 @@ static int serve(struct runtime *rt, const struct options *o, const sigset_t *si
 
     int sig = wait_for_signal(signals);
     es_log_info("received %s: finishing in-flight requests", strsignal(sig));
-    es_engine_on_append(rt->engine, NULL, NULL);
-    pump_stop(rt->pump);
-    rt->pump = NULL;
     size_t left = http_server_drain(rt->server, rt->cfg.shutdown_timeout_ms);
     if (left > 0) {
         es_log_error("exiting with %zu requests still in flight after %lld ms", left,
                      (long long)rt->cfg.shutdown_timeout_ms);
         _exit(1);
     }
+    stop_pump(rt);
     http_server_free(rt->server);
     rt->server = NULL;
     es_log_info("stopped");

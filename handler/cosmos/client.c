@@ -18,6 +18,7 @@
 #include "util/text.h"
 #include "util/timeutil.h"
 #include "auth.h"
+#include "session.h"
 #include "token.h"
 
 #define API_VERSION         "2020-07-15"
@@ -31,6 +32,7 @@ struct cosmos_client {
     unsigned char *key; /* decoded master key, or NULL */
     size_t key_len;
     struct cosmos_tokens *tokens; /* Entra tokens when there is no key */
+    struct cosmos_sessions *sessions;
     struct cosmos_opts opts;
 
     pthread_mutex_t lock; /* guards the pool */
@@ -66,6 +68,7 @@ void cosmos_client_free(struct cosmos_client *c)
     free(c->resource);
     wipe_free(c->key, c->key_len);
     cosmos_tokens_free(c->tokens);
+    cosmos_sessions_free(c->sessions);
     pthread_mutex_destroy(&c->lock);
     free(c);
 }
@@ -108,6 +111,10 @@ struct cosmos_client *cosmos_client_new(const struct cosmos_opts *opts,
     c->opts.identity_client_id = c->opts.identity_resource_id = NULL;
     if (parse_endpoint(c, opts->endpoint, err) != ES_OK)
         goto fail;
+    if ((c->sessions = cosmos_sessions_new()) == NULL) {
+        es_error_set(err, ES_ENOMEM, "out of memory");
+        goto fail;
+    }
     if (opts->key != NULL) {
         if (es_base64_decode(opts->key, strlen(opts->key), &c->key, &c->key_len) !=
                 ES_OK ||
@@ -195,6 +202,8 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud)
     struct cosmos_response *r = x->resp;
     if (IS("etag"))
         set_str(&r->etag, v, vlen);
+    else if (IS("x-ms-session-token") && vlen <= COSMOS_SESSION_MAX_BYTES)
+        set_str(&r->session_token, v, vlen);
     else if (IS("x-ms-continuation"))
         set_str(&r->continuation, v, vlen);
     else if (IS("x-ms-request-charge"))
@@ -249,9 +258,36 @@ static char *request_url(const struct cosmos_client *c, const struct cosmos_requ
     return url;
 }
 
+/*
+ * The container ("dbs/<db>/colls/<coll>") of a request on documents, in out;
+ * false for other resources.
+ */
+static bool container_of(const struct cosmos_request *req, char *out, size_t len)
+{
+    if (strcmp(req->resource_type, "docs") != 0)
+        return false;
+    const char *p = req->resource_link;
+    for (int slashes = 0; *p != '\0'; p++)
+        if (*p == '/' && ++slashes == 4)
+            break;
+    size_t n = (size_t)(p - req->resource_link);
+    if (n >= len)
+        return false;
+    memcpy(out, req->resource_link, n);
+    out[n] = '\0';
+    return true;
+}
+
+/* A read served by a replica (the primary serves batches and writes). */
+static bool is_read(const struct cosmos_request *req)
+{
+    return !req->batch && (strcmp(req->method, "GET") == 0 || req->query);
+}
+
 /* The signed request's headers, or NULL when they cannot all be built. */
 static struct curl_slist *request_headers(const struct cosmos_request *req,
-                                          const char *auth, const char *date)
+                                          const char *auth, const char *date,
+                                          const char *session)
 {
     struct curl_slist *h = NULL;
     bool ok = add_header(&h, "Authorization", auth) &&
@@ -276,6 +312,7 @@ static struct curl_slist *request_headers(const struct cosmos_request *req,
         bool on;
         const char *name, *value;
     } optional[] = {
+        {session != NULL, "x-ms-session-token", session},
         {req->if_match != NULL, "If-Match", req->if_match},
         {req->if_none_match != NULL, "If-None-Match", req->if_none_match},
         {req->continuation != NULL, "x-ms-continuation", req->continuation},
@@ -314,11 +351,11 @@ static bool never_sent(CURLcode rc)
  * *built is false when the request could not even be built (nothing was sent).
  */
 static CURLcode try_once(struct cosmos_client *c, const struct cosmos_request *req,
-                         const char *auth, const char *date, struct cosmos_response *out,
-                         bool *built)
+                         const char *auth, const char *date, const char *session,
+                         struct cosmos_response *out, bool *built)
 {
     char *url = request_url(c, req);
-    struct curl_slist *headers = request_headers(req, auth, date);
+    struct curl_slist *headers = request_headers(req, auth, date, session);
     CURL *h = url != NULL && headers != NULL ? handle_get(c) : NULL;
     *built = h != NULL;
     if (h == NULL) {
@@ -378,11 +415,18 @@ static char *authorize(struct cosmos_client *c, const struct cosmos_request *req
 
 /* ---- retries ---- */
 
-long cosmos_retry_delay(long status, bool sent, bool idempotent, long retry_after_ms,
-                        int attempt, int max_retries, long elapsed_ms, long budget_ms)
+long cosmos_retry_delay(long status, int substatus, bool sent, bool idempotent,
+                        long retry_after_ms, int attempt, int max_retries,
+                        long elapsed_ms, long budget_ms)
 {
     long delay;
     long backoff = 100L << (attempt < 5 ? attempt : 5); /* 100 ms .. 3.2 s */
+    if (status == 404 && substatus == COSMOS_READ_SESSION_NOT_AVAILABLE) {
+        delay = 5L << (attempt < 4 ? attempt : 4); /* 5 ms .. 50 ms */
+        if (delay > 50)
+            delay = 50;
+        return elapsed_ms + delay <= COSMOS_SESSION_RETRY_WINDOW_MS ? delay : -1;
+    }
     if (status == 429 || status == 449)
         delay = retry_after_ms > 0 ? retry_after_ms : backoff;
     else if (status == 408 || status == 503 || status == 0)
@@ -398,6 +442,7 @@ void cosmos_response_release(struct cosmos_response *r)
 {
     free(r->body);
     free(r->etag);
+    free(r->session_token);
     free(r->continuation);
     memset(r, 0, sizeof(*r));
 }
@@ -413,14 +458,6 @@ void cosmos_parse_error(struct cosmos_response *r)
     json_decref(j);
 }
 
-static void reset_for_retry(struct cosmos_response *r)
-{
-    free(r->body);
-    free(r->etag);
-    free(r->continuation);
-    memset(r, 0, sizeof(*r));
-}
-
 enum es_status cosmos_execute(struct cosmos_client *c, const struct cosmos_request *req,
                               struct cosmos_response *out, struct es_io *io,
                               struct es_error *err)
@@ -428,6 +465,8 @@ enum es_status cosmos_execute(struct cosmos_client *c, const struct cosmos_reque
     memset(out, 0, sizeof(*out));
     int64_t started = es_time_mono_ms();
     bool refreshed = false, maybe_applied = false;
+    char container[600];
+    bool in_container = container_of(req, container, sizeof(container));
     char *rejected = NULL; /* the token Cosmos DB refused on the last try */
     for (int attempt = 0;; attempt++) {
         char date[COSMOS_DATE_LEN];
@@ -441,10 +480,20 @@ enum es_status cosmos_execute(struct cosmos_client *c, const struct cosmos_reque
             out->ambiguous = maybe_applied;
             return es_error_set(err, ES_EAUTH, "cannot authorize the Cosmos DB request");
         }
-        reset_for_retry(out);
+        cosmos_response_release(out);
+        char *session = NULL;
         bool built = false;
-        CURLcode rc = try_once(c, req, auth, date, out, &built);
+        CURLcode rc = CURLE_OUT_OF_MEMORY;
+        if (!in_container || !is_read(req) ||
+            cosmos_sessions_get(c->sessions, container, &session) == ES_OK)
+            rc = try_once(c, req, auth, date, session, out, &built);
+        free(session);
         cosmos_token_wipe(auth);
+        if (in_container && out->session_token != NULL &&
+            cosmos_sessions_merge(c->sessions, container, out->session_token,
+                                  strlen(out->session_token)) != ES_OK)
+            es_log_debug("cosmos %s %s: session token '%.80s' not kept", req->method,
+                         req->resource_link, out->session_token);
         if (io != NULL) {
             io->round_trips++;
             io->request_charge += out->request_charge;
@@ -473,9 +522,16 @@ enum es_status cosmos_execute(struct cosmos_client *c, const struct cosmos_reque
         }
         cosmos_token_wipe(token);
         long elapsed = (long)(es_time_mono_ms() - started);
-        long delay = cosmos_retry_delay(out->status, sent, req->idempotent,
-                                        out->retry_after_ms, attempt, c->opts.max_retries,
-                                        elapsed, c->opts.retry_budget_ms);
+        long delay = cosmos_retry_delay(
+            out->status, out->substatus, sent, req->idempotent, out->retry_after_ms,
+            attempt, c->opts.max_retries, elapsed, c->opts.retry_budget_ms);
+        if (delay < 0 && out->status == 404 &&
+            out->substatus == COSMOS_READ_SESSION_NOT_AVAILABLE)
+            return es_error_set(err, ES_EUNAVAILABLE,
+                                "Cosmos DB %s %s: no replica reached this session's "
+                                "writes within %d ms",
+                                req->method, req->resource_link,
+                                COSMOS_SESSION_RETRY_WINDOW_MS);
         if (delay < 0) {
             if (rc != CURLE_OK) {
                 out->ambiguous = maybe_applied;

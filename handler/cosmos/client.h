@@ -14,8 +14,16 @@
  *   408, 503        retried when the request is idempotent; for a write the
  *                   response is returned marked ambiguous, because it may
  *                   have been applied - the caller resolves it by reading back
+ *   404/1002        retried: the replica has not reached this process's
+ *                   session yet (5 ms backoff doubling to 50 ms, within 5 s,
+ *                   as the Java SDK's SessionTokenMismatchRetryPolicy); then
+ *                   ES_EUNAVAILABLE
  *   no connection   retried (nothing was sent)
  *   lost reply      (timeout, reset or empty reply after sending) as 408/503
+ * Session tokens (session.h) are taken from every reply on a container's
+ * documents and sent on every read there (point reads, queries, read feeds),
+ * so this process reads its own writes; batches go to the partition's
+ * primary and need none.
  * Responses are capped in size; every request's charge, duration and retries
  * are added to the caller's struct es_io.
  */
@@ -85,8 +93,9 @@ struct cosmos_response {
     int substatus; /* x-ms-substatus */
     char *body;    /* NUL-terminated */
     size_t body_len;
-    char *etag;         /* as sent, quotes included */
-    char *continuation; /* x-ms-continuation, or NULL on the last page */
+    char *etag;          /* as sent, quotes included */
+    char *session_token; /* x-ms-session-token, or NULL */
+    char *continuation;  /* x-ms-continuation, or NULL on the last page */
     char activity_id[64];
     double request_charge;
     long retry_after_ms;     /* of the last try */
@@ -113,8 +122,13 @@ void cosmos_response_release(struct cosmos_response *r);
  * next try, or -1 to stop. status 0 means no reply; sent says whether the
  * request may have reached the server.
  */
-long cosmos_retry_delay(long status, bool sent, bool idempotent, long retry_after_ms,
-                        int attempt, int max_retries, long elapsed_ms, long budget_ms);
+long cosmos_retry_delay(long status, int substatus, bool sent, bool idempotent,
+                        long retry_after_ms, int attempt, int max_retries,
+                        long elapsed_ms, long budget_ms);
+
+/* Substatus of a 404 whose replica has not reached the session token sent. */
+#define COSMOS_READ_SESSION_NOT_AVAILABLE 1002
+#define COSMOS_SESSION_RETRY_WINDOW_MS    5000
 
 /* Parses {"code", "message"} of an error body into the response's error fields. */
 void cosmos_parse_error(struct cosmos_response *r);

@@ -251,6 +251,28 @@ struct attempt {
     bool fresh; /* state was read from the store during this command */
 };
 
+/*
+ * Each event's meta: the command's (occurredAt, correlationId, causationId,
+ * idempotencyKey) and an eventId of its own (a UUID), which tells this
+ * append's events from any other's, whatever their content: the store
+ * settles an unknown outcome by it. An array of n objects; NULL on ENOMEM.
+ */
+static json_t *event_metas(const json_t *meta, size_t n)
+{
+    json_t *metas = json_array();
+    for (size_t i = 0; metas != NULL && i < n; i++) {
+        char id[ES_UUID_STR_LEN + 1];
+        json_t *m = json_copy((json_t *)meta);
+        if (m == NULL ||
+            json_object_set_new(m, "eventId", json_string(es_uuid4(id))) != 0 ||
+            json_array_append_new(metas, m) != 0) {
+            json_decref(metas);
+            return NULL;
+        }
+    }
+    return metas;
+}
+
 static json_t *event_meta(const struct es_command *cmd, const char *now)
 {
     json_t *meta = json_pack("{s:s, s:s?, s:s?}", "occurredAt", now, "correlationId",
@@ -262,9 +284,63 @@ static json_t *event_meta(const struct es_command *cmd, const char *now)
     return meta;
 }
 
+/* ---- the store's limits ---- */
+
+/* Bytes around each document in a batch: its id, kind, stream, version, ... */
+#define DOC_OVERHEAD 512
+
+/* The size of v as compact JSON (0 for NULL). */
+static size_t json_size(const json_t *v)
+{
+    return v != NULL ? json_dumpb(v, NULL, 0, JSON_COMPACT) : 0;
+}
+
+/* The size of s as a JSON string, quotes and escapes included. */
+static size_t json_string_size(const char *s)
+{
+    size_t n = 2;
+    for (const unsigned char *p = (const unsigned char *)s; p != NULL && *p; p++)
+        n += *p == '"' || *p == '\\' ? 2 : *p < 0x20 ? 6 : 1;
+    return n;
+}
+
 /*
- * Appends the decision's events. ES_OK (appended; out answered), ES_ECONFLICT
- * with *conflict set, or a store error.
+ * Holds an append to the store's limits (store.h), before anything is sent:
+ * ES_ETOOBIG when its events and receipt alone pass them (the command is
+ * refused), else ES_OK - with the snapshot left out when it is what would pass
+ * them, since a snapshot only saves reads.
+ */
+static enum es_status fit_limits(struct es_append *ap, size_t *bytes_out)
+{
+    size_t ops = ap->n_events + (ap->receipt != NULL) + (ap->expected_version > 0);
+    size_t bytes = 2 + (ap->expected_version > 0 ? DOC_OVERHEAD : 0);
+    for (size_t i = 0; i < ap->n_events; i++)
+        bytes +=
+            json_size(ap->events[i].data) + json_size(ap->events[i].meta) + DOC_OVERHEAD;
+    if (ap->receipt != NULL)
+        bytes += json_string_size(ap->receipt->body) +
+                 json_string_size(ap->receipt->location) + DOC_OVERHEAD;
+    *bytes_out = bytes;
+    if (ops > ES_STORE_BATCH_MAX_OPS || bytes > ES_STORE_BATCH_MAX_BYTES)
+        return ES_ETOOBIG;
+    if (ap->snapshot != NULL) {
+        size_t snap = json_size(ap->snapshot->state) + DOC_OVERHEAD;
+        if (ops + 1 > ES_STORE_BATCH_MAX_OPS || snap > ES_STORE_DOC_MAX_BYTES ||
+            bytes + snap > ES_STORE_BATCH_MAX_BYTES) {
+            es_log_warn(
+                "stream '%s' version %lld: snapshot of %zu bytes left out: the "
+                "append would pass the store's limit of %d operations and %u bytes",
+                ap->stream_id, (long long)(ap->expected_version + (int64_t)ap->n_events),
+                snap, ES_STORE_BATCH_MAX_OPS, ES_STORE_BATCH_MAX_BYTES);
+            ap->snapshot = NULL;
+        }
+    }
+    return ES_OK;
+}
+
+/*
+ * Appends the decision's events. ES_OK (appended, or refused as too large; out
+ * answered), ES_ECONFLICT with *conflict set, or a store error.
  */
 static enum es_status try_append(struct attempt *a, struct es_decision *d,
                                  enum es_conflict *conflict, struct es_outcome *out,
@@ -277,6 +353,7 @@ static enum es_status try_append(struct attempt *a, struct es_decision *d,
     char now[40];
     es_time_rfc3339_ms(es_time_now_ms(), now, sizeof(now));
     json_t *meta = event_meta(cmd, now);
+    json_t *metas = meta != NULL ? event_metas(meta, n) : NULL;
     struct es_new_event *events = calloc(n, sizeof(*events));
     void *next = agg->state_clone(a->state);
     int status = d->success_status ? d->success_status : 200;
@@ -284,13 +361,13 @@ static enum es_status try_append(struct attempt *a, struct es_decision *d,
     char *body_text = render(cmd, status, new_version, d->events, d->extra, &body_len);
     json_t *snap_state = NULL;
     enum es_status st = ES_ENOMEM;
-    if (meta == NULL || events == NULL || next == NULL || body_text == NULL)
+    if (metas == NULL || events == NULL || next == NULL || body_text == NULL)
         goto out;
     for (size_t i = 0; i < n; i++) {
         json_t *ev = json_array_get(d->events, i);
-        events[i] =
-            (struct es_new_event){json_string_value(json_object_get(ev, "type")),
-                                  agg->event_schema, json_object_get(ev, "data"), meta};
+        events[i] = (struct es_new_event){json_string_value(json_object_get(ev, "type")),
+                                          agg->event_schema, json_object_get(ev, "data"),
+                                          json_array_get(metas, i)};
         if ((st = agg->evolve(next, events[i].type, agg->event_schema, events[i].data)) ==
             ES_ENOMEM)
             goto out;
@@ -319,7 +396,29 @@ static enum es_status try_append(struct attempt *a, struct es_decision *d,
         .receipt = cmd->idempotency_key != NULL ? &receipt : NULL,
         .snapshot = snapshot_due ? &snap : NULL,
     };
+    size_t bytes = 0;
+    if (fit_limits(&ap, &bytes) != ES_OK) {
+        st = refuse(out, ES_ETOOBIG,
+                    "the command would append %zu events of about %zu bytes in all; one "
+                    "append takes at most %d documents and %u bytes",
+                    n, bytes, ES_STORE_BATCH_MAX_OPS, ES_STORE_BATCH_MAX_BYTES);
+        goto out;
+    }
     st = a->e->store->ops->append(a->e->store, &ap, conflict, &out->io, err);
+    if (st == ES_ETOOBIG && ap.snapshot != NULL) {
+        es_log_warn("stream '%s': the store refused the append as too large; sending it "
+                    "again without its snapshot",
+                    a->stream_id);
+        ap.snapshot = NULL;
+        st = a->e->store->ops->append(a->e->store, &ap, conflict, &out->io, err);
+    }
+    if (st == ES_ETOOBIG) {
+        st = refuse(out, ES_ETOOBIG,
+                    "the command's events are larger than the store takes "
+                    "in one append: %s",
+                    err->message);
+        goto out;
+    }
     if (st != ES_OK)
         goto out;
     es_cache_put(a->e->cache, a->stream_id, next, new_version, agg->state_free);
@@ -340,6 +439,7 @@ out:
     json_decref(snap_state);
     free(body_text);
     free(events);
+    json_decref(metas);
     json_decref(meta);
     return st;
 }
@@ -395,18 +495,29 @@ static enum es_status round_trip(struct attempt *a, struct es_outcome *out, bool
     bool precondition = !refusal_first && if_match_fails(cmd, a->version);
     if (refusal_first || precondition || d.refusal != ES_OK ||
         json_array_size(d.events) == 0) {
-        if (!a->fresh) {
+        /*
+         * Answer only on the latest state. What was read may lag (the cache, or a
+         * replica that has not seen another process's append): ask the store
+         * whether the stream holds a later version, and if so read it and decide
+         * again.
+         */
+        st = a->e->store->ops->has_version(a->e->store, a->stream_id, a->version + 1,
+                                           &out->io, err);
+        if (st == ES_OK) {
             size_t n = 0;
             st = catch_up(a->e, cmd->aggregate, a->stream_id, a->state, &a->version, &n,
                           &out->io, err);
             a->fresh = true;
-            if (st == ES_OK && n > 0) {
-                *again = true;
-                goto out;
-            }
-            if (st != ES_OK)
-                goto out;
+            if (st == ES_OK && n == 0)
+                st = es_error_set(err, ES_EUNAVAILABLE,
+                                  "stream '%s' holds version %lld, which could not be "
+                                  "read yet",
+                                  a->stream_id, (long long)a->version + 1);
+            *again = st == ES_OK;
+            goto out;
         }
+        if (st != ES_ENOTFOUND)
+            goto out;
         if (cmd->idempotency_key != NULL) {
             st = answer_receipt(a->e, cmd, a->stream_id, out, err);
             if (st != ES_ENOTFOUND)
@@ -420,7 +531,15 @@ static enum es_status round_trip(struct attempt *a, struct es_outcome *out, bool
     struct es_error append_err = {0};
     st = try_append(a, &d, &conflict, out, &append_err);
     if (st == ES_ECONFLICT && conflict == ES_CONFLICT_RECEIPT) {
+        /* The key's command was applied (perhaps by this very request): its answer. */
         st = answer_receipt(a->e, cmd, a->stream_id, out, err);
+        if (st != ES_OK && st != ES_ENOMEM)
+            st = es_error_set(
+                err, ES_EUNKNOWN,
+                "the command with Idempotency-Key '%s' was applied, but its "
+                "answer could not be read: %s",
+                cmd->idempotency_key,
+                st == ES_ENOTFOUND ? "its receipt is missing" : err->message);
     } else if (st == ES_ECONFLICT) {
         size_t n = 0;
         st = catch_up(a->e, cmd->aggregate, a->stream_id, a->state, &a->version, &n,

@@ -119,8 +119,9 @@ void es_outcome_release(struct es_outcome *o);
 
 /*
  * Calls hook(ctx) after every successful append (outside the engine's locks),
- * e.g. to wake a change-feed reader. One hook; NULL removes it. Set it before
- * commands run.
+ * e.g. to wake a change-feed reader. One hook; NULL removes it. The engine
+ * reads it without a lock: set it before the threads that run commands
+ * start, and clear it only after they have stopped.
  */
 void es_engine_on_append(struct es_engine *e, void (*hook)(void *ctx), void *ctx);
 

@@ -105,11 +105,20 @@ struct es_store_ops {
                                   int64_t from_version, size_t max,
                                   struct es_event_page *out, struct es_io *io,
                                   struct es_error *err);
+    /*
+     * ES_OK when the stream holds an event at version, ES_ENOTFOUND when it
+     * does not: asked of the latest state, not of a copy that may lag (on
+     * Cosmos DB, of the partition's primary), so "not found" proves that
+     * nobody has appended past version - 1.
+     */
+    enum es_status (*has_version)(struct es_store *s, const char *stream_id,
+                                  int64_t version, struct es_io *io,
+                                  struct es_error *err);
     /* ES_ENOTFOUND when the stream has no snapshot. */
     enum es_status (*read_snapshot)(struct es_store *s, const char *stream_id,
                                     struct es_snapshot *out, struct es_io *io,
                                     struct es_error *err);
-    /* ES_ENOTFOUND when the stream has no receipt for key. */
+    /* ES_ENOTFOUND when the stream has no receipt for key (asked of the latest state). */
     enum es_status (*read_receipt)(struct es_store *s, const char *stream_id,
                                    const char *key, struct es_receipt *out,
                                    struct es_io *io, struct es_error *err);
@@ -171,6 +180,17 @@ enum es_status es_store_sqlite_open(const char *path, struct es_store **out,
                                     struct es_error *err);
 
 /* ---- stored formats: ids ---- */
+
+/*
+ * The service's limits, held by every back end alike, so that what Azure
+ * refuses is refused the same way on the embedded store: a document is at
+ * most 2 MiB of JSON, and an append (one transactional batch: its receipt,
+ * the read of the previous event, its events and its snapshot) at most 100
+ * operations and 2 MiB (docs/event-store.md, "Limits").
+ */
+#define ES_STORE_DOC_MAX_BYTES   (2u << 20)
+#define ES_STORE_BATCH_MAX_OPS   100
+#define ES_STORE_BATCH_MAX_BYTES (2u << 20)
 
 /* Room for any document id: Cosmos DB ids are at most 1,023 bytes. */
 #define ES_DOC_ID_MAX 1024

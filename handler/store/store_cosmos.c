@@ -12,9 +12,22 @@
  * A failed batch comes back as 207 with the failing operation's status and
  * 424 for all the others; nothing was written.
  * A reply lost after sending (timeout, reset, 408/503) leaves the outcome
- * unknown: the store reads event v+1 back and compares it with its own -
- * present and equal means the append happened, another event means someone
- * else's did, absent means it did not (and it is sent again).
+ * unknown, and so does a version conflict: it may be our own earlier try
+ * (one whose reply was lost, or one libcurl sent again by itself when a
+ * reused connection died before the reply). Either way the store reads event
+ * v+1 back and compares it with its own - present and equal means the append
+ * happened, another event means someone else's did, absent means it did not
+ * (and it is sent again). What cannot be settled is ES_EUNKNOWN: the command
+ * may have been applied.
+ *
+ * Consistency (docs/cosmos.md, "Consistency"): the account is Session. The
+ * client sends this process's session token on every read, so a read sees at
+ * least this process's writes. Reads that must see every process's writes -
+ * the read-back above, receipts, and whether a stream has grown
+ * (has_version) - go through a transactional batch holding one Read, which
+ * the partition's primary serves. Before sending, an append is held to the
+ * service's limits (store.h): too many operations or bytes are ES_ETOOBIG,
+ * never a 413 inside the batch.
  *
  * views container (partition key /id): view documents replaced with If-Match
  * on their _etag. deadletters container (partition key /streamId). The change
@@ -245,6 +258,59 @@ static enum es_status read_doc(struct cosmos_store *s, const char *container_lin
     return st;
 }
 
+/*
+ * Reads one document through a transactional batch holding one Read, which
+ * the partition's primary serves: it sees every acknowledged write, whoever
+ * made it, where a point read sees what this process's session token names.
+ * ES_ENOTFOUND when there is no such document.
+ */
+static enum es_status primary_read(struct cosmos_store *s, const char *container_link,
+                                   const char *id, const char *pk, json_t **doc,
+                                   struct es_io *io, struct es_error *err)
+{
+    *doc = NULL;
+    json_t *ops = json_pack("[{s:s, s:s}]", "operationType", "Read", "id", id);
+    size_t len = 0;
+    char *body = ops != NULL ? es_json_dumps(ops, &len) : NULL;
+    json_decref(ops);
+    if (body == NULL)
+        return ES_ENOMEM;
+    struct cosmos_request req = {.method = "POST",
+                                 .resource_type = "docs",
+                                 .resource_link = container_link,
+                                 .feed = true,
+                                 .partition_key = pk,
+                                 .body = body,
+                                 .body_len = len,
+                                 .batch = true,
+                                 .idempotent = true};
+    struct cosmos_response r;
+    enum es_status st = cosmos_execute(s->client, &req, &r, io, err);
+    free(body);
+    json_t *results = st == ES_OK && (r.status == 200 || r.status == 207)
+                          ? json_loadb(r.body, r.body_len, ES_JSON_LOAD_FLAGS, NULL)
+                          : NULL;
+    json_t *first = json_array_get(results, 0);
+    long op_status = (long)json_integer_value(json_object_get(first, "statusCode"));
+    json_t *found = json_object_get(first, "resourceBody");
+    char what[300];
+    snprintf(what, sizeof(what), "read document '%.200s' at the primary", id);
+    if (st != ES_OK) {
+        /* err says why */
+    } else if (r.status == 200 && op_status == 200 && json_is_object(found)) {
+        *doc = json_incref(found);
+    } else if (r.status == 207 && op_status == 404) {
+        st = ES_ENOTFOUND;
+    } else if (r.status == 200 || r.status == 207) {
+        st = es_error_set(err, ES_EIO, "cannot %s: unexpected batch reply", what);
+    } else {
+        st = fail(&r, what, err);
+    }
+    json_decref(results);
+    cosmos_response_release(&r);
+    return st;
+}
+
 /* Is the stored event the one we tried to append? */
 static bool same_event(const json_t *stored, const json_t *ours)
 {
@@ -268,12 +334,44 @@ static enum es_status read_back(struct cosmos_store *s, const struct es_append *
         json_object_get(json_array_get(ops, (size_t)layout->first_event), "resourceBody");
     json_t *stored = NULL;
     enum es_status st =
-        read_doc(s, s->events_link, json_string_value(json_object_get(ours, "id")),
-                 a->stream_id, &stored, NULL, io, err);
+        primary_read(s, s->events_link, json_string_value(json_object_get(ours, "id")),
+                     a->stream_id, &stored, io, err);
     if (st == ES_OK)
         st = same_event(stored, ours) ? ES_OK : ES_ECONFLICT;
     json_decref(stored);
     return st;
+}
+
+/*
+ * A version conflict: ES_OK when the event at v+1 is ours after all (an
+ * earlier try of this batch was applied), ES_ECONFLICT when it is another's,
+ * ES_EUNKNOWN when it cannot be read back.
+ */
+static enum es_status settle_conflict(struct cosmos_store *s, const struct es_append *a,
+                                      json_t *ops,
+                                      const struct cosmos_batch_layout *layout,
+                                      enum es_conflict *conflict, struct es_io *io,
+                                      struct es_error *err)
+{
+    struct es_error back_err = {0};
+    enum es_status back = read_back(s, a, ops, layout, io, &back_err);
+    if (back == ES_OK) {
+        es_log_warn(
+            "append to '%s' at version %lld: the conflict was our own earlier try",
+            a->stream_id, (long long)a->expected_version + 1);
+        *conflict = ES_CONFLICT_NONE;
+        return ES_OK;
+    }
+    if (back == ES_ECONFLICT || back == ES_ENOTFOUND)
+        return ES_ECONFLICT;
+    if (back == ES_ENOMEM)
+        return ES_ENOMEM;
+    *conflict = ES_CONFLICT_NONE;
+    return es_error_set(err, ES_EUNKNOWN,
+                        "cannot tell whether the append to '%s' at version %lld was "
+                        "applied: the version is taken and %s",
+                        a->stream_id, (long long)a->expected_version + 1,
+                        back_err.message);
 }
 
 static enum es_status co_append(struct es_store *base, const struct es_append *a,
@@ -298,6 +396,16 @@ static enum es_status co_append(struct es_store *base, const struct es_append *a
         json_decref(ops);
         return ES_ENOMEM;
     }
+    if (json_array_size(ops) > ES_STORE_BATCH_MAX_OPS || len > ES_STORE_BATCH_MAX_BYTES) {
+        es_error_set(err, ES_ETOOBIG,
+                     "cannot append to stream '%s': the batch holds %zu operations and "
+                     "%zu bytes; Cosmos DB takes at most %d and %u",
+                     a->stream_id, json_array_size(ops), len, ES_STORE_BATCH_MAX_OPS,
+                     ES_STORE_BATCH_MAX_BYTES);
+        free(body);
+        json_decref(ops);
+        return ES_ETOOBIG;
+    }
     struct cosmos_request req = {.method = "POST",
                                  .resource_type = "docs",
                                  .resource_link = s->events_link,
@@ -307,7 +415,6 @@ static enum es_status co_append(struct es_store *base, const struct es_append *a
                                  .body_len = len,
                                  .batch = true};
     enum es_status st = ES_EIO;
-    bool unknown_before = false;
     for (int round = 0; round < AMBIGUITY_ROUNDS; round++) {
         struct cosmos_response r;
         struct es_error call_err = {0};
@@ -318,13 +425,9 @@ static enum es_status co_append(struct es_store *base, const struct es_append *a
             st = cosmos_batch_outcome(r.status, r.body, r.body_len, &layout, conflict,
                                       &op_index, &op_status);
             if (st == ES_ECONFLICT && *conflict == ES_CONFLICT_VERSION &&
-                unknown_before) {
-                /* Perhaps our own earlier try, applied after all. */
-                enum es_status back = read_back(s, a, ops, &layout, io, err);
-                if (back == ES_OK)
-                    st = ES_OK, *conflict = ES_CONFLICT_NONE;
-            }
-            if (st == ES_EIO && r.status != 207)
+                op_index != layout.read_index)
+                st = settle_conflict(s, a, ops, &layout, conflict, io, err);
+            else if (st == ES_EIO && r.status != 207)
                 st = fail(&r, "append to the event store", err);
             else if (st == ES_EIO || st == ES_ETOOBIG)
                 es_error_set(err, st,
@@ -341,7 +444,6 @@ static enum es_status co_append(struct es_store *base, const struct es_append *a
         /* The reply was lost: find out whether the batch was applied. */
         es_log_warn("append to '%s' at version %lld: outcome unknown, reading back",
                     a->stream_id, (long long)a->expected_version + 1);
-        unknown_before = true;
         struct es_error back_err = {0};
         st = read_back(s, a, ops, &layout, io, &back_err);
         if (st == ES_OK || st == ES_ECONFLICT) {
@@ -360,6 +462,8 @@ static enum es_status co_append(struct es_store *base, const struct es_append *a
                               back_err.message);
             break;
         }
+        /* Not applied (yet): send it again; a late arrival of this try is settled above.
+         */
         st = es_error_set(err, ES_EUNAVAILABLE, "cannot append to stream '%s': %s",
                           a->stream_id, call_err.message);
     }
@@ -468,6 +572,21 @@ static enum es_status co_read_stream(struct es_store *base, const char *stream_i
     return st;
 }
 
+static enum es_status co_has_version(struct es_store *base, const char *stream_id,
+                                     int64_t version, struct es_io *io,
+                                     struct es_error *err)
+{
+    struct cosmos_store *s = from(base);
+    char id[ES_DOC_ID_MAX];
+    if (es_event_id(stream_id, version, id, sizeof(id)) != ES_OK)
+        return es_error_set(err, ES_EINVAL, "stream id '%.80s...' is too long",
+                            stream_id);
+    json_t *doc = NULL;
+    enum es_status st = primary_read(s, s->events_link, id, stream_id, &doc, io, err);
+    json_decref(doc);
+    return st;
+}
+
 static enum es_status co_read_snapshot(struct es_store *base, const char *stream_id,
                                        struct es_snapshot *out, struct es_io *io,
                                        struct es_error *err)
@@ -507,7 +626,8 @@ static enum es_status co_read_receipt(struct es_store *base, const char *stream_
         return es_error_set(err, ES_EINVAL, "receipt id for stream '%.80s' is too long",
                             stream_id);
     json_t *doc = NULL;
-    enum es_status st = read_doc(s, s->events_link, id, stream_id, &doc, NULL, io, err);
+    /* At the primary: the receipt may be another process's, written just now. */
+    enum es_status st = primary_read(s, s->events_link, id, stream_id, &doc, io, err);
     if (st == ES_OK) {
         memset(out, 0, sizeof(*out));
         out->key = dup_field(doc, "key");
@@ -675,6 +795,7 @@ static const struct es_store_ops cosmos_ops = {
     .name = "cosmos",
     .append = co_append,
     .read_stream = co_read_stream,
+    .has_version = co_has_version,
     .read_snapshot = co_read_snapshot,
     .read_receipt = co_read_receipt,
     .view_get = co_view_get,

@@ -451,6 +451,28 @@ read_row(struct sqlite_store *s, const char *sql, const char *a, const char *b,
     return st;
 }
 
+static enum es_status any_row(sqlite3_stmt *row, void *out, struct es_error *err)
+{
+    (void)row;
+    (void)out;
+    (void)err;
+    return ES_OK;
+}
+
+/* One database, one writer at a time: what is read is the latest. */
+static enum es_status sq_has_version(struct es_store *base, const char *stream_id,
+                                     int64_t version, struct es_io *io,
+                                     struct es_error *err)
+{
+    char v[24];
+    if (es_fmt(v, sizeof(v), "%lld", (long long)version) != ES_OK)
+        return ES_EINVAL;
+    return read_row(from(base),
+                    "SELECT 1 FROM events WHERE stream_id = ? AND version = CAST(? AS "
+                    "INTEGER)",
+                    stream_id, v, any_row, NULL, io, err);
+}
+
 /* Decodes a snapshots row (version, schema, state). */
 static enum es_status snapshot_row(sqlite3_stmt *row, void *out_, struct es_error *err)
 {
@@ -740,6 +762,7 @@ static const struct es_store_ops sqlite_ops = {
     .name = "sqlite",
     .append = sq_append,
     .read_stream = sq_read_stream,
+    .has_version = sq_has_version,
     .read_snapshot = sq_read_snapshot,
     .read_receipt = sq_read_receipt,
     .view_get = sq_view_get,

@@ -7,32 +7,32 @@
 
 Test(cosmos_retry, throttling_waits_as_the_server_asks)
 {
-    cr_expect_eq(cosmos_retry_delay(429, true, false, 250, 0, 9, 0, 30000), 250);
-    cr_expect_eq(cosmos_retry_delay(449, true, false, 0, 0, 9, 0, 30000), 100,
+    cr_expect_eq(cosmos_retry_delay(429, 0, true, false, 250, 0, 9, 0, 30000), 250);
+    cr_expect_eq(cosmos_retry_delay(449, 0, true, false, 0, 0, 9, 0, 30000), 100,
                  "no retry-after: our own backoff");
-    cr_expect_eq(cosmos_retry_delay(429, true, false, 10, 9, 9, 0, 30000), -1,
+    cr_expect_eq(cosmos_retry_delay(429, 0, true, false, 10, 9, 9, 0, 30000), -1,
                  "after the last retry");
-    cr_expect_eq(cosmos_retry_delay(429, true, false, 5000, 1, 9, 26000, 30000), -1,
+    cr_expect_eq(cosmos_retry_delay(429, 0, true, false, 5000, 1, 9, 26000, 30000), -1,
                  "the wait would pass the budget");
 }
 
 Test(cosmos_retry, unknown_outcomes_are_retried_only_when_idempotent)
 {
-    cr_expect_gt(cosmos_retry_delay(503, true, true, 0, 0, 9, 0, 30000), 0);
-    cr_expect_eq(cosmos_retry_delay(503, true, false, 0, 0, 9, 0, 30000), -1);
-    cr_expect_eq(cosmos_retry_delay(408, true, false, 0, 0, 9, 0, 30000), -1);
-    cr_expect_gt(cosmos_retry_delay(0, false, false, 0, 0, 9, 0, 30000), 0,
+    cr_expect_gt(cosmos_retry_delay(503, 0, true, true, 0, 0, 9, 0, 30000), 0);
+    cr_expect_eq(cosmos_retry_delay(503, 0, true, false, 0, 0, 9, 0, 30000), -1);
+    cr_expect_eq(cosmos_retry_delay(408, 0, true, false, 0, 0, 9, 0, 30000), -1);
+    cr_expect_gt(cosmos_retry_delay(0, 0, false, false, 0, 0, 9, 0, 30000), 0,
                  "never sent: safe to send again");
-    cr_expect_eq(cosmos_retry_delay(0, true, false, 0, 0, 9, 0, 30000), -1,
+    cr_expect_eq(cosmos_retry_delay(0, 0, true, false, 0, 0, 9, 0, 30000), -1,
                  "sent and no reply: the caller reads back");
-    cr_expect_gt(cosmos_retry_delay(0, true, true, 0, 3, 9, 0, 30000), 0);
+    cr_expect_gt(cosmos_retry_delay(0, 0, true, true, 0, 3, 9, 0, 30000), 0);
 }
 
 Test(cosmos_retry, final_answers_are_not_retried)
 {
     long finals[] = {200, 201, 204, 207, 304, 400, 401, 403, 404, 409, 412, 413, 500};
     for (size_t i = 0; i < sizeof(finals) / sizeof(finals[0]); i++)
-        cr_expect_eq(cosmos_retry_delay(finals[i], true, true, 0, 0, 9, 0, 30000), -1,
+        cr_expect_eq(cosmos_retry_delay(finals[i], 0, true, true, 0, 0, 9, 0, 30000), -1,
                      "%ld", finals[i]);
 }
 
@@ -40,11 +40,27 @@ Test(cosmos_retry, backoff_grows_and_is_capped)
 {
     long prev = 0;
     for (int a = 0; a < 9; a++) {
-        long d = cosmos_retry_delay(0, false, false, 0, a, 100, 0, 1000000);
+        long d = cosmos_retry_delay(0, 0, false, false, 0, a, 100, 0, 1000000);
         cr_expect_geq(d, prev);
         cr_expect_leq(d, 3200);
         prev = d;
     }
+}
+
+/* 404/1002: the replica is behind this session; Java's SessionTokenMismatchRetryPolicy.
+ */
+Test(cosmos_retry, a_read_session_not_available_is_retried_quickly_for_5_s)
+{
+    long d0 = cosmos_retry_delay(404, 1002, true, true, 0, 0, 9, 0, 30000);
+    long d1 = cosmos_retry_delay(404, 1002, true, true, 0, 1, 9, 5, 30000);
+    cr_expect_eq(d0, 5);
+    cr_expect_eq(d1, 10);
+    cr_expect_eq(cosmos_retry_delay(404, 1002, true, true, 0, 20, 9, 1000, 30000), 50,
+                 "past max_retries, capped at 50 ms");
+    cr_expect_eq(cosmos_retry_delay(404, 1002, true, true, 0, 30, 9, 4990, 30000), -1,
+                 "the 5 s window is over");
+    cr_expect_eq(cosmos_retry_delay(404, 0, true, true, 0, 0, 9, 0, 30000), -1,
+                 "a plain 404 is an answer");
 }
 
 Test(cosmos_errors, error_bodies_give_code_and_first_message_line)

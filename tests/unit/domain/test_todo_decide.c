@@ -475,7 +475,8 @@ Test(todo_decide, release_empties_the_decision)
     todo_list_free(l);
 }
 
-/* A list of TODO_ITEMS_MAX items ("task 1" ... with ids i1 ...): too many to write as data. */
+/* A list of TODO_ITEMS_MAX items ("task 1" ... with ids i1 ...): too many to write as
+ * data. */
 static struct todo_list *full_list(void)
 {
     struct todo_list *l = todo_list_new();
@@ -486,8 +487,8 @@ static struct todo_list *full_list(void)
         char id[16], task[16];
         snprintf(id, sizeof(id), "i%d", i);
         snprintf(task, sizeof(task), "task %d", i);
-        json_t *added = json_pack("{s:s, s:s, s:s}", "itemId", id, "task", task, "status",
-                                  "To Do");
+        json_t *added =
+            json_pack("{s:s, s:s, s:s}", "itemId", id, "task", task, "status", "To Do");
         cr_assert_eq(todo_evolve(l, "ItemAdded", added), ES_OK);
         json_decref(added);
     }
@@ -507,34 +508,46 @@ static void expect_decision(const struct todo_list *l, const struct todo_cmd *c,
 Test(todo_decide, a_full_list_refuses_new_items_and_takes_every_other_command)
 {
     struct todo_list *l = full_list();
-    struct todo_cmd add = {.kind = TODO_ADD_ITEM, .task = "one more", .new_item_id = "n1"};
+    struct todo_cmd add = {
+        .kind = TODO_ADD_ITEM, .task = "one more", .new_item_id = "n1"};
     struct todo_decision d;
     cr_assert_eq(todo_decide(l, &add, &d), ES_OK);
     cr_expect_eq(d.error, ES_ELIST_FULL);
     cr_expect(strstr(d.message, "1000") != NULL, "%s", d.message);
     todo_decision_release(&d);
-    struct todo_cmd taken = {.kind = TODO_ADD_ITEM, .task = "task 7", .new_item_id = "n1"};
+    struct todo_cmd taken = {
+        .kind = TODO_ADD_ITEM, .task = "task 7", .new_item_id = "n1"};
     expect_decision(l, &taken, ES_ETASK_EXISTS, 0, "a taken task is still task_exists");
-    struct todo_cmd move_in = {.kind = TODO_MOVE_IN, .item_id = "m1", .task = "moved",
-                               .status = TODO_DONE, .other_list_id = "other"};
+    struct todo_cmd move_in = {.kind = TODO_MOVE_IN,
+                               .item_id = "m1",
+                               .task = "moved",
+                               .status = TODO_DONE,
+                               .other_list_id = "other"};
     expect_decision(l, &move_in, ES_ELIST_FULL, 0, "moving an item in");
 
     struct todo_cmd remove = {.kind = TODO_REMOVE_ITEM, .item_id = "i1"};
     expect_decision(l, &remove, ES_OK, 1, "remove");
-    struct todo_cmd update = {.kind = TODO_UPDATE_ITEM, .item_id = "i2", .task = "renamed"};
+    struct todo_cmd update = {
+        .kind = TODO_UPDATE_ITEM, .item_id = "i2", .task = "renamed"};
     expect_decision(l, &update, ES_OK, 1, "update");
     const char *ids[] = {"i3", "i4"};
-    struct todo_cmd statuses = {.kind = TODO_SET_STATUSES, .has_status = true,
-                                .status = TODO_DONE, .item_ids = ids, .n_item_ids = 2};
+    struct todo_cmd statuses = {.kind = TODO_SET_STATUSES,
+                                .has_status = true,
+                                .status = TODO_DONE,
+                                .item_ids = ids,
+                                .n_item_ids = 2};
     expect_decision(l, &statuses, ES_OK, 2, "set statuses");
-    struct todo_cmd move_out = {.kind = TODO_MOVE_OUT, .item_id = "i5",
-                                .other_list_id = "other"};
+    struct todo_cmd move_out = {
+        .kind = TODO_MOVE_OUT, .item_id = "i5", .other_list_id = "other"};
     expect_decision(l, &move_out, ES_OK, 1, "move out");
     struct todo_cmd rename = {.kind = TODO_RENAME, .name = "Bigger"};
     expect_decision(l, &rename, ES_OK, 1, "rename");
     /* An item returning from a failed move comes back even to a full list. */
-    struct todo_cmd revert = {.kind = TODO_REVERT_MOVE, .item_id = "m2", .task = "back",
-                              .status = TODO_TO_DO, .other_list_id = "other",
+    struct todo_cmd revert = {.kind = TODO_REVERT_MOVE,
+                              .item_id = "m2",
+                              .task = "back",
+                              .status = TODO_TO_DO,
+                              .other_list_id = "other",
                               .reason = "list_full"};
     expect_decision(l, &revert, ES_OK, 1, "revert");
     struct todo_cmd del = {.kind = TODO_DELETE};

@@ -31,10 +31,14 @@ static void teardown(void)
 
 TestSuite(store, .init = setup, .fini = teardown);
 
+/* Each append's meta names it, as the engine's eventId does: appends differ by it. */
 static json_t *meta(void)
 {
-    return json_pack("{s:s, s:s, s:n}", "occurredAt", "2026-11-28T19:30:00.123Z",
-                     "correlationId", "corr-1", "causationId");
+    static int appends;
+    char id[32];
+    snprintf(id, sizeof(id), "append-%d", ++appends);
+    return json_pack("{s:s, s:s, s:n, s:s}", "occurredAt", "2026-11-28T19:30:00.123Z",
+                     "correlationId", "corr-1", "causationId", "eventId", id);
 }
 
 /* Appends n events "E<i>" {"i": i} at expected; returns the status. */
