@@ -44,6 +44,18 @@ ReportHook(POST_ALL)(struct criterion_global_stats *stats)
 }
 
 /*
+ * Waits out the rig's replica lag (ES_TEST_COSMOS_LAG_MS), for a check that
+ * reads from another process what one process wrote: a replica shows it only
+ * after the lag, as on Azure (docs/cosmos.md, "Consistency").
+ */
+static inline void ws_settle(void)
+{
+    const char *lag = ws_on_cosmos() ? getenv("ES_TEST_COSMOS_LAG_MS") : NULL;
+    if (lag != NULL)
+        usleep((useconds_t)(strtol(lag, NULL, 10) + 100) * 1000);
+}
+
+/*
  * Starts the handler on the store under test, plus `extra` settings.
  * Handlers started with the same `shared` name use the same store (and a
  * restarted one finds its data again); NULL gives the handler a store of its

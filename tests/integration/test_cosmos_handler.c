@@ -161,6 +161,7 @@ Test(cosmos_handler, a_lost_reply_that_cannot_be_read_back_is_not_called_unappli
     cr_expect_not_null(hostdrv_reply_header(&r, "Retry-After"));
     hostdrv_reply_release(&r);
     cosmosrig_faults("[]");
+    ws_settle(); /* its reply was lost, and with it the session token of the write */
     cr_expect_eq(events_of(c, "unsure"), 2, "the append did happen");
     cr_expect_eq(add_task(c, "unsure", "a", "k-unsure", &r), 201,
                  "the same key gets the original answer");
@@ -303,6 +304,7 @@ Test(cosmos_handler, a_managed_identity_gets_and_reuses_its_token)
 static void measure(const char *shared, const char *list, long *cold, long *warm,
                     double *ru)
 {
+    ws_settle(); /* a steady state: the writer's snapshot on every replica */
     struct hostdrv *d = ws_start_with(shared, NULL);
     struct hostdrv_conn *c = hostdrv_conn_new(d);
     struct hostdrv_reply r;

@@ -87,10 +87,12 @@ pid_t cosmosrig_start_shared(void)
         dup2(fd, STDERR_FILENO);
         char token_bytes[16];
         snprintf(token_bytes, sizeof(token_bytes), "%d", COSMOSRIG_TOKEN_BYTES);
+        /* ES_TEST_COSMOS_LAG_MS: replicas lag that long behind the primary. */
+        const char *lag = getenv("ES_TEST_COSMOS_LAG_MS");
         execlp("node", "node", RIG_DIR "/rig.js", "--port", "0", "--host", "127.0.0.1",
                "--key", COSMOSRIG_KEY, "--identity-header", COSMOSRIG_IDENTITY_HEADER,
                "--identity-client-id", COSMOSRIG_IDENTITY_CLIENT_ID, "--token-bytes",
-               token_bytes, (char *)NULL);
+               token_bytes, "--replica-lag-ms", lag != NULL ? lag : "0", (char *)NULL);
         _exit(127);
     }
     char url[256];

@@ -3,6 +3,8 @@
  */
 #include "feed.h"
 
+#include "util/timeutil.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -92,7 +94,21 @@ static json_t *next_cosmos(struct feed *f, size_t max)
 
 json_t *feed_next(struct feed *f, size_t max)
 {
-    return f->sqlite != NULL ? next_sqlite(f, max) : next_cosmos(f, max);
+    if (f->sqlite != NULL)
+        return next_sqlite(f, max);
+    json_t *docs = next_cosmos(f, max);
+    /*
+     * With lagging replicas (ES_TEST_COSMOS_LAG_MS) the feed is behind by up to
+     * that long, as the host's is: "nothing more" is only believed after it.
+     */
+    const char *lag = getenv("ES_TEST_COSMOS_LAG_MS");
+    long lag_ms = lag != NULL ? strtol(lag, NULL, 10) : 0;
+    if (docs != NULL && json_array_size(docs) == 0 && lag_ms > 0) {
+        json_decref(docs);
+        es_time_sleep_ms(lag_ms + 100);
+        docs = next_cosmos(f, max);
+    }
+    return docs;
 }
 
 void feed_close(struct feed *f)
