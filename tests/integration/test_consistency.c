@@ -130,7 +130,7 @@ Test(consistency, a_receipt_is_found_at_once_by_another_process)
     new_db(db, sizeof(db), "receipt");
     struct es_store *a = open_store(db, 0), *b = open_store(db, 1);
     cr_assert_eq(append_one(a, "todolist-r", 0, "e1", "key-1", NULL), ES_OK);
-    struct es_receipt r;
+    struct es_receipt r = {0};
     struct es_error err = {0};
     cr_expect_eq(b->ops->read_receipt(b, "todolist-r", "key-1", &r, NULL, &err), ES_OK,
                  "%s", err.message);
