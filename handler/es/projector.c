@@ -439,8 +439,10 @@ enum es_status es_project_batch(const struct es_projector_opts *p,
     size_t *failed_at = calloc(n + 1, sizeof(*failed_at));
     size_t *failed_len = calloc(n + 1, sizeof(*failed_len));
     char(*failed_why)[256] = calloc(n + 1, sizeof(*failed_why));
-    size_t n_failed = 0;
-    if (failed_at == NULL || failed_len == NULL || failed_why == NULL)
+    bool *failed_for_good = calloc(n + 1, sizeof(*failed_for_good));
+    size_t n_failed = 0, n_retryable = 0;
+    if (failed_at == NULL || failed_len == NULL || failed_why == NULL ||
+        failed_for_good == NULL)
         st = ES_ENOMEM;
     for (size_t start = 0; st == ES_OK && start < n;) {
         size_t end = start + 1, keep = start + 1;
@@ -468,6 +470,9 @@ enum es_status es_project_batch(const struct es_projector_opts *p,
             failed_len[n_failed] = keep - start;
             snprintf(failed_why[n_failed], sizeof(failed_why[0]), "%s",
                      stream_err.message);
+            /* A view past the store's size limit stays past it: no retry helps. */
+            failed_for_good[n_failed] = s == ES_ETOOBIG;
+            n_retryable += s != ES_ETOOBIG;
             if (report->first_error[0] == '\0')
                 snprintf(report->first_error, sizeof(report->first_error), "%s",
                          stream_err.message);
@@ -476,18 +481,21 @@ enum es_status es_project_batch(const struct es_projector_opts *p,
         start = end;
     }
     report->failed_streams = (unsigned)n_failed;
-    if (st == ES_OK && n_failed > 0 && !last_attempt)
-        st = es_error_set(err, ES_EUNAVAILABLE, "%zu stream(s) failed, first: %s",
-                          n_failed, report->first_error);
     for (size_t f = 0; st == ES_OK && f < n_failed; f++)
-        for (size_t i = 0; st == ES_OK && i < failed_len[f]; i++)
+        for (size_t i = 0;
+             st == ES_OK && (last_attempt || failed_for_good[f]) && i < failed_len[f];
+             i++)
             st = dead_letter_event(p, &events[failed_at[f] + i], failed_why[f], attempt,
                                    report, err);
+    if (st == ES_OK && n_retryable > 0 && !last_attempt)
+        st = es_error_set(err, ES_EUNAVAILABLE, "%zu stream(s) failed, first: %s",
+                          n_failed, report->first_error);
     for (size_t i = 0; i < n; i++)
         es_event_release(&events[i]);
     free(events);
     free(failed_at);
     free(failed_len);
     free(failed_why);
+    free(failed_for_good);
     return st;
 }

@@ -21,7 +21,12 @@
  * finished streams are skipped by version). On the last attempt the failing
  * streams' events go to the dead-letter store instead, one document per
  * event, and the batch completes. Documents that are not events (snapshots,
- * receipts) are ignored; malformed ones are dead-lettered at once.
+ * receipts) are ignored; malformed ones are dead-lettered at once, and so are
+ * the events of a view that would pass the store's document limit (no retry
+ * makes it fit): that view stays at the version it had, and every later event
+ * of its stream is dead-lettered the same way, so the stream never wedges the
+ * feed. The 2 MiB limit is far above what the to-do views can reach (1,000
+ * items of at most 50 characters).
  *
  * Projections and reactors are registered, not coded here: the runner knows
  * no domain.

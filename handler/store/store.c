@@ -73,6 +73,16 @@ json_t *es_event_to_doc(const struct es_event *e)
                      e->meta);
 }
 
+enum es_status es_doc_fits(const json_t *doc, const char *what, struct es_error *err)
+{
+    size_t n = json_dumpb(doc, NULL, 0, JSON_COMPACT);
+    if (n <= ES_STORE_DOC_MAX_BYTES)
+        return ES_OK;
+    return es_error_set(err, ES_ETOOBIG,
+                        "%s would be %zu bytes; a document holds at most %u", what, n,
+                        ES_STORE_DOC_MAX_BYTES);
+}
+
 /* [A-Za-z0-9_-] plus the extra characters allowed, 1 to max bytes. */
 static bool word_of(const char *s, size_t max, const char *extra)
 {

@@ -192,6 +192,13 @@ enum es_status es_store_sqlite_open(const char *path, struct es_store **out,
 #define ES_STORE_BATCH_MAX_OPS   100
 #define ES_STORE_BATCH_MAX_BYTES (2u << 20)
 
+/*
+ * ES_ETOOBIG (with a message naming what and the limit) when doc, as compact
+ * JSON, passes ES_STORE_DOC_MAX_BYTES; a back end checks before it writes.
+ */
+enum es_status es_doc_fits(const json_t *doc, const char *what, struct es_error *err)
+    __attribute__((warn_unused_result));
+
 /* Room for any document id: Cosmos DB ids are at most 1,023 bytes. */
 #define ES_DOC_ID_MAX 1024
 

@@ -672,6 +672,11 @@ static enum es_status co_view_put(struct es_store *base, const json_t *doc,
         es_fmt(link, sizeof(link), "%s/docs/%s", s->views_link, id) != ES_OK)
         return es_error_set(err, ES_EINVAL, "cannot write view '%.80s...': id too long",
                             id);
+    char what[300];
+    snprintf(what, sizeof(what), "view '%.200s'", id);
+    enum es_status fits = es_doc_fits(doc, what, err);
+    if (fits != ES_OK)
+        return fits;
     size_t len = 0;
     char *body = es_json_dumps(doc, &len);
     if (body == NULL)

@@ -564,6 +564,11 @@ static enum es_status sq_view_put(struct es_store *base, const json_t *doc,
     if (id == NULL || kind == NULL)
         return es_error_set(err, ES_EINVAL,
                             "cannot write a view without 'id' and 'view'");
+    char what[300];
+    snprintf(what, sizeof(what), "view '%.200s'", id);
+    enum es_status fits = es_doc_fits(doc, what, err); /* as Cosmos DB would */
+    if (fits != ES_OK)
+        return fits;
     sqlite3 *db = NULL;
     enum es_status st = conn_get(s, &db, err);
     if (st != ES_OK)

@@ -130,6 +130,8 @@ static void teardown(void)
 
 TestSuite(engine, .init = setup, .fini = teardown);
 
+#include "engine_limits.h"
+
 static struct es_command command(const char *id, struct add *a)
 {
     struct es_command c = {.aggregate = &tags,

@@ -22,10 +22,22 @@ static json_t *count_initial(const char *id)
                      "seen", "version", 0);
 }
 
+/* Half the store's document limit and a little more: two of them do not fit. */
+#define BIG_PAD (ES_STORE_DOC_MAX_BYTES / 2 + 1000)
+
 static enum es_status count_apply(json_t *view, const struct es_event *ev)
 {
     if (strcmp(ev->type, "Poison") == 0)
         return ES_EFIELD;
+    if (strcmp(ev->type, "Big") == 0) {
+        char *pad = malloc(BIG_PAD + 1);
+        memset(pad, 'x', BIG_PAD);
+        pad[BIG_PAD] = '\0';
+        if (json_object_get(view, "pads") == NULL)
+            json_object_set_new(view, "pads", json_array());
+        json_array_append_new(json_object_get(view, "pads"), json_string(pad));
+        free(pad);
+    }
     json_object_set_new(view, "n",
                         json_integer(json_integer_value(json_object_get(view, "n")) + 1));
     json_array_append_new(json_object_get(view, "seen"), json_integer(ev->version));
@@ -75,6 +87,21 @@ static void teardown(void)
 }
 
 TestSuite(projector, .init = setup, .fini = teardown);
+
+/* Appends events of the given types after version from - 1. */
+static void append_types(const char *stream, int from, const char *const *types, int n)
+{
+    json_t *m = json_object();
+    for (int i = 0; i < n; i++) {
+        json_t *data = json_pack("{s:i}", "v", from + i);
+        struct es_new_event e = {types[i], 1, data, m};
+        struct es_append a = {stream, from + i - 1, &e, 1, NULL, NULL};
+        enum es_conflict c;
+        cr_assert_eq(store->ops->append(store, &a, &c, NULL, NULL), ES_OK);
+        json_decref(data);
+    }
+    json_decref(m);
+}
 
 /* Appends events v1..n of stream (type "E", or "Poison" at version poison). */
 static void append(const char *stream, int n, int poison)
@@ -402,4 +429,33 @@ Test(projector, reactions_to_passed_versions_see_the_stored_event)
                  err.message);
     cr_expect_str_eq(seen_type, "E");
     json_decref(batch);
+}
+
+/* The store takes no document over its limit; no retry makes the view fit. */
+Test(projector, a_view_past_the_document_limit_is_dead_lettered_and_never_wedges)
+{
+    const char *const types[] = {"E", "Big", "Big", "E"};
+    append_types("s-big", 1, types, 4);
+    struct es_batch_report r = run(docs("s-big", 1, 2), false, ES_OK);
+    cr_expect_eq(r.dead_lettered, 0);
+    r = run(docs("s-big", 3, 3), false, ES_OK);
+    cr_expect_eq(r.dead_lettered, 1, "not retried: dead-lettered on the first attempt");
+    cr_expect(strstr(r.first_error, "at most") != NULL, "%s", r.first_error);
+    json_t *v = view("count:big");
+    cr_expect_eq(json_integer_value(json_object_get(v, "version")), 2,
+                 "the view stays as it was");
+    json_decref(v);
+    r = run(docs("s-big", 4, 4), false, ES_OK);
+    cr_expect_eq(r.dead_lettered, 1, "the next event of the stream goes the same way");
+    cr_expect_eq(r.gap_events, 1, "after trying version 3 once more, from the store");
+    v = view("count:big");
+    cr_expect_eq(json_integer_value(json_object_get(v, "version")), 2);
+    json_decref(v);
+    json_t *dead = NULL;
+    char *next = NULL;
+    cr_assert_eq(store->ops->deadletter_query(store, NULL, 10, &dead, &next, NULL, NULL),
+                 ES_OK);
+    cr_expect_eq(json_array_size(dead), 2);
+    json_decref(dead);
+    free(next);
 }
