@@ -415,3 +415,45 @@ Test(commands, a_full_body_of_backslashes_fits_the_default_envelope)
     hostdrv_reply_release(&r);
     free(body);
 }
+
+/* 1,000 items, the most a list holds (docs/api.md): one more is refused, nothing else. */
+Test(commands, a_full_list_refuses_one_more_item_and_takes_every_other_command,
+     .timeout = 300)
+{
+    ws_create(c, "full", "Full");
+    char *first = NULL, *last = NULL;
+    for (int i = 0; i < 1000; i++) {
+        char task[16];
+        snprintf(task, sizeof(task), "item %d", i);
+        char *id = ws_add(c, "full", task);
+        cr_assert_not_null(id, "item %d", i);
+        if (i == 0)
+            first = id;
+        else {
+            free(last);
+            last = id;
+        }
+    }
+    const char *h[] = {JSON_CT, NULL};
+    struct hostdrv_reply r;
+    cr_expect_eq(
+        ws_send(c, "POST", "/api/todolists/full/items", h, "{\"task\":\"one more\"}", &r),
+        409);
+    cr_expect_str_eq(ws_str(r.client_json, "error"), "list_full");
+    hostdrv_reply_release(&r);
+    char path[128], body[160];
+    snprintf(path, sizeof(path), "/api/todolists/full/items/%s", last);
+    cr_expect_eq(ws_status(c, "PATCH", path, "{\"status\":\"Done\"}"), 200, "update");
+    snprintf(body, sizeof(body), "{\"itemIds\":[\"%s\"],\"status\":\"In Progress\"}", last);
+    cr_expect_eq(ws_status(c, "PATCH", "/api/todolists/full/items", body), 200,
+                 "set statuses");
+    cr_expect_eq(ws_status(c, "PATCH", "/api/todolists/full", "{\"name\":\"Still full\"}"),
+                 200, "rename");
+    snprintf(path, sizeof(path), "/api/todolists/full/items/%s", first);
+    cr_expect_eq(ws_status(c, "DELETE", path, NULL), 200, "remove");
+    char *again = ws_add(c, "full", "one more");
+    cr_expect_not_null(again, "room for one again");
+    free(again);
+    free(first);
+    free(last);
+}
