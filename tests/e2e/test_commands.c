@@ -444,11 +444,13 @@ Test(commands, a_full_list_refuses_one_more_item_and_takes_every_other_command,
     char path[128], body[160];
     snprintf(path, sizeof(path), "/api/todolists/full/items/%s", last);
     cr_expect_eq(ws_status(c, "PATCH", path, "{\"status\":\"Done\"}"), 200, "update");
-    snprintf(body, sizeof(body), "{\"itemIds\":[\"%s\"],\"status\":\"In Progress\"}", last);
+    snprintf(body, sizeof(body), "{\"itemIds\":[\"%s\"],\"status\":\"In Progress\"}",
+             last);
     cr_expect_eq(ws_status(c, "PATCH", "/api/todolists/full/items", body), 200,
                  "set statuses");
-    cr_expect_eq(ws_status(c, "PATCH", "/api/todolists/full", "{\"name\":\"Still full\"}"),
-                 200, "rename");
+    cr_expect_eq(
+        ws_status(c, "PATCH", "/api/todolists/full", "{\"name\":\"Still full\"}"), 200,
+        "rename");
     snprintf(path, sizeof(path), "/api/todolists/full/items/%s", first);
     cr_expect_eq(ws_status(c, "DELETE", path, NULL), 200, "remove");
     char *again = ws_add(c, "full", "one more");
