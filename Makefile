@@ -25,6 +25,8 @@ FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 12
 FUZZ_TARGETS := envelope routes cosmos_replies feed commands
 SOAK_SECONDS ?= 180
+SOAK_REPLICA_LAG_MS ?= 0
+SOAK_HANDLERS ?= 1
 JOBS ?= $(shell nproc)
 ARGS ?=
 
@@ -125,14 +127,18 @@ bench: build rig $(BASELINE)/node_modules/.package-lock.json
 # Load and soak (tests/soak, docs/soak.md): SOAK_SECONDS of mixed commands from 16
 # clients with faults injected between the handler and the rig, then the invariants
 # and a summary of figures. SOAK_MAX_COMMANDS, SOAK_CLIENTS, SOAK_SEED also apply.
+# SOAK_REPLICA_LAG_MS=200 SOAK_HANDLERS=2: replicas behind the primary, and two
+# handler processes taking turns at every client's commands.
 soak: build rig
-	SOAK_SECONDS=$(SOAK_SECONDS) $(BUILD)/tests/soak/es_soak
+	SOAK_SECONDS=$(SOAK_SECONDS) SOAK_REPLICA_LAG_MS=$(SOAK_REPLICA_LAG_MS) \
+		SOAK_HANDLERS=$(SOAK_HANDLERS) $(BUILD)/tests/soak/es_soak
 
 # The same under AddressSanitizer + UBSan (the memory figure is not checked there:
 # ASan keeps freed memory in quarantine); any report fails the run.
 soak-sanitize: asan-build rig
-	SOAK_SECONDS=$(SOAK_SECONDS) ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
-		$(ASAN_BUILD)/tests/soak/es_soak
+	SOAK_SECONDS=$(SOAK_SECONDS) SOAK_REPLICA_LAG_MS=$(SOAK_REPLICA_LAG_MS) \
+		SOAK_HANDLERS=$(SOAK_HANDLERS) ASAN_OPTIONS=detect_leaks=1 \
+		UBSAN_OPTIONS=print_stacktrace=1 $(ASAN_BUILD)/tests/soak/es_soak
 
 lint: deps
 	scripts/checksrc.sh

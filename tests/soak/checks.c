@@ -130,6 +130,10 @@ static void check_command(const struct soak_cmd *cmd, json_t *group,
         out->unanswered++;
         out->landed_without_ack += n > 0;
         out->said_maybe += cmd->said_maybe;
+        soak_check(cmd->status == 0 || cmd->status == 503,
+                   "command %s on %s answered %d: only 503 (retry) is an answer of a "
+                   "store in trouble",
+                   cmd->corr, cmd->list, cmd->status);
         soak_check(n == 0 || one_append(group),
                    "command %s answered %d landed more than once (%zu events)", cmd->corr,
                    cmd->status, n);
@@ -141,6 +145,10 @@ static void check_command(const struct soak_cmd *cmd, json_t *group,
         out->refused++;
         soak_check(n == 0, "command %s refused with %d appended %zu event(s)", cmd->corr,
                    cmd->status, n);
+        soak_check(!cmd->wrong_404,
+                   "command %s answered 404: list %s does not exist, after its create "
+                   "was acknowledged to the same client",
+                   cmd->corr, cmd->list);
     }
 }
 

@@ -135,7 +135,9 @@ static int client_call(void *ctx, const char *method, const char *path, const ch
     for (;;) {
         struct hostdrv_reply r;
         int64_t t0 = mono_us();
-        int rc = hostdrv_call(c->conn, method, path, headers, body, &r);
+        /* With several handlers, sends go round them, as a load balancer spreads them. */
+        struct hostdrv_conn *to = c->conns[c->sends % c->s->o.handlers];
+        int rc = hostdrv_call(to, method, path, headers, body, &r);
         record_latency(c, mono_us() - t0);
         c->sends++;
         cmd->attempts++;
@@ -150,6 +152,12 @@ static int client_call(void *ctx, const char *method, const char *path, const ch
             es_time_sleep_ms(50 + client_rand(c, 200));
             continue;
         }
+        /* The client saw the list created: "does not exist" can only be a stale read. */
+        cmd->wrong_404 = cmd->status == 404 && msg != NULL &&
+                         strstr(msg, "list does not exist") != NULL &&
+                         json_object_get(c->created, cmd->list) != NULL;
+        if (cmd->status == 201 && strcmp(path, "/api/todolists") == 0)
+            json_object_set_new(c->created, cmd->list, json_true());
         if (cmd->status >= 200 && cmd->status < 300) {
             cmd->events = json_incref(json_object_get(r.client_json, "events"));
             atomic_fetch_add(&c->s->acked_events, (long)json_array_size(cmd->events));
@@ -215,10 +223,15 @@ void *soak_client_run(void *arg)
     struct soak *s = c->s;
     struct rs_api api = {client_call, c};
     char prefix[16];
-    c->conn = hostdrv_conn_new(s->h);
+    for (int i = 0; i < s->o.handlers; i++)
+        if ((c->conns[i] = hostdrv_conn_new(s->hs[i])) == NULL)
+            return NULL;
+    c->conn = c->conns[0];
     c->versions = json_object();
+    c->created = json_object();
     c->rnd = s->o.seed + (unsigned)c->index * 31u;
-    if (c->conn == NULL || c->versions == NULL || !new_generation(c, &api, prefix))
+    if (c->conn == NULL || c->versions == NULL || c->created == NULL ||
+        !new_generation(c, &api, prefix))
         return NULL;
     long gen_steps = 0;
     while (take_command(c)) {
@@ -235,7 +248,10 @@ void *soak_client_run(void *arg)
         rs_step(&api, m, (int)c->step++, prefix);
         gen_steps++;
     }
-    hostdrv_conn_free(c->conn);
+    for (int i = 0; i < SOAK_HANDLERS_MAX; i++) {
+        hostdrv_conn_free(c->conns[i]);
+        c->conns[i] = NULL;
+    }
     c->conn = NULL;
     return NULL;
 }
@@ -249,6 +265,8 @@ void soak_client_release(struct soak_client *c)
     for (int i = 0; i < c->n_models; i++)
         free(c->models[i]);
     json_decref(c->versions);
-    hostdrv_conn_free(c->conn);
+    json_decref(c->created);
+    for (int i = 0; i < SOAK_HANDLERS_MAX; i++)
+        hostdrv_conn_free(c->conns[i]);
     memset(c, 0, sizeof(*c));
 }

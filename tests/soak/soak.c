@@ -94,6 +94,8 @@ static void load_opts(struct soak_opts *o)
     o->snapshot_every = (int)env_long("SOAK_SNAPSHOT_EVERY", 25, 0, 1000000);
     o->max_lag = env_long("SOAK_MAX_LAG", 1000, 1, 100000000);
     o->outage_every = (int)env_long("SOAK_OUTAGE_EVERY", 12, 1, 1000000);
+    o->replica_lag_ms = (int)env_long("SOAK_REPLICA_LAG_MS", 0, 0, 60000);
+    o->handlers = (int)env_long("SOAK_HANDLERS", 1, 1, SOAK_HANDLERS_MAX);
 }
 
 static double mib(long kb)
@@ -127,6 +129,9 @@ static long rss_kb(pid_t pid)
 
 static void rss_sample(struct soak *s, bool final)
 {
+    for (int i = 1; i < s->o.handlers; i++)
+        if (rss_kb(hostdrv_pid(s->hs[i])) < 0)
+            atomic_store(&s->handler_died, true);
     long kb = rss_kb(hostdrv_pid(s->h));
     if (kb < 0) {
         atomic_store(&s->handler_died, true);
@@ -393,7 +398,8 @@ static void *watchdog_run(void *arg)
         es_time_sleep_ms(1000);
     fprintf(stderr, "soak: watchdog: the run did not end 20 minutes after the load; "
                     "stopping the handler and the rig\n");
-    kill(hostdrv_pid(s->h), SIGKILL);
+    for (int i = 0; i < s->o.handlers; i++)
+        kill(hostdrv_pid(s->hs[i]), SIGKILL);
     const char *rig = getenv("COSMOS_RIG_PID");
     if (rig != NULL)
         kill((pid_t)strtol(rig, NULL, 10), SIGKILL);
@@ -407,6 +413,10 @@ static bool start(struct soak *s)
         fprintf(stderr, "soak: the Cosmos rig is not installed: run 'make rig' first\n");
         return false;
     }
+    /* The rig's replicas lag (and the test feed waits the lag out before "empty"). */
+    char lag[32];
+    snprintf(lag, sizeof(lag), "%d", s->o.replica_lag_ms);
+    setenv("ES_TEST_COSMOS_LAG_MS", lag, 1);
     if (cosmosrig_start_shared() < 0)
         return false;
     snprintf(s->db, sizeof(s->db), "soak-%d", (int)getpid());
@@ -425,24 +435,31 @@ static bool start(struct soak *s)
     env[k++] = snap;
     env[k] = NULL;
     struct hostdrv_opts ho = {.app_dir = ES_APP_DIR, .env = env};
-    if (hostdrv_start(&ho, &s->h) != 0) {
-        fprintf(stderr, "soak: the handler did not start\n");
-        return false;
-    }
+    for (int i = 0; i < s->o.handlers; i++)
+        if (hostdrv_start(&ho, &s->hs[i]) != 0) {
+            fprintf(stderr, "soak: handler %d did not start\n", i);
+            return false;
+        }
+    s->h = s->hs[0];
     s->rss.start_kb = rss_kb(hostdrv_pid(s->h));
     return true;
 }
 
-/* Stops the handler (SIGTERM) and reads what it left on stderr. */
+/* Stops the handlers (SIGTERM) and reads what they left on stderr. */
 static void stop_handler(struct soak *s, struct ending *e)
 {
-    e->exit_status = hostdrv_stop(s->h, SIGTERM, 30000);
-    char *err = hostdrv_read_output(s->h, true);
-    e->sanitizer_report = err != NULL && (strstr(err, "Sanitizer") != NULL ||
-                                          strstr(err, "runtime error") != NULL);
-    for (const char *p = err; p != NULL && *p != '\0'; p++)
-        e->stderr_lines += *p == '\n';
-    free(err);
+    for (int i = 0; i < s->o.handlers; i++) {
+        int status = hostdrv_stop(s->hs[i], SIGTERM, 30000);
+        if (status != 0)
+            e->exit_status = status;
+        char *err = hostdrv_read_output(s->hs[i], true);
+        e->sanitizer_report = e->sanitizer_report ||
+                              (err != NULL && (strstr(err, "Sanitizer") != NULL ||
+                                               strstr(err, "runtime error") != NULL));
+        for (const char *p = err; p != NULL && *p != '\0'; p++)
+            e->stderr_lines += *p == '\n';
+        free(err);
+    }
     soak_check(!atomic_load(&s->handler_died), "the handler died during the run");
     soak_check(e->exit_status == 0, "the handler exited %d on SIGTERM", e->exit_status);
     soak_check(!e->sanitizer_report, "the handler's stderr has a sanitizer report");
@@ -468,10 +485,12 @@ int main(void)
     pthread_mutex_init(&s.rss_lock, NULL);
     printf(
         "soak: %d s or %ld commands, %d clients, seed %u, max lag %ld, an outage every "
-        "%d fault rotations; handler with STATE_CACHE_STREAMS=%d SNAPSHOT_EVERY=%d%s\n",
+        "%d fault rotations; %d handler(s) with STATE_CACHE_STREAMS=%d "
+        "SNAPSHOT_EVERY=%d; "
+        "replicas %d ms behind%s\n",
         s.o.seconds, s.o.max_commands, s.o.clients, s.o.seed, s.o.max_lag,
-        s.o.outage_every, s.o.cache_streams, s.o.snapshot_every,
-        SANITIZED ? " (sanitizer build)" : "");
+        s.o.outage_every, s.o.handlers, s.o.cache_streams, s.o.snapshot_every,
+        s.o.replica_lag_ms, SANITIZED ? " (sanitizer build)" : "");
     s.feed.event_ids = json_object();
     s.clients = calloc((size_t)s.o.clients, sizeof(*s.clients));
     threads = calloc((size_t)s.o.clients, sizeof(*threads));
@@ -501,6 +520,10 @@ int main(void)
     atomic_store(&s.stop_sampler, true);
     pthread_join(sampler, NULL);
     rss_sample(&s, true);
+    /* The checks read through handler 0 what the others wrote: replicas first catch up.
+     */
+    if (s.o.handlers > 1 && s.o.replica_lag_ms > 0)
+        es_time_sleep_ms(s.o.replica_lag_ms + 100);
     e.drain_s = elapsed_s(&s) - e.load_s;
     soak_log("checking the invariants");
     soak_check_all(&s, &e.res);
@@ -514,7 +537,8 @@ int main(void)
     printf("soak: %s (%ld failure%s)\n", failed == 0 ? "PASS" : "FAIL", failed,
            failed == 1 ? "" : "s");
     json_decref(e.rig_stats);
-    hostdrv_free(s.h);
+    for (int i = 0; i < s.o.handlers; i++)
+        hostdrv_free(s.hs[i]);
     cosmosrig_stop_shared();
     for (int c = 0; c < s.o.clients; c++)
         soak_client_release(&s.clients[c]);

@@ -44,7 +44,11 @@ struct soak_opts {
     int snapshot_every; /* SNAPSHOT_EVERY given to the handler (25) */
     long max_lag;       /* SOAK_MAX_LAG: acknowledged events the feed may trail (1000) */
     int outage_every;   /* SOAK_OUTAGE_EVERY: one fault rotation in this many (12) */
+    int replica_lag_ms; /* SOAK_REPLICA_LAG_MS: the rig's replicas lag this much (0) */
+    int handlers;       /* SOAK_HANDLERS: handler processes on one store (1) */
 };
+
+#define SOAK_HANDLERS_MAX 4
 
 /* One command as sent and as finally answered. */
 struct soak_cmd {
@@ -54,19 +58,22 @@ struct soak_cmd {
     unsigned attempts; /* sends: a keyed command is sent again after a 503 */
     bool keyed;        /* it carried an Idempotency-Key */
     bool said_maybe;   /* a send was answered 503 saying it may have been applied */
+    bool wrong_404;    /* answered "the list does not exist" after its create was acked */
     json_t *events;    /* when acknowledged: the answer's "events" (owned) */
 };
 
 struct soak_client {
     int index;
     struct soak *s;
-    struct hostdrv_conn *conn;
+    struct hostdrv_conn *conn;                     /* to conns[0], for reads */
+    struct hostdrv_conn *conns[SOAK_HANDLERS_MAX]; /* one per handler: sends take turns */
     struct rs_model *models[SOAK_MODELS_MAX];
     int n_models;
     unsigned rnd;          /* the client's own choices (keys, If-Match) */
     long step;             /* commands of the workload so far */
     long seq;              /* correlation sequence */
     json_t *versions;      /* list id -> last acknowledged version */
+    json_t *created;       /* list ids whose create was acknowledged */
     struct soak_cmd *cmds; /* every command, in order */
     size_t n_cmds, cap_cmds;
     uint32_t *lat_us; /* every send's latency */
@@ -97,7 +104,8 @@ struct soak_rss {
 
 struct soak {
     struct soak_opts o;
-    struct hostdrv *h;
+    struct hostdrv *h; /* handler 0: the feed, the checks, the memory figure */
+    struct hostdrv *hs[SOAK_HANDLERS_MAX]; /* all of them; clients take turns */
     char db[64];
     int64_t started_ms;
     atomic_bool stop_load;   /* clients stop */
