@@ -45,14 +45,8 @@ static struct es_config cfgs[2];
 /* A store on database db, with a client (and so a session) of its own. */
 static struct es_store *open_store(const char *db, int which)
 {
-    static struct cosmosrig_env env; /* putenv keeps pointers into it */
-    cosmosrig_env_for(db, &env);
-    for (const char *const *e = env.list; *e != NULL; e++)
-        putenv((char *)*e);
     struct es_store *s = NULL;
-    struct es_error err = {0};
-    cr_assert_eq(es_config_load(&cfgs[which], &err), ES_OK, "%s", err.message);
-    cr_assert_eq(es_app_store_open(&cfgs[which], &s, &err), ES_OK, "%s", err.message);
+    cr_assert_eq(cosmosrig_store_open(db, &cfgs[which], &s), 0);
     return s;
 }
 
@@ -101,7 +95,6 @@ static size_t stream_length(struct es_store *s, const char *stream)
 static void new_db(char *db, size_t len, const char *name)
 {
     snprintf(db, len, "%s-%d", name, (int)getpid());
-    cr_assert_eq(cosmosrig_init_db(db), 0);
 }
 
 Test(consistency, a_process_reads_its_own_writes_and_a_replica_lags_for_others)

@@ -35,14 +35,7 @@ static void setup(void)
     static int n;
     char db[64];
     snprintf(db, sizeof(db), "limits-%d-%d", (int)getpid(), n++);
-    cr_assert_eq(cosmosrig_init_db(db), 0);
-    static struct cosmosrig_env env; /* putenv keeps pointers into it */
-    cosmosrig_env_for(db, &env);
-    for (const char *const *e = env.list; *e != NULL; e++)
-        putenv((char *)*e);
-    struct es_error err = {0};
-    cr_assert_eq(es_config_load(&cfg, &err), ES_OK, "%s", err.message);
-    cr_assert_eq(es_app_store_open(&cfg, &store, &err), ES_OK, "%s", err.message);
+    cr_assert_eq(cosmosrig_store_open(db, &cfg, &store), 0);
 }
 
 static void teardown(void)

@@ -300,3 +300,25 @@ int cosmosrig_init_db(const char *db)
         fprintf(stderr, "cosmosrig: init of '%s' failed: %s\n", db, err.message);
     return rc;
 }
+
+int cosmosrig_store_open(const char *db, struct es_config *cfg, struct es_store **out)
+{
+    *out = NULL;
+    if (cosmosrig_endpoint() == NULL || cosmosrig_init_db(db) != 0)
+        return -1;
+    static struct cosmosrig_env env; /* putenv keeps pointers into it */
+    cosmosrig_env_for(db, &env);
+    for (const char *const *e = env.list; *e != NULL; e++)
+        putenv((char *)*e);
+    struct es_error err = {0};
+    if (es_config_load(cfg, &err) != ES_OK) {
+        fprintf(stderr, "cosmosrig: settings for '%s': %s\n", db, err.message);
+        return -1;
+    }
+    if (es_app_store_open(cfg, out, &err) != ES_OK) {
+        fprintf(stderr, "cosmosrig: store on '%s': %s\n", db, err.message);
+        es_config_release(cfg);
+        return -1;
+    }
+    return 0;
+}

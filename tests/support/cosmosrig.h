@@ -71,6 +71,16 @@ struct cosmosrig_env {
 };
 void cosmosrig_env_for(const char *db, struct cosmosrig_env *out);
 
+/*
+ * A Cosmos store on database db of the shared rig, created afresh, reached as
+ * the handlers reach it (key or identity, cosmosrig_env_for); cfg holds its
+ * settings (es_config_release it after es_store_close). Each call opens a
+ * client of its own, as another process would. 0 on success.
+ */
+struct es_config;
+struct es_store;
+int cosmosrig_store_open(const char *db, struct es_config *cfg, struct es_store **out);
+
 /* True when ES_TEST_COSMOS_AUTH=identity: handlers reach the rig by managed identity. */
 bool cosmosrig_identity_mode(void);
 
