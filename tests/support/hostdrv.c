@@ -286,8 +286,11 @@ char *hostdrv_read_output(const struct hostdrv *d, bool stderr_stream)
     if (f != NULL) {
         char chunk[4096];
         size_t n;
+        /* A failed append fails the take too (the buffer is sticky): NULL, not a
+         * log with a hole in it. */
         while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-            es_buf_add(&b, chunk, n);
+            if (es_buf_add(&b, chunk, n) != ES_OK)
+                break;
         fclose(f);
     }
     return es_buf_take(&b, NULL);
