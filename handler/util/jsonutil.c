@@ -1,5 +1,5 @@
 /*
- * jsonutil.c - jansson helpers.
+ * jsonutil.c - jansson helpers, and jansson's allocator (see jsonutil.h).
  */
 #include "jsonutil.h"
 
@@ -9,6 +9,55 @@
 #include <strings.h>
 
 #include "buf.h"
+
+/* jansson's allocations that failed on this thread. */
+static _Thread_local unsigned long alloc_failures;
+
+static void *counted_malloc(size_t n)
+{
+    void *p = malloc(n);
+    if (p == NULL)
+        alloc_failures++;
+    return p;
+}
+
+/*
+ * Installed before main, so before jansson allocates anything: memory from
+ * either allocator is malloc's, but jansson asks for the functions to be set
+ * first. A constructor also covers every test and fuzz program that parses.
+ */
+__attribute__((constructor)) static void install_allocator(void)
+{
+    json_set_alloc_funcs(counted_malloc, free);
+}
+
+unsigned long es_json_alloc_failures(void)
+{
+    return alloc_failures;
+}
+
+enum es_status es_json_parse(const char *buf, size_t len, size_t flags, json_t **out,
+                             json_error_t *jerr)
+{
+    json_error_t local;
+    json_error_t *e = jerr != NULL ? jerr : &local;
+    unsigned long before = alloc_failures;
+    json_t *v = buf != NULL ? json_loadb(buf, len, flags, e) : NULL;
+    if (alloc_failures != before) {
+        json_decref(v);
+        snprintf(e->text, sizeof(e->text), "out of memory");
+        *out = NULL;
+        return ES_ENOMEM;
+    }
+    if (v == NULL) {
+        if (buf == NULL)
+            snprintf(e->text, sizeof(e->text), "no text");
+        *out = NULL;
+        return ES_EJSON;
+    }
+    *out = v;
+    return ES_OK;
+}
 
 json_t *es_json_object_iget(const json_t *obj, const char *key)
 {
@@ -124,8 +173,14 @@ json_t *es_json_unwrap(json_t *v, int max_depth)
             i++;
         if (i == len || strchr("{[\"-0123456789tfn", s[i]) == NULL)
             break;
-        json_t *next = json_loadb(s, len, ES_JSON_LOAD_FLAGS | JSON_DECODE_ANY, NULL);
-        if (next == NULL)
+        json_t *next = NULL;
+        enum es_status st =
+            es_json_parse(s, len, ES_JSON_LOAD_FLAGS | JSON_DECODE_ANY, &next, NULL);
+        if (st == ES_ENOMEM) {
+            json_decref(cur);
+            return NULL;
+        }
+        if (st != ES_OK)
             break;
         json_decref(cur);
         cur = next;

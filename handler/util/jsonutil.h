@@ -1,7 +1,15 @@
 /*
  * jsonutil.h - small jansson helpers shared by the envelope code and the
- * functions: case-insensitive lookup, unwrapping JSON-in-a-string, and
- * compact serialisation into a malloc'd buffer.
+ * functions: parsing that tells running out of memory from bad input,
+ * case-insensitive lookup, unwrapping JSON-in-a-string, and compact
+ * serialisation into a malloc'd buffer.
+ *
+ * jansson does not always say when memory ran out: its parser drops a byte it
+ * cannot store and carries on (a string then comes back one character short),
+ * and some of its failures read as syntax errors. So this module gives jansson
+ * an allocator of its own (installed before main runs) that counts, per
+ * thread, the allocations that failed; es_json_parse discards a parse that met
+ * one, and other callers can ask es_json_alloc_failures around a call.
  */
 #ifndef ES_UTIL_JSONUTIL_H
 #define ES_UTIL_JSONUTIL_H
@@ -14,6 +22,20 @@
 /* Flags for every json_loadb in the handler: NUL bytes are data, not an error. */
 #define ES_JSON_LOAD_FLAGS JSON_ALLOW_NUL
 
+/*
+ * Parses buf[0..len) like json_loadb with flags into *out (a new reference).
+ * ES_EJSON when it is not JSON (jerr, when given, says why), ES_ENOMEM when
+ * memory ran out anywhere in the parse: the result is whole or absent.
+ */
+enum es_status es_json_parse(const char *buf, size_t len, size_t flags, json_t **out,
+                             json_error_t *jerr) ES_MUST_CHECK;
+
+/*
+ * How many of jansson's allocations have failed on this thread so far: a call
+ * during which it grew may have returned a damaged value.
+ */
+unsigned long es_json_alloc_failures(void);
+
 /* Borrowed value of the first key equal to key ignoring ASCII case, or NULL. */
 json_t *es_json_object_iget(const json_t *obj, const char *key);
 
@@ -21,8 +43,9 @@ json_t *es_json_object_iget(const json_t *obj, const char *key);
  * Returns a new reference to v with every level of JSON-in-a-string removed:
  * while v is a string whose content parses as JSON, it is replaced by the
  * parsed value (bundle v4 sends Cosmos documents encoded twice, v3 once).
- * A string that is not JSON is returned as it is. NULL only on ENOMEM or
- * when v is NULL. At most max_depth levels are unwrapped.
+ * A string that is not JSON is returned as it is. NULL only on ENOMEM (never
+ * the string instead of what it holds) or when v is NULL. At most max_depth
+ * levels are unwrapped.
  */
 json_t *es_json_unwrap(json_t *v, int max_depth);
 
@@ -44,7 +67,8 @@ size_t es_utf8_len(const unsigned char *p, const unsigned char *end);
  * as jansson writes them). ES_EJSON when s is not UTF-8, ES_ENOMEM.
  */
 struct es_buf;
-enum es_status es_json_write_string(struct es_buf *b, const char *s, size_t len);
+enum es_status es_json_write_string(struct es_buf *b, const char *s,
+                                    size_t len) ES_MUST_CHECK;
 
 /* The string's bytes and length when v is a string, else NULL. */
 const char *es_json_str(const json_t *v, size_t *len_out);
