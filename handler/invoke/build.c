@@ -171,7 +171,11 @@ static json_t *body_value(const struct invoke_http_spec *spec)
 /* Metadata entries from a JSON-object body: objects as objects, the rest as strings. */
 static int add_body_metadata(const struct invoke_http_spec *spec, json_t *meta)
 {
-    json_t *body = json_loadb(spec->body, spec->body_len, ES_JSON_LOAD_FLAGS, NULL);
+    json_t *body = NULL;
+    enum es_status st =
+        es_json_parse(spec->body, spec->body_len, ES_JSON_LOAD_FLAGS, &body, NULL);
+    if (st == ES_ENOMEM)
+        return -1;
     if (!json_is_object(body)) {
         json_decref(body);
         return 0;
@@ -266,7 +270,13 @@ json_t *invoke_trigger_envelope_new(const char *function_name, const char *bindi
                                     const json_t *payload, int string_levels,
                                     const struct fn_retry *retry)
 {
+    unsigned long failures = es_json_alloc_failures();
     json_t *value = json_deep_copy(payload);
+    if (es_json_alloc_failures() != failures) {
+        /* The copy may have come back with a member missing. */
+        json_decref(value);
+        value = NULL;
+    }
     for (int i = 0; value != NULL && i < string_levels; i++) {
         char *text =
             json_dumps(value, JSON_COMPACT | JSON_ENCODE_ANY | JSON_PRESERVE_ORDER);
@@ -275,12 +285,15 @@ json_t *invoke_trigger_envelope_new(const char *function_name, const char *bindi
         free(text);
     }
     json_t *meta = json_pack("{s:o}", "sys", sys_object(function_name));
-    if (meta != NULL && retry != NULL && retry->present)
+    if (meta != NULL && retry != NULL && retry->present &&
         json_object_set_new(meta, "RetryContext",
                             json_pack("{s:I, s:I, s:n, s:n, s:{}}", "RetryCount",
                                       (json_int_t)retry->retry_count, "MaxRetryCount",
                                       (json_int_t)retry->max_retry_count, "Exception",
-                                      "Instance", "State"));
+                                      "Instance", "State")) != 0) {
+        json_decref(meta);
+        meta = NULL;
+    }
     if (value == NULL || meta == NULL) {
         json_decref(value);
         json_decref(meta);

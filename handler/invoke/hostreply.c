@@ -64,8 +64,10 @@ static enum es_status derive_http(json_t *res, struct invoke_host_result *out)
 {
     json_t *parsed = NULL;
     if (json_is_string(res)) {
-        res = parsed = json_loadb(json_string_value(res), json_string_length(res),
-                                  ES_JSON_LOAD_FLAGS, NULL);
+        if (es_json_parse(json_string_value(res), json_string_length(res),
+                          ES_JSON_LOAD_FLAGS, &parsed, NULL) == ES_ENOMEM)
+            return ES_ENOMEM;
+        res = parsed;
     }
     if (!json_is_object(res)) {
         json_decref(parsed);
@@ -144,7 +146,10 @@ enum es_status invoke_host_result_parse(int host_status, const char *content_typ
              content_type ? content_type : "(none)");
         return ES_OK;
     }
-    json_t *root = json_loadb(body, len, ES_JSON_LOAD_FLAGS | JSON_DECODE_ANY, NULL);
+    json_t *root = NULL;
+    if (es_json_parse(body, len, ES_JSON_LOAD_FLAGS | JSON_DECODE_ANY, &root, NULL) ==
+        ES_ENOMEM)
+        return ES_ENOMEM;
     if (root == NULL || json_is_null(root)) {
         json_decref(root);
         /* The real host never completes such an invocation; it waits for the timeout. */
