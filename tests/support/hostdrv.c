@@ -621,7 +621,7 @@ int hostdrv_call(struct hostdrv_conn *c, const char *method, const char *path_qu
         for (size_t k = 0; k < r->n_methods; k++)
             method_ok = method_ok || strcmp(r->methods[k], method) == 0;
         json_t *params = NULL;
-        if (!method_ok || !route_template_match(r->tmpl, path, len, &params))
+        if (!method_ok || route_template_match(r->tmpl, path, len, &params) != ES_OK)
             continue;
         struct hostdrv_http req = {.function = r->function,
                                    .method = method,
