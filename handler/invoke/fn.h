@@ -135,7 +135,7 @@ const char *fn_param(const struct fn_http_request *req, const char *name);
 
 /* Sets a response header (the value is copied). */
 enum es_status fn_set_header(struct fn_http_response *res, const char *name,
-                             const char *value);
+                             const char *value) ES_MUST_CHECK;
 
 /*
  * Replies status with body serialised as JSON and Content-Type application/json.
