@@ -255,10 +255,15 @@ static json_t *event_meta(const struct es_command *cmd, const char *now)
 {
     json_t *meta = json_pack("{s:s, s:s?, s:s?}", "occurredAt", now, "correlationId",
                              cmd->correlation_id, "causationId", cmd->causation_id);
-    if (meta != NULL && json_object_get(meta, "causationId") == NULL)
-        json_object_set_new(meta, "causationId", json_null());
-    if (meta != NULL && cmd->idempotency_key != NULL)
-        json_object_set_new(meta, "idempotencyKey", json_string(cmd->idempotency_key));
+    /* Metadata with a field missing would be stored for good: none at all instead. */
+    if (meta != NULL && ((json_object_get(meta, "causationId") == NULL &&
+                          json_object_set_new(meta, "causationId", json_null()) != 0) ||
+                         (cmd->idempotency_key != NULL &&
+                          json_object_set_new(meta, "idempotencyKey",
+                                              json_string(cmd->idempotency_key)) != 0))) {
+        json_decref(meta);
+        return NULL;
+    }
     return meta;
 }
 
@@ -282,9 +287,12 @@ static enum es_status try_append(struct attempt *a, struct es_decision *d,
     int status = d->success_status ? d->success_status : 200;
     size_t body_len = 0;
     char *body_text = render(cmd, status, new_version, d->events, d->extra, &body_len);
+    /* Copied before the append: once it is stored, nothing may fail. */
+    char *location = d->location != NULL ? strdup(d->location) : NULL;
     json_t *snap_state = NULL;
     enum es_status st = ES_ENOMEM;
-    if (meta == NULL || events == NULL || next == NULL || body_text == NULL)
+    if (meta == NULL || events == NULL || next == NULL || body_text == NULL ||
+        (d->location != NULL && location == NULL))
         goto out;
     for (size_t i = 0; i < n; i++) {
         json_t *ev = json_array_get(d->events, i);
@@ -332,9 +340,11 @@ static enum es_status try_append(struct attempt *a, struct es_decision *d,
     body_text = NULL;
     out->version = new_version;
     out->appended = (int64_t)n;
-    if (d->location != NULL && (out->location = strdup(d->location)) == NULL)
-        st = ES_ENOMEM;
+    free(out->location);
+    out->location = location;
+    location = NULL;
 out:
+    free(location);
     if (next != NULL)
         agg->state_free(next);
     json_decref(snap_state);
