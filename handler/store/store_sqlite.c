@@ -143,17 +143,40 @@ static int bind_json(sqlite3_stmt *st, int i, const json_t *v)
     return sqlite3_bind_text(st, i, text, (int)len, free);
 }
 
-static char *column_dup(sqlite3_stmt *st, int i)
+/*
+ * Column readers. Out of memory is told apart from what is stored, so a failed
+ * read is never taken for a malformed row, nor a row for absent: ES_ENOMEM,
+ * ES_EIO (the column is not what it should be), or ES_OK.
+ */
+
+/* A copy of a text column into *out; NULL (and ES_OK) for SQL NULL. */
+static enum es_status column_dup(sqlite3_stmt *st, int i, char **out)
 {
+    *out = NULL;
     const unsigned char *t = sqlite3_column_text(st, i);
-    return t != NULL ? strdup((const char *)t) : NULL;
+    if (t == NULL)
+        return sqlite3_column_type(st, i) == SQLITE_NULL ? ES_OK : ES_ENOMEM;
+    *out = strdup((const char *)t);
+    return *out != NULL ? ES_OK : ES_ENOMEM;
 }
 
-static json_t *column_json(sqlite3_stmt *st, int i)
+/* A text column that must be there. */
+static enum es_status column_dup_required(sqlite3_stmt *st, int i, char **out)
 {
+    enum es_status s = column_dup(st, i, out);
+    return s == ES_OK && *out == NULL ? ES_EIO : s;
+}
+
+/* A JSON column (which must be there) parsed into *out. */
+static enum es_status column_json(sqlite3_stmt *st, int i, json_t **out)
+{
+    *out = NULL;
     const void *t = sqlite3_column_text(st, i);
     int n = sqlite3_column_bytes(st, i);
-    return t != NULL ? json_loadb(t, (size_t)n, ES_JSON_LOAD_FLAGS, NULL) : NULL;
+    if (t == NULL)
+        return sqlite3_column_type(st, i) == SQLITE_NULL ? ES_EIO : ES_ENOMEM;
+    enum es_status s = es_json_parse(t, (size_t)n, ES_JSON_LOAD_FLAGS, out, NULL);
+    return s == ES_EJSON ? ES_EIO : s;
 }
 
 /* ---- append ---- */
@@ -329,17 +352,22 @@ static enum es_status read_events(sqlite3 *db, sqlite3_stmt *st, size_t max,
         }
         struct es_event *e = &out->events[out->n];
         e->seq = sqlite3_column_int64(st, 0);
-        e->stream_id = column_dup(st, 1);
         e->version = sqlite3_column_int64(st, 2);
-        e->type = column_dup(st, 3);
         e->schema = sqlite3_column_int(st, 4);
-        e->data = column_json(st, 5);
-        e->meta = column_json(st, 6);
         out->n++;
-        if (e->stream_id == NULL || e->type == NULL || e->data == NULL ||
-            e->meta == NULL) {
+        enum es_status s = column_dup_required(st, 1, &e->stream_id);
+        if (s == ES_OK)
+            s = column_dup_required(st, 3, &e->type);
+        if (s == ES_OK)
+            s = column_json(st, 5, &e->data);
+        if (s == ES_OK)
+            s = column_json(st, 6, &e->meta);
+        if (s != ES_OK) {
+            /* Not a page with an event missing: no page. */
             es_event_page_release(out);
-            return es_error_set(err, ES_EIO, "cannot read an event: malformed row");
+            return s == ES_ENOMEM
+                       ? ES_ENOMEM
+                       : es_error_set(err, s, "cannot read an event: malformed row");
         }
     }
     if (out->n < max && rc != SQLITE_DONE) {
@@ -458,9 +486,8 @@ static enum es_status snapshot_row(sqlite3_stmt *row, void *out_, struct es_erro
     memset(out, 0, sizeof(*out));
     out->version = sqlite3_column_int64(row, 0);
     out->schema = sqlite3_column_int(row, 1);
-    out->state = column_json(row, 2);
-    return out->state != NULL ? ES_OK
-                              : es_error_set(err, ES_EIO, "cannot read a snapshot");
+    enum es_status s = column_json(row, 2, &out->state);
+    return s == ES_EIO ? es_error_set(err, ES_EIO, "cannot read a snapshot") : s;
 }
 
 static enum es_status sq_read_snapshot(struct es_store *base, const char *stream_id,
@@ -475,19 +502,23 @@ static enum es_status sq_read_snapshot(struct es_store *base, const char *stream
 /* Decodes a receipts row. */
 static enum es_status receipt_row(sqlite3_stmt *row, void *out_, struct es_error *err)
 {
-    (void)err;
     struct es_receipt *out = out_;
     memset(out, 0, sizeof(*out));
-    out->key = column_dup(row, 0);
     out->status = sqlite3_column_int(row, 1);
-    out->body = column_dup(row, 2);
     out->version = sqlite3_column_int64(row, 3);
-    out->location = column_dup(row, 4);
-    out->request_hash = column_dup(row, 5);
-    out->created_at = column_dup(row, 6);
-    if (out->key == NULL || out->body == NULL || out->request_hash == NULL) {
+    enum es_status s = column_dup_required(row, 0, &out->key);
+    if (s == ES_OK)
+        s = column_dup_required(row, 2, &out->body);
+    if (s == ES_OK)
+        s = column_dup(row, 4, &out->location); /* NULL: the answer had none */
+    if (s == ES_OK)
+        s = column_dup_required(row, 5, &out->request_hash);
+    if (s == ES_OK)
+        s = column_dup_required(row, 6, &out->created_at);
+    if (s != ES_OK) {
         es_receipt_release(out);
-        return ES_ENOMEM;
+        return s == ES_EIO ? es_error_set(err, s, "cannot read a receipt: malformed row")
+                           : s;
     }
     return ES_OK;
 }
@@ -514,14 +545,12 @@ struct view_out {
 static enum es_status view_row(sqlite3_stmt *row, void *out_, struct es_error *err)
 {
     struct view_out *out = out_;
-    *out->doc = column_json(row, 0);
-    *out->etag = column_dup(row, 1);
-    if (*out->doc == NULL || *out->etag == NULL) {
+    enum es_status s = column_json(row, 0, out->doc);
+    if (s == ES_OK && (s = column_dup_required(row, 1, out->etag)) != ES_OK) {
         json_decref(*out->doc);
-        free(*out->etag);
-        return es_error_set(err, ES_EIO, "cannot read a view");
+        *out->doc = NULL;
     }
-    return ES_OK;
+    return s == ES_EIO ? es_error_set(err, s, "cannot read a view") : s;
 }
 
 static enum es_status sq_view_get(struct es_store *base, const char *id, json_t **doc,
@@ -571,8 +600,8 @@ static enum es_status sq_view_put(struct es_store *base, const json_t *doc,
     if (st == ES_OK && etag_out != NULL) {
         sqlite3_stmt *row = NULL;
         st = one_row(db, "SELECT etag FROM views WHERE id = ?", id, NULL, &row, err);
-        if (st == ES_OK && (*etag_out = column_dup(row, 0)) == NULL)
-            st = ES_ENOMEM;
+        if (st == ES_OK)
+            st = column_dup_required(row, 0, etag_out);
         sqlite3_finalize(row);
     }
     conn_put(s, db);
@@ -609,35 +638,43 @@ static enum es_status query_docs(struct sqlite_store *s, const char *sql,
     if (rc == SQLITE_OK)
         rc = sqlite3_bind_int64(stmt, i, (sqlite3_int64)limit + 1);
     size_t n = 0;
-    while (rc == SQLITE_OK && arr != NULL && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+    enum es_status row_st = arr != NULL ? ES_OK : ES_ENOMEM;
+    while (rc == SQLITE_OK && row_st == ES_OK &&
+           (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
         if (n++ == limit) {
             rc = SQLITE_DONE; /* one more row exists: this page is not the last */
             break;
         }
+        /* A page with a row missing, or without its continuation, would look whole. */
+        json_t *doc = NULL;
         free(last_id);
-        last_id = column_dup(stmt, 0);
-        json_array_append_new(arr, column_json(stmt, 1));
+        row_st = column_dup_required(stmt, 0, &last_id);
+        if (row_st == ES_OK)
+            row_st = column_json(stmt, 1, &doc);
+        if (row_st == ES_OK && json_array_append_new(arr, doc) != 0)
+            row_st = ES_ENOMEM;
         rc = SQLITE_OK;
     }
-    if (arr == NULL)
-        st = ES_ENOMEM;
+    char *cont = NULL;
+    if (row_st != ES_OK)
+        st = row_st == ES_EIO ? es_error_set(err, row_st, "cannot read a document")
+                              : row_st;
     else if (rc != SQLITE_DONE)
         st = sql_error(db, rc, "query documents", err);
+    else if (n > limit && last_id != NULL &&
+             (cont = malloc(strlen(AFTER) + strlen(last_id) + 1)) == NULL)
+        st = ES_ENOMEM;
     sqlite3_finalize(stmt);
     conn_put(s, db);
+    if (cont != NULL)
+        snprintf(cont, strlen(AFTER) + strlen(last_id) + 1, AFTER "%s", last_id);
+    free(last_id);
     if (st != ES_OK) {
         json_decref(arr);
-        free(last_id);
         return st;
     }
     *docs = arr;
-    *next = NULL;
-    if (n > limit && last_id != NULL) {
-        size_t len = strlen(AFTER) + strlen(last_id) + 1;
-        if ((*next = malloc(len)) != NULL)
-            snprintf(*next, len, AFTER "%s", last_id);
-    }
-    free(last_id);
+    *next = cont;
     return ES_OK;
 }
 
