@@ -276,7 +276,7 @@ static struct curl_slist *request_headers(const struct cosmos_request *req,
                                                   : "application/json");
     if (ok && req->partition_key != NULL) {
         json_t *pk = json_pack("[s]", req->partition_key);
-        char *text = pk != NULL ? json_dumps(pk, JSON_COMPACT) : NULL;
+        char *text = pk != NULL ? es_json_dumps_flags(pk, JSON_COMPACT, NULL) : NULL;
         ok = text != NULL && add_header(&h, "x-ms-documentdb-partitionkey", text);
         free(text);
         json_decref(pk);

@@ -23,7 +23,9 @@
 static json_t *double_encoded(const char *s, size_t len)
 {
     json_t *inner = json_stringn(s, len);
-    char *text = inner != NULL ? json_dumps(inner, JSON_ENCODE_ANY | JSON_COMPACT) : NULL;
+    char *text = inner != NULL
+                     ? es_json_dumps_flags(inner, JSON_ENCODE_ANY | JSON_COMPACT, NULL)
+                     : NULL;
     json_decref(inner);
     json_t *out = text != NULL ? json_string(text) : NULL;
     free(text);
@@ -193,7 +195,7 @@ static int add_body_metadata(const struct invoke_http_spec *spec, json_t *meta)
         } else if (json_is_string(v)) {
             entry = double_encoded(json_string_value(v), json_string_length(v));
         } else {
-            char *text = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+            char *text = es_json_dumps_flags(v, JSON_ENCODE_ANY | JSON_COMPACT, NULL);
             entry = text != NULL ? double_encoded(text, strlen(text)) : NULL;
             free(text);
         }
@@ -270,16 +272,9 @@ json_t *invoke_trigger_envelope_new(const char *function_name, const char *bindi
                                     const json_t *payload, int string_levels,
                                     const struct fn_retry *retry)
 {
-    unsigned long failures = es_json_alloc_failures();
-    json_t *value = json_deep_copy(payload);
-    if (es_json_alloc_failures() != failures) {
-        /* The copy may have come back with a member missing. */
-        json_decref(value);
-        value = NULL;
-    }
+    json_t *value = es_json_deep_copy(payload);
     for (int i = 0; value != NULL && i < string_levels; i++) {
-        char *text =
-            json_dumps(value, JSON_COMPACT | JSON_ENCODE_ANY | JSON_PRESERVE_ORDER);
+        char *text = es_json_dumps(value, NULL);
         json_decref(value);
         value = text != NULL ? json_string(text) : NULL;
         free(text);

@@ -212,7 +212,7 @@ char *invoke_meta_string(const json_t *metadata, const char *key)
     if (v == NULL)
         return NULL;
     if (!json_is_string(v))
-        return json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+        return es_json_dumps_flags(v, JSON_COMPACT | JSON_ENCODE_ANY, NULL);
     size_t len = json_string_length(v);
     const char *s = json_string_value(v);
     if (len >= 2 && s[0] == '"') {

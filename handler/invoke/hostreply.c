@@ -92,7 +92,7 @@ static enum es_status derive_http(json_t *res, struct invoke_host_result *out)
         if (json_is_string(v)) {
             s = json_incref(v);
         } else {
-            char *text = json_dumps(v, JSON_ENCODE_ANY | JSON_INDENT(2));
+            char *text = es_json_dumps_flags(v, JSON_ENCODE_ANY | JSON_INDENT(2), NULL);
             s = text != NULL ? json_string(text) : NULL;
             free(text);
         }
@@ -110,8 +110,7 @@ static enum es_status derive_http(json_t *res, struct invoke_host_result *out)
             text[len] = '\0';
         }
     } else if (body != NULL && !json_is_null(body)) {
-        text = json_dumps(body, JSON_ENCODE_ANY | JSON_INDENT(2));
-        len = text != NULL ? strlen(text) : 0;
+        text = es_json_dumps_flags(body, JSON_ENCODE_ANY | JSON_INDENT(2), &len);
     } else {
         text = calloc(1, 1);
     }

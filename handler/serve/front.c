@@ -64,15 +64,11 @@ void front_free(struct front *f)
 static json_t *load_json_file(const char *path, struct es_error *err)
 {
     json_error_t jerr;
-    unsigned long failures = es_json_alloc_failures();
-    json_t *j = json_load_file(path, 0, &jerr);
-    if (es_json_alloc_failures() != failures) {
-        /* A file read with a byte missing would route somewhere else. */
-        json_decref(j);
+    json_t *j = NULL;
+    enum es_status st = es_json_parse_file(path, 0, &j, &jerr);
+    if (st == ES_ENOMEM)
         es_error_set(err, ES_ENOMEM, "cannot read '%s': out of memory", path);
-        return NULL;
-    }
-    if (j == NULL)
+    else if (st != ES_OK)
         es_error_set(err, ES_EINVAL, "cannot read '%s': %s (line %d)", path, jerr.text,
                      jerr.line);
     return j;

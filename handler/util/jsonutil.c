@@ -59,6 +59,36 @@ enum es_status es_json_parse(const char *buf, size_t len, size_t flags, json_t *
     return ES_OK;
 }
 
+enum es_status es_json_parse_file(const char *path, size_t flags, json_t **out,
+                                  json_error_t *jerr)
+{
+    json_error_t local;
+    json_error_t *e = jerr != NULL ? jerr : &local;
+    unsigned long before = alloc_failures;
+    json_t *v = json_load_file(path, flags, e);
+    *out = NULL;
+    if (alloc_failures != before) {
+        json_decref(v);
+        snprintf(e->text, sizeof(e->text), "out of memory");
+        return ES_ENOMEM;
+    }
+    if (v == NULL)
+        return json_error_code(e) == json_error_cannot_open_file ? ES_EIO : ES_EJSON;
+    *out = v;
+    return ES_OK;
+}
+
+json_t *es_json_deep_copy(const json_t *v)
+{
+    unsigned long before = alloc_failures;
+    json_t *copy = json_deep_copy(v);
+    if (alloc_failures != before) {
+        json_decref(copy);
+        return NULL;
+    }
+    return copy;
+}
+
 json_t *es_json_object_iget(const json_t *obj, const char *key)
 {
     if (!json_is_object(obj))
@@ -188,12 +218,23 @@ json_t *es_json_unwrap(json_t *v, int max_depth)
     return cur;
 }
 
-char *es_json_dumps(const json_t *v, size_t *len_out)
+char *es_json_dumps_flags(const json_t *v, size_t flags, size_t *len_out)
 {
-    char *s = json_dumps(v, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY);
+    unsigned long before = alloc_failures;
+    char *s = json_dumps(v, flags);
+    if (alloc_failures != before) {
+        free(s);
+        return NULL;
+    }
     if (s != NULL && len_out != NULL)
         *len_out = strlen(s);
     return s;
+}
+
+char *es_json_dumps(const json_t *v, size_t *len_out)
+{
+    return es_json_dumps_flags(v, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY,
+                               len_out);
 }
 
 const char *es_json_str(const json_t *v, size_t *len_out)

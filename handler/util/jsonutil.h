@@ -6,10 +6,14 @@
  *
  * jansson does not always say when memory ran out: its parser drops a byte it
  * cannot store and carries on (a string then comes back one character short),
- * and some of its failures read as syntax errors. So this module gives jansson
- * an allocator of its own (installed before main runs) that counts, per
- * thread, the allocations that failed; es_json_parse discards a parse that met
- * one, and other callers can ask es_json_alloc_failures around a call.
+ * its serialiser drops an object key it cannot write (and the text goes on
+ * without it), a deep copy can lose a member, and some of its failures read
+ * as syntax errors. So this module gives jansson an allocator of its own
+ * (installed before main runs) that counts, per thread, the allocations that
+ * failed; the parse, dump and copy functions below discard a result during
+ * which one failed, and other callers can ask es_json_alloc_failures around a
+ * call. The handler parses and serialises only through them
+ * (scripts/checksrc.sh refuses jansson's own outside this module).
  */
 #ifndef ES_UTIL_JSONUTIL_H
 #define ES_UTIL_JSONUTIL_H
@@ -30,11 +34,18 @@
 enum es_status es_json_parse(const char *buf, size_t len, size_t flags, json_t **out,
                              json_error_t *jerr) ES_MUST_CHECK;
 
+/* es_json_parse of a file's contents (ES_EIO when it cannot be read: jerr says why). */
+enum es_status es_json_parse_file(const char *path, size_t flags, json_t **out,
+                                  json_error_t *jerr) ES_MUST_CHECK;
+
 /*
  * How many of jansson's allocations have failed on this thread so far: a call
  * during which it grew may have returned a damaged value.
  */
 unsigned long es_json_alloc_failures(void);
+
+/* A deep copy of v, whole; NULL on ENOMEM. */
+json_t *es_json_deep_copy(const json_t *v);
 
 /* Borrowed value of the first key equal to key ignoring ASCII case, or NULL. */
 json_t *es_json_object_iget(const json_t *obj, const char *key);
@@ -51,9 +62,12 @@ json_t *es_json_unwrap(json_t *v, int max_depth);
 
 /*
  * Serialises v compactly (no spaces, key order kept) into a malloc'd,
- * NUL-terminated buffer. NULL on ENOMEM.
+ * NUL-terminated buffer. NULL on ENOMEM: never a text with a key missing.
  */
 char *es_json_dumps(const json_t *v, size_t *len_out);
+
+/* The same with jansson's dump flags given (JSON_INDENT(2), ...). */
+char *es_json_dumps_flags(const json_t *v, size_t flags, size_t *len_out);
 
 /*
  * Length of the well-formed UTF-8 sequence that starts at p (Unicode table
