@@ -561,21 +561,11 @@ static enum es_status sq_view_get(struct es_store *base, const char *id, json_t 
                     view_row, &out, io, err);
 }
 
-static enum es_status sq_view_put(struct es_store *base, const json_t *doc,
-                                  const char *if_match, char **etag_out, struct es_io *io,
-                                  struct es_error *err)
+/* Writes a view inside the open transaction; its new etag into etag (when given). */
+static enum es_status write_view(sqlite3 *db, const json_t *doc, const char *id,
+                                 const char *kind, const char *if_match, char *etag,
+                                 size_t etag_len, struct es_error *err)
 {
-    struct sqlite_store *s = from(base);
-    const char *id = json_string_value(json_object_get(doc, "id"));
-    const char *kind = json_string_value(json_object_get(doc, "view"));
-    if (id == NULL || kind == NULL)
-        return es_error_set(err, ES_EINVAL,
-                            "cannot write a view without 'id' and 'view'");
-    sqlite3 *db = NULL;
-    enum es_status st = conn_get(s, &db, err);
-    if (st != ES_OK)
-        return st;
-    count(io);
     sqlite3_stmt *stmt = NULL;
     const char *sql =
         if_match == NULL
@@ -591,21 +581,63 @@ static enum es_status sq_view_put(struct es_store *base, const json_t *doc,
         rc = sqlite3_step(stmt);
     sqlite3_finalize(stmt);
     if ((rc & 0xff) == SQLITE_CONSTRAINT)
-        st = es_error_set(err, ES_ECONFLICT, "cannot create view '%s': it exists", id);
-    else if (rc != SQLITE_DONE)
-        st = sql_error(db, rc, "write a view", err);
-    else if (sqlite3_changes(db) == 0)
-        st = es_error_set(err, ES_EPRECONDITION,
-                          "cannot replace view '%s': its etag changed", id);
-    if (st == ES_OK && etag_out != NULL) {
-        sqlite3_stmt *row = NULL;
-        st = one_row(db, "SELECT etag FROM views WHERE id = ?", id, NULL, &row, err);
-        if (st == ES_OK)
-            st = column_dup_required(row, 0, etag_out);
-        sqlite3_finalize(row);
-    }
-    conn_put(s, db);
+        return es_error_set(err, ES_ECONFLICT, "cannot create view '%s': it exists", id);
+    if (rc != SQLITE_DONE)
+        return sql_error(db, rc, "write a view", err);
+    if (sqlite3_changes(db) == 0)
+        return es_error_set(err, ES_EPRECONDITION,
+                            "cannot replace view '%s': its etag changed", id);
+    if (etag == NULL)
+        return ES_OK;
+    sqlite3_stmt *row = NULL;
+    enum es_status st =
+        one_row(db, "SELECT etag FROM views WHERE id = ?", id, NULL, &row, err);
+    if (st == ES_OK)
+        snprintf(etag, etag_len, "%lld", (long long)sqlite3_column_int64(row, 0));
+    sqlite3_finalize(row);
     return st;
+}
+
+static enum es_status sq_view_put(struct es_store *base, const json_t *doc,
+                                  const char *if_match, char **etag_out, struct es_io *io,
+                                  struct es_error *err)
+{
+    struct sqlite_store *s = from(base);
+    const char *id = json_string_value(json_object_get(doc, "id"));
+    const char *kind = json_string_value(json_object_get(doc, "view"));
+    if (id == NULL || kind == NULL)
+        return es_error_set(err, ES_EINVAL,
+                            "cannot write a view without 'id' and 'view'");
+    /* Everything that can fail happens before COMMIT: a view written is one reported
+     * written, with its etag. */
+    enum { ETAG_LEN = 24 };
+    char *etag = etag_out != NULL ? malloc(ETAG_LEN) : NULL;
+    if (etag_out != NULL && etag == NULL)
+        return ES_ENOMEM;
+    sqlite3 *db = NULL;
+    enum es_status st = conn_get(s, &db, err);
+    if (st != ES_OK) {
+        free(etag);
+        return st;
+    }
+    count(io);
+    int rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+    if (rc != SQLITE_OK)
+        st = sql_error(db, rc, "begin a view write", err);
+    else if ((st = write_view(db, doc, id, kind, if_match, etag, ETAG_LEN, err)) ==
+                 ES_OK &&
+             (rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL)) != SQLITE_OK)
+        st = sql_error(db, rc, "write a view", err);
+    if (st != ES_OK && !sqlite3_get_autocommit(db))
+        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    conn_put(s, db);
+    if (st != ES_OK) {
+        free(etag);
+        return st;
+    }
+    if (etag_out != NULL)
+        *etag_out = etag;
+    return ES_OK;
 }
 
 /* Continuation tokens are "after:<last id>": anything else did not come from here. */
