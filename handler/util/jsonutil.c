@@ -13,12 +13,40 @@
 /* jansson's allocations that failed on this thread. */
 static _Thread_local unsigned long alloc_failures;
 
+/*
+ * Inside a guarded call (a parse, a dump, a deep copy), once one allocation
+ * has failed every later one fails too, until the call returns. jansson's
+ * lexer carries on after dropping a byte it could not store; if that byte is
+ * a string's closing quote, the copy that follows runs past the end of the
+ * text (and overflows the buffer it writes to), unless that copy's own
+ * allocation fails too. The result is discarded either way.
+ */
+static _Thread_local bool guarded, guard_failed;
+
 static void *counted_malloc(size_t n)
 {
-    void *p = malloc(n);
-    if (p == NULL)
+    void *p = guarded && guard_failed ? NULL : malloc(n);
+    if (p == NULL) {
         alloc_failures++;
+        guard_failed = guarded;
+    }
     return p;
+}
+
+/* Starts a guarded call; returns the failure count to compare with at its end. */
+static unsigned long guard_begin(void)
+{
+    guarded = true;
+    guard_failed = false;
+    return alloc_failures;
+}
+
+/* Ends a guarded call; true when an allocation failed during it. */
+static bool guard_end(unsigned long before)
+{
+    guarded = false;
+    guard_failed = false;
+    return alloc_failures != before;
 }
 
 /*
@@ -41,9 +69,9 @@ enum es_status es_json_parse(const char *buf, size_t len, size_t flags, json_t *
 {
     json_error_t local;
     json_error_t *e = jerr != NULL ? jerr : &local;
-    unsigned long before = alloc_failures;
+    unsigned long before = guard_begin();
     json_t *v = buf != NULL ? json_loadb(buf, len, flags, e) : NULL;
-    if (alloc_failures != before) {
+    if (guard_end(before)) {
         json_decref(v);
         snprintf(e->text, sizeof(e->text), "out of memory");
         *out = NULL;
@@ -64,10 +92,10 @@ enum es_status es_json_parse_file(const char *path, size_t flags, json_t **out,
 {
     json_error_t local;
     json_error_t *e = jerr != NULL ? jerr : &local;
-    unsigned long before = alloc_failures;
+    unsigned long before = guard_begin();
     json_t *v = json_load_file(path, flags, e);
     *out = NULL;
-    if (alloc_failures != before) {
+    if (guard_end(before)) {
         json_decref(v);
         snprintf(e->text, sizeof(e->text), "out of memory");
         return ES_ENOMEM;
@@ -80,9 +108,9 @@ enum es_status es_json_parse_file(const char *path, size_t flags, json_t **out,
 
 json_t *es_json_deep_copy(const json_t *v)
 {
-    unsigned long before = alloc_failures;
+    unsigned long before = guard_begin();
     json_t *copy = json_deep_copy(v);
-    if (alloc_failures != before) {
+    if (guard_end(before)) {
         json_decref(copy);
         return NULL;
     }
@@ -220,9 +248,9 @@ json_t *es_json_unwrap(json_t *v, int max_depth)
 
 char *es_json_dumps_flags(const json_t *v, size_t flags, size_t *len_out)
 {
-    unsigned long before = alloc_failures;
+    unsigned long before = guard_begin();
     char *s = json_dumps(v, flags);
-    if (alloc_failures != before) {
+    if (guard_end(before)) {
         free(s);
         return NULL;
     }
