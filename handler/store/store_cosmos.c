@@ -401,8 +401,11 @@ static enum es_status query(struct cosmos_store *s, const char *container_link,
 {
     size_t len = 0;
     char *body = es_json_dumps(query_body, &len);
-    char *cont = continuation != NULL ? strdup(continuation) : NULL;
+    char *cont = NULL;
     enum es_status st = body != NULL ? ES_OK : ES_ENOMEM;
+    /* Without its copy the query would start over: the first page again. */
+    if (st == ES_OK && continuation != NULL && (cont = strdup(continuation)) == NULL)
+        st = ES_ENOMEM;
     while (st == ES_OK && json_array_size(docs) < max) {
         size_t want = max - json_array_size(docs);
         struct cosmos_request req = {
