@@ -7,13 +7,16 @@
  * jansson does not always say when memory ran out: its parser drops a byte it
  * cannot store and carries on (a string then comes back one character short),
  * its serialiser drops an object key it cannot write (and the text goes on
- * without it), a deep copy can lose a member, and some of its failures read
- * as syntax errors. So this module gives jansson an allocator of its own
- * (installed before main runs) that counts, per thread, the allocations that
- * failed; the parse, dump and copy functions below discard a result during
- * which one failed, and other callers can ask es_json_alloc_failures around a
- * call. The handler parses and serialises only through them
- * (scripts/checksrc.sh refuses jansson's own outside this module).
+ * without it), a deep copy can lose a member (older releases), and some of
+ * its failures read as syntax errors. So this module gives jansson an
+ * allocator of its own (installed before main runs) that counts, per thread,
+ * the allocations that failed; the parse, dump and copy functions below
+ * discard a result during which one failed, and other callers can ask
+ * es_json_alloc_failures around a call. The handler parses and serialises
+ * only through them (scripts/checksrc.sh refuses jansson's own outside this
+ * module). One failure jansson does not survive: a number or bare word of 16
+ * characters or more whose next byte cannot be stored trips an assert in its
+ * lexer (docs/event-store.md, "When memory runs out").
  */
 #ifndef ES_UTIL_JSONUTIL_H
 #define ES_UTIL_JSONUTIL_H
