@@ -3,6 +3,7 @@
  */
 #include "jsonutil.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,23 +15,56 @@
 static _Thread_local unsigned long alloc_failures;
 
 /*
- * Inside a guarded call (a parse, a dump, a deep copy), once one allocation
- * has failed every later one fails too, until the call returns. jansson's
- * lexer carries on after dropping a byte it could not store; if that byte is
- * a string's closing quote, the copy that follows runs past the end of the
- * text (and overflows the buffer it writes to), unless that copy's own
- * allocation fails too. The result is discarded either way.
+ * A guarded call (a parse, a dump, a deep copy) whose result is discarded
+ * once an allocation failed during it. Two flaws of jansson's lexer under a
+ * failed allocation decide what happens after the first failure:
+ *   - it carries on after dropping a byte it could not store; if that byte is
+ *     a string's closing quote, the copy that follows runs past the end of
+ *     the text and overflows the buffer it writes to (unless that buffer's
+ *     own allocation fails too);
+ *   - a number or bare word whose byte was dropped trips an assert when the
+ *     lexer takes back the byte after it (the process aborts).
+ * So after the first failure, small requests are served from a reserve of
+ * this thread (no byte is dropped while it lasts, and the call just runs to
+ * its discarded end); once the reserve has refused one, every request fails.
+ * The reserve is reset for each guarded call; free() is never given its
+ * blocks.
  */
-static _Thread_local bool guarded, guard_failed;
+enum { RESERVE_BYTES = 4096 };
+static _Thread_local bool guarded, guard_failed, reserve_refused;
+static _Thread_local size_t reserve_used;
+static _Thread_local unsigned char reserve[RESERVE_BYTES] __attribute__((aligned(16)));
+
+static void *from_reserve(size_t n)
+{
+    size_t need = (n + 15) & ~(size_t)15;
+    if (reserve_refused || need < n || need > RESERVE_BYTES - reserve_used) {
+        reserve_refused = true;
+        return NULL;
+    }
+    void *p = reserve + reserve_used;
+    reserve_used += need;
+    return p;
+}
 
 static void *counted_malloc(size_t n)
 {
     void *p = guarded && guard_failed ? NULL : malloc(n);
     if (p == NULL) {
         alloc_failures++;
-        guard_failed = guarded;
+        if (guarded) {
+            guard_failed = true;
+            p = from_reserve(n);
+        }
     }
     return p;
+}
+
+static void counted_free(void *p)
+{
+    uintptr_t b = (uintptr_t)p, r = (uintptr_t)reserve;
+    if (b < r || b >= r + RESERVE_BYTES)
+        free(p);
 }
 
 /* Starts a guarded call; returns the failure count to compare with at its end. */
@@ -38,6 +72,8 @@ static unsigned long guard_begin(void)
 {
     guarded = true;
     guard_failed = false;
+    reserve_refused = false;
+    reserve_used = 0;
     return alloc_failures;
 }
 
@@ -56,7 +92,7 @@ static bool guard_end(unsigned long before)
  */
 __attribute__((constructor)) static void install_allocator(void)
 {
-    json_set_alloc_funcs(counted_malloc, free);
+    json_set_alloc_funcs(counted_malloc, counted_free);
 }
 
 unsigned long es_json_alloc_failures(void)
@@ -251,7 +287,7 @@ char *es_json_dumps_flags(const json_t *v, size_t flags, size_t *len_out)
     unsigned long before = guard_begin();
     char *s = json_dumps(v, flags);
     if (guard_end(before)) {
-        free(s);
+        counted_free(s); /* perhaps from the reserve */
         return NULL;
     }
     if (s != NULL && len_out != NULL)

@@ -14,9 +14,10 @@
  * discard a result during which one failed, and other callers can ask
  * es_json_alloc_failures around a call. The handler parses and serialises
  * only through them (scripts/checksrc.sh refuses jansson's own outside this
- * module). One failure jansson does not survive: a number or bare word of 16
- * characters or more whose next byte cannot be stored trips an assert in its
- * lexer (docs/event-store.md, "When memory runs out").
+ * module). Inside those calls, after a failure, jansson is kept from two flaws
+ * of its lexer (jsonutil.c says how), except for a number or bare word of more
+ * than about a thousand characters, which can still trip its assert
+ * (docs/event-store.md, "When memory runs out").
  */
 #ifndef ES_UTIL_JSONUTIL_H
 #define ES_UTIL_JSONUTIL_H
