@@ -70,7 +70,7 @@ bool todo_status_parse(const char *s, enum todo_item_status *out);
  * malloc'd copy; ES_EFIELD (with a message naming `field`) otherwise.
  */
 enum es_status todo_text_normalize(const char *s, size_t len, const char *field,
-                                   char **out, struct es_error *err);
+                                   char **out, struct es_error *err) ES_MUST_CHECK;
 
 /* True when s is already a normalised name or task (what todo_text_normalize gives). */
 bool todo_text_valid(const char *s);
@@ -94,7 +94,8 @@ const struct todo_item *todo_list_item(const struct todo_list *l, const char *it
  * stop an older reader). ES_EFIELD when a known event lacks a field it needs
  * (the event is then skipped), ES_ENOMEM.
  */
-enum es_status todo_evolve(struct todo_list *l, const char *type, const json_t *data);
+enum es_status todo_evolve(struct todo_list *l, const char *type,
+                           const json_t *data) ES_MUST_CHECK;
 
 /* The state as JSON (the snapshot format, TODO_SNAPSHOT_SCHEMA). NULL on ENOMEM. */
 json_t *todo_list_to_json(const struct todo_list *l);
@@ -149,7 +150,7 @@ struct todo_decision {
  * or an error with a message. ES_ENOMEM only.
  */
 enum es_status todo_decide(const struct todo_list *l, const struct todo_cmd *c,
-                           struct todo_decision *d);
+                           struct todo_decision *d) ES_MUST_CHECK;
 
 void todo_decision_release(struct todo_decision *d);
 

@@ -36,13 +36,14 @@
 json_t *todo_list_view_new(const char *list_id);
 
 /* Applies one event to a list view. Unknown types are ignored. ES_EFIELD, ES_ENOMEM. */
-enum es_status todo_list_view_apply(json_t *view, const char *type, const json_t *data);
+enum es_status todo_list_view_apply(json_t *view, const char *type,
+                                    const json_t *data) ES_MUST_CHECK;
 
 /* A new, empty summary view for list_id (version 0). */
 json_t *todo_summary_view_new(const char *list_id);
 
 /* Applies one event to a summary view. */
 enum es_status todo_summary_view_apply(json_t *view, const char *type,
-                                       const json_t *data);
+                                       const json_t *data) ES_MUST_CHECK;
 
 #endif

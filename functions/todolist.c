@@ -68,8 +68,13 @@ bool todo_field_text(struct api_call *c, const char *name, bool required, char *
     if (!json_is_string(v))
         return api_reject(c, ES_EFIELD, "'%s' is required and must be a string", name);
     struct es_error err = {0};
-    if (todo_text_normalize(json_string_value(v), json_string_length(v), name, out,
-                            &err) != ES_OK)
+    enum es_status st =
+        todo_text_normalize(json_string_value(v), json_string_length(v), name, out, &err);
+    if (st == ES_ENOMEM) {
+        fn_reply_error(c->res, ES_ENOMEM, "out of memory");
+        return false;
+    }
+    if (st != ES_OK)
         return api_reject(c, ES_EFIELD, "%s", err.message);
     return true;
 }

@@ -43,6 +43,6 @@ void todo_call_run(struct api_call *c, const struct todo_cmd *tc, int success_st
 enum es_status todo_execute(struct es_engine *engine, const char *list_id,
                             const struct todo_cmd *tc, const char *key,
                             const char *correlation, const char *causation,
-                            struct es_outcome *out, struct es_error *err);
+                            struct es_outcome *out, struct es_error *err) ES_MUST_CHECK;
 
 #endif

@@ -25,6 +25,6 @@ int es_app_main(int argc, char **argv, const struct fn_table *fns);
  * that knows both back ends.
  */
 enum es_status es_app_store_open(const struct es_config *cfg, struct es_store **out,
-                                 struct es_error *err);
+                                 struct es_error *err) ES_MUST_CHECK;
 
 #endif

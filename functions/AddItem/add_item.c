@@ -17,7 +17,12 @@ static void add_item(struct fn_ctx *ctx, const struct fn_http_request *req,
         es_uuid4(item_id);
         struct todo_cmd tc = {
             .kind = TODO_ADD_ITEM, .task = task, .new_item_id = item_id};
-        todo_call_run(&c, &tc, 201, json_pack("{s:s}", "itemId", item_id));
+        json_t *extra = json_pack("{s:s}", "itemId", item_id);
+        /* Without it the answer would lack the new item's id. */
+        if (extra == NULL)
+            fn_reply_error(res, ES_ENOMEM, "out of memory");
+        else
+            todo_call_run(&c, &tc, 201, extra);
     }
     free(task);
     api_call_end(&c);

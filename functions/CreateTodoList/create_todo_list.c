@@ -22,14 +22,20 @@ static void create_todo_list(struct fn_ctx *ctx, const struct fn_http_request *r
         !todo_field_text(&c, "name", true, &name) ||
         !api_field_id(&c, "id", false, false, &id))
         goto out;
+    enum es_status st = ES_OK;
     if (id != NULL)
         /* todo_field_id checked it: 1 to 64 characters, so it fits. */
         memcpy(c.created_id, id, strlen(id) + 1);
     else if (c.cmd.idempotency_key != NULL)
-        es_uuid5(TODOLIST_KEY_NAMESPACE, c.cmd.idempotency_key,
-                 strlen(c.cmd.idempotency_key), c.created_id);
+        st = es_uuid5(TODOLIST_KEY_NAMESPACE, c.cmd.idempotency_key,
+                      strlen(c.cmd.idempotency_key), c.created_id);
     else
         es_uuid4(c.created_id);
+    if (st != ES_OK) {
+        /* No id (OpenSSL could not allocate the digest), so no list. */
+        fn_reply_error(res, st, "cannot derive the list's id from the Idempotency-Key");
+        goto out;
+    }
     c.id = c.created_id;
     c.cmd.aggregate_id = c.created_id;
     if (!api_location(&c, c.created_id))

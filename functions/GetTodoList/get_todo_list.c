@@ -32,11 +32,14 @@ static void get_todo_list(struct fn_ctx *ctx, const struct fn_http_request *req,
         json_int_t version = json_integer_value(json_object_get(view, "version"));
         char tag[32];
         snprintf(tag, sizeof(tag), "\"%lld\"", (long long)version);
-        fn_reply_json(res, 200,
-                      json_pack("{s:s, s:O, s:I, s:O}", "id", id, "name",
-                                json_object_get(view, "name"), "version", version,
-                                "items", json_object_get(view, "items")));
-        fn_set_header(res, "ETag", tag);
+        /* The ETag first: an answer without it would be a partial one. */
+        if (fn_set_header(res, "ETag", tag) != ES_OK)
+            fn_reply_error(res, ES_ENOMEM, "out of memory");
+        else
+            fn_reply_json(res, 200,
+                          json_pack("{s:s, s:O, s:I, s:O}", "id", id, "name",
+                                    json_object_get(view, "name"), "version", version,
+                                    "items", json_object_get(view, "items")));
     }
     json_decref(view);
 }

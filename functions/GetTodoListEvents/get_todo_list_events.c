@@ -17,9 +17,14 @@ static json_t *page_body(const char *id, const struct es_event_page *page, size_
     json_t *events = json_array();
     for (size_t i = 0; events != NULL && i < page->n && i < limit; i++) {
         const struct es_event *e = &page->events[i];
-        json_array_append_new(events, json_pack("{s:I, s:s, s:O, s:O}", "version",
-                                                (json_int_t)e->version, "type", e->type,
-                                                "data", e->data, "meta", e->meta));
+        if (json_array_append_new(events,
+                                  json_pack("{s:I, s:s, s:O, s:O}", "version",
+                                            (json_int_t)e->version, "type", e->type,
+                                            "data", e->data, "meta", e->meta)) != 0) {
+            /* A page with an event missing would look whole: no page at all. */
+            json_decref(events);
+            return NULL;
+        }
     }
     json_t *next =
         page->n > limit ? json_integer((json_int_t)(from + (int64_t)limit)) : json_null();

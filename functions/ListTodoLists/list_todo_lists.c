@@ -33,15 +33,23 @@ static void list_todo_lists(struct fn_ctx *ctx, const struct fn_http_request *re
         json_t *d;
         json_array_foreach(docs, i, d)
         {
-            json_array_append_new(lists,
-                                  json_pack("{s:O, s:O, s:O, s:O, s:O}", "id",
-                                            json_object_get(d, "listId"), "name",
-                                            json_object_get(d, "name"), "itemCount",
-                                            json_object_get(d, "itemCount"), "doneCount",
-                                            json_object_get(d, "doneCount"), "version",
-                                            json_object_get(d, "version")));
+            if (lists != NULL &&
+                json_array_append_new(
+                    lists, json_pack("{s:O, s:O, s:O, s:O, s:O}", "id",
+                                     json_object_get(d, "listId"), "name",
+                                     json_object_get(d, "name"), "itemCount",
+                                     json_object_get(d, "itemCount"), "doneCount",
+                                     json_object_get(d, "doneCount"), "version",
+                                     json_object_get(d, "version"))) != 0) {
+                /* A page with a list missing would look whole. */
+                json_decref(lists);
+                lists = NULL;
+            }
         }
-        api_reply_page(res, "lists", lists, next);
+        if (lists == NULL)
+            fn_reply_error(res, ES_ENOMEM, "out of memory");
+        else
+            api_reply_page(res, "lists", lists, next);
         fn_log(ctx, "ListTodoLists: %zu list(s); %u store round trip(s), %.2f RU",
                json_array_size(docs), io.round_trips, io.request_charge);
     }

@@ -23,8 +23,11 @@ static void move_item(struct fn_ctx *ctx, const struct fn_http_request *req,
         goto out;
     }
     struct todo_cmd tc = {.kind = TODO_MOVE_OUT, .item_id = item_id, .other_list_id = to};
-    todo_call_run(&c, &tc, 202,
-                  json_pack("{s:s, s:s}", "itemId", item_id, "toListId", to));
+    json_t *extra = json_pack("{s:s, s:s}", "itemId", item_id, "toListId", to);
+    if (extra == NULL)
+        fn_reply_error(res, ES_ENOMEM, "out of memory");
+    else
+        todo_call_run(&c, &tc, 202, extra);
 out:
     api_call_end(&c);
 }

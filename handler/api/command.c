@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "util/hash.h"
+#include "util/jsonutil.h"
 #include "util/log.h"
 #include "util/text.h"
 #include "util/timeutil.h"
@@ -138,7 +139,12 @@ static bool check_body(struct api_call *c)
         return false;
     }
     json_error_t jerr;
-    c->body = req->body != NULL ? json_loadb(req->body, req->body_len, 0, &jerr) : NULL;
+    if (req->body != NULL &&
+        es_json_parse(req->body, req->body_len, 0, &c->body, &jerr) == ES_ENOMEM) {
+        /* Not the client's fault, and never a body read with a byte missing. */
+        fn_reply_error(c->res, ES_ENOMEM, "out of memory");
+        return false;
+    }
     if (!json_is_object(c->body)) {
         fn_reply_error(c->res, ES_EJSON, "%s",
                        c->body != NULL ? "the body must be a JSON object"
@@ -253,6 +259,34 @@ static void log_outcome(struct api_call *c, const struct es_outcome *o, int64_t 
         o->io.events_read, o->attempts, o->io.request_charge, (long long)ms);
 }
 
+/*
+ * The answer of a command the engine ran: the rendered success with its
+ * headers, or the refusal. ES_ENOMEM when a header cannot be added; nothing
+ * is half-answered then (the caller replaces the response).
+ */
+static enum es_status answer(struct api_call *c, struct es_outcome *o)
+{
+    enum es_status st = ES_OK;
+    if (o->refusal != ES_OK) {
+        fn_reply_error(c->res, o->refusal, "%s", o->message);
+    } else {
+        fn_http_response_release(c->res);
+        c->res->status = o->status;
+        c->res->body = o->body;
+        c->res->body_len = o->body_len;
+        o->body = NULL;
+        st = fn_set_header(c->res, "Content-Type", "application/json");
+        if (st == ES_OK && o->location != NULL && o->status < 300)
+            st = fn_set_header(c->res, "Location", o->location);
+    }
+    if (st == ES_OK && o->version >= 0) {
+        char etag[32];
+        snprintf(etag, sizeof(etag), "\"%lld\"", (long long)o->version);
+        st = fn_set_header(c->res, "ETag", etag);
+    }
+    return st;
+}
+
 void api_call_run(struct api_call *c, es_decide_fn decide, void *decide_ctx)
 {
     c->cmd.decide = decide;
@@ -268,22 +302,16 @@ void api_call_run(struct api_call *c, es_decide_fn decide, void *decide_ctx)
         return;
     }
     log_outcome(c, &o, es_time_mono_ms() - t0);
-    if (o.refusal != ES_OK) {
-        fn_reply_error(c->res, o.refusal, "%s", o.message);
-    } else {
+    if (answer(c, &o) != ES_OK) {
         fn_http_response_release(c->res);
-        c->res->status = o.status;
-        c->res->body = o.body;
-        c->res->body_len = o.body_len;
-        o.body = NULL;
-        fn_set_header(c->res, "Content-Type", "application/json");
-        if (o.location != NULL && o.status < 300)
-            fn_set_header(c->res, "Location", o.location);
-    }
-    if (o.version >= 0) {
-        char etag[32];
-        snprintf(etag, sizeof(etag), "\"%lld\"", (long long)o.version);
-        fn_set_header(c->res, "ETag", etag);
+        if (o.refusal == ES_OK)
+            /* The events are stored: the client must not hear that nothing happened. */
+            fn_reply_error(c->res, ES_ENOMEM,
+                           "out of memory after the command was applied, so its answer "
+                           "is lost: read the list, or send the command again with the "
+                           "same Idempotency-Key");
+        else
+            fn_reply_error(c->res, ES_ENOMEM, "out of memory");
     }
     es_outcome_release(&o);
 }

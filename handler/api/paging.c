@@ -87,39 +87,46 @@ void api_reply_page(struct fn_http_response *res, const char *key, json_t *items
     free(out);
 }
 
-/* The store token inside a client's continuation for `kind`, or NULL when it is not one.
+/*
+ * The store token inside a client's continuation for `kind` (malloc'd):
+ * ES_EFIELD when it is not one this API gave out, ES_ENOMEM.
  */
-static char *continuation_in(const char *kind, const char *c)
+static enum es_status continuation_in(const char *kind, const char *c, char **token)
 {
     size_t n = strlen(c);
     char *b64 = malloc(n + 4);
     unsigned char *raw = NULL;
     size_t raw_len = 0;
-    bool ok = b64 != NULL;
-    for (size_t i = 0; ok && i < n; i++) {
+    enum es_status st = b64 != NULL ? ES_OK : ES_ENOMEM;
+    for (size_t i = 0; st == ES_OK && i < n; i++) {
         char ch = c[i];
-        ok = ch != '+' && ch != '/' && ch != '=';
+        if (ch == '+' || ch == '/' || ch == '=')
+            st = ES_EFIELD;
         b64[i] = ch == '-' ? '+' : ch == '_' ? '/' : ch;
     }
-    if (ok) {
+    if (st == ES_OK) {
         b64[n] = '\0';
-        ok = es_base64_decode(b64, n, &raw, &raw_len) == ES_OK &&
-             memchr(raw, '\0', raw_len) == NULL;
+        st = es_base64_decode(b64, n, &raw, &raw_len);
+        if (st == ES_EINVAL || (st == ES_OK && memchr(raw, '\0', raw_len) != NULL))
+            st = ES_EFIELD;
     }
     free(b64);
-    char *token = NULL;
     size_t klen = strlen(kind);
-    if (ok && raw_len > klen + 18 && memcmp(raw, kind, klen) == 0 && raw[klen] == '\n' &&
-        raw[klen + 17] == '\n') {
-        const char *t = (const char *)raw + klen + 18;
-        size_t tlen = raw_len - klen - 18;
-        char check[17];
-        if (continuation_check(kind, t, tlen, check) == ES_OK &&
-            memcmp(check, raw + klen + 1, 16) == 0 && es_text_valid(t, tlen))
-            token = strndup(t, tlen);
-    }
+    if (st == ES_OK && !(raw_len > klen + 18 && memcmp(raw, kind, klen) == 0 &&
+                         raw[klen] == '\n' && raw[klen + 17] == '\n'))
+        st = ES_EFIELD;
+    const char *t = st == ES_OK ? (const char *)raw + klen + 18 : NULL;
+    size_t tlen = st == ES_OK ? raw_len - klen - 18 : 0;
+    char check[17];
+    if (st == ES_OK)
+        st = continuation_check(kind, t, tlen, check);
+    if (st == ES_OK &&
+        (memcmp(check, raw + klen + 1, 16) != 0 || !es_text_valid(t, tlen)))
+        st = ES_EFIELD;
+    if (st == ES_OK && (*token = strndup(t, tlen)) == NULL)
+        st = ES_ENOMEM;
     free(raw);
-    return token;
+    return st;
 }
 
 bool api_paging(const struct fn_http_request *req, struct fn_http_response *res,
@@ -132,10 +139,10 @@ bool api_paging(const struct fn_http_request *req, struct fn_http_response *res,
     const char *c = fn_query(req, "continuation");
     if (c == NULL || c[0] == '\0')
         return true;
-    *continuation = continuation_in(kind, c);
-    if (*continuation == NULL) {
+    enum es_status st = continuation_in(kind, c, continuation);
+    if (st == ES_ENOMEM)
+        fn_reply_error(res, ES_ENOMEM, "out of memory");
+    else if (st != ES_OK)
         fn_reply_error(res, ES_EFIELD, "'continuation' is not one this API gave out");
-        return false;
-    }
-    return true;
+    return st == ES_OK;
 }

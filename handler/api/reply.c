@@ -23,19 +23,31 @@ void api_reply_store_error(struct fn_ctx *ctx, struct fn_http_response *res,
 char *api_render_success(void *ctx, const struct es_answer *a, size_t *len)
 {
     (void)ctx;
+    /* A body with an event or an extra field missing would be stored in a receipt
+     * and replayed as it is: NULL (out of memory) instead. */
     json_t *list = json_array();
     size_t n = json_array_size(a->events), i;
     json_t *ev;
     json_array_foreach(a->events, i, ev)
     {
-        json_array_append_new(
-            list, json_pack("{s:O, s:I}", "type", json_object_get(ev, "type"), "version",
-                            (json_int_t)(a->version - (int64_t)n + 1 + (int64_t)i)));
+        if (list != NULL &&
+            json_array_append_new(
+                list,
+                json_pack("{s:O, s:I}", "type", json_object_get(ev, "type"), "version",
+                          (json_int_t)(a->version - (int64_t)n + 1 + (int64_t)i))) != 0) {
+            json_decref(list);
+            list = NULL;
+        }
     }
-    json_t *body = json_pack("{s:s, s:I, s:o}", "id", a->aggregate_id, "version",
-                             (json_int_t)a->version, "events", list);
-    if (body != NULL && json_is_object(a->extra))
-        json_object_update(body, (json_t *)a->extra);
+    json_t *body = list != NULL
+                       ? json_pack("{s:s, s:I, s:o}", "id", a->aggregate_id, "version",
+                                   (json_int_t)a->version, "events", list)
+                       : NULL;
+    if (body != NULL && json_is_object(a->extra) &&
+        json_object_update(body, (json_t *)a->extra) != 0) {
+        json_decref(body);
+        body = NULL;
+    }
     char *text = body != NULL ? es_json_dumps(body, len) : NULL;
     json_decref(body);
     return text;

@@ -27,12 +27,15 @@ void cosmos_date(int64_t epoch_s, char out[COSMOS_DATE_LEN])
              tm.tm_hour, tm.tm_min, tm.tm_sec);
 }
 
-static void lower_into(struct es_buf *b, const char *s)
+/* Appends s lower-cased (ASCII). */
+static enum es_status add_lower(struct es_buf *b, const char *s)
 {
-    for (; *s; s++) {
+    enum es_status st = ES_OK;
+    for (; st == ES_OK && *s; s++) {
         char c = *s >= 'A' && *s <= 'Z' ? (char)(*s + 32) : *s;
-        es_buf_add(b, &c, 1);
+        st = es_buf_add(b, &c, 1);
     }
+    return st;
 }
 
 char *cosmos_string_to_sign(const char *verb, const char *resource_type,
@@ -40,18 +43,19 @@ char *cosmos_string_to_sign(const char *verb, const char *resource_type,
 {
     struct es_buf b;
     es_buf_init(&b, 1 << 16);
-    lower_into(&b, verb);
-    es_buf_adds(&b, "\n");
-    lower_into(&b, resource_type);
-    es_buf_adds(&b, "\n");
-    es_buf_adds(&b, resource_link);
-    es_buf_adds(&b, "\n");
-    lower_into(&b, date);
-    if (es_buf_adds(&b, "\n\n") != ES_OK) {
-        es_buf_release(&b);
-        return NULL;
-    }
-    return es_buf_take(&b, NULL);
+    /* A string with a piece missing must never be signed: the first failed append
+     * stops the chain (and, the buffer being sticky, would fail the take too). */
+    enum es_status st = add_lower(&b, verb);
+    st = st == ES_OK ? es_buf_adds(&b, "\n") : st;
+    st = st == ES_OK ? add_lower(&b, resource_type) : st;
+    st = st == ES_OK ? es_buf_adds(&b, "\n") : st;
+    st = st == ES_OK ? es_buf_adds(&b, resource_link) : st;
+    st = st == ES_OK ? es_buf_adds(&b, "\n") : st;
+    st = st == ES_OK ? add_lower(&b, date) : st;
+    st = st == ES_OK ? es_buf_adds(&b, "\n\n") : st;
+    char *text = st == ES_OK ? es_buf_take(&b, NULL) : NULL;
+    es_buf_release(&b);
+    return text;
 }
 
 enum es_status cosmos_signature(const unsigned char *key, size_t key_len,

@@ -30,7 +30,7 @@ char *cosmos_string_to_sign(const char *verb, const char *resource_type,
 enum es_status cosmos_signature(const unsigned char *key, size_t key_len,
                                 const char *verb, const char *resource_type,
                                 const char *resource_link, const char *date,
-                                char sig[64]);
+                                char sig[64]) ES_MUST_CHECK;
 
 /*
  * The Authorization header value for a master-key request (URL-encoded,

@@ -14,6 +14,7 @@
 
 #include "util/buf.h"
 #include "util/ids.h"
+#include "util/jsonutil.h"
 #include "util/log.h"
 #include "util/text.h"
 #include "util/timeutil.h"
@@ -168,6 +169,7 @@ static void handle_put(struct cosmos_client *c, CURL *h)
 struct exchange {
     struct es_buf body;
     struct cosmos_response *resp;
+    bool header_failed; /* a header value could not be kept: the reply is not whole */
 };
 
 static size_t on_body(char *p, size_t size, size_t n, void *ud)
@@ -176,10 +178,12 @@ static size_t on_body(char *p, size_t size, size_t n, void *ud)
     return es_buf_add(&x->body, p, size * n) == ES_OK ? size * n : 0;
 }
 
-static void set_str(char **slot, const char *v, size_t n)
+/* False when the copy cannot be made (the transfer is then aborted). */
+static bool set_str(char **slot, const char *v, size_t n)
 {
     free(*slot);
     *slot = strndup(v, n);
+    return *slot != NULL;
 }
 
 static size_t on_header(char *p, size_t size, size_t n, void *ud)
@@ -200,13 +204,24 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud)
     snprintf(value, sizeof(value), "%.*s", (int)(vlen < 255 ? vlen : 255), v);
 #define IS(name) (name_len == sizeof(name) - 1 && strncasecmp(p, name, name_len) == 0)
     struct cosmos_response *r = x->resp;
-    if (IS("etag"))
-        set_str(&r->etag, v, vlen);
-    else if (IS("x-ms-session-token") && vlen <= COSMOS_SESSION_MAX_BYTES)
-        set_str(&r->session_token, v, vlen);
-    else if (IS("x-ms-continuation"))
-        set_str(&r->continuation, v, vlen);
-    else if (IS("x-ms-request-charge"))
+    /* A reply without its etag, or without its continuation (which would make a page
+     * look like the last), is not taken: the transfer stops. */
+    if ((IS("etag") && !set_str(&r->etag, v, vlen)) ||
+        (IS("x-ms-continuation") && !set_str(&r->continuation, v, vlen))) {
+        x->header_failed = true;
+        return 0;
+    }
+    if (IS("etag") || IS("x-ms-continuation"))
+        return len;
+    if (IS("x-ms-session-token")) {
+        /* Without it, this process may read a replica behind its own write; nothing
+         * it decides rests on that (store_cosmos.c reads at the primary where it must).
+         */
+        if (vlen <= COSMOS_SESSION_MAX_BYTES && !set_str(&r->session_token, v, vlen))
+            es_log_debug("cosmos: a session token was not kept: out of memory");
+        return len;
+    }
+    if (IS("x-ms-request-charge"))
         r->request_charge = strtod(value, NULL);
     else if (IS("x-ms-retry-after-ms"))
         r->retry_after_ms = strtol(value, NULL, 10);
@@ -303,7 +318,7 @@ static struct curl_slist *request_headers(const struct cosmos_request *req,
                                                   : "application/json");
     if (ok && req->partition_key != NULL) {
         json_t *pk = json_pack("[s]", req->partition_key);
-        char *text = pk != NULL ? json_dumps(pk, JSON_COMPACT) : NULL;
+        char *text = pk != NULL ? es_json_dumps_flags(pk, JSON_COMPACT, NULL) : NULL;
         ok = text != NULL && add_header(&h, "x-ms-documentdb-partitionkey", text);
         free(text);
         json_decref(pk);
@@ -349,11 +364,14 @@ static bool never_sent(CURLcode rc)
 /*
  * One signed try. Returns the curl code; fills out (status 0 when no reply).
  * *built is false when the request could not even be built (nothing was sent).
+ * *local is our own failure on the way (ES_ENOMEM, or ES_ETOOBIG for a reply
+ * past the cap): the reply was then not taken whole.
  */
 static CURLcode try_once(struct cosmos_client *c, const struct cosmos_request *req,
                          const char *auth, const char *date, const char *session,
-                         struct cosmos_response *out, bool *built)
+                         struct cosmos_response *out, bool *built, enum es_status *local)
 {
+    *local = ES_OK;
     char *url = request_url(c, req);
     struct curl_slist *headers = request_headers(req, auth, date, session);
     CURL *h = url != NULL && headers != NULL ? handle_get(c) : NULL;
@@ -361,6 +379,7 @@ static CURLcode try_once(struct cosmos_client *c, const struct cosmos_request *r
     if (h == NULL) {
         curl_slist_free_all(headers);
         free(url);
+        *local = ES_ENOMEM;
         return CURLE_OUT_OF_MEMORY;
     }
     struct exchange x = {.resp = out};
@@ -388,6 +407,9 @@ static CURLcode try_once(struct cosmos_client *c, const struct cosmos_request *r
     if (rc == CURLE_OK)
         curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &out->status);
     out->body = es_buf_take(&x.body, &out->body_len);
+    if (out->body == NULL || x.header_failed)
+        *local = x.header_failed ? ES_ENOMEM : es_buf_status(&x.body);
+    es_buf_release(&x.body);
     curl_slist_free_all(headers);
     free(url);
     handle_put(c, h);
@@ -397,19 +419,24 @@ static CURLcode try_once(struct cosmos_client *c, const struct cosmos_request *r
 /* ---- credentials ---- */
 
 /*
- * The Authorization value for this try (malloc'd). With a managed identity,
+ * The Authorization value for this try (malloc'd), or NULL with *st saying why
+ * (ES_ENOMEM, or the token source's failure). With a managed identity,
  * *token_used gets the token sent (malloc'd), so a 401 can name it as rejected.
  */
 static char *authorize(struct cosmos_client *c, const struct cosmos_request *req,
                        const char *date, const char *rejected, char **token_used,
-                       struct es_error *err)
+                       enum es_status *st, struct es_error *err)
 {
     *token_used = NULL;
+    *st = ES_ENOMEM; /* what a NULL from the signer or the header builder means */
     if (c->key != NULL)
         return cosmos_master_auth(c->key, c->key_len, req->method, req->resource_type,
                                   req->resource_link, date);
-    if (cosmos_tokens_get(c->tokens, rejected, token_used, err) != ES_OK)
+    enum es_status got = cosmos_tokens_get(c->tokens, rejected, token_used, err);
+    if (got != ES_OK) {
+        *st = got;
         return NULL;
+    }
     return cosmos_aad_auth(*token_used);
 }
 
@@ -449,7 +476,12 @@ void cosmos_response_release(struct cosmos_response *r)
 
 void cosmos_parse_error(struct cosmos_response *r)
 {
-    json_t *j = r->body != NULL ? json_loadb(r->body, r->body_len, 0, NULL) : NULL;
+    /* Words for a message only: without memory they are left out, nothing is decided
+     * on them. */
+    json_t *j = NULL;
+    enum es_status parsed = es_json_parse(r->body, r->body_len, 0, &j, NULL);
+    if (parsed != ES_OK)
+        j = NULL;
     const char *code = json_string_value(json_object_get(j, "code"));
     const char *msg = json_string_value(json_object_get(j, "message"));
     snprintf(r->error_code, sizeof(r->error_code), "%s", code ? code : "");
@@ -472,21 +504,27 @@ enum es_status cosmos_execute(struct cosmos_client *c, const struct cosmos_reque
         char date[COSMOS_DATE_LEN];
         cosmos_date(es_time_now_ms() / 1000, date);
         char *token = NULL;
-        char *auth = authorize(c, req, date, rejected, &token, err);
+        enum es_status why = ES_OK;
+        char *auth = authorize(c, req, date, rejected, &token, &why, err);
         cosmos_token_wipe(rejected);
         rejected = NULL;
         if (auth == NULL) {
             cosmos_token_wipe(token);
             out->ambiguous = maybe_applied;
+            if (why == ES_ENOMEM)
+                return es_error_set(err, ES_ENOMEM,
+                                    "cannot sign the Cosmos DB request: out of memory");
             return es_error_set(err, ES_EAUTH, "cannot authorize the Cosmos DB request");
         }
         cosmos_response_release(out);
         char *session = NULL;
         bool built = false;
-        CURLcode rc = CURLE_OUT_OF_MEMORY;
-        if (!in_container || !is_read(req) ||
-            cosmos_sessions_get(c->sessions, container, &session) == ES_OK)
-            rc = try_once(c, req, auth, date, session, out, &built);
+        enum es_status local = in_container && is_read(req)
+                                   ? cosmos_sessions_get(c->sessions, container, &session)
+                                   : ES_OK;
+        CURLcode rc = local == ES_OK
+                          ? try_once(c, req, auth, date, session, out, &built, &local)
+                          : CURLE_OUT_OF_MEMORY;
         free(session);
         cosmos_token_wipe(auth);
         if (in_container && out->session_token != NULL &&
@@ -498,8 +536,9 @@ enum es_status cosmos_execute(struct cosmos_client *c, const struct cosmos_reque
             io->round_trips++;
             io->request_charge += out->request_charge;
         }
-        if (rc == CURLE_WRITE_ERROR || !built) {
-            /* Our own limits: more tries would meet them again. */
+        if (local != ES_OK) {
+            /* Our own limits: more tries would meet them again. A reply not taken whole
+             * is no reply: a write may have been applied all the same. */
             cosmos_token_wipe(token);
             out->status = 0;
             out->ambiguous = maybe_applied || (built && !req->idempotent);
@@ -507,9 +546,16 @@ enum es_status cosmos_execute(struct cosmos_client *c, const struct cosmos_reque
                 return es_error_set(err, ES_ENOMEM,
                                     "Cosmos DB %s %s: cannot build the request",
                                     req->method, req->resource_link);
-            return es_error_set(
-                err, ES_ETOOBIG, "Cosmos DB %s %s: the response is larger than %zu bytes",
-                req->method, req->resource_link, c->opts.max_response_bytes);
+            if (local == ES_ETOOBIG)
+                return es_error_set(err, ES_ETOOBIG,
+                                    "Cosmos DB %s %s: the response is larger than %zu "
+                                    "bytes",
+                                    req->method, req->resource_link,
+                                    c->opts.max_response_bytes);
+            return es_error_set(err, local,
+                                "Cosmos DB %s %s: out of memory reading the "
+                                "response",
+                                req->method, req->resource_link);
         }
         bool sent = rc == CURLE_OK || !never_sent(rc);
         if ((rc != CURLE_OK && sent) || out->status == 408 || out->status == 503)

@@ -113,7 +113,7 @@ struct cosmos_response {
  */
 enum es_status cosmos_execute(struct cosmos_client *c, const struct cosmos_request *req,
                               struct cosmos_response *out, struct es_io *io,
-                              struct es_error *err);
+                              struct es_error *err) ES_MUST_CHECK;
 
 void cosmos_response_release(struct cosmos_response *r);
 

@@ -20,6 +20,7 @@
 
 #include "util/buf.h"
 #include "util/ids.h"
+#include "util/jsonutil.h"
 #include "util/log.h"
 #include "util/text.h"
 #include "util/timeutil.h"
@@ -122,7 +123,11 @@ enum es_status cosmos_token_parse(const char *body, size_t len, int64_t now_s,
                                   char **token_out, int64_t *expires_s,
                                   struct es_error *err)
 {
-    json_t *j = json_loadb(body != NULL ? body : "", len, 0, NULL);
+    json_t *j = NULL;
+    if (es_json_parse(body != NULL ? body : "", len, 0, &j, NULL) == ES_ENOMEM)
+        return es_error_set(err, ES_ENOMEM,
+                            "cannot read the managed identity endpoint's answer: out of "
+                            "memory");
     const char *token = json_string_value(json_object_get(j, "access_token"));
     json_t *on = json_object_get(j, "expires_on");
     int64_t expires = parse_seconds(on);

@@ -58,8 +58,7 @@ void cosmos_tokens_free(struct cosmos_tokens *t);
  * ES_EAUTH when no usable token can be had (err says why); ES_ENOMEM.
  */
 enum es_status cosmos_tokens_get(struct cosmos_tokens *t, const char *rejected,
-                                 char **token_out, struct es_error *err)
-    __attribute__((warn_unused_result));
+                                 char **token_out, struct es_error *err) ES_MUST_CHECK;
 
 /* Counters for tests and logs: fetches tried, fetches that failed. */
 void cosmos_tokens_stats(struct cosmos_tokens *t, unsigned *fetches, unsigned *failures);
@@ -81,6 +80,6 @@ int64_t cosmos_token_usable_until(int64_t obtained_s, int64_t expires_s);
  */
 enum es_status cosmos_token_parse(const char *body, size_t len, int64_t now_s,
                                   char **token_out, int64_t *expires_s,
-                                  struct es_error *err);
+                                  struct es_error *err) ES_MUST_CHECK;
 
 #endif

@@ -23,7 +23,7 @@ struct es_aggregate {
      * A non-ES_OK result is logged and the event skipped, except ES_ENOMEM.
      */
     enum es_status (*evolve)(void *state, const char *type, int schema,
-                             const json_t *data);
+                             const json_t *data) ES_MUST_CHECK;
     json_t *(*state_encode)(const void *state);
     void *(*state_decode)(const json_t *json);
 };

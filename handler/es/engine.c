@@ -15,6 +15,7 @@
 
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -262,7 +263,7 @@ static json_t *event_metas(const json_t *meta, size_t n)
     json_t *metas = json_array();
     for (size_t i = 0; metas != NULL && i < n; i++) {
         char id[ES_UUID_STR_LEN + 1];
-        json_t *m = json_copy((json_t *)meta);
+        json_t *m = es_json_deep_copy(meta);
         if (m == NULL ||
             json_object_set_new(m, "eventId", json_string(es_uuid4(id))) != 0 ||
             json_array_append_new(metas, m) != 0) {
@@ -277,10 +278,15 @@ static json_t *event_meta(const struct es_command *cmd, const char *now)
 {
     json_t *meta = json_pack("{s:s, s:s?, s:s?}", "occurredAt", now, "correlationId",
                              cmd->correlation_id, "causationId", cmd->causation_id);
-    if (meta != NULL && json_object_get(meta, "causationId") == NULL)
-        json_object_set_new(meta, "causationId", json_null());
-    if (meta != NULL && cmd->idempotency_key != NULL)
-        json_object_set_new(meta, "idempotencyKey", json_string(cmd->idempotency_key));
+    /* Metadata with a field missing would be stored for good: none at all instead. */
+    if (meta != NULL && ((json_object_get(meta, "causationId") == NULL &&
+                          json_object_set_new(meta, "causationId", json_null()) != 0) ||
+                         (cmd->idempotency_key != NULL &&
+                          json_object_set_new(meta, "idempotencyKey",
+                                              json_string(cmd->idempotency_key)) != 0))) {
+        json_decref(meta);
+        return NULL;
+    }
     return meta;
 }
 
@@ -288,12 +294,6 @@ static json_t *event_meta(const struct es_command *cmd, const char *now)
 
 /* Bytes around each document in a batch: its id, kind, stream, version, ... */
 #define DOC_OVERHEAD 512
-
-/* The size of v as compact JSON (0 for NULL). */
-static size_t json_size(const json_t *v)
-{
-    return v != NULL ? json_dumpb(v, NULL, 0, JSON_COMPACT) : 0;
-}
 
 /* The size of s as a JSON string, quotes and escapes included. */
 static size_t json_string_size(const char *s)
@@ -314,9 +314,15 @@ static enum es_status fit_limits(struct es_append *ap, size_t *bytes_out)
 {
     size_t ops = ap->n_events + (ap->receipt != NULL) + (ap->expected_version > 0);
     size_t bytes = 2 + (ap->expected_version > 0 ? DOC_OVERHEAD : 0);
-    for (size_t i = 0; i < ap->n_events; i++)
-        bytes +=
-            json_size(ap->events[i].data) + json_size(ap->events[i].meta) + DOC_OVERHEAD;
+    size_t part[3];
+    for (size_t i = 0; i < ap->n_events; i++) {
+        part[0] = es_json_size(ap->events[i].data);
+        part[1] = es_json_size(ap->events[i].meta);
+        if (part[0] == SIZE_MAX || part[1] == SIZE_MAX)
+            return ES_ENOMEM;
+        /* Each at most a request body's worth: no sum of them overflows. */
+        bytes += part[0] + part[1] + DOC_OVERHEAD;
+    }
     if (ap->receipt != NULL)
         bytes += json_string_size(ap->receipt->body) +
                  json_string_size(ap->receipt->location) + DOC_OVERHEAD;
@@ -324,14 +330,18 @@ static enum es_status fit_limits(struct es_append *ap, size_t *bytes_out)
     if (ops > ES_STORE_BATCH_MAX_OPS || bytes > ES_STORE_BATCH_MAX_BYTES)
         return ES_ETOOBIG;
     if (ap->snapshot != NULL) {
-        size_t snap = json_size(ap->snapshot->state) + DOC_OVERHEAD;
+        size_t snap = es_json_size(ap->snapshot->state);
+        if (snap == SIZE_MAX)
+            return ES_ENOMEM;
+        snap += DOC_OVERHEAD;
         if (ops + 1 > ES_STORE_BATCH_MAX_OPS || snap > ES_STORE_DOC_MAX_BYTES ||
             bytes + snap > ES_STORE_BATCH_MAX_BYTES) {
-            es_log_warn(
-                "stream '%s' version %lld: snapshot of %zu bytes left out: the "
-                "append would pass the store's limit of %d operations and %u bytes",
-                ap->stream_id, (long long)(ap->expected_version + (int64_t)ap->n_events),
-                snap, ES_STORE_BATCH_MAX_OPS, ES_STORE_BATCH_MAX_BYTES);
+            es_log_warn("stream '%s' version %lld: snapshot of %zu bytes left out: the "
+                        "append would pass the store's limit of %d operations and %u "
+                        "bytes",
+                        ap->stream_id,
+                        (long long)(ap->expected_version + (int64_t)ap->n_events), snap,
+                        ES_STORE_BATCH_MAX_OPS, ES_STORE_BATCH_MAX_BYTES);
             ap->snapshot = NULL;
         }
     }
@@ -359,9 +369,12 @@ static enum es_status try_append(struct attempt *a, struct es_decision *d,
     int status = d->success_status ? d->success_status : 200;
     size_t body_len = 0;
     char *body_text = render(cmd, status, new_version, d->events, d->extra, &body_len);
+    /* Copied before the append: once it is stored, nothing may fail. */
+    char *location = d->location != NULL ? strdup(d->location) : NULL;
     json_t *snap_state = NULL;
     enum es_status st = ES_ENOMEM;
-    if (metas == NULL || events == NULL || next == NULL || body_text == NULL)
+    if (metas == NULL || events == NULL || next == NULL || body_text == NULL ||
+        (d->location != NULL && location == NULL))
         goto out;
     for (size_t i = 0; i < n; i++) {
         json_t *ev = json_array_get(d->events, i);
@@ -397,7 +410,9 @@ static enum es_status try_append(struct attempt *a, struct es_decision *d,
         .snapshot = snapshot_due ? &snap : NULL,
     };
     size_t bytes = 0;
-    if (fit_limits(&ap, &bytes) != ES_OK) {
+    if ((st = fit_limits(&ap, &bytes)) == ES_ENOMEM)
+        goto out;
+    if (st != ES_OK) {
         st = refuse(out, ES_ETOOBIG,
                     "the command would append %zu events of about %zu bytes in all; one "
                     "append takes at most %d documents and %u bytes",
@@ -431,9 +446,11 @@ static enum es_status try_append(struct attempt *a, struct es_decision *d,
     body_text = NULL;
     out->version = new_version;
     out->appended = (int64_t)n;
-    if (d->location != NULL && (out->location = strdup(d->location)) == NULL)
-        st = ES_ENOMEM;
+    free(out->location);
+    out->location = location;
+    location = NULL;
 out:
+    free(location);
     if (next != NULL)
         agg->state_free(next);
     json_decref(snap_state);

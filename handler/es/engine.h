@@ -53,7 +53,7 @@ struct es_decision {
 };
 
 typedef enum es_status (*es_decide_fn)(void *ctx, const void *state, int64_t version,
-                                       struct es_decision *d);
+                                       struct es_decision *d) ES_MUST_CHECK;
 
 /* A success as the engine decided it, for the command's renderer (all borrowed). */
 struct es_answer {
@@ -113,7 +113,8 @@ struct es_outcome {
  * whether the append was applied. Release out with es_outcome_release.
  */
 enum es_status es_engine_execute(struct es_engine *e, const struct es_command *cmd,
-                                 struct es_outcome *out, struct es_error *err);
+                                 struct es_outcome *out,
+                                 struct es_error *err) ES_MUST_CHECK;
 
 void es_outcome_release(struct es_outcome *o);
 

@@ -93,12 +93,13 @@ static enum es_status dead_letter_raw(const struct es_projector_opts *p,
 {
     size_t len = 0;
     char *text = es_json_dumps(what, &len);
-    char hash[65] = "unknown";
-    if (text != NULL) {
-        struct es_hash_part part = {text, len};
-        es_sha256_hex(&part, 1, hash);
-    }
+    char hash[65];
+    /* The hash names the dead letter: without it, different payloads would share one. */
+    struct es_hash_part part = {text, len};
+    enum es_status st = text != NULL ? es_sha256_hex(&part, 1, hash) : ES_ENOMEM;
     free(text);
+    if (st != ES_OK)
+        return st;
     char id[ES_DOC_ID_MAX];
     if (es_fmt(id, sizeof(id), "%s:%.32s:dead", stream, hash) != ES_OK)
         return es_error_set(err, ES_EINVAL,
@@ -161,7 +162,10 @@ static enum es_status project_view(const struct es_projector_opts *p,
         }
         if (last == v->version)
             return ES_OK; /* everything here was applied already */
-        json_object_set_new(v->doc, "version", json_integer((json_int_t)last));
+        /* Never the new items under the old version: a redelivery would apply them
+         * twice. */
+        if (json_object_set_new(v->doc, "version", json_integer((json_int_t)last)) != 0)
+            return ES_ENOMEM;
         struct es_error put_err = {0};
         enum es_status st = p->store->ops->view_put(p->store, v->doc, v->etag, NULL,
                                                     &report->io, &put_err);
@@ -382,33 +386,41 @@ out:
 
 /* ---- the batch ---- */
 
-/* Decodes the event documents; dead-letters malformed ones at once. */
+/*
+ * Decodes the event documents; dead-letters malformed ones at once. *n_out
+ * counts the events decoded into out, on failure too. A document that could
+ * not be decoded for want of memory is not malformed: it fails the batch, so
+ * that the host sends it again - unless this is the last attempt.
+ */
 static enum es_status collect_events(const struct es_projector_opts *p,
-                                     const json_t *docs, int64_t attempt,
-                                     struct es_event *out, size_t *n_out,
+                                     const json_t *docs, bool last_attempt,
+                                     int64_t attempt, struct es_event *out, size_t *n_out,
                                      struct es_batch_report *report, struct es_error *err)
 {
-    size_t n = 0, i;
+    size_t i;
     json_t *doc;
+    *n_out = 0;
     json_array_foreach(docs, i, doc)
     {
         const char *kind = json_string_value(json_object_get(doc, "kind"));
         if (kind == NULL || strcmp(kind, "event") != 0)
             continue;
         struct es_error bad = {0};
-        if (es_event_from_doc(doc, &out[n], &bad) == ES_OK) {
-            n++;
+        enum es_status st = es_event_from_doc(doc, &out[*n_out], &bad);
+        if (st == ES_OK) {
+            (*n_out)++;
             continue;
         }
+        if (st == ES_ENOMEM && !last_attempt)
+            return st;
         const char *stream = json_string_value(json_object_get(doc, "streamId"));
-        enum es_status st =
-            dead_letter_raw(p, doc, stream != NULL ? stream : "_undecodable", bad.message,
-                            attempt, report, err);
+        st = dead_letter_raw(p, doc, stream != NULL ? stream : "_undecodable",
+                             bad.message[0] != '\0' ? bad.message : es_status_message(st),
+                             attempt, report, err);
         if (st != ES_OK)
             return st;
     }
-    *n_out = n;
-    report->events = (unsigned)n;
+    report->events = (unsigned)*n_out;
     return ES_OK;
 }
 
@@ -432,7 +444,8 @@ enum es_status es_project_batch(const struct es_projector_opts *p,
     if (events == NULL)
         return ES_ENOMEM;
     size_t n = 0;
-    enum es_status st = collect_events(p, documents, attempt, events, &n, report, err);
+    enum es_status st =
+        collect_events(p, documents, last_attempt, attempt, events, &n, report, err);
     qsort(events, n, sizeof(events[0]), by_stream_version);
 
     /* Each stream's run of events, duplicates dropped; failures noted per stream. */
@@ -468,14 +481,15 @@ enum es_status es_project_batch(const struct es_projector_opts *p,
              * memory: the host moves past the batch after it either way. */
             failed_at[n_failed] = start;
             failed_len[n_failed] = keep - start;
-            snprintf(failed_why[n_failed], sizeof(failed_why[0]), "%s",
-                     stream_err.message);
+            /* Out of memory often leaves no message: the status says it then. */
+            const char *why =
+                stream_err.message[0] != '\0' ? stream_err.message : es_status_message(s);
+            snprintf(failed_why[n_failed], sizeof(failed_why[0]), "%s", why);
             /* A view past the store's size limit stays past it: no retry helps. */
             failed_for_good[n_failed] = s == ES_ETOOBIG;
             n_retryable += s != ES_ETOOBIG;
             if (report->first_error[0] == '\0')
-                snprintf(report->first_error, sizeof(report->first_error), "%s",
-                         stream_err.message);
+                snprintf(report->first_error, sizeof(report->first_error), "%s", why);
             n_failed++;
         }
         start = end;

@@ -47,7 +47,7 @@ struct es_projection {
     /* A new view document (with "id" and "view") for an aggregate id. */
     json_t *(*initial)(const char *aggregate_id);
     /* Folds one event into the view (not its version: the runner keeps that). */
-    enum es_status (*apply)(json_t *view, const struct es_event *ev);
+    enum es_status (*apply)(json_t *view, const struct es_event *ev) ES_MUST_CHECK;
 };
 
 /* What a reaction may use. */
@@ -67,7 +67,7 @@ struct es_reactor {
      * the batch retried, or dead-lettered on the last attempt.
      */
     enum es_status (*react)(const struct es_react_env *env, const struct es_event *ev,
-                            struct es_error *err);
+                            struct es_error *err) ES_MUST_CHECK;
 };
 
 struct es_projector_opts {
@@ -105,6 +105,6 @@ struct es_batch_report {
 enum es_status es_project_batch(const struct es_projector_opts *p,
                                 const json_t *documents, bool last_attempt,
                                 int64_t attempt, struct es_batch_report *report,
-                                struct es_error *err);
+                                struct es_error *err) ES_MUST_CHECK;
 
 #endif

@@ -22,11 +22,12 @@
 enum es_status es_read_stream(struct es_engine *e, const struct es_aggregate *agg,
                               const char *id, int64_t from_version, size_t max,
                               struct es_event_page *out, struct es_io *io,
-                              struct es_error *err);
+                              struct es_error *err) ES_MUST_CHECK;
 
 /* The view document view_prefix + id (new reference); ES_ENOTFOUND when there is none. */
 enum es_status es_read_view(struct es_engine *e, const char *view_prefix, const char *id,
-                            json_t **doc, struct es_io *io, struct es_error *err);
+                            json_t **doc, struct es_io *io,
+                            struct es_error *err) ES_MUST_CHECK;
 
 /*
  * A page of the views whose "view" is kind, and the store's token for the next
@@ -35,11 +36,12 @@ enum es_status es_read_view(struct es_engine *e, const char *view_prefix, const 
  */
 enum es_status es_read_views(struct es_engine *e, const char *kind,
                              const char *continuation, size_t limit, json_t **docs,
-                             char **next, struct es_io *io, struct es_error *err);
+                             char **next, struct es_io *io,
+                             struct es_error *err) ES_MUST_CHECK;
 
 /* A page of dead letters, paged like es_read_views. */
 enum es_status es_read_dead_letters(struct es_engine *e, const char *continuation,
                                     size_t limit, json_t **docs, char **next,
-                                    struct es_io *io, struct es_error *err);
+                                    struct es_io *io, struct es_error *err) ES_MUST_CHECK;
 
 #endif

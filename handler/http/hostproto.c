@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/log.h"
+
 /* The function name in "/Name" or "/Name?..." (borrowed into buf). */
 static const char *function_name(const char *target, char *buf, size_t buf_len)
 {
@@ -20,9 +22,17 @@ static const char *function_name(const char *target, char *buf, size_t buf_len)
     return buf;
 }
 
+/* A reply that could not be built went out as a bare 503 (server.h): noted here. */
+static void replied(enum es_status st, const char *what)
+{
+    if (st != ES_OK)
+        es_log_warn("host protocol: out of memory: %s answered with a bare 503", what);
+}
+
 static void reply_invoke(struct http_exchange *x, struct invoke_reply *r)
 {
-    http_reply_own(x, r->host_status, "application/json", r->body, r->body_len);
+    replied(http_reply_own(x, r->host_status, "application/json", r->body, r->body_len),
+            "an invocation");
     r->body = NULL;
 }
 
@@ -36,27 +46,33 @@ static void on_headers(void *cls, struct http_exchange *x)
     size_t path_len = strcspn(x->target, "?#");
     if (path_len == 1 && x->target[0] == '/') {
         if (strcmp(x->method, "GET") == 0 || strcmp(x->method, "HEAD") == 0)
-            http_reply(x, 200, "application/json", "{\"status\":\"ready\"}", 18);
+            replied(http_reply(x, 200, "application/json", "{\"status\":\"ready\"}", 18),
+                    "a readiness probe");
         else
-            http_reply_error(x, ES_EMETHOD, "only GET is served at /");
+            replied(http_reply_error(x, ES_EMETHOD, "only GET is served at /"),
+                    "a request to /");
         return;
     }
     const struct fn_def *def = function_name(x->target, name, sizeof(name)) != NULL
                                    ? fn_table_find(hp->app->fns, name)
                                    : NULL;
     if (def == NULL) {
-        http_reply_error(x, ES_ENOTFOUND, "no such function");
+        replied(http_reply_error(x, ES_ENOTFOUND, "no such function"),
+                "an unknown function");
         return;
     }
     if (strcmp(x->method, "POST") != 0) {
-        http_reply_error(x, ES_EMETHOD, "invocations are POST requests");
-        http_reply_header(x, "Allow", "POST");
+        enum es_status st =
+            http_reply_error(x, ES_EMETHOD, "invocations are POST requests");
+        replied(st == ES_OK ? http_reply_header(x, "Allow", "POST") : st,
+                "an invocation that is not a POST");
         return;
     }
     x->body_cap =
         def->kind == FN_HTTP ? hp->max_envelope_bytes : hp->max_trigger_envelope_bytes;
-    if (def->kind != FN_HTTP)
-        x->route = invoke_id_scan_new(OVERSIZE_MAX_IDS); /* used only past the cap */
+    if (def->kind != FN_HTTP && (x->route = invoke_id_scan_new(OVERSIZE_MAX_IDS)) == NULL)
+        /* Used only past the cap, but then nothing else keeps the batch's ids. */
+        replied(http_reply_error(x, ES_ENOMEM, "out of memory"), "a trigger invocation");
 }
 
 static void on_overflow(void *cls, struct http_exchange *x, const char *data, size_t len)

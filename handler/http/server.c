@@ -82,12 +82,26 @@ static void exchange_free(struct exchange *e)
 static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind, const char *key,
                                       const char *value);
 
+/* What collect_header fills, and whether it ran out of memory. */
+struct collect {
+    struct http_exchange *x;
+    bool failed;
+};
+
 enum es_status http_exchange_collect_headers(struct http_exchange *x)
 {
     if (x->headers != NULL || x->conn == NULL)
         return ES_OK;
-    MHD_get_connection_values(x->conn, MHD_HEADER_KIND, collect_header, x);
-    return x->headers != NULL || x->n_headers == 0 ? ES_OK : ES_ENOMEM;
+    struct collect c = {.x = x};
+    MHD_get_connection_values(x->conn, MHD_HEADER_KIND, collect_header, &c);
+    if (c.failed) {
+        /* A header list with one missing (an Idempotency-Key, say) would be believed. */
+        free_headers(x->headers, x->n_headers);
+        x->headers = NULL;
+        x->n_headers = 0;
+        return ES_ENOMEM;
+    }
+    return ES_OK;
 }
 
 const char *http_exchange_header(const struct http_exchange *x, const char *name)
@@ -102,19 +116,42 @@ const char *http_exchange_header(const struct http_exchange *x, const char *name
     return NULL;
 }
 
+/* Drops the response being built. */
+static void drop_response(struct http_exchange *x)
+{
+    free_headers(x->resp_headers, x->n_resp_headers);
+    x->resp_headers = NULL;
+    x->n_resp_headers = 0;
+    free(x->resp_body);
+    x->resp_body = NULL;
+    x->resp_body_len = 0;
+}
+
+/* The answer when the one asked for cannot be built: a bare 503. */
+static enum es_status reply_failed(struct http_exchange *x)
+{
+    drop_response(x);
+    x->status = 503;
+    x->answered = true;
+    x->reply_failed = true;
+    return ES_ENOMEM;
+}
+
 enum es_status http_reply_header(struct http_exchange *x, const char *name,
                                  const char *value)
 {
+    if (x->reply_failed)
+        return ES_ENOMEM;
     struct http_header *h =
         realloc(x->resp_headers, (x->n_resp_headers + 1) * sizeof(*x->resp_headers));
     if (h == NULL)
-        return ES_ENOMEM;
+        return reply_failed(x);
     x->resp_headers = h;
     char *n = strdup(name), *v = strdup(value);
     if (n == NULL || v == NULL) {
         free(n);
         free(v);
-        return ES_ENOMEM;
+        return reply_failed(x);
     }
     h[x->n_resp_headers].name = n;
     h[x->n_resp_headers].value = v;
@@ -125,11 +162,12 @@ enum es_status http_reply_header(struct http_exchange *x, const char *name,
 enum es_status http_reply_own(struct http_exchange *x, int status,
                               const char *content_type, char *body, size_t body_len)
 {
-    free(x->resp_body);
+    drop_response(x);
     x->resp_body = body;
     x->resp_body_len = body != NULL ? body_len : 0;
     x->status = status;
     x->answered = true;
+    x->reply_failed = false;
     if (content_type != NULL)
         return http_reply_header(x, "Content-Type", content_type);
     return ES_OK;
@@ -141,10 +179,8 @@ enum es_status http_reply(struct http_exchange *x, int status, const char *conte
     char *copy = NULL;
     if (body_len > 0) {
         copy = malloc(body_len);
-        if (copy == NULL) {
-            http_reply_own(x, 503, NULL, NULL, 0);
-            return ES_ENOMEM;
-        }
+        if (copy == NULL)
+            return reply_failed(x);
         memcpy(copy, body, body_len);
     }
     return http_reply_own(x, status, content_type, copy, body_len);
@@ -160,7 +196,7 @@ enum es_status http_reply_error(struct http_exchange *x, enum es_status code,
     char *body = obj != NULL ? es_json_dumps(obj, &len) : NULL;
     json_decref(obj);
     if (body == NULL)
-        return http_reply_own(x, 503, NULL, NULL, 0);
+        return reply_failed(x);
     return http_reply_own(x, status, "application/json", body, len);
 }
 
@@ -227,34 +263,59 @@ static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind, const 
                                       const char *value)
 {
     (void)kind;
-    struct http_exchange *x = cls;
+    struct collect *c = cls;
+    struct http_exchange *x = c->x;
     struct http_header *h = realloc(x->headers, (x->n_headers + 1) * sizeof(*h));
-    if (h == NULL)
+    if (h == NULL) {
+        c->failed = true;
         return MHD_NO;
+    }
     x->headers = h;
     h[x->n_headers].name = strdup(key);
     h[x->n_headers].value = strdup(value != NULL ? value : "");
     if (h[x->n_headers].name == NULL || h[x->n_headers].value == NULL) {
         free(h[x->n_headers].name);
         free(h[x->n_headers].value);
+        c->failed = true;
         return MHD_NO;
     }
     x->n_headers++;
     return MHD_YES;
 }
 
-static enum MHD_Result send_response(struct exchange *e, struct MHD_Connection *conn)
+/* The exchange's response as MHD's, every header in, or NULL. */
+static struct MHD_Response *mhd_response(struct exchange *e)
 {
     struct http_exchange *x = &e->x;
     struct MHD_Response *r = MHD_create_response_from_buffer_with_free_callback(
         x->resp_body_len, x->resp_body, free);
     if (r == NULL)
-        return MHD_NO;
+        return NULL;
     x->resp_body = NULL; /* MHD frees it now */
-    for (size_t i = 0; i < x->n_resp_headers; i++)
-        MHD_add_response_header(r, x->resp_headers[i].name, x->resp_headers[i].value);
-    if (atomic_load(&e->server->draining) || e->close)
-        MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
+    bool ok = true;
+    for (size_t i = 0; ok && i < x->n_resp_headers; i++)
+        ok = MHD_add_response_header(r, x->resp_headers[i].name,
+                                     x->resp_headers[i].value) == MHD_YES;
+    if (ok && (atomic_load(&e->server->draining) || e->close))
+        ok = MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close") == MHD_YES;
+    if (!ok) {
+        MHD_destroy_response(r);
+        return NULL;
+    }
+    return r;
+}
+
+static enum MHD_Result send_response(struct exchange *e, struct MHD_Connection *conn)
+{
+    struct http_exchange *x = &e->x;
+    struct MHD_Response *r = mhd_response(e);
+    if (r == NULL) {
+        /* Not a response with a header missing: a bare 503, else the connection goes. */
+        drop_response(x);
+        x->status = 503;
+        if ((r = mhd_response(e)) == NULL)
+            return MHD_NO;
+    }
     enum MHD_Result ret = MHD_queue_response(conn, (unsigned)x->status, r);
     MHD_destroy_response(r);
     return ret;
@@ -271,8 +332,9 @@ static enum MHD_Result run_request(struct exchange *e, struct MHD_Connection *co
     if (e->server->watch != NULL)
         http_watch_body_in(e->server->watch, watched(e->server, conn));
     e->server->router.on_request(e->server->router.cls, x);
-    if (!x->answered)
-        http_reply_error(x, ES_EINTERNAL, "the request was not answered");
+    if (!x->answered &&
+        http_reply_error(x, ES_EINTERNAL, "the request was not answered") != ES_OK)
+        es_log_warn("http: out of memory: a request nobody answered gets a bare 503");
     e->phase = PHASE_READY;
     return send_response(e, conn);
 }
@@ -369,9 +431,11 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
             http_watch_headers_in(e->server->watch, watched(e->server, conn));
         if (framing_in_doubt(conn)) {
             e->close = true;
-            http_reply_error(&e->x, ES_EREQUEST,
-                             "the body's length is given two ways (Content-Length twice, "
-                             "or with Transfer-Encoding)");
+            if (http_reply_error(&e->x, ES_EREQUEST,
+                                 "the body's length is given two ways (Content-Length "
+                                 "twice, or with Transfer-Encoding)") != ES_OK)
+                es_log_warn("http: out of memory: a request framed two ways gets a "
+                            "bare 503");
             return MHD_YES;
         }
         e->server->router.on_headers(e->server->router.cls, &e->x);

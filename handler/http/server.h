@@ -51,7 +51,8 @@ struct http_exchange {
     size_t n_resp_headers;
     char *resp_body; /* malloc'd, owned by the exchange */
     size_t resp_body_len;
-    bool answered; /* a response is ready */
+    bool answered;     /* a response is ready */
+    bool reply_failed; /* it could not be built: a bare 503, which takes no headers */
 };
 
 struct http_router {
@@ -104,18 +105,29 @@ size_t http_server_drain(struct http_server *s, int64_t timeout_ms);
 void http_server_free(struct http_server *s);
 
 /* Fills x->headers and x->n_headers with every request header (once). */
-enum es_status http_exchange_collect_headers(struct http_exchange *x);
+enum es_status http_exchange_collect_headers(struct http_exchange *x) ES_MUST_CHECK;
 
 /* A request header, matched ignoring case; NULL when absent. */
 const char *http_exchange_header(const struct http_exchange *x, const char *name);
 
+/*
+ * The replies. Each starts a new response, or adds to it, and never leaves a
+ * half-built one: when memory runs out the exchange is answered with a bare
+ * 503 (no body, no header, reply_failed set, later headers refused) and
+ * ES_ENOMEM says so. The caller has then nothing to undo; it may log.
+ */
+
 /* Sets the response: status and a body (copied), with a Content-Type. */
 enum es_status http_reply(struct http_exchange *x, int status, const char *content_type,
-                          const char *body, size_t body_len);
+                          const char *body, size_t body_len) ES_MUST_CHECK;
 
-/* Sets the response, taking ownership of a malloc'd body (freed even on failure). */
+/*
+ * Sets the response, taking ownership of a malloc'd body (freed even on
+ * failure). Headers added to an earlier response are dropped.
+ */
 enum es_status http_reply_own(struct http_exchange *x, int status,
-                              const char *content_type, char *body, size_t body_len);
+                              const char *content_type, char *body,
+                              size_t body_len) ES_MUST_CHECK;
 
 /*
  * Replies {"error": <the code's API name>, "message": message} as application/json,
@@ -123,10 +135,10 @@ enum es_status http_reply_own(struct http_exchange *x, int status,
  * serve front give before any function runs use the API's vocabulary too.
  */
 enum es_status http_reply_error(struct http_exchange *x, enum es_status code,
-                                const char *message);
+                                const char *message) ES_MUST_CHECK;
 
-/* Adds a response header (copied). */
+/* Adds a response header (copied); ES_ENOMEM also once the response has failed. */
 enum es_status http_reply_header(struct http_exchange *x, const char *name,
-                                 const char *value);
+                                 const char *value) ES_MUST_CHECK;
 
 #endif

@@ -23,7 +23,9 @@
 static json_t *double_encoded(const char *s, size_t len)
 {
     json_t *inner = json_stringn(s, len);
-    char *text = inner != NULL ? json_dumps(inner, JSON_ENCODE_ANY | JSON_COMPACT) : NULL;
+    char *text = inner != NULL
+                     ? es_json_dumps_flags(inner, JSON_ENCODE_ANY | JSON_COMPACT, NULL)
+                     : NULL;
     json_decref(inner);
     json_t *out = text != NULL ? json_string(text) : NULL;
     free(text);
@@ -171,7 +173,11 @@ static json_t *body_value(const struct invoke_http_spec *spec)
 /* Metadata entries from a JSON-object body: objects as objects, the rest as strings. */
 static int add_body_metadata(const struct invoke_http_spec *spec, json_t *meta)
 {
-    json_t *body = json_loadb(spec->body, spec->body_len, ES_JSON_LOAD_FLAGS, NULL);
+    json_t *body = NULL;
+    enum es_status st =
+        es_json_parse(spec->body, spec->body_len, ES_JSON_LOAD_FLAGS, &body, NULL);
+    if (st == ES_ENOMEM)
+        return -1;
     if (!json_is_object(body)) {
         json_decref(body);
         return 0;
@@ -189,7 +195,7 @@ static int add_body_metadata(const struct invoke_http_spec *spec, json_t *meta)
         } else if (json_is_string(v)) {
             entry = double_encoded(json_string_value(v), json_string_length(v));
         } else {
-            char *text = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+            char *text = es_json_dumps_flags(v, JSON_ENCODE_ANY | JSON_COMPACT, NULL);
             entry = text != NULL ? double_encoded(text, strlen(text)) : NULL;
             free(text);
         }
@@ -266,21 +272,23 @@ json_t *invoke_trigger_envelope_new(const char *function_name, const char *bindi
                                     const json_t *payload, int string_levels,
                                     const struct fn_retry *retry)
 {
-    json_t *value = json_deep_copy(payload);
+    json_t *value = es_json_deep_copy(payload);
     for (int i = 0; value != NULL && i < string_levels; i++) {
-        char *text =
-            json_dumps(value, JSON_COMPACT | JSON_ENCODE_ANY | JSON_PRESERVE_ORDER);
+        char *text = es_json_dumps(value, NULL);
         json_decref(value);
         value = text != NULL ? json_string(text) : NULL;
         free(text);
     }
     json_t *meta = json_pack("{s:o}", "sys", sys_object(function_name));
-    if (meta != NULL && retry != NULL && retry->present)
+    if (meta != NULL && retry != NULL && retry->present &&
         json_object_set_new(meta, "RetryContext",
                             json_pack("{s:I, s:I, s:n, s:n, s:{}}", "RetryCount",
                                       (json_int_t)retry->retry_count, "MaxRetryCount",
                                       (json_int_t)retry->max_retry_count, "Exception",
-                                      "Instance", "State"));
+                                      "Instance", "State")) != 0) {
+        json_decref(meta);
+        meta = NULL;
+    }
     if (value == NULL || meta == NULL) {
         json_decref(value);
         json_decref(meta);

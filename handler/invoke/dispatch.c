@@ -163,10 +163,14 @@ static void run_http_envelope(const struct fn_def *def, struct fn_ctx *ctx,
 {
     struct es_error err = {0};
     struct fn_http_request req;
-    if (invoke_http_request_parse(env, def->trigger_binding, &req, &err) != ES_OK) {
+    enum es_status st = invoke_http_request_parse(env, def->trigger_binding, &req, &err);
+    if (st != ES_OK) {
         es_log_error("function '%s' invocation %s: %s", def->name, ctx->invocation_id,
                      err.message);
-        invoke_reply_host_error(400, "invalid_envelope", err.message, out);
+        if (st == ES_ENOMEM)
+            invoke_reply_host_error(503, "out_of_memory", err.message, out);
+        else
+            invoke_reply_host_error(400, "invalid_envelope", err.message, out);
         return;
     }
     run_http(def, ctx, &req, out);
@@ -257,15 +261,23 @@ void invoke_dispatch(const struct invoke_app *app, const char *name,
 
     struct es_error err = {0};
     struct invoke_envelope env;
-    if (invoke_envelope_parse(buf, len, &env, &err) != ES_OK) {
+    enum es_status st = invoke_envelope_parse(buf, len, &env, &err);
+    if (st == ES_OK && (st = invoke_retry_parse(env.metadata, &ctx.retry)) != ES_OK) {
+        invoke_envelope_release(&env);
+        es_error_set(&err, st, "cannot read the RetryContext: out of memory");
+    }
+    if (st != ES_OK) {
         es_log_error("function '%s' invocation %s: %s", def->name, invocation_id,
                      err.message);
-        invoke_reply_host_error(400, "invalid_envelope", err.message, out);
+        /* Out of memory is not the host's fault: a 503 it retries, not a 400. */
+        if (st == ES_ENOMEM)
+            invoke_reply_host_error(503, "out_of_memory", err.message, out);
+        else
+            invoke_reply_host_error(400, "invalid_envelope", err.message, out);
         json_decref(ctx.logs);
         return;
     }
     ctx.metadata = env.metadata;
-    invoke_retry_parse(env.metadata, &ctx.retry);
     if (def->kind == FN_HTTP)
         run_http_envelope(def, &ctx, &env, out);
     else

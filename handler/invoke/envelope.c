@@ -19,8 +19,12 @@ enum es_status invoke_envelope_parse(const char *buf, size_t len,
 {
     json_error_t jerr;
     memset(env, 0, sizeof(*env));
-    json_t *root = json_loadb(buf, len, ES_JSON_LOAD_FLAGS, &jerr);
-    if (root == NULL)
+    json_t *root = NULL;
+    enum es_status st = es_json_parse(buf, len, ES_JSON_LOAD_FLAGS, &root, &jerr);
+    if (st == ES_ENOMEM)
+        return es_error_set(err, ES_ENOMEM, "cannot parse invocation envelope: %s",
+                            jerr.text);
+    if (st != ES_OK)
         return es_error_set(err, ES_EJSON,
                             "cannot parse invocation envelope: %s at byte %d", jerr.text,
                             jerr.position);
@@ -56,19 +60,30 @@ void invoke_envelope_release(struct invoke_envelope *env)
     memset(env, 0, sizeof(*env));
 }
 
-/* Query was a JSON string before host PR #6621; accept both. Borrowed result. */
-static json_t *object_field(json_t *req, const char *name, bool *bad)
+/*
+ * Query was a JSON string before host PR #6621; accept both. Borrowed result.
+ * *bad for a value of the wrong type, *nomem when memory ran out.
+ */
+static json_t *object_field(json_t *req, const char *name, bool *bad, bool *nomem)
 {
     json_t *v = es_json_object_iget(req, name);
     if (v == NULL || json_is_null(v) || json_is_object(v))
         return v;
     if (json_is_string(v)) {
         json_t *parsed = es_json_unwrap(v, 2);
+        if (parsed == NULL) {
+            *nomem = true;
+            return NULL;
+        }
         if (json_is_object(parsed)) {
-            /* Keep it alive as long as the envelope: park it in the request object. */
+            /* Keep it alive as long as the envelope: park it in the request object
+             * (which takes the reference, and drops it when it cannot). */
             char key[64];
             snprintf(key, sizeof(key), "$parsed_%s", name);
-            json_object_set_new(req, key, parsed);
+            if (json_object_set_new(req, key, parsed) != 0) {
+                *nomem = true;
+                return NULL;
+            }
             return parsed;
         }
         json_decref(parsed);
@@ -113,17 +128,21 @@ enum es_status invoke_http_request_parse(const struct invoke_envelope *env,
         return es_error_set(err, ES_EFIELD,
                             "invalid invocation envelope: 'Data.%s.%s' must be a string",
                             binding, method == NULL ? "Method" : "Url");
-    bool bad = false;
+    bool bad = false, nomem = false;
     const char *bad_name = NULL;
-    json_t *query = object_field(r, "Query", &bad);
+    json_t *query = object_field(r, "Query", &bad, &nomem);
     if (bad)
         bad_name = "Query";
-    json_t *headers = object_field(r, "Headers", &bad);
+    json_t *headers = object_field(r, "Headers", &bad, &nomem);
     if (bad && bad_name == NULL)
         bad_name = "Headers";
-    json_t *params = object_field(r, "Params", &bad);
+    json_t *params = object_field(r, "Params", &bad, &nomem);
     if (bad && bad_name == NULL)
         bad_name = "Params";
+    if (nomem)
+        return es_error_set(err, ES_ENOMEM,
+                            "cannot read 'Data.%s': out of memory decoding a field",
+                            binding);
     if (bad_name == NULL && headers != NULL && !headers_valid(headers))
         bad_name = "Headers";
     json_t *body = es_json_object_iget(r, "Body");
@@ -169,13 +188,13 @@ static int64_t clamp(int64_t v, int64_t lo, int64_t hi)
     return v < lo ? lo : v > hi ? hi : v;
 }
 
-void invoke_retry_parse(const json_t *metadata, struct fn_retry *out)
+enum es_status invoke_retry_parse(const json_t *metadata, struct fn_retry *out)
 {
     memset(out, 0, sizeof(*out));
     json_t *rc = es_json_object_iget(metadata, "RetryContext");
     json_t *parsed = NULL;
-    if (json_is_string(rc))
-        rc = parsed = es_json_unwrap(rc, 2);
+    if (json_is_string(rc) && (rc = parsed = es_json_unwrap(rc, 2)) == NULL)
+        return ES_ENOMEM;
     if (json_is_object(rc)) {
         /* Clamped: counts are input, and the runtime adds to them. */
         out->present = true;
@@ -184,6 +203,7 @@ void invoke_retry_parse(const json_t *metadata, struct fn_retry *out)
             clamp(int_field(rc, "MaxRetryCount", 0), -1, FN_RETRY_COUNT_MAX);
     }
     json_decref(parsed);
+    return ES_OK;
 }
 
 char *invoke_meta_string(const json_t *metadata, const char *key)
@@ -192,11 +212,14 @@ char *invoke_meta_string(const json_t *metadata, const char *key)
     if (v == NULL)
         return NULL;
     if (!json_is_string(v))
-        return json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+        return es_json_dumps_flags(v, JSON_COMPACT | JSON_ENCODE_ANY, NULL);
     size_t len = json_string_length(v);
     const char *s = json_string_value(v);
     if (len >= 2 && s[0] == '"') {
-        json_t *inner = json_loadb(s, len, JSON_DECODE_ANY | ES_JSON_LOAD_FLAGS, NULL);
+        json_t *inner = NULL;
+        if (es_json_parse(s, len, JSON_DECODE_ANY | ES_JSON_LOAD_FLAGS, &inner, NULL) ==
+            ES_ENOMEM)
+            return NULL;
         if (json_is_string(inner)) {
             char *out = strndup(json_string_value(inner), json_string_length(inner));
             json_decref(inner);

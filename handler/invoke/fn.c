@@ -10,6 +10,7 @@
 #include <strings.h>
 
 #include "util/jsonutil.h"
+#include "util/log.h"
 #include "util/text.h"
 
 const struct fn_def *fn_table_find(const struct fn_table *t, const char *name)
@@ -28,23 +29,35 @@ const char *fn_header(const struct fn_http_request *req, const char *name)
     return json_string_value(v);
 }
 
-/* v (a new reference) when it is given, else the JSON text parsed, else NULL. */
-static json_t *given_or_parsed(json_t *v, const char *text, size_t len)
+/*
+ * v (a new reference) when it is given, else the JSON text parsed, else NULL;
+ * *nomem tells running out of memory from there being nothing.
+ */
+static json_t *given_or_parsed(json_t *v, const char *text, size_t len, bool *nomem)
 {
+    *nomem = false;
     if (v != NULL)
         return json_incref(v);
-    return text != NULL ? json_loadb(text, len, ES_JSON_LOAD_FLAGS, NULL) : NULL;
+    json_t *parsed = NULL;
+    if (text != NULL &&
+        es_json_parse(text, len, ES_JSON_LOAD_FLAGS, &parsed, NULL) == ES_ENOMEM)
+        *nomem = true;
+    return parsed;
 }
 
 json_t *fn_identities(const struct fn_http_request *req)
 {
-    return given_or_parsed(req->identities, req->identities_text, req->identities_len);
+    bool nomem;
+    return given_or_parsed(req->identities, req->identities_text, req->identities_len,
+                           &nomem);
 }
 
 json_t *fn_metadata(const struct fn_ctx *ctx)
 {
-    json_t *m = given_or_parsed(ctx->metadata, ctx->metadata_text, ctx->metadata_len);
-    return m != NULL ? m : json_object();
+    bool nomem;
+    json_t *m =
+        given_or_parsed(ctx->metadata, ctx->metadata_text, ctx->metadata_len, &nomem);
+    return m != NULL || nomem ? m : json_object();
 }
 
 const char *fn_query(const struct fn_http_request *req, const char *name)
@@ -73,21 +86,32 @@ void fn_http_response_release(struct fn_http_response *res)
     memset(res, 0, sizeof(*res));
 }
 
+/*
+ * The answer when even an answer cannot be built for want of memory: a bare
+ * 503, with no header or body left over from what was being built.
+ */
+static void reply_bare_503(struct fn_http_response *res)
+{
+    fn_http_response_release(res);
+    res->status = 503;
+}
+
 void fn_reply_json(struct fn_http_response *res, int status, json_t *body)
 {
     free(res->body);
     res->body = NULL;
     res->body_len = 0;
-    char *text = body != NULL ? es_json_dumps(body, &res->body_len) : NULL;
+    size_t len = 0;
+    char *text = body != NULL ? es_json_dumps(body, &len) : NULL;
     json_decref(body);
     if (text == NULL || fn_set_header(res, "Content-Type", "application/json") != ES_OK) {
         free(text);
-        res->status = 503;
-        res->body_len = 0;
+        reply_bare_503(res);
         return;
     }
     res->status = status;
     res->body = text;
+    res->body_len = len;
 }
 
 void fn_reply_error(struct fn_http_response *res, enum es_status code, const char *fmt,
@@ -112,8 +136,8 @@ void fn_reply_error(struct fn_http_response *res, enum es_status code, const cha
     fn_reply_json(
         res, status,
         json_pack("{s:s, s:s}", "error", es_status_name(code), "message", message));
-    if (status == 503)
-        fn_set_header(res, "Retry-After", "1");
+    if (status == 503 && fn_set_header(res, "Retry-After", "1") != ES_OK)
+        reply_bare_503(res);
 }
 
 void fn_log(struct fn_ctx *ctx, const char *fmt, ...)
@@ -123,6 +147,7 @@ void fn_log(struct fn_ctx *ctx, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(line, sizeof(line), fmt, ap);
     va_end(ap);
-    if (ctx->logs != NULL)
-        json_array_append_new(ctx->logs, json_string(line));
+    /* A line the host's Logs cannot take still reaches the process log. */
+    if (ctx->logs == NULL || json_array_append_new(ctx->logs, json_string(line)) != 0)
+        es_log_warn("%s (not in the invocation's Logs: out of memory)", line);
 }

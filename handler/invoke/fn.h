@@ -88,7 +88,8 @@ typedef void (*fn_http_fn)(struct fn_ctx *ctx, const struct fn_http_request *req
  * (borrowed). ES_OK completes the batch; any other status asks the host to
  * retry it (the host sees a non-2xx reply).
  */
-typedef enum es_status (*fn_trigger_fn)(struct fn_ctx *ctx, json_t *payload);
+typedef enum es_status (*fn_trigger_fn)(struct fn_ctx *ctx,
+                                        json_t *payload) ES_MUST_CHECK;
 
 struct fn_def {
     const char *name; /* folder name = function name */
@@ -112,10 +113,16 @@ const struct fn_def *fn_table_find(const struct fn_table *t, const char *name);
 /* First value of a header, matched ignoring case; NULL when absent. */
 const char *fn_header(const struct fn_http_request *req, const char *name);
 
-/* The request's ClaimsIdentity objects (new reference), or NULL when there are none. */
+/*
+ * The request's ClaimsIdentity objects (new reference), or NULL when there are
+ * none or on ENOMEM.
+ */
 json_t *fn_identities(const struct fn_http_request *req);
 
-/* The envelope's Metadata object (new reference; an empty object when there was none). */
+/*
+ * The envelope's Metadata object (new reference; an empty object when there
+ * was none); NULL on ENOMEM.
+ */
 json_t *fn_metadata(const struct fn_ctx *ctx);
 
 /* Query parameter value (exact name), NULL when absent. */
@@ -128,7 +135,7 @@ const char *fn_param(const struct fn_http_request *req, const char *name);
 
 /* Sets a response header (the value is copied). */
 enum es_status fn_set_header(struct fn_http_response *res, const char *name,
-                             const char *value);
+                             const char *value) ES_MUST_CHECK;
 
 /*
  * Replies status with body serialised as JSON and Content-Type application/json.

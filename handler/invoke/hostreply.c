@@ -64,8 +64,10 @@ static enum es_status derive_http(json_t *res, struct invoke_host_result *out)
 {
     json_t *parsed = NULL;
     if (json_is_string(res)) {
-        res = parsed = json_loadb(json_string_value(res), json_string_length(res),
-                                  ES_JSON_LOAD_FLAGS, NULL);
+        if (es_json_parse(json_string_value(res), json_string_length(res),
+                          ES_JSON_LOAD_FLAGS, &parsed, NULL) == ES_ENOMEM)
+            return ES_ENOMEM;
+        res = parsed;
     }
     if (!json_is_object(res)) {
         json_decref(parsed);
@@ -90,7 +92,7 @@ static enum es_status derive_http(json_t *res, struct invoke_host_result *out)
         if (json_is_string(v)) {
             s = json_incref(v);
         } else {
-            char *text = json_dumps(v, JSON_ENCODE_ANY | JSON_INDENT(2));
+            char *text = es_json_dumps_flags(v, JSON_ENCODE_ANY | JSON_INDENT(2), NULL);
             s = text != NULL ? json_string(text) : NULL;
             free(text);
         }
@@ -108,8 +110,7 @@ static enum es_status derive_http(json_t *res, struct invoke_host_result *out)
             text[len] = '\0';
         }
     } else if (body != NULL && !json_is_null(body)) {
-        text = json_dumps(body, JSON_ENCODE_ANY | JSON_INDENT(2));
-        len = text != NULL ? strlen(text) : 0;
+        text = es_json_dumps_flags(body, JSON_ENCODE_ANY | JSON_INDENT(2), &len);
     } else {
         text = calloc(1, 1);
     }
@@ -144,7 +145,10 @@ enum es_status invoke_host_result_parse(int host_status, const char *content_typ
              content_type ? content_type : "(none)");
         return ES_OK;
     }
-    json_t *root = json_loadb(body, len, ES_JSON_LOAD_FLAGS | JSON_DECODE_ANY, NULL);
+    json_t *root = NULL;
+    if (es_json_parse(body, len, ES_JSON_LOAD_FLAGS | JSON_DECODE_ANY, &root, NULL) ==
+        ES_ENOMEM)
+        return ES_ENOMEM;
     if (root == NULL || json_is_null(root)) {
         json_decref(root);
         /* The real host never completes such an invocation; it waits for the timeout. */

@@ -36,11 +36,12 @@ struct invoke_envelope {
 
 /*
  * Parses an envelope. ES_EJSON when buf is not a JSON object, ES_EFIELD when
- * Data is missing or not an object; err says which. On success the caller
- * releases env with invoke_envelope_release.
+ * Data is missing or not an object, ES_ENOMEM; err says which. On success the
+ * caller releases env with invoke_envelope_release.
  */
 enum es_status invoke_envelope_parse(const char *buf, size_t len,
-                                     struct invoke_envelope *env, struct es_error *err);
+                                     struct invoke_envelope *env,
+                                     struct es_error *err) ES_MUST_CHECK;
 
 void invoke_envelope_release(struct invoke_envelope *env);
 
@@ -48,12 +49,12 @@ void invoke_envelope_release(struct invoke_envelope *env);
  * Reads Data.<binding> as an HTTP request. Fields borrow from env. ES_EFIELD
  * when the binding is missing or a field has the wrong type (Method and Url
  * must be strings; Headers, Query and Params objects; Body a string or
- * absent). Tolerates the older encodings the reference lists: Query as a
+ * absent); ES_ENOMEM. Tolerates the older encodings the reference lists: Query as a
  * JSON string, header values as plain strings.
  */
 enum es_status invoke_http_request_parse(const struct invoke_envelope *env,
                                          const char *binding, struct fn_http_request *req,
-                                         struct es_error *err);
+                                         struct es_error *err) ES_MUST_CHECK;
 
 /*
  * The fast reader of an HTTP trigger (fast.c): fills f->req straight from the
@@ -75,8 +76,13 @@ bool invoke_http_fast(const char *buf, size_t len, const char *binding,
 
 void invoke_fast_release(struct invoke_fast *f);
 
-/* Metadata.RetryContext; out->present is false when there is none. */
-void invoke_retry_parse(const json_t *metadata, struct fn_retry *out);
+/*
+ * Metadata.RetryContext; out->present is false when there is none. ES_ENOMEM
+ * when a RetryContext sent as a string could not be decoded: read as absent it
+ * would make a trigger's first attempt look like its last.
+ */
+enum es_status invoke_retry_parse(const json_t *metadata,
+                                  struct fn_retry *out) ES_MUST_CHECK;
 
 /*
  * A Metadata value with its JSON string encoding removed once ("\"42\"" ->
@@ -126,7 +132,8 @@ void invoke_id_scan_free(struct invoke_id_scan *s);
  * to the host). A trigger function is run once, as on its last attempt, with
  * the payload {"error", "envelopeBytes", "limit", "documentIds": the ids the
  * scanner found (scan may be NULL)}, which it dead-letters: nothing is skipped
- * without a trace. invocation_id may be NULL.
+ * without a trace. A scanner that lost an id for want of memory gives the host
+ * a 503 instead, so that it sends the envelope again. invocation_id may be NULL.
  */
 void invoke_reply_oversize(const struct invoke_app *app, const char *name,
                            const char *invocation_id, size_t bytes, size_t max_bytes,
@@ -207,7 +214,7 @@ struct invoke_host_result {
 enum es_status invoke_host_result_parse(int host_status, const char *content_type,
                                         const char *body, size_t len,
                                         const char *http_binding,
-                                        struct invoke_host_result *out);
+                                        struct invoke_host_result *out) ES_MUST_CHECK;
 
 void invoke_host_result_release(struct invoke_host_result *r);
 

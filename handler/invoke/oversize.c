@@ -36,6 +36,7 @@ struct invoke_id_scan {
     bool in_value;
     char value[ID_VALUE_MAX + 1];
     size_t value_len;
+    bool failed; /* an id could not be noted for want of memory: the list is not whole */
 };
 
 struct invoke_id_scan *invoke_id_scan_new(size_t max_ids)
@@ -92,8 +93,9 @@ static void finish_value(struct invoke_id_scan *s)
         json_array_size(s->ids) >= s->max_ids ||
         json_object_get(s->seen, s->value) != NULL)
         return;
-    if (json_object_set_new(s->seen, s->value, json_true()) == 0)
-        json_array_append_new(s->ids, json_stringn(s->value, s->value_len));
+    if (json_object_set_new(s->seen, s->value, json_true()) != 0 ||
+        json_array_append_new(s->ids, json_stringn(s->value, s->value_len)) != 0)
+        s->failed = true;
 }
 
 void invoke_id_scan_feed(struct invoke_id_scan *s, const char *data, size_t len)
@@ -149,6 +151,11 @@ void invoke_reply_oversize(const struct invoke_app *app, const char *name,
              "%s (MAX_TRIGGER_ENVELOPE_BYTES): the batch was not read; its documents "
              "are listed by id",
              msg);
+    if (scan != NULL && scan->failed) {
+        /* A note with an id missing would hide that event for good: the host retries. */
+        invoke_reply_host_error(503, "out_of_memory", "out of memory", out);
+        return;
+    }
     json_t *ids = scan != NULL ? json_incref(scan->ids) : json_array();
     json_t *note =
         json_pack("{s:s, s:I, s:I, s:o}", "error", why, "envelopeBytes",

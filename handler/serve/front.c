@@ -64,8 +64,11 @@ void front_free(struct front *f)
 static json_t *load_json_file(const char *path, struct es_error *err)
 {
     json_error_t jerr;
-    json_t *j = json_load_file(path, 0, &jerr);
-    if (j == NULL)
+    json_t *j = NULL;
+    enum es_status st = es_json_parse_file(path, 0, &j, &jerr);
+    if (st == ES_ENOMEM)
+        es_error_set(err, ES_ENOMEM, "cannot read '%s': out of memory", path);
+    else if (st != ES_OK)
         es_error_set(err, ES_EINVAL, "cannot read '%s': %s (line %d)", path, jerr.text,
                      jerr.line);
     return j;
@@ -336,19 +339,25 @@ static const char *strip_prefix(const struct front *f, const char *target, size_
 }
 
 /*
- * The best route for the request, or NULL. The method is part of the match,
- * as in the host's routing: a path served only under another method is
- * simply not found.
+ * The best route for the request, or NULL (*nomem when memory ran out, so that
+ * none could be told). The method is part of the match, as in the host's
+ * routing: a path served only under another method is simply not found.
  */
 static const struct route *find_route(const struct front *f, const char *target,
-                                      const char *method)
+                                      const char *method, bool *nomem)
 {
     size_t len = 0;
     const char *path = strip_prefix(f, target, &len);
     const struct route *best = NULL;
+    *nomem = false;
     for (size_t i = 0; path != NULL && i < f->n_routes; i++) {
         const struct route *r = &f->routes[i];
-        if (!route_template_match(r->tmpl, path, len, NULL))
+        enum es_status m = route_template_match(r->tmpl, path, len, NULL);
+        if (m == ES_ENOMEM) {
+            *nomem = true;
+            return NULL;
+        }
+        if (m != ES_OK)
             continue;
         if (method_allowed(r, method) &&
             (best == NULL || route_template_compare(r->tmpl, best->tmpl) < 0))
@@ -357,13 +366,20 @@ static const struct route *find_route(const struct front *f, const char *target,
     return best;
 }
 
+/* A reply that could not be built went out as a bare 503 (server.h): noted here. */
+static void replied(enum es_status st, const char *what)
+{
+    if (st != ES_OK)
+        es_log_warn("serve: out of memory: %s answered with a bare 503", what);
+}
+
 /* Under serve the body cap is MAX_BODY_BYTES itself (inclusive), as commands check it. */
 static void reply_too_large(struct http_exchange *x)
 {
     char msg[128];
     snprintf(msg, sizeof(msg), "the request body is over MAX_BODY_BYTES (%zu bytes)",
              x->body_cap);
-    http_reply_error(x, ES_ETOOBIG, msg);
+    replied(http_reply_error(x, ES_ETOOBIG, msg), "a request too large");
 }
 
 static void on_headers(void *cls, struct http_exchange *x)
@@ -371,18 +387,26 @@ static void on_headers(void *cls, struct http_exchange *x)
     struct front *f = cls;
     size_t path_len = strcspn(x->target, "?#");
     if (path_len == 1 && x->target[0] == '/') {
-        http_reply(x, 200, "application/json", "{\"status\":\"running\"}", 20);
+        replied(http_reply(x, 200, "application/json", "{\"status\":\"running\"}", 20),
+                "a readiness probe");
         return;
     }
-    const struct route *r = find_route(f, x->target, x->method);
+    bool nomem = false;
+    const struct route *r = find_route(f, x->target, x->method, &nomem);
+    if (nomem) {
+        replied(http_reply_error(x, ES_ENOMEM, "out of memory"), "a request");
+        return;
+    }
     if (r == NULL) {
-        http_reply_error(x, ES_ENOTFOUND, "no route matches this method and path");
+        replied(
+            http_reply_error(x, ES_ENOTFOUND, "no route matches this method and path"),
+            "a request for no route");
         return;
     }
     x->route = (void *)r;
 }
 
-/* Sends the function's HTTP output (res) to the client. */
+/* Sends the function's HTTP output (res) to the client: whole, or a bare 503. */
 static void relay_http(struct http_exchange *x, struct invoke_host_result *hr)
 {
     bool has_type = false;
@@ -390,14 +414,16 @@ static void relay_http(struct http_exchange *x, struct invoke_host_result *hr)
     json_t *v;
     char *body = hr->http_body;
     hr->http_body = NULL;
-    http_reply_own(x, hr->http_status, NULL, body, hr->http_body_len);
+    enum es_status st = http_reply_own(x, hr->http_status, NULL, body, hr->http_body_len);
     json_object_foreach(hr->http_headers, k, v)
     {
         has_type = has_type || strcasecmp(k, "Content-Type") == 0;
-        http_reply_header(x, k, json_string_value(v));
+        if (st == ES_OK)
+            st = http_reply_header(x, k, json_string_value(v));
     }
-    if (!has_type && hr->http_body_len > 0)
-        http_reply_header(x, "Content-Type", "text/plain; charset=utf-8");
+    if (st == ES_OK && !has_type && hr->http_body_len > 0)
+        st = http_reply_header(x, "Content-Type", "text/plain; charset=utf-8");
+    replied(st, "a function's answer");
 }
 
 static void log_outcome(const struct route *r, const char *id,
@@ -442,7 +468,7 @@ static json_t *build_envelope(const struct front *f, const struct route *r,
     size_t len = 0;
     const char *path = strip_prefix(f, x->target, &len);
     json_t *params = NULL;
-    if (path == NULL || !route_template_match(r->tmpl, path, len, &params))
+    if (path == NULL || route_template_match(r->tmpl, path, len, &params) != ES_OK)
         return NULL;
     if (http_exchange_collect_headers(x) != ES_OK) {
         json_decref(params);
@@ -490,7 +516,7 @@ static void on_request(void *cls, struct http_exchange *x)
     const char *bad = not_text(x);
     if (bad != NULL) {
         es_log_debug("serve: %s %.200s refused: %s", x->method, x->target, bad);
-        http_reply_error(x, ES_EFIELD, bad);
+        replied(http_reply_error(x, ES_EFIELD, bad), "a request that is not text");
         return;
     }
     int64_t started = es_time_mono_ms();
@@ -502,7 +528,7 @@ static void on_request(void *cls, struct http_exchange *x)
     char *text = env != NULL ? es_json_dumps(env, &len) : NULL;
     json_decref(env);
     if (text == NULL) {
-        http_reply_error(x, ES_ENOMEM, "out of memory");
+        replied(http_reply_error(x, ES_ENOMEM, "out of memory"), "a request");
         return;
     }
     struct invoke_reply reply;
@@ -512,7 +538,7 @@ static void on_request(void *cls, struct http_exchange *x)
     if (invoke_host_result_parse(reply.host_status, "application/json", reply.body,
                                  reply.body_len, r->http_binding, &hr) != ES_OK) {
         invoke_reply_release(&reply);
-        http_reply_error(x, ES_ENOMEM, "out of memory");
+        replied(http_reply_error(x, ES_ENOMEM, "out of memory"), "a function's answer");
         return;
     }
     invoke_reply_release(&reply);

@@ -31,7 +31,7 @@ struct front;
  * parsed, are reported in err (ES_EINVAL) and the front is not created.
  */
 enum es_status front_load(const char *app_dir, const struct invoke_app *app,
-                          struct front **out, struct es_error *err);
+                          struct front **out, struct es_error *err) ES_MUST_CHECK;
 
 void front_free(struct front *f);
 

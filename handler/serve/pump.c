@@ -71,8 +71,16 @@ static json_t *feed_documents(const struct es_event_page *page)
     return docs;
 }
 
-/* Invokes the function on one batch; true when the host would count it as done. */
-static bool deliver(struct pump *p, const struct es_event_page *page, int64_t attempt)
+/* What became of a batch. */
+enum delivery {
+    DELIVERED, /* the host would count it as done */
+    FAILED,    /* the function failed: an attempt */
+    NOT_SENT /* out of memory before the function ran, or reading its reply: no attempt */
+};
+
+/* Invokes the function on one batch. */
+static enum delivery deliver(struct pump *p, const struct es_event_page *page,
+                             int64_t attempt)
 {
     json_t *docs = feed_documents(page);
     struct fn_retry retry = {.present = p->o.has_retry,
@@ -85,15 +93,24 @@ static bool deliver(struct pump *p, const struct es_event_page *page, int64_t at
     size_t len = 0;
     char *text = env != NULL ? es_json_dumps(env, &len) : NULL;
     json_decref(env);
-    if (text == NULL)
-        return false;
+    if (text == NULL) {
+        es_log_error("[%s] batch of %zu event(s) not sent: out of memory", p->function,
+                     page->n);
+        return NOT_SENT;
+    }
     struct invoke_reply reply;
     invoke_dispatch(p->o.app, p->function, NULL, text, len, &reply);
     free(text);
     struct invoke_host_result hr;
-    bool ok = invoke_host_result_parse(reply.host_status, "application/json", reply.body,
-                                       reply.body_len, NULL, &hr) == ES_OK &&
-              hr.ok;
+    if (invoke_host_result_parse(reply.host_status, "application/json", reply.body,
+                                 reply.body_len, NULL, &hr) != ES_OK) {
+        /* The function may have run; a batch is safe to deliver again. */
+        es_log_error("[%s] batch of %zu event(s): out of memory reading the reply",
+                     p->function, page->n);
+        invoke_reply_release(&reply);
+        return NOT_SENT;
+    }
+    bool ok = hr.ok;
     size_t i;
     json_t *line;
     json_array_foreach(hr.logs, i, line)
@@ -105,7 +122,7 @@ static bool deliver(struct pump *p, const struct es_event_page *page, int64_t at
                      page->n, (long long)attempt + 1, reply.body ? reply.body : "");
     invoke_host_result_release(&hr);
     invoke_reply_release(&reply);
-    return ok;
+    return ok ? DELIVERED : FAILED;
 }
 
 static int64_t backoff(const struct pump *p, int64_t attempt)
@@ -140,9 +157,11 @@ static void *run(void *arg)
                 break;
             continue;
         }
-        bool done = deliver(p, &page, attempt);
-        bool give_up = !done && (!p->o.has_retry ||
-                                 (p->o.max_retries >= 0 && attempt >= p->o.max_retries));
+        enum delivery d = deliver(p, &page, attempt);
+        bool done = d == DELIVERED;
+        bool give_up =
+            d == FAILED &&
+            (!p->o.has_retry || (p->o.max_retries >= 0 && attempt >= p->o.max_retries));
         if (done || give_up) {
             if (give_up)
                 es_log_error(
@@ -155,7 +174,7 @@ static void *run(void *arg)
             else
                 es_log_error("pump: cannot save the checkpoint: %s", err.message);
             attempt = 0;
-        } else {
+        } else if (d == FAILED) {
             attempt++;
         }
         es_event_page_release(&page);

@@ -199,9 +199,9 @@ static bool satisfies(enum constraint c, const char *v)
     return false;
 }
 
-/* Matches segment i onwards; fills params (may be NULL). */
+/* Matches segment i onwards; fills params (may be NULL). *nomem on ENOMEM. */
 static bool match_from(const struct route_template *t, size_t i, const char *p,
-                       const char *end, json_t *params)
+                       const char *end, json_t *params, bool *nomem)
 {
     if (i == t->n)
         return p == end;
@@ -223,34 +223,40 @@ static bool match_from(const struct route_template *t, size_t i, const char *p,
         return false;
     size_t vlen = 0;
     char *value = es_url_decode(p, len, false, &vlen);
-    if (value == NULL)
+    if (value == NULL) {
+        *nomem = true;
         return false;
+    }
     bool ok;
     if (seg->kind == SEG_LITERAL)
         ok = vlen == strlen(seg->text) && strcasecmp(value, seg->text) == 0;
     else
         ok = strlen(value) == vlen && satisfies(seg->constraint, value);
-    if (ok && seg->kind != SEG_LITERAL && params != NULL)
-        ok = json_object_set_new(params, seg->text, json_stringn(value, vlen)) == 0;
+    if (ok && seg->kind != SEG_LITERAL && params != NULL &&
+        json_object_set_new(params, seg->text, json_stringn(value, vlen)) != 0) {
+        *nomem = true;
+        ok = false;
+    }
     free(value);
-    return ok && match_from(t, i + 1, next, end, params);
+    return ok && match_from(t, i + 1, next, end, params, nomem);
 }
 
-bool route_template_match(const struct route_template *t, const char *path,
-                          size_t path_len, json_t **params_out)
+enum es_status route_template_match(const struct route_template *t, const char *path,
+                                    size_t path_len, json_t **params_out)
 {
     /* One trailing slash is ignored, as ASP.NET routing does. */
     if (path_len > 0 && path[path_len - 1] == '/')
         path_len--;
     json_t *params = params_out != NULL ? json_object() : NULL;
     if (params_out != NULL && params == NULL)
-        return false;
-    bool ok = match_from(t, 0, path, path + path_len, params);
+        return ES_ENOMEM;
+    bool nomem = false;
+    bool ok = match_from(t, 0, path, path + path_len, params, &nomem);
     if (ok && params_out != NULL)
         *params_out = params;
     else
         json_decref(params);
-    return ok;
+    return ok ? ES_OK : nomem ? ES_ENOMEM : ES_ENOTFOUND;
 }
 
 int route_template_compare(const struct route_template *a, const struct route_template *b)

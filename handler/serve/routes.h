@@ -20,17 +20,19 @@ struct route_template;
 
 /* Parses a template such as "todolists/{id}/items/{itemId?}". ES_EINVAL explains. */
 enum es_status route_template_parse(const char *tmpl, struct route_template **out,
-                                    struct es_error *err);
+                                    struct es_error *err) ES_MUST_CHECK;
 
 void route_template_free(struct route_template *t);
 
 /*
  * Matches a raw (undecoded) path relative to the route prefix, without the
- * query and without a leading '/'. On a match returns true and, when
- * params_out is given, a new object of parameter name -> decoded value.
+ * query and without a leading '/'. On a match returns ES_OK and, when
+ * params_out is given, a new object of parameter name -> decoded value;
+ * ES_ENOTFOUND when the path does not match; ES_ENOMEM when a segment could
+ * not be decoded (which says nothing of whether it matches).
  */
-bool route_template_match(const struct route_template *t, const char *path,
-                          size_t path_len, json_t **params_out);
+enum es_status route_template_match(const struct route_template *t, const char *path,
+                                    size_t path_len, json_t **params_out) ES_MUST_CHECK;
 
 /*
  * Orders two templates that both match a path: negative when a is the more

@@ -17,10 +17,12 @@
  */
 #include "store.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/jsonutil.h"
 #include "util/text.h"
 
 enum es_status es_event_id(const char *stream_id, int64_t version, char *out,
@@ -75,7 +77,9 @@ json_t *es_event_to_doc(const struct es_event *e)
 
 enum es_status es_doc_fits(const json_t *doc, const char *what, struct es_error *err)
 {
-    size_t n = json_dumpb(doc, NULL, 0, JSON_COMPACT);
+    size_t n = es_json_size(doc);
+    if (n == SIZE_MAX)
+        return ES_ENOMEM;
     if (n <= ES_STORE_DOC_MAX_BYTES)
         return ES_OK;
     return es_error_set(err, ES_ETOOBIG,

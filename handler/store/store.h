@@ -99,12 +99,12 @@ struct es_store_ops {
      */
     enum es_status (*append)(struct es_store *s, const struct es_append *a,
                              enum es_conflict *conflict, struct es_io *io,
-                             struct es_error *err);
+                             struct es_error *err) ES_MUST_CHECK;
     /* Events with version >= from_version, at most max, in version order. */
     enum es_status (*read_stream)(struct es_store *s, const char *stream_id,
                                   int64_t from_version, size_t max,
                                   struct es_event_page *out, struct es_io *io,
-                                  struct es_error *err);
+                                  struct es_error *err) ES_MUST_CHECK;
     /*
      * ES_OK when the stream holds an event at version, ES_ENOTFOUND when it
      * does not: asked of the latest state, not of a copy that may lag (on
@@ -113,19 +113,20 @@ struct es_store_ops {
      */
     enum es_status (*has_version)(struct es_store *s, const char *stream_id,
                                   int64_t version, struct es_io *io,
-                                  struct es_error *err);
+                                  struct es_error *err) ES_MUST_CHECK;
     /* ES_ENOTFOUND when the stream has no snapshot. */
     enum es_status (*read_snapshot)(struct es_store *s, const char *stream_id,
                                     struct es_snapshot *out, struct es_io *io,
-                                    struct es_error *err);
+                                    struct es_error *err) ES_MUST_CHECK;
     /* ES_ENOTFOUND when the stream has no receipt for key (asked of the latest state). */
     enum es_status (*read_receipt)(struct es_store *s, const char *stream_id,
                                    const char *key, struct es_receipt *out,
-                                   struct es_io *io, struct es_error *err);
+                                   struct es_io *io, struct es_error *err) ES_MUST_CHECK;
 
     /* A view document and its etag (malloc'd); ES_ENOTFOUND. */
     enum es_status (*view_get)(struct es_store *s, const char *id, json_t **doc,
-                               char **etag, struct es_io *io, struct es_error *err);
+                               char **etag, struct es_io *io,
+                               struct es_error *err) ES_MUST_CHECK;
     /*
      * Writes a view document (its "id" and "view" fields are required).
      * if_match NULL: create, ES_ECONFLICT when it exists. Else replace only if
@@ -134,33 +135,38 @@ struct es_store_ops {
      */
     enum es_status (*view_put)(struct es_store *s, const json_t *doc,
                                const char *if_match, char **etag_out, struct es_io *io,
-                               struct es_error *err);
+                               struct es_error *err) ES_MUST_CHECK;
     /*
      * Views whose "view" field equals kind, at most limit, after the opaque
      * continuation (NULL for the first page). *next is NULL on the last page.
      */
     enum es_status (*view_query)(struct es_store *s, const char *kind,
                                  const char *continuation, size_t limit, json_t **docs,
-                                 char **next, struct es_io *io, struct es_error *err);
+                                 char **next, struct es_io *io,
+                                 struct es_error *err) ES_MUST_CHECK;
 
     /* Change feed: events with seq > after_seq in seq order (NULL when unsupported). */
     enum es_status (*feed_read)(struct es_store *s, int64_t after_seq, size_t max,
                                 struct es_event_page *out, struct es_io *io,
-                                struct es_error *err);
+                                struct es_error *err) ES_MUST_CHECK;
     /* A named checkpoint; 0 when never written. */
     enum es_status (*checkpoint_get)(struct es_store *s, const char *name, int64_t *seq,
-                                     struct es_io *io, struct es_error *err);
+                                     struct es_io *io,
+                                     struct es_error *err) ES_MUST_CHECK;
     enum es_status (*checkpoint_put)(struct es_store *s, const char *name, int64_t seq,
-                                     struct es_io *io, struct es_error *err);
+                                     struct es_io *io,
+                                     struct es_error *err) ES_MUST_CHECK;
 
     /* Writes a dead letter (its "id" and "streamId" are required); replaces one with its
      * id. */
     enum es_status (*deadletter_put)(struct es_store *s, const json_t *doc,
-                                     struct es_io *io, struct es_error *err);
+                                     struct es_io *io,
+                                     struct es_error *err) ES_MUST_CHECK;
     /* Dead letters in id order, paged like view_query. */
     enum es_status (*deadletter_query)(struct es_store *s, const char *continuation,
                                        size_t limit, json_t **docs, char **next,
-                                       struct es_io *io, struct es_error *err);
+                                       struct es_io *io,
+                                       struct es_error *err) ES_MUST_CHECK;
 
     void (*close)(struct es_store *s);
 };
@@ -177,7 +183,7 @@ void es_store_close(struct es_store *s);
  * connections must share the file).
  */
 enum es_status es_store_sqlite_open(const char *path, struct es_store **out,
-                                    struct es_error *err);
+                                    struct es_error *err) ES_MUST_CHECK;
 
 /* ---- stored formats: ids ---- */
 
@@ -221,7 +227,7 @@ bool es_stream_id_valid(const char *s);
  * ES_ETOOBIG (and "") when it does not fit in out_len bytes.
  */
 enum es_status es_event_id(const char *stream_id, int64_t version, char *out,
-                           size_t out_len) __attribute__((warn_unused_result));
+                           size_t out_len) ES_MUST_CHECK;
 
 /* ---- memory ---- */
 
@@ -238,6 +244,6 @@ json_t *es_event_to_doc(const struct es_event *e);
 
 /* Reads an event document; ES_EFIELD when it is not a well-formed event (rules above). */
 enum es_status es_event_from_doc(const json_t *doc, struct es_event *out,
-                                 struct es_error *err);
+                                 struct es_error *err) ES_MUST_CHECK;
 
 #endif

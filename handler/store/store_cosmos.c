@@ -113,7 +113,9 @@ enum es_status cosmos_batch_outcome(long http_status, const char *body, size_t l
         return ES_OK;
     if (http_status != 207)
         return http_status == 413 ? ES_ETOOBIG : ES_EIO;
-    json_t *results = json_loadb(body, len, 0, NULL);
+    json_t *results = NULL;
+    if (es_json_parse(body, len, 0, &results, NULL) == ES_ENOMEM)
+        return ES_ENOMEM; /* not knowing which operation failed is not a conflict */
     enum es_status st = ES_EIO;
     size_t i;
     json_t *r;
@@ -177,40 +179,46 @@ static json_t *snapshot_doc(const char *stream, const struct es_snapshot *s)
                      s->schema, "state", s->state);
 }
 
-/* The batch body and its layout. */
+/* Adds one operation (op is stolen); false when it is NULL or cannot be added. */
+static bool add_op(json_t *ops, json_t *op)
+{
+    return ops != NULL && json_array_append_new(ops, op) == 0;
+}
+
+/*
+ * The batch body and its layout; NULL on ENOMEM or a too-long id. Every
+ * operation is in it or there is no batch: without its receipt an append would
+ * be stored as if the command had no Idempotency-Key.
+ */
 static json_t *append_batch(const struct es_append *a, struct cosmos_batch_layout *layout)
 {
     json_t *ops = json_array();
+    bool ok = ops != NULL;
     layout->receipt_index = layout->read_index = -1;
-    if (a->receipt != NULL) {
+    if (ok && a->receipt != NULL) {
         layout->receipt_index = (int)json_array_size(ops);
-        json_array_append_new(ops, json_pack("{s:s, s:o}", "operationType", "Create",
-                                             "resourceBody",
-                                             receipt_doc(a->stream_id, a->receipt)));
+        ok =
+            add_op(ops, json_pack("{s:s, s:o}", "operationType", "Create", "resourceBody",
+                                  receipt_doc(a->stream_id, a->receipt)));
     }
-    if (a->expected_version > 0) {
+    if (ok && a->expected_version > 0) {
         char id[ES_DOC_ID_MAX];
-        if (es_event_id(a->stream_id, a->expected_version, id, sizeof(id)) != ES_OK) {
-            json_decref(ops);
-            return NULL;
-        }
         layout->read_index = (int)json_array_size(ops);
-        json_array_append_new(ops,
-                              json_pack("{s:s, s:s}", "operationType", "Read", "id", id));
+        ok = es_event_id(a->stream_id, a->expected_version, id, sizeof(id)) == ES_OK &&
+             add_op(ops, json_pack("{s:s, s:s}", "operationType", "Read", "id", id));
     }
     layout->first_event = (int)json_array_size(ops);
     layout->n_events = (int)a->n_events;
-    for (size_t i = 0; i < a->n_events; i++)
-        json_array_append_new(
+    for (size_t i = 0; ok && i < a->n_events; i++)
+        ok = add_op(
             ops, json_pack("{s:s, s:o}", "operationType", "Create", "resourceBody",
                            event_doc(a->stream_id, a->expected_version + 1 + (int64_t)i,
                                      &a->events[i])));
-    if (a->snapshot != NULL)
-        json_array_append_new(ops, json_pack("{s:s, s:o}", "operationType", "Upsert",
-                                             "resourceBody",
-                                             snapshot_doc(a->stream_id, a->snapshot)));
-    if (json_array_size(ops) !=
-        (size_t)layout->first_event + a->n_events + (a->snapshot != NULL ? 1 : 0)) {
+    if (ok && a->snapshot != NULL)
+        ok =
+            add_op(ops, json_pack("{s:s, s:o}", "operationType", "Upsert", "resourceBody",
+                                  snapshot_doc(a->stream_id, a->snapshot)));
+    if (!ok) {
         json_decref(ops);
         return NULL;
     }
@@ -237,16 +245,21 @@ static enum es_status read_doc(struct cosmos_store *s, const char *container_lin
     struct cosmos_response r;
     enum es_status st = cosmos_execute(s->client, &req, &r, io, err);
     if (st == ES_OK && r.status == 200) {
-        *doc = json_loadb(r.body, r.body_len, ES_JSON_LOAD_FLAGS, NULL);
-        if (etag != NULL) {
+        st = es_json_parse(r.body, r.body_len, ES_JSON_LOAD_FLAGS, doc, NULL);
+        if (st == ES_EJSON)
+            st = es_error_set(err, ES_EIO, "cannot read document '%s': malformed JSON",
+                              id);
+        if (st == ES_OK && etag != NULL) {
             const char *e = r.etag != NULL
                                 ? r.etag
                                 : json_string_value(json_object_get(*doc, "_etag"));
-            *etag = strdup(e != NULL ? e : "");
+            /* Without its etag a view would read as one that does not exist yet. */
+            if ((*etag = strdup(e != NULL ? e : "")) == NULL) {
+                json_decref(*doc);
+                *doc = NULL;
+                st = ES_ENOMEM;
+            }
         }
-        if (*doc == NULL)
-            st = es_error_set(err, ES_EIO, "cannot read document '%s': malformed JSON",
-                              id);
     } else if (st == ES_OK && r.status == 404) {
         st = ES_ENOTFOUND;
     } else if (st == ES_OK) {
@@ -287,9 +300,11 @@ static enum es_status primary_read(struct cosmos_store *s, const char *container
     struct cosmos_response r;
     enum es_status st = cosmos_execute(s->client, &req, &r, io, err);
     free(body);
-    json_t *results = st == ES_OK && (r.status == 200 || r.status == 207)
-                          ? json_loadb(r.body, r.body_len, ES_JSON_LOAD_FLAGS, NULL)
-                          : NULL;
+    json_t *results = NULL;
+    if (st == ES_OK && (r.status == 200 || r.status == 207) &&
+        es_json_parse(r.body, r.body_len, ES_JSON_LOAD_FLAGS, &results, NULL) ==
+            ES_ENOMEM)
+        st = ES_ENOMEM;
     json_t *first = json_array_get(results, 0);
     long op_status = (long)json_integer_value(json_object_get(first, "statusCode"));
     json_t *found = json_object_get(first, "resourceBody");
@@ -492,8 +507,11 @@ static enum es_status query(struct cosmos_store *s, const char *container_link,
 {
     size_t len = 0;
     char *body = es_json_dumps(query_body, &len);
-    char *cont = continuation != NULL ? strdup(continuation) : NULL;
+    char *cont = NULL;
     enum es_status st = body != NULL ? ES_OK : ES_ENOMEM;
+    /* Without its copy the query would start over: the first page again. */
+    if (st == ES_OK && continuation != NULL && (cont = strdup(continuation)) == NULL)
+        st = ES_ENOMEM;
     while (st == ES_OK && json_array_size(docs) < max) {
         size_t want = max - json_array_size(docs);
         struct cosmos_request req = {
@@ -515,15 +533,22 @@ static enum es_status query(struct cosmos_store *s, const char *container_link,
             st = es_error_set(err, ES_EINVAL, "Cosmos DB refused the continuation token");
         else if (st == ES_OK && r.status != 200)
             st = fail(&r, "query the store", err);
-        json_t *page =
-            st == ES_OK ? json_loadb(r.body, r.body_len, ES_JSON_LOAD_FLAGS, NULL) : NULL;
+        json_t *page = NULL;
+        if (st == ES_OK && (st = es_json_parse(r.body, r.body_len, ES_JSON_LOAD_FLAGS,
+                                               &page, NULL)) == ES_EJSON)
+            st = ES_EIO;
         json_t *found = json_object_get(page, "Documents");
         if (st == ES_OK && !json_is_array(found))
             st = es_error_set(err, ES_EIO, "cannot query the store: malformed page");
-        if (st == ES_OK)
-            json_array_extend(docs, found);
+        /* A page with documents missing, or without its continuation, would look whole
+         * (and like the last). */
+        if (st == ES_OK && json_array_extend(docs, found) != 0)
+            st = ES_ENOMEM;
         free(cont);
-        cont = st == ES_OK && r.continuation != NULL ? strdup(r.continuation) : NULL;
+        cont = NULL;
+        if (st == ES_OK && r.continuation != NULL &&
+            (cont = strdup(r.continuation)) == NULL)
+            st = ES_ENOMEM;
         json_decref(page);
         cosmos_response_release(&r);
         if (cont == NULL)
@@ -610,10 +635,12 @@ static enum es_status co_read_snapshot(struct es_store *base, const char *stream
     return st;
 }
 
-static char *dup_field(const json_t *doc, const char *name)
+/* A copy of a string field into *out (NULL when absent); false on ENOMEM. */
+static bool dup_field(const json_t *doc, const char *name, char **out)
 {
     const char *v = json_string_value(json_object_get(doc, name));
-    return v != NULL ? strdup(v) : NULL;
+    *out = v != NULL ? strdup(v) : NULL;
+    return v == NULL || *out != NULL;
 }
 
 static enum es_status co_read_receipt(struct es_store *base, const char *stream_id,
@@ -630,14 +657,17 @@ static enum es_status co_read_receipt(struct es_store *base, const char *stream_
     enum es_status st = primary_read(s, s->events_link, id, stream_id, &doc, io, err);
     if (st == ES_OK) {
         memset(out, 0, sizeof(*out));
-        out->key = dup_field(doc, "key");
         out->status = (int)json_integer_value(json_object_get(doc, "status"));
-        out->body = dup_field(doc, "body");
         out->version = (int64_t)json_integer_value(json_object_get(doc, "version"));
-        out->location = dup_field(doc, "location");
-        out->request_hash = dup_field(doc, "requestHash");
-        out->created_at = dup_field(doc, "createdAt");
-        if (out->key == NULL || out->body == NULL || out->request_hash == NULL) {
+        bool copied = dup_field(doc, "key", &out->key) &&
+                      dup_field(doc, "body", &out->body) &&
+                      dup_field(doc, "location", &out->location) &&
+                      dup_field(doc, "requestHash", &out->request_hash) &&
+                      dup_field(doc, "createdAt", &out->created_at);
+        if (!copied) {
+            es_receipt_release(out);
+            st = ES_ENOMEM;
+        } else if (out->key == NULL || out->body == NULL || out->request_hash == NULL) {
             es_receipt_release(out);
             st = es_error_set(err, ES_EIO, "cannot read receipt '%s': malformed", id);
         }

@@ -10,7 +10,7 @@
 
 /* Opens the Cosmos store the settings describe (no network I/O). */
 enum es_status es_store_cosmos_open(const struct es_config *cfg, struct es_store **out,
-                                    struct es_error *err);
+                                    struct es_error *err) ES_MUST_CHECK;
 
 /*
  * With the account key: creates the database and the containers (events
@@ -20,13 +20,15 @@ enum es_status es_store_cosmos_open(const struct es_config *cfg, struct es_store
  * they exist, and fails (ES_ENOTFOUND) naming the missing ones and pointing
  * to infra/. Logs what it did.
  */
-enum es_status es_store_cosmos_init(struct es_store *s, struct es_error *err);
+enum es_status es_store_cosmos_init(struct es_store *s,
+                                    struct es_error *err) ES_MUST_CHECK;
 
 /*
  * Reads the database once to tell an operator early whether the endpoint,
  * the credentials and the database are right. ES_OK, or the problem in err.
  */
-enum es_status es_store_cosmos_check(struct es_store *s, struct es_error *err);
+enum es_status es_store_cosmos_check(struct es_store *s,
+                                     struct es_error *err) ES_MUST_CHECK;
 
 /* How the operations of an append batch are laid out, for reading its reply. */
 struct cosmos_batch_layout {
@@ -45,6 +47,6 @@ struct cosmos_batch_layout {
 enum es_status cosmos_batch_outcome(long http_status, const char *body, size_t len,
                                     const struct cosmos_batch_layout *layout,
                                     enum es_conflict *conflict, int *op_index,
-                                    int *op_status);
+                                    int *op_status) ES_MUST_CHECK;
 
 #endif

@@ -143,17 +143,40 @@ static int bind_json(sqlite3_stmt *st, int i, const json_t *v)
     return sqlite3_bind_text(st, i, text, (int)len, free);
 }
 
-static char *column_dup(sqlite3_stmt *st, int i)
+/*
+ * Column readers. Out of memory is told apart from what is stored, so a failed
+ * read is never taken for a malformed row, nor a row for absent: ES_ENOMEM,
+ * ES_EIO (the column is not what it should be), or ES_OK.
+ */
+
+/* A copy of a text column into *out; NULL (and ES_OK) for SQL NULL. */
+static enum es_status column_dup(sqlite3_stmt *st, int i, char **out)
 {
+    *out = NULL;
     const unsigned char *t = sqlite3_column_text(st, i);
-    return t != NULL ? strdup((const char *)t) : NULL;
+    if (t == NULL)
+        return sqlite3_column_type(st, i) == SQLITE_NULL ? ES_OK : ES_ENOMEM;
+    *out = strdup((const char *)t);
+    return *out != NULL ? ES_OK : ES_ENOMEM;
 }
 
-static json_t *column_json(sqlite3_stmt *st, int i)
+/* A text column that must be there. */
+static enum es_status column_dup_required(sqlite3_stmt *st, int i, char **out)
 {
+    enum es_status s = column_dup(st, i, out);
+    return s == ES_OK && *out == NULL ? ES_EIO : s;
+}
+
+/* A JSON column (which must be there) parsed into *out. */
+static enum es_status column_json(sqlite3_stmt *st, int i, json_t **out)
+{
+    *out = NULL;
     const void *t = sqlite3_column_text(st, i);
     int n = sqlite3_column_bytes(st, i);
-    return t != NULL ? json_loadb(t, (size_t)n, ES_JSON_LOAD_FLAGS, NULL) : NULL;
+    if (t == NULL)
+        return sqlite3_column_type(st, i) == SQLITE_NULL ? ES_EIO : ES_ENOMEM;
+    enum es_status s = es_json_parse(t, (size_t)n, ES_JSON_LOAD_FLAGS, out, NULL);
+    return s == ES_EJSON ? ES_EIO : s;
 }
 
 /* ---- append ---- */
@@ -329,17 +352,22 @@ static enum es_status read_events(sqlite3 *db, sqlite3_stmt *st, size_t max,
         }
         struct es_event *e = &out->events[out->n];
         e->seq = sqlite3_column_int64(st, 0);
-        e->stream_id = column_dup(st, 1);
         e->version = sqlite3_column_int64(st, 2);
-        e->type = column_dup(st, 3);
         e->schema = sqlite3_column_int(st, 4);
-        e->data = column_json(st, 5);
-        e->meta = column_json(st, 6);
         out->n++;
-        if (e->stream_id == NULL || e->type == NULL || e->data == NULL ||
-            e->meta == NULL) {
+        enum es_status s = column_dup_required(st, 1, &e->stream_id);
+        if (s == ES_OK)
+            s = column_dup_required(st, 3, &e->type);
+        if (s == ES_OK)
+            s = column_json(st, 5, &e->data);
+        if (s == ES_OK)
+            s = column_json(st, 6, &e->meta);
+        if (s != ES_OK) {
+            /* Not a page with an event missing: no page. */
             es_event_page_release(out);
-            return es_error_set(err, ES_EIO, "cannot read an event: malformed row");
+            return s == ES_ENOMEM
+                       ? ES_ENOMEM
+                       : es_error_set(err, s, "cannot read an event: malformed row");
         }
     }
     if (out->n < max && rc != SQLITE_DONE) {
@@ -480,9 +508,8 @@ static enum es_status snapshot_row(sqlite3_stmt *row, void *out_, struct es_erro
     memset(out, 0, sizeof(*out));
     out->version = sqlite3_column_int64(row, 0);
     out->schema = sqlite3_column_int(row, 1);
-    out->state = column_json(row, 2);
-    return out->state != NULL ? ES_OK
-                              : es_error_set(err, ES_EIO, "cannot read a snapshot");
+    enum es_status s = column_json(row, 2, &out->state);
+    return s == ES_EIO ? es_error_set(err, ES_EIO, "cannot read a snapshot") : s;
 }
 
 static enum es_status sq_read_snapshot(struct es_store *base, const char *stream_id,
@@ -497,19 +524,23 @@ static enum es_status sq_read_snapshot(struct es_store *base, const char *stream
 /* Decodes a receipts row. */
 static enum es_status receipt_row(sqlite3_stmt *row, void *out_, struct es_error *err)
 {
-    (void)err;
     struct es_receipt *out = out_;
     memset(out, 0, sizeof(*out));
-    out->key = column_dup(row, 0);
     out->status = sqlite3_column_int(row, 1);
-    out->body = column_dup(row, 2);
     out->version = sqlite3_column_int64(row, 3);
-    out->location = column_dup(row, 4);
-    out->request_hash = column_dup(row, 5);
-    out->created_at = column_dup(row, 6);
-    if (out->key == NULL || out->body == NULL || out->request_hash == NULL) {
+    enum es_status s = column_dup_required(row, 0, &out->key);
+    if (s == ES_OK)
+        s = column_dup_required(row, 2, &out->body);
+    if (s == ES_OK)
+        s = column_dup(row, 4, &out->location); /* NULL: the answer had none */
+    if (s == ES_OK)
+        s = column_dup_required(row, 5, &out->request_hash);
+    if (s == ES_OK)
+        s = column_dup_required(row, 6, &out->created_at);
+    if (s != ES_OK) {
         es_receipt_release(out);
-        return ES_ENOMEM;
+        return s == ES_EIO ? es_error_set(err, s, "cannot read a receipt: malformed row")
+                           : s;
     }
     return ES_OK;
 }
@@ -536,14 +567,12 @@ struct view_out {
 static enum es_status view_row(sqlite3_stmt *row, void *out_, struct es_error *err)
 {
     struct view_out *out = out_;
-    *out->doc = column_json(row, 0);
-    *out->etag = column_dup(row, 1);
-    if (*out->doc == NULL || *out->etag == NULL) {
+    enum es_status s = column_json(row, 0, out->doc);
+    if (s == ES_OK && (s = column_dup_required(row, 1, out->etag)) != ES_OK) {
         json_decref(*out->doc);
-        free(*out->etag);
-        return es_error_set(err, ES_EIO, "cannot read a view");
+        *out->doc = NULL;
     }
-    return ES_OK;
+    return s == ES_EIO ? es_error_set(err, s, "cannot read a view") : s;
 }
 
 static enum es_status sq_view_get(struct es_store *base, const char *id, json_t **doc,
@@ -552,6 +581,43 @@ static enum es_status sq_view_get(struct es_store *base, const char *id, json_t 
     struct view_out out = {doc, etag};
     return read_row(from(base), "SELECT doc, etag FROM views WHERE id = ?", id, NULL,
                     view_row, &out, io, err);
+}
+
+/* Writes a view inside the open transaction; its new etag into etag (when given). */
+static enum es_status write_view(sqlite3 *db, const json_t *doc, const char *id,
+                                 const char *kind, const char *if_match, char *etag,
+                                 size_t etag_len, struct es_error *err)
+{
+    sqlite3_stmt *stmt = NULL;
+    const char *sql =
+        if_match == NULL
+            ? "INSERT INTO views (doc, id, kind, etag) VALUES (?, ?, ?, 1)"
+            : "UPDATE views SET doc = ?1, kind = ?3, etag = etag + 1 WHERE id = ?2 AND"
+              " etag = ?4";
+    int rc = sqlite3_prepare_v2(db, sql, -1, &stmt, NULL);
+    if (rc == SQLITE_OK && (rc = bind_json(stmt, 1, doc)) == SQLITE_OK &&
+        (rc = bind_text(stmt, 2, id)) == SQLITE_OK &&
+        (rc = bind_text(stmt, 3, kind)) == SQLITE_OK && if_match != NULL)
+        rc = bind_text(stmt, 4, if_match);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(stmt);
+    sqlite3_finalize(stmt);
+    if ((rc & 0xff) == SQLITE_CONSTRAINT)
+        return es_error_set(err, ES_ECONFLICT, "cannot create view '%s': it exists", id);
+    if (rc != SQLITE_DONE)
+        return sql_error(db, rc, "write a view", err);
+    if (sqlite3_changes(db) == 0)
+        return es_error_set(err, ES_EPRECONDITION,
+                            "cannot replace view '%s': its etag changed", id);
+    if (etag == NULL)
+        return ES_OK;
+    sqlite3_stmt *row = NULL;
+    enum es_status st =
+        one_row(db, "SELECT etag FROM views WHERE id = ?", id, NULL, &row, err);
+    if (st == ES_OK)
+        snprintf(etag, etag_len, "%lld", (long long)sqlite3_column_int64(row, 0));
+    sqlite3_finalize(row);
+    return st;
 }
 
 static enum es_status sq_view_put(struct es_store *base, const json_t *doc,
@@ -569,41 +635,36 @@ static enum es_status sq_view_put(struct es_store *base, const json_t *doc,
     enum es_status fits = es_doc_fits(doc, what, err); /* as Cosmos DB would */
     if (fits != ES_OK)
         return fits;
+    /* Everything that can fail happens before COMMIT: a view written is one reported
+     * written, with its etag. */
+    enum { ETAG_LEN = 24 };
+    char *etag = etag_out != NULL ? malloc(ETAG_LEN) : NULL;
+    if (etag_out != NULL && etag == NULL)
+        return ES_ENOMEM;
     sqlite3 *db = NULL;
     enum es_status st = conn_get(s, &db, err);
-    if (st != ES_OK)
+    if (st != ES_OK) {
+        free(etag);
         return st;
-    count(io);
-    sqlite3_stmt *stmt = NULL;
-    const char *sql =
-        if_match == NULL
-            ? "INSERT INTO views (doc, id, kind, etag) VALUES (?, ?, ?, 1)"
-            : "UPDATE views SET doc = ?1, kind = ?3, etag = etag + 1 WHERE id = ?2 AND"
-              " etag = ?4";
-    int rc = sqlite3_prepare_v2(db, sql, -1, &stmt, NULL);
-    if (rc == SQLITE_OK && (rc = bind_json(stmt, 1, doc)) == SQLITE_OK &&
-        (rc = bind_text(stmt, 2, id)) == SQLITE_OK &&
-        (rc = bind_text(stmt, 3, kind)) == SQLITE_OK && if_match != NULL)
-        rc = bind_text(stmt, 4, if_match);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_step(stmt);
-    sqlite3_finalize(stmt);
-    if ((rc & 0xff) == SQLITE_CONSTRAINT)
-        st = es_error_set(err, ES_ECONFLICT, "cannot create view '%s': it exists", id);
-    else if (rc != SQLITE_DONE)
-        st = sql_error(db, rc, "write a view", err);
-    else if (sqlite3_changes(db) == 0)
-        st = es_error_set(err, ES_EPRECONDITION,
-                          "cannot replace view '%s': its etag changed", id);
-    if (st == ES_OK && etag_out != NULL) {
-        sqlite3_stmt *row = NULL;
-        st = one_row(db, "SELECT etag FROM views WHERE id = ?", id, NULL, &row, err);
-        if (st == ES_OK && (*etag_out = column_dup(row, 0)) == NULL)
-            st = ES_ENOMEM;
-        sqlite3_finalize(row);
     }
+    count(io);
+    int rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+    if (rc != SQLITE_OK)
+        st = sql_error(db, rc, "begin a view write", err);
+    else if ((st = write_view(db, doc, id, kind, if_match, etag, ETAG_LEN, err)) ==
+                 ES_OK &&
+             (rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL)) != SQLITE_OK)
+        st = sql_error(db, rc, "write a view", err);
+    if (st != ES_OK && !sqlite3_get_autocommit(db))
+        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
     conn_put(s, db);
-    return st;
+    if (st != ES_OK) {
+        free(etag);
+        return st;
+    }
+    if (etag_out != NULL)
+        *etag_out = etag;
+    return ES_OK;
 }
 
 /* Continuation tokens are "after:<last id>": anything else did not come from here. */
@@ -636,35 +697,43 @@ static enum es_status query_docs(struct sqlite_store *s, const char *sql,
     if (rc == SQLITE_OK)
         rc = sqlite3_bind_int64(stmt, i, (sqlite3_int64)limit + 1);
     size_t n = 0;
-    while (rc == SQLITE_OK && arr != NULL && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+    enum es_status row_st = arr != NULL ? ES_OK : ES_ENOMEM;
+    while (rc == SQLITE_OK && row_st == ES_OK &&
+           (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
         if (n++ == limit) {
             rc = SQLITE_DONE; /* one more row exists: this page is not the last */
             break;
         }
+        /* A page with a row missing, or without its continuation, would look whole. */
+        json_t *doc = NULL;
         free(last_id);
-        last_id = column_dup(stmt, 0);
-        json_array_append_new(arr, column_json(stmt, 1));
+        row_st = column_dup_required(stmt, 0, &last_id);
+        if (row_st == ES_OK)
+            row_st = column_json(stmt, 1, &doc);
+        if (row_st == ES_OK && json_array_append_new(arr, doc) != 0)
+            row_st = ES_ENOMEM;
         rc = SQLITE_OK;
     }
-    if (arr == NULL)
-        st = ES_ENOMEM;
+    char *cont = NULL;
+    if (row_st != ES_OK)
+        st = row_st == ES_EIO ? es_error_set(err, row_st, "cannot read a document")
+                              : row_st;
     else if (rc != SQLITE_DONE)
         st = sql_error(db, rc, "query documents", err);
+    else if (n > limit && last_id != NULL &&
+             (cont = malloc(strlen(AFTER) + strlen(last_id) + 1)) == NULL)
+        st = ES_ENOMEM;
     sqlite3_finalize(stmt);
     conn_put(s, db);
+    if (cont != NULL)
+        snprintf(cont, strlen(AFTER) + strlen(last_id) + 1, AFTER "%s", last_id);
+    free(last_id);
     if (st != ES_OK) {
         json_decref(arr);
-        free(last_id);
         return st;
     }
     *docs = arr;
-    *next = NULL;
-    if (n > limit && last_id != NULL) {
-        size_t len = strlen(AFTER) + strlen(last_id) + 1;
-        if ((*next = malloc(len)) != NULL)
-            snprintf(*next, len, AFTER "%s", last_id);
-    }
-    free(last_id);
+    *next = cont;
     return ES_OK;
 }
 

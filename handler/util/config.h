@@ -92,7 +92,7 @@ struct es_config {
  * later passes to es_config_release). ES_EINVAL with a message naming the
  * setting when a value is malformed; cfg is then released.
  */
-enum es_status es_config_load(struct es_config *cfg, struct es_error *err);
+enum es_status es_config_load(struct es_config *cfg, struct es_error *err) ES_MUST_CHECK;
 
 /* Frees the strings held by cfg. */
 void es_config_release(struct es_config *cfg);
@@ -108,6 +108,7 @@ void es_config_describe_store(const struct es_config *cfg, char *out, size_t out
  * any case, in any order). On success *endpoint_out and *key_out are malloc'd.
  */
 enum es_status es_config_parse_cosmos_connection(const char *conn, char **endpoint_out,
-                                                 char **key_out, struct es_error *err);
+                                                 char **key_out,
+                                                 struct es_error *err) ES_MUST_CHECK;
 
 #endif

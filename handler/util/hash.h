@@ -19,13 +19,14 @@ struct es_hash_part {
 };
 
 /* Lowercase hex SHA-256 of the concatenated parts into out (65 bytes). */
-enum es_status es_sha256_hex(const struct es_hash_part *parts, size_t n, char out[65]);
+enum es_status es_sha256_hex(const struct es_hash_part *parts, size_t n,
+                             char out[65]) ES_MUST_CHECK;
 
 /* 64-bit FNV-1a of a string: for spreading keys over buckets, not for security. */
 uint64_t es_fnv1a(const char *s);
 
 /* The version-5 UUID of name in namespace ns ("xxxxxxxx-xxxx-...", 37 bytes). */
 enum es_status es_uuid5(const char *ns, const char *name, size_t name_len,
-                        char out[ES_UUID_STR_LEN + 1]);
+                        char out[ES_UUID_STR_LEN + 1]) ES_MUST_CHECK;
 
 #endif

@@ -1,14 +1,157 @@
 /*
- * jsonutil.c - jansson helpers.
+ * jsonutil.c - jansson helpers, and jansson's allocator (see jsonutil.h).
  */
 #include "jsonutil.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "buf.h"
+
+/* jansson's allocations that failed on this thread. */
+static _Thread_local unsigned long alloc_failures;
+
+/*
+ * A guarded call (a parse, a dump, a deep copy) whose result is discarded
+ * once an allocation failed during it. Two flaws of jansson's lexer under a
+ * failed allocation decide what happens after the first failure:
+ *   - it carries on after dropping a byte it could not store; if that byte is
+ *     a string's closing quote, the copy that follows runs past the end of
+ *     the text and overflows the buffer it writes to (unless that buffer's
+ *     own allocation fails too);
+ *   - a number or bare word whose byte was dropped trips an assert when the
+ *     lexer takes back the byte after it (the process aborts).
+ * So after the first failure, small requests are served from a reserve of
+ * this thread (no byte is dropped while it lasts, and the call just runs to
+ * its discarded end); once the reserve has refused one, every request fails.
+ * The reserve is reset for each guarded call; free() is never given its
+ * blocks.
+ */
+enum { RESERVE_BYTES = 4096 };
+static _Thread_local bool guarded, guard_failed, reserve_refused;
+static _Thread_local size_t reserve_used;
+static _Thread_local unsigned char reserve[RESERVE_BYTES] __attribute__((aligned(16)));
+
+static void *from_reserve(size_t n)
+{
+    size_t need = (n + 15) & ~(size_t)15;
+    if (reserve_refused || need < n || need > RESERVE_BYTES - reserve_used) {
+        reserve_refused = true;
+        return NULL;
+    }
+    void *p = reserve + reserve_used;
+    reserve_used += need;
+    return p;
+}
+
+static void *counted_malloc(size_t n)
+{
+    void *p = guarded && guard_failed ? NULL : malloc(n);
+    if (p == NULL) {
+        alloc_failures++;
+        if (guarded) {
+            guard_failed = true;
+            p = from_reserve(n);
+        }
+    }
+    return p;
+}
+
+static void counted_free(void *p)
+{
+    uintptr_t b = (uintptr_t)p, r = (uintptr_t)reserve;
+    if (b < r || b >= r + RESERVE_BYTES)
+        free(p);
+}
+
+/* Starts a guarded call; returns the failure count to compare with at its end. */
+static unsigned long guard_begin(void)
+{
+    guarded = true;
+    guard_failed = false;
+    reserve_refused = false;
+    reserve_used = 0;
+    return alloc_failures;
+}
+
+/* Ends a guarded call; true when an allocation failed during it. */
+static bool guard_end(unsigned long before)
+{
+    guarded = false;
+    guard_failed = false;
+    return alloc_failures != before;
+}
+
+/*
+ * Installed before main, so before jansson allocates anything: memory from
+ * either allocator is malloc's, but jansson asks for the functions to be set
+ * first. A constructor also covers every test and fuzz program that parses.
+ */
+__attribute__((constructor)) static void install_allocator(void)
+{
+    json_set_alloc_funcs(counted_malloc, counted_free);
+}
+
+unsigned long es_json_alloc_failures(void)
+{
+    return alloc_failures;
+}
+
+enum es_status es_json_parse(const char *buf, size_t len, size_t flags, json_t **out,
+                             json_error_t *jerr)
+{
+    json_error_t local;
+    json_error_t *e = jerr != NULL ? jerr : &local;
+    unsigned long before = guard_begin();
+    json_t *v = buf != NULL ? json_loadb(buf, len, flags, e) : NULL;
+    if (guard_end(before)) {
+        json_decref(v);
+        snprintf(e->text, sizeof(e->text), "out of memory");
+        *out = NULL;
+        return ES_ENOMEM;
+    }
+    if (v == NULL) {
+        if (buf == NULL)
+            snprintf(e->text, sizeof(e->text), "no text");
+        *out = NULL;
+        return ES_EJSON;
+    }
+    *out = v;
+    return ES_OK;
+}
+
+enum es_status es_json_parse_file(const char *path, size_t flags, json_t **out,
+                                  json_error_t *jerr)
+{
+    json_error_t local;
+    json_error_t *e = jerr != NULL ? jerr : &local;
+    unsigned long before = guard_begin();
+    json_t *v = json_load_file(path, flags, e);
+    *out = NULL;
+    if (guard_end(before)) {
+        json_decref(v);
+        snprintf(e->text, sizeof(e->text), "out of memory");
+        return ES_ENOMEM;
+    }
+    if (v == NULL)
+        return json_error_code(e) == json_error_cannot_open_file ? ES_EIO : ES_EJSON;
+    *out = v;
+    return ES_OK;
+}
+
+json_t *es_json_deep_copy(const json_t *v)
+{
+    unsigned long before = guard_begin();
+    json_t *copy = json_deep_copy(v);
+    if (guard_end(before)) {
+        json_decref(copy);
+        return NULL;
+    }
+    return copy;
+}
 
 json_t *es_json_object_iget(const json_t *obj, const char *key)
 {
@@ -124,8 +267,14 @@ json_t *es_json_unwrap(json_t *v, int max_depth)
             i++;
         if (i == len || strchr("{[\"-0123456789tfn", s[i]) == NULL)
             break;
-        json_t *next = json_loadb(s, len, ES_JSON_LOAD_FLAGS | JSON_DECODE_ANY, NULL);
-        if (next == NULL)
+        json_t *next = NULL;
+        enum es_status st =
+            es_json_parse(s, len, ES_JSON_LOAD_FLAGS | JSON_DECODE_ANY, &next, NULL);
+        if (st == ES_ENOMEM) {
+            json_decref(cur);
+            return NULL;
+        }
+        if (st != ES_OK)
             break;
         json_decref(cur);
         cur = next;
@@ -133,12 +282,32 @@ json_t *es_json_unwrap(json_t *v, int max_depth)
     return cur;
 }
 
-char *es_json_dumps(const json_t *v, size_t *len_out)
+char *es_json_dumps_flags(const json_t *v, size_t flags, size_t *len_out)
 {
-    char *s = json_dumps(v, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY);
+    unsigned long before = guard_begin();
+    char *s = json_dumps(v, flags);
+    if (guard_end(before)) {
+        counted_free(s); /* perhaps from the reserve */
+        return NULL;
+    }
     if (s != NULL && len_out != NULL)
         *len_out = strlen(s);
     return s;
+}
+
+char *es_json_dumps(const json_t *v, size_t *len_out)
+{
+    return es_json_dumps_flags(v, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY,
+                               len_out);
+}
+
+size_t es_json_size(const json_t *v)
+{
+    if (v == NULL)
+        return 0;
+    unsigned long before = guard_begin();
+    size_t n = json_dumpb(v, NULL, 0, JSON_COMPACT | JSON_ENCODE_ANY);
+    return guard_end(before) ? SIZE_MAX : n;
 }
 
 const char *es_json_str(const json_t *v, size_t *len_out)

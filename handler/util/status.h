@@ -16,6 +16,16 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+/*
+ * Marks a fallible function: the compiler warns when a caller drops its
+ * status (ES_WARNINGS makes that an error where warnings are). Every exported
+ * function that returns an enum es_status carries it, except es_error_set,
+ * which cannot fail and only hands its code back. A call whose status truly
+ * does not matter keeps it in a variable and says why; GCC does not take a
+ * (void) cast as an answer.
+ */
+#define ES_MUST_CHECK __attribute__((warn_unused_result))
+
 /* X(code, API name, HTTP status, documented answer?, default message) */
 #define ES_STATUS_MAP(X)                                                                 \
     X(ES_OK, "ok", 200, false, "success")                                                \

@@ -19,7 +19,7 @@
  * shorter value that names something else.
  */
 enum es_status es_fmt(char *out, size_t cap, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4), warn_unused_result));
+    __attribute__((format(printf, 3, 4))) ES_MUST_CHECK;
 
 /* The value of a hex digit (either case), or -1. */
 int es_hex_value(char c);
@@ -57,7 +57,7 @@ char *es_base64_encode(const void *data, size_t len);
  * buffer. ES_EINVAL for any other character or a bad length, ES_ENOMEM.
  */
 enum es_status es_base64_decode(const char *s, size_t len, unsigned char **out,
-                                size_t *out_len);
+                                size_t *out_len) ES_MUST_CHECK;
 
 /*
  * Percent-encodes s for a URL (RFC 3986): every byte but A-Z a-z 0-9 - _ . ~

@@ -162,9 +162,9 @@ Test(serve_read_side, a_kill_mid_stream_loses_and_duplicates_nothing, .timeout =
     struct es_store *s = NULL;
     cr_assert_eq(es_store_sqlite_open(path, &s, NULL), ES_OK);
     int64_t checkpoint = 0;
-    s->ops->checkpoint_get(s, "Projector", &checkpoint, NULL, NULL);
+    cr_assert_eq(s->ops->checkpoint_get(s, "Projector", &checkpoint, NULL, NULL), ES_OK);
     struct es_event_page rest;
-    s->ops->feed_read(s, checkpoint, 100000, &rest, NULL, NULL);
+    cr_assert_eq(s->ops->feed_read(s, checkpoint, 100000, &rest, NULL, NULL), ES_OK);
     cr_log_info("killed after %d commands; the pump's checkpoint was %zu events behind",
                 b.steps, rest.n);
     es_event_page_release(&rest);

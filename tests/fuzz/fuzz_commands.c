@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "app.h"
+#include "es/engine.h"
 #include "functions/registry.h"
 #include "invoke/invoke.h"
 #include "util/jsonutil.h"

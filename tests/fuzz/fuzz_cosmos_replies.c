@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cosmos/client.h"
 #include "store/store_cosmos.h"
 #include "util/jsonutil.h"
 
@@ -24,7 +25,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         .receipt_index = 0, .read_index = 1, .first_event = 2, .n_events = 3};
     enum es_conflict conflict;
     int index, op;
-    cosmos_batch_outcome(status, body, len, &layout, &conflict, &index, &op);
+    enum es_status st =
+        cosmos_batch_outcome(status, body, len, &layout, &conflict, &index, &op);
+    /* Any outcome will do; a conflict must name which kind. */
+    if (st == ES_ECONFLICT && conflict == ES_CONFLICT_NONE)
+        abort();
 
     char *copy = malloc(len + 1);
     if (copy == NULL)

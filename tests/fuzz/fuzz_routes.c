@@ -19,7 +19,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct route_template *t = NULL;
     if (route_template_parse(text, &t, NULL) == ES_OK) {
         json_t *params = NULL;
-        if (path != NULL && route_template_match(t, path, strlen(path), &params))
+        if (path != NULL && route_template_match(t, path, strlen(path), &params) == ES_OK)
             json_decref(params);
         route_template_compare(t, t);
         route_template_free(t);

@@ -43,9 +43,10 @@ static inline const char *envelope_diff(const char *buf, size_t len, bool *taken
         return "the tree reader refused the envelope";
     }
     struct fn_retry retry;
-    invoke_retry_parse(env.metadata, &retry);
     const struct fn_http_request *f = &fast.req;
-    if (invoke_http_request_parse(&env, "req", &tree, NULL) != ES_OK)
+    if (invoke_retry_parse(env.metadata, &retry) != ES_OK)
+        why = "the tree reader ran out of memory";
+    else if (invoke_http_request_parse(&env, "req", &tree, NULL) != ES_OK)
         why = "the tree reader refused the request";
     else if (retry.present)
         why = "the fast reader took a RetryContext";

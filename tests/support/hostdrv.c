@@ -286,8 +286,11 @@ char *hostdrv_read_output(const struct hostdrv *d, bool stderr_stream)
     if (f != NULL) {
         char chunk[4096];
         size_t n;
+        /* A failed append fails the take too (the buffer is sticky): NULL, not a
+         * log with a hole in it. */
         while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-            es_buf_add(&b, chunk, n);
+            if (es_buf_add(&b, chunk, n) != ES_OK)
+                break;
         fclose(f);
     }
     return es_buf_take(&b, NULL);
@@ -618,7 +621,7 @@ int hostdrv_call(struct hostdrv_conn *c, const char *method, const char *path_qu
         for (size_t k = 0; k < r->n_methods; k++)
             method_ok = method_ok || strcmp(r->methods[k], method) == 0;
         json_t *params = NULL;
-        if (!method_ok || !route_template_match(r->tmpl, path, len, &params))
+        if (!method_ok || route_template_match(r->tmpl, path, len, &params) != ES_OK)
             continue;
         struct hostdrv_http req = {.function = r->function,
                                    .method = method,

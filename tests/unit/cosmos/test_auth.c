@@ -36,7 +36,7 @@ Test(cosmos_auth, the_official_example_vector)
                "c09PEVJrgp2uQRkr934kFbTqhByc7TVr3OHyqlu+c+c=");
     unsigned char *key = NULL;
     size_t key_len = 0;
-    es_base64_decode(DOC_KEY, strlen(DOC_KEY), &key, &key_len);
+    cr_assert_eq(es_base64_decode(DOC_KEY, strlen(DOC_KEY), &key, &key_len), ES_OK);
     char *auth = cosmos_master_auth(key, key_len, "GET", "dbs", "dbs/ToDoList", DOC_DATE);
     cr_expect_str_eq(auth,
                      "type%3Dmaster%26ver%3D1.0%26sig%3Dc09PEVJrgp2uQRkr934kFbTqhByc7TVr3"

@@ -74,7 +74,7 @@ static enum es_status decide_add(void *ctx, const void *state, int64_t version,
         struct es_new_event ev = {"TagAdded", 1, data, m};
         struct es_append ap = {"tags-t", version, &ev, 1, NULL, NULL};
         enum es_conflict c;
-        a->sabotage->ops->append(a->sabotage, &ap, &c, NULL, NULL);
+        cr_assert_eq(a->sabotage->ops->append(a->sabotage, &ap, &c, NULL, NULL), ES_OK);
         json_decref(data);
         json_decref(m);
     }

@@ -229,7 +229,7 @@ Test(build, trigger_payload_is_wrapped_in_strings_and_unwraps_back)
         cr_expect(json_equal(unwrapped, docs), "es_json_unwrap levels=%d", levels);
         json_decref(unwrapped);
         struct fn_retry back;
-        invoke_retry_parse(json_object_get(env, "Metadata"), &back);
+        cr_assert_eq(invoke_retry_parse(json_object_get(env, "Metadata"), &back), ES_OK);
         cr_expect(back.present && back.retry_count == 1 && back.max_retry_count == 5);
         json_decref(env);
     }

@@ -13,7 +13,7 @@ static void created(struct fn_ctx *ctx, const struct fn_http_request *req,
 {
     snprintf(last_id, sizeof(last_id), "%s", ctx->invocation_id);
     fn_log(ctx, "made %s", fn_param(req, "id"));
-    fn_set_header(res, "Location", "/api/things/1");
+    cr_assert_eq(fn_set_header(res, "Location", "/api/things/1"), ES_OK);
     fn_reply_json(res, 201, json_pack("{s:s}", "id", "1"));
 }
 

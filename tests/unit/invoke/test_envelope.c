@@ -206,21 +206,21 @@ Test(envelope, retry_context_is_read_from_metadata)
     json_t *meta =
         json_pack("{s:{s:i, s:i, s:n, s:n, s:{}}}", "RetryContext", "RetryCount", 3,
                   "MaxRetryCount", 5, "Exception", "Instance", "State");
-    invoke_retry_parse(meta, &r);
+    cr_assert_eq(invoke_retry_parse(meta, &r), ES_OK);
     cr_expect(r.present);
     cr_expect_eq(r.retry_count, 3);
     cr_expect_eq(r.max_retry_count, 5);
     json_decref(meta);
 
     meta = json_pack("{s:{s:s}}", "sys", "MethodName", "X");
-    invoke_retry_parse(meta, &r);
+    cr_assert_eq(invoke_retry_parse(meta, &r), ES_OK);
     cr_expect_not(r.present);
     json_decref(meta);
 
     /* Some hosts put the counts in as strings; forever is -1. */
     meta = json_pack("{s:{s:s, s:s}}", "retrycontext", "retryCount", "0", "maxRetryCount",
                      "-1");
-    invoke_retry_parse(meta, &r);
+    cr_assert_eq(invoke_retry_parse(meta, &r), ES_OK);
     cr_expect(r.present);
     cr_expect_eq(r.retry_count, 0);
     cr_expect_eq(r.max_retry_count, -1);
@@ -233,13 +233,13 @@ Test(envelope, retry_counts_are_clamped_so_adding_to_them_cannot_overflow)
     json_t *meta =
         json_pack("{s:{s:I, s:I}}", "RetryContext", "RetryCount", (json_int_t)INT64_MAX,
                   "MaxRetryCount", (json_int_t)INT64_MIN);
-    invoke_retry_parse(meta, &r);
+    cr_assert_eq(invoke_retry_parse(meta, &r), ES_OK);
     cr_expect_eq(r.retry_count, FN_RETRY_COUNT_MAX);
     cr_expect_eq(r.max_retry_count, -1);
     json_decref(meta);
     meta = json_pack("{s:{s:s, s:i}}", "RetryContext", "RetryCount",
                      "99999999999999999999", "MaxRetryCount", -7);
-    invoke_retry_parse(meta, &r);
+    cr_assert_eq(invoke_retry_parse(meta, &r), ES_OK);
     cr_expect_eq(r.retry_count, FN_RETRY_COUNT_MAX);
     cr_expect_eq(r.max_retry_count, -1);
     json_decref(meta);

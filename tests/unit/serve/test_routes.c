@@ -15,9 +15,10 @@ static json_t *match(const char *tmpl, const char *path)
 {
     struct route_template *r = parse(tmpl);
     json_t *params = NULL;
-    bool ok = route_template_match(r, path, strlen(path), &params);
+    enum es_status st = route_template_match(r, path, strlen(path), &params);
     route_template_free(r);
-    return ok ? params : NULL;
+    cr_assert(st == ES_OK || st == ES_ENOTFOUND, "%s: %s", tmpl, es_status_name(st));
+    return st == ES_OK ? params : NULL;
 }
 
 static void expect_param(json_t *p, const char *name, const char *value)

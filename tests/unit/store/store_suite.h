@@ -341,7 +341,7 @@ Test(store, views_are_listed_by_kind_in_pages)
         json_decref(v);
     }
     json_t *other = view("todolist:x", "todolist", 1);
-    store->ops->view_put(store, other, NULL, NULL, NULL, NULL);
+    cr_assert_eq(store->ops->view_put(store, other, NULL, NULL, NULL, NULL), ES_OK);
     json_decref(other);
     char *cont = NULL;
     size_t seen = 0;

@@ -1,5 +1,6 @@
 #include <criterion/criterion.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "util/buf.h"
@@ -50,4 +51,49 @@ Test(jsonutil, text_that_is_not_utf8_is_refused)
                      "case %zu", i);
         es_buf_release(&b);
     }
+}
+
+Test(jsonutil, parse_tells_json_from_text_that_is_not)
+{
+    json_t *v = NULL;
+    json_error_t jerr;
+    cr_assert_eq(es_json_parse("{\"a\":[1,\"x\"]}", 13, 0, &v, &jerr), ES_OK);
+    cr_expect_str_eq(json_string_value(json_array_get(json_object_get(v, "a"), 1)), "x");
+    json_decref(v);
+    cr_expect_eq(es_json_parse("{\"a\":", 5, 0, &v, &jerr), ES_EJSON);
+    cr_expect_null(v);
+    cr_expect_neq(jerr.text[0], '\0', "jerr says why");
+    cr_expect_eq(es_json_parse(NULL, 0, 0, &v, NULL), ES_EJSON, "no text is not JSON");
+    cr_expect_eq(es_json_parse("\"s\"", 3, JSON_DECODE_ANY, &v, NULL), ES_OK);
+    cr_expect_str_eq(json_string_value(v), "s");
+    json_decref(v);
+}
+
+Test(jsonutil, dumps_and_deep_copies_are_whole)
+{
+    json_t *v = json_pack("{s:s, s:[i, {s:n}]}", "a key past sixteen bytes", "value", "b",
+                          1, "c");
+    size_t len = 0;
+    char *text = es_json_dumps(v, &len);
+    cr_assert_str_eq(text,
+                     "{\"a key past sixteen bytes\":\"value\",\"b\":[1,{\"c\":null}]}");
+    cr_expect_eq(len, strlen(text));
+    free(text);
+    text = es_json_dumps_flags(v, JSON_COMPACT | JSON_SORT_KEYS, NULL);
+    cr_expect_str_eq(text,
+                     "{\"a key past sixteen bytes\":\"value\",\"b\":[1,{\"c\":null}]}");
+    free(text);
+    json_t *copy = es_json_deep_copy(v);
+    cr_expect(json_equal(copy, v));
+    cr_expect_neq(copy, v);
+    json_decref(copy);
+    json_decref(v);
+}
+
+Test(jsonutil, a_file_that_cannot_be_read_is_not_taken_for_bad_json)
+{
+    json_t *v = NULL;
+    json_error_t jerr;
+    cr_expect_eq(es_json_parse_file("/nonexistent/function.json", 0, &v, &jerr), ES_EIO);
+    cr_expect_null(v);
 }
