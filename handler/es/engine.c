@@ -264,9 +264,12 @@ static json_t *event_metas(const json_t *meta, size_t n)
     for (size_t i = 0; metas != NULL && i < n; i++) {
         char id[ES_UUID_STR_LEN + 1];
         json_t *m = es_json_deep_copy(meta);
-        if (m == NULL ||
-            json_object_set_new(m, "eventId", json_string(es_uuid4(id))) != 0 ||
-            json_array_append_new(metas, m) != 0) {
+        bool whole = m != NULL &&
+                     json_object_set_new(m, "eventId", json_string(es_uuid4(id))) == 0;
+        if (!whole)
+            json_decref(m);
+        /* json_array_append_new takes m even when it fails. */
+        if (!whole || json_array_append_new(metas, m) != 0) {
             json_decref(metas);
             return NULL;
         }
