@@ -271,6 +271,40 @@ static enum es_status read_doc(struct cosmos_store *s, const char *container_lin
     return st;
 }
 
+/* What a POST on a container's documents does (the append's batch is sent by co_append).
+ */
+enum post_kind { POST_CREATE, POST_UPSERT, POST_READS /* a batch of reads only */ };
+
+/*
+ * POSTs json to container_link's documents in partition pk. Upserts and
+ * batches of reads are safe to send again after a lost reply, creates are
+ * not. *r is set even on ES_ENOMEM.
+ */
+static enum es_status post_docs(struct cosmos_store *s, const char *container_link,
+                                const char *pk, const json_t *json, enum post_kind kind,
+                                struct cosmos_response *r, struct es_io *io,
+                                struct es_error *err)
+{
+    memset(r, 0, sizeof(*r));
+    size_t len = 0;
+    char *body = es_json_dumps(json, &len);
+    if (body == NULL)
+        return ES_ENOMEM;
+    struct cosmos_request req = {.method = "POST",
+                                 .resource_type = "docs",
+                                 .resource_link = container_link,
+                                 .feed = true,
+                                 .partition_key = pk,
+                                 .body = body,
+                                 .body_len = len,
+                                 .batch = kind == POST_READS,
+                                 .upsert = kind == POST_UPSERT,
+                                 .idempotent = true};
+    enum es_status st = cosmos_execute(s->client, &req, r, io, err);
+    free(body);
+    return st;
+}
+
 /*
  * Reads one document through a transactional batch holding one Read, which
  * the partition's primary serves: it sees every acknowledged write, whoever
@@ -283,23 +317,15 @@ static enum es_status primary_read(struct cosmos_store *s, const char *container
 {
     *doc = NULL;
     json_t *ops = json_pack("[{s:s, s:s}]", "operationType", "Read", "id", id);
-    size_t len = 0;
-    char *body = ops != NULL ? es_json_dumps(ops, &len) : NULL;
+    struct cosmos_response r = {0};
+    enum es_status st =
+        ops != NULL ? post_docs(s, container_link, pk, ops, POST_READS, &r, io, err)
+                    : ES_ENOMEM;
     json_decref(ops);
-    if (body == NULL)
-        return ES_ENOMEM;
-    struct cosmos_request req = {.method = "POST",
-                                 .resource_type = "docs",
-                                 .resource_link = container_link,
-                                 .feed = true,
-                                 .partition_key = pk,
-                                 .body = body,
-                                 .body_len = len,
-                                 .batch = true,
-                                 .idempotent = true};
-    struct cosmos_response r;
-    enum es_status st = cosmos_execute(s->client, &req, &r, io, err);
-    free(body);
+    if (st == ES_ENOMEM) {
+        cosmos_response_release(&r);
+        return st;
+    }
     json_t *results = NULL;
     if (st == ES_OK && (r.status == 200 || r.status == 207) &&
         es_json_parse(r.body, r.body_len, ES_JSON_LOAD_FLAGS, &results, NULL) ==
@@ -785,25 +811,11 @@ static enum es_status co_deadletter_put(struct es_store *base, const json_t *doc
     if (json_string_value(json_object_get(doc, "id")) == NULL || stream == NULL)
         return es_error_set(err, ES_EINVAL,
                             "cannot write a dead letter without 'id' and 'streamId'");
-    size_t len = 0;
-    char *body = es_json_dumps(doc, &len);
-    if (body == NULL)
-        return ES_ENOMEM;
-    struct cosmos_request req = {.method = "POST",
-                                 .resource_type = "docs",
-                                 .resource_link = s->dead_link,
-                                 .feed = true,
-                                 .partition_key = stream,
-                                 .body = body,
-                                 .body_len = len,
-                                 .upsert = true,
-                                 .idempotent = true};
     struct cosmos_response r;
-    enum es_status st = cosmos_execute(s->client, &req, &r, io, err);
+    enum es_status st = post_docs(s, s->dead_link, stream, doc, POST_UPSERT, &r, io, err);
     if (st == ES_OK && r.status != 200 && r.status != 201)
         st = fail(&r, "write a dead letter", err);
     cosmos_response_release(&r);
-    free(body);
     return st;
 }
 

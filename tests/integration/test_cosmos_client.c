@@ -8,17 +8,8 @@
 #include "util/timeutil.h"
 #include "../support/cosmosrig.h"
 
-ReportHook(PRE_ALL)(struct criterion_test_set *set)
-{
-    (void)set;
-    cosmosrig_start_shared();
-}
-
-ReportHook(POST_ALL)(struct criterion_global_stats *stats)
-{
-    (void)stats;
-    cosmosrig_stop_shared();
-}
+COSMOSRIG_START_BEFORE_ALL_TESTS
+COSMOSRIG_STOP_AFTER_ALL_TESTS
 
 static struct cosmos_client *client(size_t max_response, const char *key)
 {

@@ -9,17 +9,8 @@
 #include "../support/cosmosrig.h"
 #include "../unit/store/store_suite.h"
 
-ReportHook(PRE_ALL)(struct criterion_test_set *set)
-{
-    (void)set;
-    cosmosrig_start_shared();
-}
-
-ReportHook(POST_ALL)(struct criterion_global_stats *stats)
-{
-    (void)stats;
-    cosmosrig_stop_shared();
-}
+COSMOSRIG_START_BEFORE_ALL_TESTS
+COSMOSRIG_STOP_AFTER_ALL_TESTS
 
 static struct es_config cfg;
 

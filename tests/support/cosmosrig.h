@@ -26,6 +26,26 @@
 /* Length of the Entra tokens the shared rig issues (real ones are 1.5-4 KB). */
 #define COSMOSRIG_TOKEN_BYTES 2900
 
+/*
+ * For a Criterion test executable whose every test uses the rig: one shared
+ * rig, started before the tests and stopped after them. At file scope, each
+ * on a line of its own (Criterion names a hook by its line):
+ *   COSMOSRIG_START_BEFORE_ALL_TESTS
+ *   COSMOSRIG_STOP_AFTER_ALL_TESTS
+ */
+#define COSMOSRIG_START_BEFORE_ALL_TESTS                                                 \
+    ReportHook(PRE_ALL)(struct criterion_test_set * set)                                 \
+    {                                                                                    \
+        (void)set;                                                                       \
+        cosmosrig_start_shared();                                                        \
+    }
+#define COSMOSRIG_STOP_AFTER_ALL_TESTS                                                   \
+    ReportHook(POST_ALL)(struct criterion_global_stats * stats)                          \
+    {                                                                                    \
+        (void)stats;                                                                     \
+        cosmosrig_stop_shared();                                                         \
+    }
+
 /* True when the rig's npm packages are installed (npm ci in tests/support/cosmos-rig). */
 bool cosmosrig_available(void);
 
