@@ -29,7 +29,7 @@
 #include "cache.h"
 
 #define STRIPES   256
-#define READ_PAGE 1000
+#define READ_PAGE 10000 /* events per store read while loading a stream */
 
 struct es_engine {
     struct es_store *store;

@@ -25,7 +25,7 @@
 
 #define MAX_PROJECTIONS 16
 #define VIEW_ATTEMPTS   10
-#define GAP_PAGE        1000 /* events per store read when filling a gap */
+#define GAP_PAGE        10000 /* events per store read when filling a gap */
 
 static int by_stream_version(const void *a, const void *b)
 {

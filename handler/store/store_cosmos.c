@@ -46,7 +46,7 @@
 #include "util/text.h"
 #include "util/timeutil.h"
 
-#define QUERY_PAGE_MAX   1000
+#define QUERY_PAGE_MAX   1000 /* a query for more lets the service size its pages */
 #define AMBIGUITY_ROUNDS 3
 /* "dbs/<255>/colls/<255>" (Cosmos DB names are at most 255 characters). */
 #define CONTAINER_LINK_MAX 528
@@ -552,7 +552,8 @@ static enum es_status query(struct cosmos_store *s, const char *container_link,
             .cross_partition = pk == NULL,
             .continuation = cont,
             .idempotent = true,
-            .max_item_count = (int)(want < QUERY_PAGE_MAX ? want : QUERY_PAGE_MAX)};
+            /* Past a page's worth, the service sizes the pages (up to 4 MB each). */
+            .max_item_count = want < QUERY_PAGE_MAX ? (int)want : -1};
         struct cosmos_response r;
         st = cosmos_execute(s->client, &req, &r, io, err);
         if (st == ES_OK && r.status == 400 && cont != NULL)

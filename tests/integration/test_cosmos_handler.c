@@ -349,11 +349,23 @@ Test(cosmos_handler, round_trips_per_command_stay_flat_with_stream_length, .time
     ws_make_long_list(c, "long");
     hostdrv_conn_free(c);
     ws_stop(d);
+    /* And one written with no snapshots at all (by another tool, say). */
+    const char *no_snapshots[] = {"SNAPSHOT_EVERY=0", NULL};
+    d = ws_start_with("lengths", no_snapshots);
+    c = hostdrv_conn_new(d);
+    ws_make_long_list(c, "bare");
+    hostdrv_conn_free(c);
+    ws_stop(d);
 
-    long cold10, warm10, cold10k, warm10k;
-    double ru10, ru10k;
+    long cold10, warm10, cold10k, warm10k, cold_bare, warm_bare;
+    double ru10, ru10k, ru_bare;
     measure("lengths", "short", &cold10, &warm10, &ru10);
     measure("lengths", "long", &cold10k, &warm10k, &ru10k);
+    measure("lengths", "bare", &cold_bare, &warm_bare, &ru_bare);
+    printf("ROUND TRIPS: 10001 events without a snapshot: cold %ld, warm %ld\n",
+           cold_bare, warm_bare);
+    cr_expect_leq(cold_bare, 4, "the service sizes the pages of the stream read");
+    cr_expect_eq(warm_bare, 1);
     cr_log_info("round trips per command: 10 events cold %ld warm %ld (%.1f RU warm); "
                 "10,001 events cold %ld warm %ld (%.1f RU warm)",
                 cold10, warm10, ru10, cold10k, warm10k, ru10k);
