@@ -20,15 +20,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "util/hash.h"
 #include "util/ids.h"
 #include "util/jsonutil.h"
 #include "util/log.h"
 #include "util/text.h"
 #include "util/timeutil.h"
 #include "cache.h"
+#include "streamlock.h"
 
-#define STRIPES   256
 #define READ_PAGE 10000 /* events per store read while loading a stream */
 
 struct es_engine {
@@ -38,7 +37,7 @@ struct es_engine {
     int max_attempts;
     void (*on_append)(void *ctx);
     void *on_append_ctx;
-    pthread_mutex_t stripes[STRIPES];
+    struct es_streamlocks *locks; /* one command per stream at a time */
 };
 
 void es_engine_on_append(struct es_engine *e, void (*hook)(void *ctx), void *ctx)
@@ -54,14 +53,13 @@ struct es_engine *es_engine_new(const struct es_engine_opts *opts)
         return NULL;
     e->store = opts->store;
     e->cache = es_cache_new(opts->cache_streams);
+    e->locks = es_streamlocks_new();
     e->snapshot_every = opts->snapshot_every;
     e->max_attempts = opts->max_attempts > 0 ? opts->max_attempts : 1;
-    if (e->cache == NULL) {
-        free(e);
+    if (e->cache == NULL || e->locks == NULL) {
+        es_engine_free(e);
         return NULL;
     }
-    for (int i = 0; i < STRIPES; i++)
-        pthread_mutex_init(&e->stripes[i], NULL);
     return e;
 }
 
@@ -70,8 +68,7 @@ void es_engine_free(struct es_engine *e)
     if (e == NULL)
         return;
     es_cache_free(e->cache);
-    for (int i = 0; i < STRIPES; i++)
-        pthread_mutex_destroy(&e->stripes[i]);
+    es_streamlocks_free(e->locks);
     free(e);
 }
 
@@ -85,11 +82,6 @@ void es_outcome_release(struct es_outcome *o)
     free(o->body);
     free(o->location);
     memset(o, 0, sizeof(*o));
-}
-
-static pthread_mutex_t *stripe(struct es_engine *e, const char *stream_id)
-{
-    return &e->stripes[es_fnv1a(stream_id) % STRIPES];
 }
 
 /* ---- loading ---- */
@@ -503,7 +495,7 @@ static bool if_match_fails(const struct es_command *cmd, int64_t version)
 
 /* One decide; returns true when the loop should decide again (after a catch-up). */
 static enum es_status round_trip(struct attempt *a, struct es_outcome *out, bool *again,
-                                 struct es_error *err)
+                                 int64_t *backoff_ms, struct es_error *err)
 {
     const struct es_command *cmd = a->cmd;
     struct es_decision d = {0};
@@ -568,7 +560,7 @@ static enum es_status round_trip(struct attempt *a, struct es_outcome *out, bool
         if (st == ES_OK) {
             *again = true;
             int64_t cap = 1 << (out->attempts < 6 ? out->attempts : 6);
-            es_time_sleep_ms((int64_t)es_random_below((uint64_t)cap));
+            *backoff_ms = (int64_t)es_random_below((uint64_t)cap);
         }
     } else if (st != ES_OK) {
         es_error_set(err, st, "%s", append_err.message);
@@ -588,10 +580,10 @@ enum es_status es_engine_execute(struct es_engine *e, const struct es_command *c
                      sizeof(a.stream_id)) != ES_OK)
         return es_error_set(err, ES_EINVAL, "aggregate id '%.80s...' is too long",
                             cmd->aggregate_id);
-    pthread_mutex_t *lock = stripe(e, a.stream_id);
-    pthread_mutex_lock(lock);
-
-    enum es_status st = ES_OK;
+    struct es_streamlock *held = NULL;
+    enum es_status st = es_streamlock_take(e->locks, a.stream_id, &held);
+    if (st != ES_OK)
+        return es_error_set(err, st, "out of memory");
     if (es_cache_get(e->cache, a.stream_id, cmd->aggregate->state_clone, &a.state,
                      &a.version)) {
         out->loaded_from = "cache";
@@ -601,14 +593,28 @@ enum es_status es_engine_execute(struct es_engine *e, const struct es_command *c
         a.fresh = true;
     }
     bool again = st == ES_OK;
-    while (again && out->attempts < (unsigned)e->max_attempts)
-        st = round_trip(&a, out, &again, err);
+    while (again && out->attempts < (unsigned)e->max_attempts) {
+        int64_t backoff_ms = 0;
+        st = round_trip(&a, out, &again, &backoff_ms, err);
+        if (st != ES_OK || !again || backoff_ms == 0)
+            continue;
+        /* Another writer won the version: wait a little, without holding the stream. */
+        es_streamlock_give(e->locks, held);
+        held = NULL;
+        es_time_sleep_ms(backoff_ms);
+        if ((st = es_streamlock_take(e->locks, a.stream_id, &held)) != ES_OK) {
+            held = NULL;
+            es_error_set(err, st, "out of memory");
+            break;
+        }
+    }
     if (st == ES_OK && again)
         st = refuse(out, ES_ECONFLICT,
                     "the stream kept changing: gave up after %u attempts", out->attempts);
     if (st == ES_OK && a.fresh && out->appended == 0)
         cache_copy(e, cmd->aggregate, a.stream_id, a.state, a.version);
-    pthread_mutex_unlock(lock);
+    if (held != NULL)
+        es_streamlock_give(e->locks, held);
     if (a.state != NULL)
         cmd->aggregate->state_free(a.state);
     if (st == ES_OK && out->appended > 0 && e->on_append != NULL)

@@ -16,9 +16,10 @@
  * answer that appends nothing - gets the stored answer back (or 422 when
  * the key was used for a different request).
  *
- * Commands on one stream are serialised within the process (striped locks),
- * so concurrent requests to one aggregate queue instead of conflicting;
- * conflicts remain possible, and handled, across processes.
+ * Commands on one stream are serialised within the process by a lock per
+ * stream, never held while backing off after a conflict: concurrent requests
+ * to one aggregate queue instead of conflicting, and no aggregate waits for
+ * an unrelated one. Conflicts remain possible, and handled, across processes.
  */
 #ifndef ES_ES_ENGINE_H
 #define ES_ES_ENGINE_H

@@ -475,3 +475,84 @@ Test(engine, concurrent_commands_on_one_stream_all_succeed)
     cr_expect_eq(length("tags-t"), (size_t)N * 10);
     es_engine_free(e);
 }
+
+/* ---- a list never waits for an unrelated one ---- */
+
+static pthread_mutex_t gate_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t gate_moved = PTHREAD_COND_INITIALIZER;
+static bool gate_open, slow_inside;
+
+/* Appends to "tags-slow" wait inside the store until the gate opens. */
+static enum es_status gated_append(struct es_store *s, const struct es_append *a,
+                                   enum es_conflict *conflict, struct es_io *io,
+                                   struct es_error *err)
+{
+    (void)s;
+    if (strcmp(a->stream_id, "tags-slow") == 0) {
+        pthread_mutex_lock(&gate_lock);
+        slow_inside = true;
+        pthread_cond_broadcast(&gate_moved);
+        while (!gate_open)
+            pthread_cond_wait(&gate_moved, &gate_lock);
+        pthread_mutex_unlock(&gate_lock);
+    }
+    return store->ops->append(store, a, conflict, io, err);
+}
+
+static enum es_status fwd_has_version(struct es_store *s, const char *id, int64_t v,
+                                      struct es_io *io, struct es_error *err)
+{
+    (void)s;
+    return store->ops->has_version(store, id, v, io, err);
+}
+
+struct slow_run {
+    struct es_engine *e;
+    int status;
+};
+
+static void *run_slow(void *arg)
+{
+    struct slow_run *r = arg;
+    struct add a = {.tag = "slow"};
+    struct es_command c = command("slow", &a);
+    struct es_outcome o = run(r->e, &c);
+    r->status = o.status;
+    es_outcome_release(&o);
+    return NULL;
+}
+
+/* No timing: were "fast" to wait for "slow", the test would hang until its timeout. */
+Test(engine, a_command_never_waits_for_one_on_another_stream, .timeout = 30)
+{
+    struct es_store_ops ops = {.name = "gated",
+                               .append = gated_append,
+                               .read_stream = fwd_read_stream,
+                               .read_snapshot = fwd_read_snapshot,
+                               .has_version = fwd_has_version};
+    struct es_store gated = {&ops};
+    struct es_engine_opts opts = {&gated, 10, 100, 3};
+    struct es_engine *e = es_engine_new(&opts);
+    gate_open = slow_inside = false;
+    struct slow_run slow = {.e = e};
+    pthread_t th;
+    pthread_create(&th, NULL, run_slow, &slow);
+    pthread_mutex_lock(&gate_lock);
+    while (!slow_inside)
+        pthread_cond_wait(&gate_moved, &gate_lock);
+    pthread_mutex_unlock(&gate_lock);
+    /* "slow" is inside its append, holding its stream; "fast168" goes ahead (the two
+     * streams shared a mutex under the 256 striped locks this engine used to have). */
+    struct add a = {.tag = "fast"};
+    struct es_command c = command("fast168", &a);
+    struct es_outcome o = run(e, &c);
+    cr_expect_eq(o.status, 201);
+    es_outcome_release(&o);
+    pthread_mutex_lock(&gate_lock);
+    gate_open = true;
+    pthread_cond_broadcast(&gate_moved);
+    pthread_mutex_unlock(&gate_lock);
+    pthread_join(th, NULL);
+    cr_expect_eq(slow.status, 201);
+    es_engine_free(e);
+}
