@@ -398,10 +398,15 @@ static void bench_projector(void)
         struct hostdrv_reply r;
         if (hostdrv_trigger(c, "Projector", "documents", batch, 2, &retry, &r) == 0) {
             const char *log = json_string_value(json_array_get(r.result.logs, 0));
+            json_t *line = log != NULL && strncmp(log, "Projector ", 10) == 0
+                               ? json_loads(log + 10, 0, NULL)
+                               : NULL;
             events += (long)json_array_size(batch);
-            writes += (long)figure(log, "view(s) written");
-            touched += 2 * (long)figure(log, "stream(s)"); /* two views per list */
+            writes += (long)json_integer_value(json_object_get(line, "viewsWritten"));
+            /* two views per list */
+            touched += 2 * (long)json_integer_value(json_object_get(line, "streams"));
             batches++;
+            json_decref(line);
         }
         hostdrv_reply_release(&r);
         json_decref(batch);

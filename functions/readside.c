@@ -150,6 +150,7 @@ struct es_projector_opts readside_opts(const struct fn_services *svc)
         .n_projections = sizeof(projections) / sizeof(projections[0]),
         .reactors = reactors,
         .n_reactors = sizeof(reactors) / sizeof(reactors[0]),
+        .parallelism = svc->cfg != NULL ? svc->cfg->projector_parallelism : 1,
     };
     return o;
 }

@@ -13,6 +13,8 @@
  */
 #include "projector.h"
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,9 +25,10 @@
 #include "util/text.h"
 #include "util/timeutil.h"
 
-#define MAX_PROJECTIONS 16
-#define VIEW_ATTEMPTS   10
-#define GAP_PAGE        10000 /* events per store read when filling a gap */
+#define MAX_PROJECTIONS       16
+#define VIEW_ATTEMPTS         10
+#define GAP_PAGE              10000 /* events per store read when filling a gap */
+#define PROJECTOR_THREADS_MAX 255   /* PROJECTOR_PARALLELISM is at most 256 */
 
 static int by_stream_version(const void *a, const void *b)
 {
@@ -424,10 +427,201 @@ static enum es_status collect_events(const struct es_projector_opts *p,
     return ES_OK;
 }
 
+/* ---- what this process has projected ---- */
+
+#define LAG_SAMPLES 1000
+#define RATE_WINDOW 60 /* seconds */
+
+static struct {
+    pthread_mutex_t lock;
+    struct es_projection_stats s;
+    int64_t lags[LAG_SAMPLES];
+    size_t n_lags, next_lag;
+    int64_t second[RATE_WINDOW]; /* events per second, by epoch second % RATE_WINDOW */
+    int64_t at[RATE_WINDOW];     /* the epoch second each slot holds */
+    int64_t started_s;
+} stats = {.lock = PTHREAD_MUTEX_INITIALIZER, .s = {.lag_ms = -1}};
+
+static void stats_note(const struct es_batch_report *r, enum es_status st,
+                       const char *newest_id, int64_t now_ms)
+{
+    int64_t now_s = now_ms / 1000;
+    pthread_mutex_lock(&stats.lock);
+    if (stats.started_s == 0)
+        stats.started_s = now_s;
+    stats.s.batches++;
+    stats.s.failed_batches += st != ES_OK;
+    stats.s.events += r->events;
+    stats.s.dead_lettered += r->dead_lettered;
+    stats.s.last_batch_ms = now_ms;
+    size_t slot = (size_t)(now_s % RATE_WINDOW);
+    if (stats.at[slot] != now_s) {
+        stats.at[slot] = now_s;
+        stats.second[slot] = 0;
+    }
+    stats.second[slot] += r->events;
+    if (r->lag_ms >= 0) {
+        stats.s.lag_ms = r->lag_ms;
+        stats.s.last_event_ms = r->newest_ms;
+        snprintf(stats.s.last_event_id, sizeof(stats.s.last_event_id), "%s", newest_id);
+        stats.lags[stats.next_lag] = r->lag_ms;
+        stats.next_lag = (stats.next_lag + 1) % LAG_SAMPLES;
+        stats.n_lags += stats.n_lags < LAG_SAMPLES;
+    }
+    pthread_mutex_unlock(&stats.lock);
+}
+
+static int by_value(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+void es_projection_stats_get(struct es_projection_stats *out)
+{
+    int64_t sorted[LAG_SAMPLES];
+    int64_t now_s = es_time_now_ms() / 1000;
+    pthread_mutex_lock(&stats.lock);
+    *out = stats.s;
+    size_t n = stats.n_lags;
+    memcpy(sorted, stats.lags, n * sizeof(sorted[0]));
+    int64_t events = 0;
+    for (size_t i = 0; i < RATE_WINDOW; i++)
+        if (stats.at[i] > now_s - RATE_WINDOW)
+            events += stats.second[i];
+    int64_t span = stats.started_s == 0 ? 0
+                   : now_s - stats.started_s + 1 < RATE_WINDOW
+                       ? now_s - stats.started_s + 1
+                       : RATE_WINDOW;
+    pthread_mutex_unlock(&stats.lock);
+    out->events_per_s = span > 0 ? (double)events / (double)span : 0.0;
+    qsort(sorted, n, sizeof(sorted[0]), by_value);
+    out->lag_p50_ms = n > 0 ? sorted[(n - 1) / 2] : -1;
+    out->lag_p99_ms = n > 0 ? sorted[(n - 1) * 99 / 100] : -1;
+}
+
+/* The newest occurredAt among the events, and the id of that event. */
+static int64_t newest_event(const struct es_event *events, size_t n, char *id, size_t len)
+{
+    int64_t newest = 0;
+    id[0] = '\0';
+    for (size_t i = 0; i < n; i++) {
+        int64_t at;
+        const char *text =
+            json_string_value(json_object_get(events[i].meta, "occurredAt"));
+        if (es_time_parse_rfc3339_ms(text, &at) && at >= newest &&
+            es_event_id(events[i].stream_id, events[i].version, id, len) == ES_OK)
+            newest = at;
+    }
+    return newest;
+}
+
+/* ---- the streams of a batch, at once ---- */
+
+/* One stream's events in a batch, and what projecting them did. */
+struct stream_run {
+    const struct es_event *events;
+    size_t n;
+    bool ran;
+    enum es_status st;
+    struct es_error err;
+    struct es_batch_report report; /* its own: merged in stream order afterwards */
+};
+
+struct run_queue {
+    const struct es_projector_opts *p;
+    struct stream_run *runs;
+    size_t n_runs;
+    bool last_attempt;
+    atomic_size_t next;  /* the next run to take */
+    atomic_bool give_up; /* out of memory with a retry to come: leave the rest */
+};
+
+static void run_one(struct run_queue *q, struct stream_run *run)
+{
+    run->st = project_stream(q->p, run->events, run->n, &run->report, &run->err);
+    run->ran = true;
+    if (run->st == ES_ENOMEM && !q->last_attempt)
+        atomic_store(&q->give_up, true);
+}
+
+static void *run_worker(void *arg)
+{
+    struct run_queue *q = arg;
+    for (;;) {
+        size_t i = atomic_fetch_add(&q->next, 1);
+        if (i >= q->n_runs || atomic_load(&q->give_up))
+            return NULL;
+        run_one(q, &q->runs[i]);
+    }
+}
+
+/*
+ * Projects the runs, up to p->parallelism of them at once: the streams are
+ * independent (every view belongs to one stream, every reaction follows its
+ * own stream's views), so only the order within a stream matters, and each
+ * run keeps it. Runs left out after running out of memory stay !ran.
+ */
+static void run_streams(const struct es_projector_opts *p, struct stream_run *runs,
+                        size_t n_runs, bool last_attempt)
+{
+    struct run_queue q = {
+        .p = p, .runs = runs, .n_runs = n_runs, .last_attempt = last_attempt};
+    atomic_init(&q.next, 0);
+    atomic_init(&q.give_up, false);
+    size_t extra = p->parallelism > 1 ? p->parallelism - 1 : 0;
+    if (extra > n_runs - (n_runs > 0))
+        extra = n_runs > 0 ? n_runs - 1 : 0;
+    pthread_t threads[PROJECTOR_THREADS_MAX];
+    size_t started = 0;
+    while (started < extra && started < PROJECTOR_THREADS_MAX &&
+           pthread_create(&threads[started], NULL, run_worker, &q) == 0)
+        started++;
+    run_worker(&q); /* this thread works too, so a refused thread only slows things */
+    for (size_t i = 0; i < started; i++)
+        pthread_join(threads[i], NULL);
+}
+
+static void add_report(struct es_batch_report *to, const struct es_batch_report *from)
+{
+    to->gap_events += from->gap_events;
+    to->views_written += from->views_written;
+    to->view_retries += from->view_retries;
+    to->reactions += from->reactions;
+    to->dead_lettered += from->dead_lettered;
+    to->io.round_trips += from->io.round_trips;
+    to->io.events_read += from->io.events_read;
+    to->io.retries += from->io.retries;
+    to->io.request_charge += from->io.request_charge;
+}
+
+static enum es_status project_batch(const struct es_projector_opts *p,
+                                    const json_t *documents, bool last_attempt,
+                                    int64_t attempt, struct es_batch_report *report,
+                                    char *newest_id, size_t newest_len,
+                                    struct es_error *err);
+
 enum es_status es_project_batch(const struct es_projector_opts *p,
                                 const json_t *documents, bool last_attempt,
                                 int64_t attempt, struct es_batch_report *report,
                                 struct es_error *err)
+{
+    int64_t t0 = es_time_mono_ms();
+    char newest_id[ES_DOC_ID_MAX] = "";
+    enum es_status st = project_batch(p, documents, last_attempt, attempt, report,
+                                      newest_id, sizeof(newest_id), err);
+    int64_t now = es_time_now_ms();
+    report->duration_ms = es_time_mono_ms() - t0;
+    report->lag_ms = report->newest_ms > 0 ? now - report->newest_ms : -1;
+    stats_note(report, st, newest_id, now);
+    return st;
+}
+
+static enum es_status project_batch(const struct es_projector_opts *p,
+                                    const json_t *documents, bool last_attempt,
+                                    int64_t attempt, struct es_batch_report *report,
+                                    char *newest_id, size_t newest_len,
+                                    struct es_error *err)
 {
     memset(report, 0, sizeof(*report));
     if (!json_is_array(documents)) {
@@ -447,15 +641,12 @@ enum es_status es_project_batch(const struct es_projector_opts *p,
     enum es_status st =
         collect_events(p, documents, last_attempt, attempt, events, &n, report, err);
     qsort(events, n, sizeof(events[0]), by_stream_version);
+    report->newest_ms = newest_event(events, n, newest_id, newest_len);
 
-    /* Each stream's run of events, duplicates dropped; failures noted per stream. */
-    size_t *failed_at = calloc(n + 1, sizeof(*failed_at));
-    size_t *failed_len = calloc(n + 1, sizeof(*failed_len));
-    char(*failed_why)[256] = calloc(n + 1, sizeof(*failed_why));
-    bool *failed_for_good = calloc(n + 1, sizeof(*failed_for_good));
-    size_t n_failed = 0, n_retryable = 0;
-    if (failed_at == NULL || failed_len == NULL || failed_why == NULL ||
-        failed_for_good == NULL)
+    /* Each stream's run of events, duplicates dropped. */
+    struct stream_run *runs = calloc(n + 1, sizeof(*runs));
+    size_t n_runs = 0;
+    if (runs == NULL)
         st = ES_ENOMEM;
     for (size_t start = 0; st == ES_OK && start < n;) {
         size_t end = start + 1, keep = start + 1;
@@ -470,20 +661,36 @@ enum es_status es_project_batch(const struct es_projector_opts *p,
             }
             end++;
         }
+        runs[n_runs++] = (struct stream_run){.events = &events[start], .n = keep - start};
+        start = end;
+    }
+    if (st == ES_OK)
+        run_streams(p, runs, n_runs, last_attempt);
+
+    /* The outcomes, in stream order; failures noted per stream. */
+    size_t *failed_at = calloc(n + 1, sizeof(*failed_at));
+    size_t *failed_len = calloc(n + 1, sizeof(*failed_len));
+    char(*failed_why)[256] = calloc(n + 1, sizeof(*failed_why));
+    bool *failed_for_good = calloc(n + 1, sizeof(*failed_for_good));
+    size_t n_failed = 0, n_retryable = 0;
+    if (failed_at == NULL || failed_len == NULL || failed_why == NULL ||
+        failed_for_good == NULL)
+        st = ES_ENOMEM;
+    for (size_t r = 0; st == ES_OK && r < n_runs && runs[r].ran; r++) {
+        struct stream_run *run = &runs[r];
+        add_report(report, &run->report);
         report->streams++;
-        struct es_error stream_err = {0};
-        enum es_status s =
-            project_stream(p, &events[start], keep - start, report, &stream_err);
+        enum es_status s = run->st;
         if (s == ES_ENOMEM && !last_attempt) {
             st = s;
         } else if (s != ES_OK) {
             /* On the last attempt whatever failed is dead-lettered, even for want of
              * memory: the host moves past the batch after it either way. */
-            failed_at[n_failed] = start;
-            failed_len[n_failed] = keep - start;
+            failed_at[n_failed] = (size_t)(run->events - events);
+            failed_len[n_failed] = run->n;
             /* Out of memory often leaves no message: the status says it then. */
             const char *why =
-                stream_err.message[0] != '\0' ? stream_err.message : es_status_message(s);
+                run->err.message[0] != '\0' ? run->err.message : es_status_message(s);
             snprintf(failed_why[n_failed], sizeof(failed_why[0]), "%s", why);
             /* A view past the store's size limit stays past it: no retry helps. */
             failed_for_good[n_failed] = s == ES_ETOOBIG;
@@ -492,7 +699,6 @@ enum es_status es_project_batch(const struct es_projector_opts *p,
                 snprintf(report->first_error, sizeof(report->first_error), "%s", why);
             n_failed++;
         }
-        start = end;
     }
     report->failed_streams = (unsigned)n_failed;
     for (size_t f = 0; st == ES_OK && f < n_failed; f++)
@@ -511,5 +717,6 @@ enum es_status es_project_batch(const struct es_projector_opts *p,
     free(failed_len);
     free(failed_why);
     free(failed_for_good);
+    free(runs);
     return st;
 }

@@ -77,6 +77,12 @@ struct es_projector_opts {
     size_t n_projections;
     const struct es_reactor *const *reactors;
     size_t n_reactors;
+    /*
+     * Streams of one batch projected at once (PROJECTOR_PARALLELISM); 0 or 1:
+     * one after another. Each stream's events, its views' If-Match writes and
+     * then its reactions keep their order whatever this is.
+     */
+    unsigned parallelism;
 };
 
 /* What a batch did, for the invocation's log. */
@@ -92,7 +98,30 @@ struct es_batch_report {
     unsigned dead_lettered; /* events written to the dead-letter store */
     struct es_io io;
     char first_error[256];
+    int64_t duration_ms; /* the batch's time in the runner */
+    int64_t newest_ms;   /* the newest occurredAt among its events; 0 when none */
+    int64_t lag_ms;      /* the batch's end minus newest_ms; -1 when it had no event */
 };
+
+/*
+ * The read side of this process, for operators (GET /api/projection): what
+ * es_project_batch has seen since the process started.
+ */
+struct es_projection_stats {
+    int64_t batches;        /* projected, failed ones included */
+    int64_t failed_batches; /* answered "send it again" */
+    int64_t events;         /* events delivered in them */
+    int64_t dead_lettered;  /* events written to the dead-letter store */
+    double events_per_s;    /* events per second over the last minute */
+    int64_t last_batch_ms;  /* when the last batch ended (epoch ms); 0: none yet */
+    int64_t lag_ms;         /* the last batch with events: its lag; -1: none yet */
+    int64_t lag_p50_ms;     /* over the last 1,000 batches with events; -1: none */
+    int64_t lag_p99_ms;
+    char last_event_id[ES_DOC_ID_MAX]; /* the newest event of that batch, "" when none */
+    int64_t last_event_ms;             /* its occurredAt */
+};
+
+void es_projection_stats_get(struct es_projection_stats *out);
 
 /*
  * Projects one batch (`documents` is the decoded array, or anything else when

@@ -47,7 +47,7 @@ static enum es_status load_numbers(struct es_config *cfg, struct es_error *err)
 {
     uint64_t port, body, envelope, trigger_envelope, connections, per_client, headers_ms,
         body_ms, shutdown, snap, cache, attempts;
-    uint64_t c_connect, c_request, c_budget, c_retries;
+    uint64_t c_connect, c_request, c_budget, c_retries, parallel;
     const struct {
         const char *name;
         uint64_t min, max, dflt;
@@ -67,6 +67,7 @@ static enum es_status load_numbers(struct es_config *cfg, struct es_error *err)
         {"SNAPSHOT_EVERY", 0, 1000000, 100, &snap},
         {"STATE_CACHE_STREAMS", 1, 10000000, 10000, &cache},
         {"COMMAND_MAX_ATTEMPTS", 1, 1000, 10, &attempts},
+        {"PROJECTOR_PARALLELISM", 1, 256, 16, &parallel},
         {"COSMOS_CONNECT_TIMEOUT_MS", 100, 600000, 5000, &c_connect},
         {"COSMOS_REQUEST_TIMEOUT_MS", 100, 600000, 15000, &c_request},
         {"COSMOS_RETRY_BUDGET_MS", 0, 3600000, 30000, &c_budget},
@@ -98,6 +99,7 @@ static enum es_status load_numbers(struct es_config *cfg, struct es_error *err)
     cfg->snapshot_every = (unsigned)snap;
     cfg->state_cache_streams = (size_t)cache;
     cfg->command_max_attempts = (unsigned)attempts;
+    cfg->projector_parallelism = (unsigned)parallel;
     cfg->cosmos_connect_timeout_ms = (long)c_connect;
     cfg->cosmos_request_timeout_ms = (long)c_request;
     cfg->cosmos_retry_budget_ms = (long)c_budget;

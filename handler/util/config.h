@@ -64,9 +64,10 @@ struct es_config {
     int64_t serve_body_timeout_ms;             /* handler serve: its body */
     int64_t shutdown_timeout_ms;               /* drain budget on SIGTERM */
     enum es_log_level log_level;
-    unsigned snapshot_every;       /* events between snapshots; 0 disables them */
-    size_t state_cache_streams;    /* entries of the aggregate state cache */
-    unsigned command_max_attempts; /* appends per command before 409 conflict */
+    unsigned snapshot_every;        /* events between snapshots; 0 disables them */
+    size_t state_cache_streams;     /* entries of the aggregate state cache */
+    unsigned command_max_attempts;  /* appends per command before 409 conflict */
+    unsigned projector_parallelism; /* streams of a batch projected at once */
     enum es_store_kind store_kind;
     char *sqlite_path;     /* SQLite store file */
     char *cosmos_endpoint; /* https://account.documents.azure.com:443/ */

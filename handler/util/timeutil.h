@@ -5,6 +5,7 @@
 #ifndef ES_UTIL_TIMEUTIL_H
 #define ES_UTIL_TIMEUTIL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -19,6 +20,13 @@ int64_t es_time_mono_ms(void);
  * 25 bytes). Returns out.
  */
 char *es_time_rfc3339_ms(int64_t epoch_ms, char *out, size_t out_len);
+
+/*
+ * Parses "YYYY-MM-DDTHH:MM:SS[.f...]Z" (UTC, as es_time_rfc3339_ms writes it;
+ * fractions past milliseconds are cut) into epoch milliseconds. false when s
+ * is anything else.
+ */
+bool es_time_parse_rfc3339_ms(const char *s, int64_t *out);
 
 /* Sleeps for ms milliseconds, resuming after signals. */
 void es_time_sleep_ms(int64_t ms);

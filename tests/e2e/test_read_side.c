@@ -133,11 +133,65 @@ static void drain(struct delivery *d)
     }
 }
 
-static void run_mode(enum mode mode, unsigned seed)
+/*
+ * What the views say of each list, in a form two runs of one workload share
+ * (item ids are generated anew in each): name and version, and the items as
+ * "task|status" in order of task. Deleted lists are null.
+ */
+static json_t *views_of(struct rs_api *api, const struct rs_model *m)
 {
+    json_t *all = json_object();
+    for (int l = 0; l < m->n_lists; l++) {
+        char path[96];
+        snprintf(path, sizeof(path), "/api/todolists/%s", m->lists[l]);
+        json_t *view = NULL;
+        if (rs_send(api, "GET", path, NULL, &view) != 200) {
+            json_object_set_new(all, m->lists[l], json_null());
+            json_decref(view);
+            continue;
+        }
+        json_t *items = json_array();
+        size_t i;
+        json_t *it;
+        json_array_foreach(json_object_get(view, "items"), i, it)
+        {
+            char line[160];
+            snprintf(line, sizeof(line), "%s|%s", ws_str(it, "task"),
+                     ws_str(it, "status"));
+            json_array_append_new(items, json_string(line));
+        }
+        /* Items moved in from several lists at once arrive in either order. */
+        json_t *sorted = json_array();
+        while (json_array_size(items) > 0) {
+            size_t best = 0;
+            for (size_t k = 1; k < json_array_size(items); k++)
+                if (strcmp(json_string_value(json_array_get(items, k)),
+                           json_string_value(json_array_get(items, best))) < 0)
+                    best = k;
+            json_array_append(sorted, json_array_get(items, best));
+            json_array_remove(items, best);
+        }
+        json_decref(items);
+        json_object_set_new(all, m->lists[l],
+                            json_pack("{s:O, s:O, s:o}", "name",
+                                      json_object_get(view, "name"), "version",
+                                      json_object_get(view, "version"), "items", sorted));
+        json_decref(view);
+    }
+    return all;
+}
+
+/*
+ * Runs the seeded workload, delivers the feed in the given mode and checks the
+ * views against the folds; with views_out, also returns views_of the result.
+ */
+static void run_mode_with(enum mode mode, unsigned seed, const char *const *env,
+                          json_t **views_out)
+{
+    static int runs;
     char shared[32], name[256];
-    snprintf(shared, sizeof(shared), "read-%d", (int)mode);
-    struct hostdrv *h = ws_start_with(shared, NULL);
+    snprintf(shared, sizeof(shared), "read-%d-%d", (int)mode, runs++);
+    struct hostdrv *h = ws_start_with(shared, env);
     struct hostdrv_conn *c = hostdrv_conn_new(h);
     struct rs_api api = {host_call, c};
     static struct rs_model m;
@@ -167,10 +221,44 @@ static void run_mode(enum mode mode, unsigned seed)
     if (mode == DROPPED)
         cr_expect_gt(d.dropped, 0);
     rs_check(&api, &m);
+    if (views_out != NULL)
+        *views_out = views_of(&api, &m);
     feed_close(d.feed);
     hostdrv_conn_free(c);
     ws_stop(h);
     ws_drop_store(shared);
+}
+
+static void run_mode(enum mode mode, unsigned seed)
+{
+    run_mode_with(mode, seed, NULL, NULL);
+}
+
+/* The streams of a batch are projected at once (PROJECTOR_PARALLELISM): same views. */
+Test(read_side, views_are_the_same_projected_one_stream_at_a_time_or_sixteen,
+     .timeout = 600)
+{
+    const char *one[] = {"PROJECTOR_PARALLELISM=1", NULL};
+    const char *sixteen[] = {"PROJECTOR_PARALLELISM=16", NULL};
+    json_t *serial = NULL, *parallel = NULL;
+    run_mode_with(REORDERED, 5, one, &serial);
+    run_mode_with(REORDERED, 5, sixteen, &parallel);
+    cr_assert_eq(json_object_size(serial), json_object_size(parallel));
+    const char *list;
+    json_t *view;
+    json_object_foreach(serial, list, view)
+    {
+        json_t *other = json_object_get(parallel, list);
+        if (!json_equal(view, other)) {
+            char *a = json_dumps(view, JSON_COMPACT),
+                 *b = json_dumps(other, JSON_COMPACT);
+            cr_expect_fail("list %s: one at a time %s, sixteen %s", list, a, b);
+            free(a);
+            free(b);
+        }
+    }
+    json_decref(serial);
+    json_decref(parallel);
 }
 
 Test(read_side, views_equal_the_folds_when_delivered_normally, .timeout = 600)
@@ -387,4 +475,44 @@ Test(read_side, a_client_key_cannot_pre_empt_the_move_reactor)
     hostdrv_conn_free(c);
     ws_stop(h);
     ws_drop_store("keys");
+}
+
+/* GET /api/projection: what this instance's Projector has done, and how far behind. */
+Test(read_side, the_projection_endpoint_reports_batches_events_and_lag)
+{
+    struct hostdrv *h = ws_start_with("projection", NULL);
+    struct hostdrv_conn *c = hostdrv_conn_new(h);
+    struct rs_api api = {host_call, c};
+    json_t *j = NULL;
+    cr_assert_eq(rs_send(&api, "GET", "/api/projection", NULL, &j), 200);
+    cr_expect_eq(json_integer_value(json_object_get(j, "batches")), 0);
+    cr_expect(json_is_null(json_object_get(j, "lagMs")), "no lag before any batch");
+    cr_expect(json_is_null(json_object_get(j, "lastEvent")));
+    json_decref(j);
+    ws_create(c, "watched", "Watched");
+    free(ws_add(c, "watched", "milk"));
+    char name[256];
+    ws_store_name("projection", name, sizeof(name));
+    struct delivery d = {.h = h,
+                         .c = c,
+                         .mode = NORMAL,
+                         .feed = ws_on_cosmos() ? feed_open_cosmos(name)
+                                                : feed_open_sqlite(name)};
+    cr_assert_not_null(d.feed);
+    drain(&d);
+    cr_assert_eq(rs_send(&api, "GET", "/api/projection", NULL, &j), 200);
+    cr_expect_geq(json_integer_value(json_object_get(j, "batches")), 1);
+    cr_expect_eq(json_integer_value(json_object_get(j, "events")), 2);
+    cr_expect_eq(json_integer_value(json_object_get(j, "failedBatches")), 0);
+    cr_expect_gt(json_real_value(json_object_get(j, "eventsPerSecond")), 0.0);
+    json_int_t lag = json_integer_value(json_object_get(j, "lagMs"));
+    cr_expect(lag >= 0 && lag < 60000, "lag %lld ms", (long long)lag);
+    cr_expect(json_is_integer(json_object_get(j, "lagP99Ms")));
+    cr_expect_str_eq(ws_str(json_object_get(j, "lastEvent"), "id"), "todolist-watched:2");
+    cr_expect_not_null(ws_str(json_object_get(j, "lastEvent"), "occurredAt"));
+    json_decref(j);
+    feed_close(d.feed);
+    hostdrv_conn_free(c);
+    ws_stop(h);
+    ws_drop_store("projection");
 }

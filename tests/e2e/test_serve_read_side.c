@@ -79,6 +79,15 @@ Test(serve_read_side, a_view_reflects_a_command_within_one_second)
     cr_log_info("slowest of 20: the view caught up %lld ms after the command",
                 (long long)worst);
     cr_expect_lt(worst, 1000, "the view lagged %lld ms", (long long)worst);
+    /* The pump runs the Projector: GET /api/projection reports it. */
+    json_t *j = NULL;
+    cr_expect_eq(rs_send(&api, "GET", "/api/projection", NULL, &j), 200);
+    cr_expect_eq(json_integer_value(json_object_get(j, "events")), 20);
+    cr_expect_str_eq(
+        json_string_value(json_object_get(json_object_get(j, "lastEvent"), "id")),
+        "todolist-fresh:20");
+    cr_expect(json_integer_value(json_object_get(j, "lagMs")) >= 0);
+    json_decref(j);
     hostdrv_conn_free(c);
     cr_expect_eq(hostdrv_stop(d, SIGTERM, 10000), 0);
     hostdrv_free(d);

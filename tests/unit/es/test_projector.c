@@ -13,6 +13,7 @@ static char dir[64];
 static struct es_store *store;
 static int reacted[100];
 static bool reactor_fails;
+static unsigned parallelism = 1; /* streams projected at once */
 
 static json_t *count_initial(const char *id)
 {
@@ -63,7 +64,7 @@ static const struct es_reactor *const reactors[] = {&reactor};
 
 static struct es_projector_opts opts(void)
 {
-    struct es_projector_opts o = {store, NULL, projections, 1, reactors, 1};
+    struct es_projector_opts o = {store, NULL, projections, 1, reactors, 1, parallelism};
     return o;
 }
 
