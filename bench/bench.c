@@ -370,7 +370,193 @@ static void bench_roundtrips(const char *store)
     }
 }
 
+/* ---- handler CPU per warm command, by list size ---- */
+
+/* The handler's CPU time so far (all threads), in microseconds. */
+static double cpu_us(pid_t pid)
+{
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    unsigned long utime = 0, stime = 0;
+    if (f != NULL) {
+        /* Fields 14 and 15; the command name (2) may hold spaces, so skip past ')'. */
+        int ch;
+        while ((ch = fgetc(f)) != EOF && ch != ')')
+            ;
+        if (fscanf(f, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &utime,
+                   &stime) != 2)
+            utime = stime = 0;
+        fclose(f);
+    }
+    return (double)(utime + stime) * 1e6 / (double)sysconf(_SC_CLK_TCK);
+}
+
+/* A list with `items` items (AddItem after AddItem). */
+static void make_items(struct hostdrv_conn *c, const char *id, int items)
+{
+    char body[128], path[128];
+    snprintf(body, sizeof(body), "{\"id\":\"%s\",\"name\":\"n\"}", id);
+    call(c, "POST", "/api/todolists", body, NULL);
+    snprintf(path, sizeof(path), "/api/todolists/%s/items", id);
+    for (int i = 0; i < items; i++) {
+        snprintf(body, sizeof(body), "{\"task\":\"task number %d\"}", i);
+        if (call(c, "POST", path, body, NULL) != 201)
+            die("an item was refused");
+    }
+}
+
+/* The handler's CPU per warm rename of list `id`, over `n` commands, in microseconds. */
+static double warm_cpu(struct hostdrv *d, const char *id, int n)
+{
+    struct hostdrv_conn *c = hostdrv_conn_new(d);
+    char path[96], body[64];
+    snprintf(path, sizeof(path), "/api/todolists/%s", id);
+    for (int i = 0; i < 20; i++) { /* warm: in the cache, code paths hot */
+        snprintf(body, sizeof(body), "{\"name\":\"w%d\"}", i);
+        call(c, "PATCH", path, body, NULL);
+    }
+    double t0 = cpu_us(hostdrv_pid(d));
+    for (int i = 0; i < n; i++) {
+        snprintf(body, sizeof(body), "{\"name\":\"r%d\"}", i);
+        if (call(c, "PATCH", path, body, NULL) != 200)
+            die("a rename failed");
+    }
+    double used = cpu_us(hostdrv_pid(d)) - t0;
+    hostdrv_conn_free(c);
+    return used / n;
+}
+
+/*
+ * Handler CPU per warm command at 10 and 1,000 items (the cap), and on a
+ * 10,000-event stream with 50 live items: per-command work should not grow
+ * with the list. Renames: the whole state is loaded, decided on and cached.
+ */
+static void bench_cpu(const char *store)
+{
+    struct hostdrv *d = start("cpu");
+    struct hostdrv_conn *c = hostdrv_conn_new(d);
+    make_items(c, "i10", 10);
+    make_items(c, "i1000", 1000);
+    make_list(c, "e10000", 10000);
+    hostdrv_conn_free(c);
+    enum { N = 1500 };
+    double at10 = warm_cpu(d, "i10", N), at1000 = warm_cpu(d, "i1000", N),
+           at10k = warm_cpu(d, "e10000", N);
+    char m[96];
+    snprintf(m, sizeof(m), "cpu_us_per_warm_command_%s_items10", store);
+    metric(m, at10, "us CPU (handler, all threads)");
+    snprintf(m, sizeof(m), "cpu_us_per_warm_command_%s_items1000", store);
+    metric(m, at1000, "us CPU (handler, all threads)");
+    snprintf(m, sizeof(m), "cpu_us_per_warm_command_%s_events10000", store);
+    metric(m, at10k, "us CPU (handler, all threads; 50 live items)");
+    snprintf(m, sizeof(m), "cpu_ratio_%s_items1000_vs_10", store);
+    metric(m, at1000 / at10, "ratio (goal <= 1.3)");
+    snprintf(m, sizeof(m), "cpu_ratio_%s_events10000_vs_items10", store);
+    metric(m, at10k / at10, "ratio (goal <= 1.3)");
+    stop(d);
+}
+
 /* ---- projector ---- */
+
+/* Every request the handler makes of the rig waits this long first (not the feed's). */
+static void rig_latency(int ms)
+{
+    char rules[1024];
+    if (ms <= 0) {
+        cosmosrig_faults("[]");
+        return;
+    }
+    snprintf(rules, sizeof(rules),
+             "[{\"method\":\"GET\",\"path\":\"/docs/[^/]+$\",\"mode\":\"delay\","
+             "\"delayMs\":%d,\"count\":100000000},"
+             "{\"method\":\"POST\",\"path\":\"/docs$\",\"mode\":\"delay\","
+             "\"delayMs\":%d,\"count\":100000000},"
+             "{\"method\":\"PUT\",\"path\":\"/docs/[^/]+$\",\"mode\":\"delay\","
+             "\"delayMs\":%d,\"count\":100000000}]",
+             ms, ms, ms);
+    if (cosmosrig_faults(rules) != 0)
+        die("the rig refused the latency rules");
+}
+
+/* Projector events/s on the rig with 5 ms per request, at one parallelism; *rig_busy
+ * gets the share of the run the rig (one Node.js thread) spent on the CPU. */
+static double projector_rig(int parallelism, double *rig_busy)
+{
+    char name[32], env[64];
+    snprintf(name, sizeof(name), "proj-p%d", parallelism);
+    snprintf(env, sizeof(env), "PROJECTOR_PARALLELISM=%d", parallelism);
+    struct hostdrv *d = start_app(name, false, env);
+    struct hostdrv_conn *c = hostdrv_conn_new(d);
+    /* 64 lists written round by round, so a batch holds many streams, as a busy
+     * app's change feed does: 64 creates, then 9 rounds of one item each. */
+    enum { LISTS = 64, ROUNDS = 9 };
+    for (int round = 0; round <= ROUNDS; round++)
+        for (int l = 0; l < LISTS; l++) {
+            char body[96], path[64];
+            if (round == 0) {
+                snprintf(body, sizeof(body), "{\"id\":\"p%d\",\"name\":\"n\"}", l);
+                call(c, "POST", "/api/todolists", body, NULL);
+                continue;
+            }
+            snprintf(path, sizeof(path), "/api/todolists/p%d/items", l);
+            snprintf(body, sizeof(body), "{\"task\":\"t%d\"}", round);
+            call(c, "POST", path, body, NULL);
+        }
+    char db[128];
+    snprintf(db, sizeof(db), "bench-%s-%d", name, (int)getpid());
+    struct feed *f = feed_open_cosmos(db);
+    if (f == NULL)
+        die("cannot read the change feed");
+    rig_latency(5);
+    long events = 0;
+    const char *rig = getenv("COSMOS_RIG_PID");
+    pid_t rig_pid = rig != NULL ? (pid_t)strtol(rig, NULL, 10) : 0;
+    double rig0 = rig_pid > 0 ? cpu_us(rig_pid) : 0;
+    int64_t t0 = es_time_mono_ms();
+    for (;;) {
+        json_t *batch = feed_next(f, 100);
+        if (batch == NULL || json_array_size(batch) == 0) {
+            json_decref(batch);
+            break;
+        }
+        struct fn_retry retry = {.present = true, .retry_count = 0, .max_retry_count = 5};
+        struct hostdrv_reply r;
+        if (hostdrv_trigger(c, "Projector", "documents", batch, 2, &retry, &r) == 0 &&
+            r.status == 200) {
+            size_t i;
+            json_t *doc;
+            json_array_foreach(batch, i, doc)
+            {
+                const char *kind = json_string_value(json_object_get(doc, "kind"));
+                events += kind != NULL && strcmp(kind, "event") == 0;
+            }
+        }
+        hostdrv_reply_release(&r);
+        json_decref(batch);
+    }
+    double secs = (double)(es_time_mono_ms() - t0) / 1000.0;
+    *rig_busy = rig_pid > 0 ? (cpu_us(rig_pid) - rig0) / 1e6 / secs : -1;
+    rig_latency(0);
+    feed_close(f);
+    hostdrv_conn_free(c);
+    stop(d);
+    return (double)events / secs;
+}
+
+static void bench_projector_rig(void)
+{
+    if (store_kind != STORE_COSMOS)
+        die("projector_rig runs on the rig: es_bench projector_rig cosmos");
+    double busy1, busy16;
+    double one = projector_rig(1, &busy1), sixteen = projector_rig(16, &busy16);
+    metric("projector_rig_5ms_events_per_s_parallelism1", one, "events/s");
+    metric("projector_rig_5ms_events_per_s_parallelism16", sixteen, "events/s");
+    metric("projector_rig_5ms_speedup", sixteen / one, "ratio (goal >= 10)");
+    /* Near 1: the rig's one thread, not the projector, set the pace. */
+    metric("projector_rig_5ms_rig_cpu_share_parallelism1", busy1, "of one CPU");
+    metric("projector_rig_5ms_rig_cpu_share_parallelism16", busy16, "of one CPU");
+}
 
 static void bench_projector(void)
 {
@@ -474,7 +660,8 @@ int main(int argc, char **argv)
         die("cannot make a working folder in /tmp");
     atexit(remove_work_dir);
     if (argc < 2)
-        die("usage: es_bench startup | commands STORE | roundtrips STORE | projector\n"
+        die("usage: es_bench startup | commands STORE | roundtrips STORE | cpu STORE |\n"
+            "       projector | projector_rig cosmos\n"
             "       STORE: sqlite | cosmos | baseline");
     const char *store = argc > 2 ? argv[2] : "sqlite";
     if (strcmp(store, "cosmos") == 0)
@@ -496,6 +683,10 @@ int main(int argc, char **argv)
         bench_roundtrips(store);
     else if (strcmp(argv[1], "projector") == 0)
         bench_projector();
+    else if (strcmp(argv[1], "cpu") == 0)
+        bench_cpu(store);
+    else if (strcmp(argv[1], "projector_rig") == 0)
+        bench_projector_rig();
     if (store_kind != STORE_SQLITE)
         cosmosrig_stop_shared();
     return 0;

@@ -5,7 +5,9 @@
 #   protocol overhead  wrk against the handler's trivial Health invocation and
 #                      against a minimal libmicrohttpd server answering the same
 #                      bytes (bench/mhd_baseline.c): same client, threads, connections
-#   the rest           bench/bench.c (start-up, memory, commands, round trips, projector)
+#   the rest           bench/bench.c (start-up, memory, commands, round trips, projector,
+#                      handler CPU per warm command by list size, projector on the rig
+#                      with 5 ms per request at parallelism 1 and 16)
 #   baseline ratios    the original sample's algorithm (bench/baseline, Node.js on the
 #                      official Cosmos SDK) measured by the same client on the same rig;
 #                      every ratio is written so that above 1 means ours does better
@@ -82,7 +84,8 @@ pids=()
 if [ "${1:-}" != protocol ]; then
   # ---- the rest ----
   for args in "startup" "commands sqlite" "commands cosmos" "commands baseline" \
-    "roundtrips sqlite" "roundtrips cosmos" "roundtrips baseline" "projector"; do
+    "roundtrips sqlite" "roundtrips cosmos" "roundtrips baseline" "projector" \
+    "cpu sqlite" "cpu cosmos" "projector_rig cosmos"; do
     echo "es_bench $args" >&2
     # shellcheck disable=SC2086
     "$B/bench/es_bench" $args | grep '^{"metric"' >>"$OUT/metrics.jsonl"

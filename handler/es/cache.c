@@ -1,8 +1,8 @@
 /*
  * cache.c - LRU: a chained hash table for lookup and a doubly linked list for
  * recency, under one mutex. The lock is never held across I/O; a get clones
- * under the lock, which keeps the entry alive without reference counts (a
- * clone costs time in proportion to the state, small for a to-do list).
+ * under the lock, which keeps the entry alive without reference counts; a
+ * take hands the state over without copying it.
  */
 #include "cache.h"
 
@@ -113,6 +113,28 @@ bool es_cache_get(struct es_cache *c, const char *stream_id, void *(*clone)(cons
     pthread_mutex_unlock(&c->lock);
     *state_out = copy;
     return copy != NULL;
+}
+
+bool es_cache_take(struct es_cache *c, const char *stream_id, void **state_out,
+                   int64_t *version_out)
+{
+    pthread_mutex_lock(&c->lock);
+    struct entry **p = slot(c, stream_id);
+    struct entry *e = *p;
+    if (e != NULL) {
+        *p = e->hnext;
+        unlink_lru(c, e);
+        c->n--;
+    }
+    pthread_mutex_unlock(&c->lock);
+    *state_out = NULL;
+    if (e == NULL)
+        return false;
+    *state_out = e->state;
+    *version_out = e->version;
+    free(e->key);
+    free(e);
+    return true;
 }
 
 void es_cache_put(struct es_cache *c, const char *stream_id, void *state, int64_t version,

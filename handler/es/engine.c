@@ -158,14 +158,6 @@ static enum es_status stream_id_of(const struct es_aggregate *agg, const char *i
     return es_fmt(out, len, "%s%s", agg->stream_prefix, id);
 }
 
-static void cache_copy(struct es_engine *e, const struct es_aggregate *agg,
-                       const char *stream_id, const void *state, int64_t version)
-{
-    void *copy = agg->state_clone(state);
-    if (copy != NULL)
-        es_cache_put(e->cache, stream_id, copy, version, agg->state_free);
-}
-
 /* ---- answers ---- */
 
 static enum es_status refuse(struct es_outcome *out, enum es_status code, const char *fmt,
@@ -241,7 +233,6 @@ struct attempt {
     char stream_id[256];
     void *state;
     int64_t version;
-    bool fresh; /* state was read from the store during this command */
 };
 
 /*
@@ -283,6 +274,23 @@ static json_t *event_meta(const struct es_command *cmd, const char *now)
         return NULL;
     }
     return meta;
+}
+
+/*
+ * Folds stored events into the command's own state. Should that fail (out of
+ * memory), the state is dropped rather than cached half-folded: the next
+ * command on the stream reads it again.
+ */
+static void fold_in_place(struct attempt *a, const struct es_new_event *events, size_t n)
+{
+    const struct es_aggregate *agg = a->cmd->aggregate;
+    for (size_t i = 0; i < n; i++)
+        if (agg->evolve(a->state, events[i].type, events[i].schema, events[i].data) ==
+            ES_ENOMEM) {
+            agg->state_free(a->state);
+            a->state = NULL;
+            return;
+        }
 }
 
 /* ---- the store's limits ---- */
@@ -360,7 +368,11 @@ static enum es_status try_append(struct attempt *a, struct es_decision *d,
     json_t *meta = event_meta(cmd, now);
     json_t *metas = meta != NULL ? event_metas(meta, n) : NULL;
     struct es_new_event *events = calloc(n, sizeof(*events));
-    void *next = agg->state_clone(a->state);
+    /* The state after the events is built ahead only for a snapshot; otherwise the
+     * events are folded into the state itself once they are stored. */
+    bool snapshot_due = a->e->snapshot_every > 0 && new_version / a->e->snapshot_every >
+                                                        a->version / a->e->snapshot_every;
+    void *next = snapshot_due ? agg->state_clone(a->state) : NULL;
     int status = d->success_status ? d->success_status : 200;
     size_t body_len = 0;
     char *body_text = render(cmd, status, new_version, d->events, d->extra, &body_len);
@@ -368,21 +380,19 @@ static enum es_status try_append(struct attempt *a, struct es_decision *d,
     char *location = d->location != NULL ? strdup(d->location) : NULL;
     json_t *snap_state = NULL;
     enum es_status st = ES_ENOMEM;
-    if (metas == NULL || events == NULL || next == NULL || body_text == NULL ||
-        (d->location != NULL && location == NULL))
+    if (metas == NULL || events == NULL || (snapshot_due && next == NULL) ||
+        body_text == NULL || (d->location != NULL && location == NULL))
         goto out;
     for (size_t i = 0; i < n; i++) {
         json_t *ev = json_array_get(d->events, i);
         events[i] = (struct es_new_event){json_string_value(json_object_get(ev, "type")),
                                           agg->event_schema, json_object_get(ev, "data"),
                                           json_array_get(metas, i)};
-        if ((st = agg->evolve(next, events[i].type, agg->event_schema, events[i].data)) ==
-            ES_ENOMEM)
+        if (next != NULL && (st = agg->evolve(next, events[i].type, agg->event_schema,
+                                              events[i].data)) == ES_ENOMEM)
             goto out;
     }
     struct es_snapshot snap = {.version = new_version, .schema = agg->snapshot_schema};
-    bool snapshot_due = a->e->snapshot_every > 0 && new_version / a->e->snapshot_every >
-                                                        a->version / a->e->snapshot_every;
     if (snapshot_due && (snap.state = snap_state = agg->state_encode(next)) == NULL) {
         st = ES_ENOMEM;
         goto out;
@@ -431,8 +441,14 @@ static enum es_status try_append(struct attempt *a, struct es_decision *d,
     }
     if (st != ES_OK)
         goto out;
-    es_cache_put(a->e->cache, a->stream_id, next, new_version, agg->state_free);
-    next = NULL;
+    if (next != NULL) {
+        agg->state_free(a->state);
+        a->state = next;
+        next = NULL;
+    } else {
+        fold_in_place(a, events, n);
+    }
+    a->version = new_version;
     out->status = status;
     out->refusal = ES_OK;
     free(out->body);
@@ -519,7 +535,6 @@ static enum es_status round_trip(struct attempt *a, struct es_outcome *out, bool
             size_t n = 0;
             st = catch_up(a->e, cmd->aggregate, a->stream_id, a->state, &a->version, &n,
                           &out->io, err);
-            a->fresh = true;
             if (st == ES_OK && n == 0)
                 st = es_error_set(err, ES_EUNAVAILABLE,
                                   "stream '%s' holds version %lld, which could not be "
@@ -556,7 +571,6 @@ static enum es_status round_trip(struct attempt *a, struct es_outcome *out, bool
         size_t n = 0;
         st = catch_up(a->e, cmd->aggregate, a->stream_id, a->state, &a->version, &n,
                       &out->io, err);
-        a->fresh = true;
         if (st == ES_OK) {
             *again = true;
             int64_t cap = 1 << (out->attempts < 6 ? out->attempts : 6);
@@ -584,13 +598,13 @@ enum es_status es_engine_execute(struct es_engine *e, const struct es_command *c
     enum es_status st = es_streamlock_take(e->locks, a.stream_id, &held);
     if (st != ES_OK)
         return es_error_set(err, st, "out of memory");
-    if (es_cache_get(e->cache, a.stream_id, cmd->aggregate->state_clone, &a.state,
-                     &a.version)) {
+    /* Under the stream's lock the cached state is this command's alone: taken out,
+     * worked on in place, put back. */
+    if (es_cache_take(e->cache, a.stream_id, &a.state, &a.version)) {
         out->loaded_from = "cache";
     } else {
         st = load_from_store(e, cmd->aggregate, a.stream_id, &a.state, &a.version,
                              &out->loaded_from, &out->io, err);
-        a.fresh = true;
     }
     bool again = st == ES_OK;
     while (again && out->attempts < (unsigned)e->max_attempts) {
@@ -611,8 +625,12 @@ enum es_status es_engine_execute(struct es_engine *e, const struct es_command *c
     if (st == ES_OK && again)
         st = refuse(out, ES_ECONFLICT,
                     "the stream kept changing: gave up after %u attempts", out->attempts);
-    if (st == ES_OK && a.fresh && out->appended == 0)
-        cache_copy(e, cmd->aggregate, a.stream_id, a.state, a.version);
+    /* A failure may have left the state half-folded: only a whole one goes back. */
+    if (st == ES_OK && a.state != NULL) {
+        es_cache_put(e->cache, a.stream_id, a.state, a.version,
+                     cmd->aggregate->state_free);
+        a.state = NULL;
+    }
     if (held != NULL)
         es_streamlock_give(e->locks, held);
     if (a.state != NULL)

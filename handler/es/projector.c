@@ -298,6 +298,73 @@ static enum es_status react(const struct es_projector_opts *p, const char *strea
  * never as delivered, since their reaction may be owed (an earlier attempt
  * failed after writing the views) but what arrived for them is not trusted.
  */
+/* ---- a stream's views, at once ---- */
+
+/* Adds a part's costs and counts to the whole (the parts ran on their own). */
+static void add_report(struct es_batch_report *to, const struct es_batch_report *from)
+{
+    to->gap_events += from->gap_events;
+    to->views_written += from->views_written;
+    to->view_retries += from->view_retries;
+    to->reactions += from->reactions;
+    to->dead_lettered += from->dead_lettered;
+    to->io.round_trips += from->io.round_trips;
+    to->io.events_read += from->io.events_read;
+    to->io.retries += from->io.retries;
+    to->io.request_charge += from->io.request_charge;
+}
+
+/* One view's load or write, with what it cost and why it failed. */
+struct view_job {
+    const struct es_projector_opts *p;
+    struct view_state *v;
+    const char *aggregate_id;
+    const struct es_event *const *evs; /* NULL: load the view; else fold and write */
+    size_t n;
+    enum es_status st;
+    struct es_error err;
+    struct es_batch_report report;
+};
+
+static void *view_job_run(void *arg)
+{
+    struct view_job *j = arg;
+    j->st = j->evs == NULL ? load_view(j->p, j->v, j->aggregate_id, &j->report, &j->err)
+                           : project_view(j->p, j->v, j->aggregate_id, j->evs, j->n,
+                                          &j->report, &j->err);
+    return NULL;
+}
+
+/*
+ * Runs the jobs at once when there are several and the runner is parallel (a
+ * view's read and write are network round trips on Cosmos DB, and the views
+ * of a stream are independent), then adds their costs to report in order:
+ * the first failure, in view order, is the stream's.
+ */
+static enum es_status view_jobs_run(const struct es_projector_opts *p,
+                                    struct view_job *jobs, size_t n,
+                                    struct es_batch_report *report, struct es_error *err)
+{
+    pthread_t threads[MAX_PROJECTIONS];
+    bool started[MAX_PROJECTIONS] = {false};
+    for (size_t i = 1; p->parallelism > 1 && i < n; i++)
+        started[i] = pthread_create(&threads[i], NULL, view_job_run, &jobs[i]) == 0;
+    for (size_t i = 0; i < n; i++)
+        if (!started[i])
+            view_job_run(&jobs[i]); /* the first here, and any thread refused */
+    enum es_status st = ES_OK;
+    for (size_t i = 0; i < n; i++) {
+        if (started[i])
+            pthread_join(threads[i], NULL);
+        add_report(report, &jobs[i].report);
+        if (st == ES_OK && jobs[i].st != ES_OK) {
+            st = jobs[i].st;
+            *err = jobs[i].err;
+        }
+    }
+    return st;
+}
+
 static enum es_status project_stream(const struct es_projector_opts *p,
                                      const struct es_event *delivered, size_t n,
                                      struct es_batch_report *report, struct es_error *err)
@@ -324,9 +391,12 @@ static enum es_status project_stream(const struct es_projector_opts *p,
                               aggregate_id);
             goto out;
         }
-        if ((st = load_view(p, v, aggregate_id, report, err)) != ES_OK)
-            goto out;
     }
+    struct view_job jobs[MAX_PROJECTIONS];
+    for (size_t i = 0; i < n_views; i++)
+        jobs[i] = (struct view_job){.p = p, .v = &views[i], .aggregate_id = aggregate_id};
+    if ((st = view_jobs_run(p, jobs, n_views, report, err)) != ES_OK)
+        goto out;
     /* base: the version every view has reached (with no view, all is new). */
     int64_t last = delivered[n - 1].version;
     int64_t base = n_views > 0 ? views[0].version : delivered[0].version - 1;
@@ -361,8 +431,11 @@ static enum es_status project_stream(const struct es_projector_opts *p,
         all[n_all++] = &fresh.events[i];
     for (size_t i = 0; i < n_news; i++)
         all[n_all++] = &news[i];
-    for (size_t i = 0; st == ES_OK && i < n_views; i++)
-        st = project_view(p, &views[i], aggregate_id, all, n_all, report, err);
+    for (size_t i = 0; i < n_views; i++)
+        jobs[i] = (struct view_job){
+            .p = p, .v = &views[i], .aggregate_id = aggregate_id, .evs = all, .n = n_all};
+    if ((st = view_jobs_run(p, jobs, n_views, report, err)) != ES_OK)
+        goto out;
 
     if (st == ES_OK && k > 0 && reacted_to(p, stream))
         st = read_range(p, stream, delivered[0].version, delivered[k - 1].version,
@@ -580,19 +653,6 @@ static void run_streams(const struct es_projector_opts *p, struct stream_run *ru
     run_worker(&q); /* this thread works too, so a refused thread only slows things */
     for (size_t i = 0; i < started; i++)
         pthread_join(threads[i], NULL);
-}
-
-static void add_report(struct es_batch_report *to, const struct es_batch_report *from)
-{
-    to->gap_events += from->gap_events;
-    to->views_written += from->views_written;
-    to->view_retries += from->view_retries;
-    to->reactions += from->reactions;
-    to->dead_lettered += from->dead_lettered;
-    to->io.round_trips += from->io.round_trips;
-    to->io.events_read += from->io.events_read;
-    to->io.retries += from->io.retries;
-    to->io.request_charge += from->io.request_charge;
 }
 
 static enum es_status project_batch(const struct es_projector_opts *p,

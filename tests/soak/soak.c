@@ -270,6 +270,7 @@ struct ending {
     bool sanitizer_report;
     long stderr_lines;
     json_t *rig_stats;
+    json_t *projection; /* handler 0's GET /api/projection after the drain */
     struct soak_results res;
 };
 
@@ -340,6 +341,12 @@ static void print_summary(const struct soak *s, const struct ending *e)
            "events to projector", f->events_delivered, f->events_redelivered,
            f->batches_twice, f->batches_replayed);
     long waited = t.waited_ms;
+    json_t *pj = e->projection;
+    printf("  %-22sp50 %lld ms, p99 %lld ms from an event to its batch's end (handler 0, "
+           "last 1,000 batches; GET /api/projection)\n",
+           "projection lag",
+           (long long)json_integer_value(json_object_get(pj, "lagP50Ms")),
+           (long long)json_integer_value(json_object_get(pj, "lagP99Ms")));
     printf("  %-22smean %ld, max %ld events behind the acknowledgements; clients held "
            "back %.0f%% of the time (SOAK_MAX_LAG %ld)\n",
            "feed lag", s->lag_samples ? s->lag_sum / s->lag_samples : 0, s->lag_max,
@@ -520,6 +527,10 @@ int main(void)
     atomic_store(&s.stop_sampler, true);
     pthread_join(sampler, NULL);
     rss_sample(&s, true);
+    struct hostdrv_conn *pc = hostdrv_conn_new(s.h);
+    if (pc == NULL || soak_get(pc, "GET", "/api/projection", NULL, &e.projection) != 200)
+        soak_check(false, "GET /api/projection did not answer 200");
+    hostdrv_conn_free(pc);
     /* The checks read through handler 0 what the others wrote: replicas first catch up.
      */
     if (s.o.handlers > 1 && s.o.replica_lag_ms > 0)
@@ -537,6 +548,7 @@ int main(void)
     printf("soak: %s (%ld failure%s)\n", failed == 0 ? "PASS" : "FAIL", failed,
            failed == 1 ? "" : "s");
     json_decref(e.rig_stats);
+    json_decref(e.projection);
     for (int i = 0; i < s.o.handlers; i++)
         hostdrv_free(s.hs[i]);
     cosmosrig_stop_shared();
