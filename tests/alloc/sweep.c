@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "util/buf.h"
+#include "util/log.h"
 #include "alloc_fail.h"
 
 /* Broken expectations reported per scenario before the rest are only counted. */
@@ -201,17 +202,49 @@ void sweep_run(const struct sweep_scenario *s, struct sweep_stats *out)
     free(r.ref.counts);
 }
 
+void sweep_test(const struct sweep_scenario *s)
+{
+    struct sweep_stats stats;
+    sweep_run(s, &stats);
+    cr_expect_gt(stats.failed, 0, "no allocation failure reached a failure path");
+}
+
 /* ---- helpers ---- */
 
-const char *sweep_dir(void)
+static char dir[128];
+
+void sweep_setup(void)
 {
-    static char dir[128];
+    es_log_set_level(ES_LOG_OFF);
     struct stat st;
     const char *base =
         stat("/dev/shm", &st) == 0 && S_ISDIR(st.st_mode) ? "/dev/shm" : "/tmp";
     snprintf(dir, sizeof(dir), "%s/es-alloc-XXXXXX", base);
     cr_assert_not_null(mkdtemp(dir), "cannot make a directory under %s", base);
+}
+
+void sweep_teardown(void)
+{
+    rmdir(dir);
+}
+
+const char *sweep_dir(void)
+{
     return dir;
+}
+
+char *sweep_text(enum es_status st, const char *what, json_t *v, size_t flags)
+{
+    alloc_fail_pause();
+    char *body = v != NULL ? json_dumps(v, flags) : NULL;
+    size_t n = 64 + strlen(what) + (body != NULL ? strlen(body) : 0);
+    char *text = malloc(n);
+    cr_assert(text != NULL && (v == NULL || body != NULL));
+    snprintf(text, n, "%s %s %s", es_status_name(st), what, body != NULL ? body : "-");
+    free(body);
+    json_decref(v);
+    alloc_fail_resume();
+    return text;
 }
 
 int sweep_copy_file(const char *from, const char *to)

@@ -21,6 +21,7 @@
 #ifndef ES_TESTS_ALLOC_SWEEP_H
 #define ES_TESTS_ALLOC_SWEEP_H
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -65,10 +66,31 @@ struct sweep_stats {
 /* Runs the sweep, reporting every broken expectation through Criterion. */
 void sweep_run(const struct sweep_scenario *s, struct sweep_stats *out);
 
+/*
+ * A scenario's test: the sweep, and at least one failure that reached a
+ * failure path (else the scenario tests nothing of them).
+ */
+void sweep_test(const struct sweep_scenario *s);
+
 /* ---- helpers for scenarios ---- */
 
-/* A fresh directory for a scenario's files (under /dev/shm when there is one). */
+/*
+ * A test's setup for a scenario with files: the handler's logging off (its
+ * failure paths log), and a fresh directory for the files (sweep_dir).
+ * sweep_teardown removes the directory, which the runs must have emptied.
+ */
+void sweep_setup(void);
+void sweep_teardown(void);
+
+/* The directory sweep_setup made (under /dev/shm when there is one). */
 const char *sweep_dir(void);
+
+/*
+ * An answer as text (malloc'd): the status, a word, and v (taken; "-" for
+ * NULL) dumped with jansson's flags. Built with counting paused, as answers
+ * must be.
+ */
+char *sweep_text(enum es_status st, const char *what, json_t *v, size_t flags);
 
 /* Copies a file; 0 on success. */
 int sweep_copy_file(const char *from, const char *to);

@@ -14,7 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "es/engine.h"
 #include "functions/registry.h"
@@ -22,18 +21,16 @@
 #include "store/store.h"
 #include "util/ids.h"
 #include "util/jsonutil.h"
-#include "util/log.h"
 #include "alloc_fail.h"
+#include "scenario.h"
 #include "sweep.h"
 
 struct dispatch_run {
-    char path[256];
-    struct es_store *store;
+    struct scenario_db db; /* first: scenario_db_dump */
     struct fn_services svc;
     struct invoke_app app;
 };
 
-static const char *dir;
 static struct es_config cfg;
 static char item1[ES_UUID_STR_LEN + 1], item2[ES_UUID_STR_LEN + 1];
 static char *envelopes[16]; /* the HTTP steps', made once */
@@ -171,15 +168,12 @@ static char *trigger_envelope(struct es_store *s, size_t *len)
 
 static void *open_run(void)
 {
-    static int n;
     struct dispatch_run *r = calloc(1, sizeof(*r));
     cr_assert_not_null(r);
-    snprintf(r->path, sizeof(r->path), "%s/dispatch-%d.db", dir, n++);
-    cr_assert_eq(es_store_sqlite_open(r->path, &r->store, NULL), ES_OK);
-    struct es_engine_opts eo = {r->store, 100, 4, 3};
-    r->svc.engine = es_engine_new(&eo);
+    scenario_db_open(&r->db, "dispatch", NULL);
+    r->svc.engine = scenario_engine_new(r->db.store, 4);
     cr_assert_not_null(r->svc.engine);
-    r->svc.store = r->store;
+    r->svc.store = r->db.store;
     r->svc.cfg = &cfg;
     r->svc.version = "alloc";
     r->app.fns = &fn_app_table;
@@ -191,19 +185,8 @@ static void close_run(void *state)
 {
     struct dispatch_run *r = state;
     es_engine_free(r->svc.engine);
-    es_store_close(r->store);
-    char p[300];
-    const char *suffix[] = {"", "-wal", "-shm"};
-    for (int i = 0; i < 3; i++) {
-        snprintf(p, sizeof(p), "%s%s", r->path, suffix[i]);
-        unlink(p);
-    }
+    scenario_db_close(&r->db);
     free(r);
-}
-
-static char *dump(void *state)
-{
-    return sweep_dump_sqlite(((struct dispatch_run *)state)->path);
 }
 
 /* Drops the keys whose values differ from run to run (times, costs). */
@@ -267,7 +250,7 @@ static enum es_status step(void *state, size_t i, char **answer)
     struct dispatch_run *r = state;
     alloc_fail_pause();
     size_t len = envelope_lens[i];
-    char *envelope = i == PROJECTOR ? trigger_envelope(r->store, &len) : envelopes[i];
+    char *envelope = i == PROJECTOR ? trigger_envelope(r->db.store, &len) : envelopes[i];
     /* The same ids for the same request, whether it is sent again or not. */
     alloc_random_reset(SEED + i);
     alloc_fail_resume();
@@ -288,17 +271,16 @@ static const struct sweep_scenario dispatch_scenario = {
     .open = open_run,
     .close = close_run,
     .step = step,
-    .dump = dump,
+    .dump = scenario_db_dump,
     .failure_may_write = true,
     .partial_steps = 1ul << PROJECTOR, /* the Projector's batch, stream by stream */
 };
 
 static void setup(void)
 {
-    es_log_set_level(ES_LOG_OFF);
-    dir = sweep_dir();
+    sweep_setup();
     char path[300];
-    snprintf(path, sizeof(path), "%s/unused.db", dir);
+    snprintf(path, sizeof(path), "%s/unused.db", sweep_dir());
     setenv("EVENT_STORE_PATH", path, 1);
     cr_assert_eq(es_config_load(&cfg, NULL), ES_OK);
     /* The ids the two AddItem steps draw (the stream restarts at every step). */
@@ -316,13 +298,11 @@ static void teardown(void)
     for (size_t i = 0; i < N_STEPS; i++)
         free(envelopes[i]);
     es_config_release(&cfg);
-    rmdir(dir);
+    sweep_teardown();
 }
 
 Test(alloc, dispatch_answers_out_of_memory_and_never_half, .init = setup,
      .fini = teardown, .timeout = 300)
 {
-    struct sweep_stats stats;
-    sweep_run(&dispatch_scenario, &stats);
-    cr_expect_gt(stats.failed, 0, "no allocation failure reached a failure path");
+    sweep_test(&dispatch_scenario);
 }

@@ -10,36 +10,29 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
-#include "util/log.h"
 #include "functions/todolist.h"
 #include "alloc_fail.h"
+#include "scenario.h"
 #include "sweep.h"
 
 struct engine_run {
-    char path[256];
-    struct es_store *store;
+    struct scenario_db db; /* first: scenario_db_dump */
     struct es_engine *engine;
 };
 
-static const char *dir;
-
+/* Snapshots every 3 versions: the restart loads a snapshot and its tail. */
 static struct es_engine *new_engine(struct es_store *store)
 {
-    struct es_engine_opts o = {
-        .store = store, .cache_streams = 100, .snapshot_every = 3, .max_attempts = 3};
-    return es_engine_new(&o);
+    return scenario_engine_new(store, 3);
 }
 
 static void *open_run(void)
 {
-    static int n;
     struct engine_run *r = calloc(1, sizeof(*r));
     cr_assert_not_null(r);
-    snprintf(r->path, sizeof(r->path), "%s/engine-%d.db", dir, n++);
-    cr_assert_eq(es_store_sqlite_open(r->path, &r->store, NULL), ES_OK);
-    r->engine = new_engine(r->store);
+    scenario_db_open(&r->db, "engine", NULL);
+    r->engine = new_engine(r->db.store);
     cr_assert_not_null(r->engine);
     alloc_random_reset(1);
     return r;
@@ -49,19 +42,8 @@ static void close_run(void *state)
 {
     struct engine_run *r = state;
     es_engine_free(r->engine);
-    es_store_close(r->store);
-    char p[300];
-    const char *suffix[] = {"", "-wal", "-shm"};
-    for (int i = 0; i < 3; i++) {
-        snprintf(p, sizeof(p), "%s%s", r->path, suffix[i]);
-        unlink(p);
-    }
+    scenario_db_close(&r->db);
     free(r);
-}
-
-static char *dump(void *state)
-{
-    return sweep_dump_sqlite(((struct engine_run *)state)->path);
 }
 
 /* ---- commands: the to-do domain's decide, as functions/todolist.c runs it ---- */
@@ -154,7 +136,7 @@ static enum es_status step(void *state, size_t i, char **answer)
     if (i == RESTART) {
         /* Drops the cached list: the next command loads it from the store. */
         es_engine_free(r->engine);
-        r->engine = new_engine(r->store);
+        r->engine = new_engine(r->db.store);
         if (r->engine == NULL)
             return ES_ENOMEM;
         alloc_fail_pause();
@@ -194,24 +176,11 @@ static const struct sweep_scenario engine_scenario = {
     .open = open_run,
     .close = close_run,
     .step = step,
-    .dump = dump,
+    .dump = scenario_db_dump,
 };
 
-static void setup(void)
+Test(alloc, engine_commands_fail_cleanly_and_append_all_or_nothing, .init = sweep_setup,
+     .fini = sweep_teardown, .timeout = 300)
 {
-    es_log_set_level(ES_LOG_OFF);
-    dir = sweep_dir();
-}
-
-static void teardown(void)
-{
-    rmdir(dir);
-}
-
-Test(alloc, engine_commands_fail_cleanly_and_append_all_or_nothing, .init = setup,
-     .fini = teardown, .timeout = 300)
-{
-    struct sweep_stats stats;
-    sweep_run(&engine_scenario, &stats);
-    cr_expect_gt(stats.failed, 0, "no allocation failure reached a failure path");
+    sweep_test(&engine_scenario);
 }
