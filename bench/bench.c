@@ -370,6 +370,23 @@ static void bench_roundtrips(const char *store)
     }
 }
 
+/*
+ * The next batch of the feed (at most 100 documents) handed to the Projector as
+ * the host hands it: NULL at the feed's end; else the batch, *r the reply.
+ */
+static json_t *project_next(struct hostdrv_conn *c, struct feed *f,
+                            struct hostdrv_reply *r, bool *answered)
+{
+    json_t *batch = feed_next(f, 100);
+    if (batch == NULL || json_array_size(batch) == 0) {
+        json_decref(batch);
+        return NULL;
+    }
+    struct fn_retry retry = {.present = true, .retry_count = 0, .max_retry_count = 5};
+    *answered = hostdrv_trigger(c, "Projector", "documents", batch, 2, &retry, r) == 0;
+    return batch;
+}
+
 /* ---- handler CPU per warm command, by list size ---- */
 
 /* The handler's CPU time so far (all threads), in microseconds. */
@@ -514,16 +531,11 @@ static double projector_rig(int parallelism, double *rig_busy)
     pid_t rig_pid = rig != NULL ? (pid_t)strtol(rig, NULL, 10) : 0;
     double rig0 = rig_pid > 0 ? cpu_us(rig_pid) : 0;
     int64_t t0 = es_time_mono_ms();
-    for (;;) {
-        json_t *batch = feed_next(f, 100);
-        if (batch == NULL || json_array_size(batch) == 0) {
-            json_decref(batch);
-            break;
-        }
-        struct fn_retry retry = {.present = true, .retry_count = 0, .max_retry_count = 5};
-        struct hostdrv_reply r;
-        if (hostdrv_trigger(c, "Projector", "documents", batch, 2, &retry, &r) == 0 &&
-            r.status == 200) {
+    json_t *batch;
+    struct hostdrv_reply r;
+    bool answered;
+    while ((batch = project_next(c, f, &r, &answered)) != NULL) {
+        if (answered && r.status == 200) {
             size_t i;
             json_t *doc;
             json_array_foreach(batch, i, doc)
@@ -574,15 +586,11 @@ static void bench_projector(void)
         die("cannot read the change feed");
     long events = 0, writes = 0, touched = 0, batches = 0;
     int64_t t0 = es_time_mono_ms();
-    for (;;) {
-        json_t *batch = feed_next(f, 100);
-        if (batch == NULL || json_array_size(batch) == 0) {
-            json_decref(batch);
-            break;
-        }
-        struct fn_retry retry = {.present = true, .retry_count = 0, .max_retry_count = 5};
-        struct hostdrv_reply r;
-        if (hostdrv_trigger(c, "Projector", "documents", batch, 2, &retry, &r) == 0) {
+    json_t *batch;
+    struct hostdrv_reply r;
+    bool answered;
+    while ((batch = project_next(c, f, &r, &answered)) != NULL) {
+        if (answered) {
             const char *log = json_string_value(json_array_get(r.result.logs, 0));
             json_t *line = log != NULL && strncmp(log, "Projector ", 10) == 0
                                ? json_loads(log + 10, 0, NULL)

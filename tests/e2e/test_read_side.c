@@ -133,6 +133,21 @@ static void drain(struct delivery *d)
     }
 }
 
+/* Delivery of shared store `shared`'s feed to handler h, batch by batch, as it comes. */
+static struct delivery normal_delivery(struct hostdrv *h, struct hostdrv_conn *c,
+                                       const char *shared)
+{
+    char name[256];
+    ws_store_name(shared, name, sizeof(name));
+    struct delivery d = {.h = h,
+                         .c = c,
+                         .mode = NORMAL,
+                         .feed = ws_on_cosmos() ? feed_open_cosmos(name)
+                                                : feed_open_sqlite(name)};
+    cr_assert_not_null(d.feed);
+    return d;
+}
+
 /*
  * What the views say of each list, in a form two runs of one workload share
  * (item ids are generated anew in each): name and version, and the items as
@@ -414,7 +429,6 @@ static int keyed(struct hostdrv_conn *c, const char *method, const char *path,
  */
 Test(read_side, a_client_key_cannot_pre_empt_the_move_reactor)
 {
-    char name[256];
     struct hostdrv *h = ws_start_with("keys", NULL);
     struct hostdrv_conn *c = hostdrv_conn_new(h);
     struct rs_api api = {host_call, c};
@@ -455,13 +469,7 @@ Test(read_side, a_client_key_cannot_pre_empt_the_move_reactor)
                        "{\"name\":\"x\"}"),
                  400);
 
-    ws_store_name("keys", name, sizeof(name));
-    struct delivery d = {.h = h,
-                         .c = c,
-                         .mode = NORMAL,
-                         .feed = ws_on_cosmos() ? feed_open_cosmos(name)
-                                                : feed_open_sqlite(name)};
-    cr_assert_not_null(d.feed);
+    struct delivery d = normal_delivery(h, c, "keys");
     drain(&d);
     cr_expect_eq(view_items(&api, "src3"), 0);
     cr_expect_eq(view_items(&api, "dst3"), 1, "the item moved in");
@@ -491,14 +499,7 @@ Test(read_side, the_projection_endpoint_reports_batches_events_and_lag)
     json_decref(j);
     ws_create(c, "watched", "Watched");
     free(ws_add(c, "watched", "milk"));
-    char name[256];
-    ws_store_name("projection", name, sizeof(name));
-    struct delivery d = {.h = h,
-                         .c = c,
-                         .mode = NORMAL,
-                         .feed = ws_on_cosmos() ? feed_open_cosmos(name)
-                                                : feed_open_sqlite(name)};
-    cr_assert_not_null(d.feed);
+    struct delivery d = normal_delivery(h, c, "projection");
     drain(&d);
     cr_assert_eq(rs_send(&api, "GET", "/api/projection", NULL, &j), 200);
     cr_expect_geq(json_integer_value(json_object_get(j, "batches")), 1);
