@@ -46,10 +46,13 @@
     X(ES_EPRECONDITION, "precondition_failed", 412, true, "precondition failed")         \
     X(ES_ETOOBIG, "payload_too_large", 413, true, "payload too large")                   \
     X(ES_EMEDIA, "unsupported_media_type", 415, true, "unsupported media type")          \
+    X(ES_EREDRIVE, "redrive_failed", 409, true, "the dead letter failed again")          \
     X(ES_EKEY_REUSE, "idempotency_key_reuse", 422, true,                                 \
       "the Idempotency-Key was used for a different request")                            \
     X(ES_EUNAVAILABLE, "store_unavailable", 503, true,                                   \
       "the event store is unavailable; retry later")                                     \
+    X(ES_EVIEW_BEHIND, "view_behind", 503, true,                                         \
+      "the view has not reached the version asked for yet; retry later")                 \
     X(ES_EUNKNOWN, "store_unavailable", 503, false,                                      \
       "the event store did not confirm the command: it may have been applied; retry "    \
       "it with the same Idempotency-Key, or read the list's events before sending it "   \
