@@ -9,6 +9,7 @@
 #define ES_ES_READS_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -28,6 +29,26 @@ enum es_status es_read_stream(struct es_engine *e, const struct es_aggregate *ag
 enum es_status es_read_view(struct es_engine *e, const char *view_prefix, const char *id,
                             json_t **doc, struct es_io *io,
                             struct es_error *err) ES_MUST_CHECK;
+
+/* The most a read may wait for a view (READ_WAIT_MS is capped to it). */
+#define ES_READ_WAIT_MAX_MS 10000
+
+/*
+ * Read-your-writes: the view view_prefix + id once it reflects version
+ * min_version of the aggregate's stream (its "version" >= min_version), or is
+ * final (settled(view) is true, e.g. a deleted list: no later version will
+ * come). Polls the view with a backoff for up to wait_ms. *doc (new reference)
+ * is the last view read, or NULL when there was none.
+ *
+ * ES_OK: reached or final. ES_ENOTFOUND: the stream has no event at
+ * min_version (asked of the event store's latest state, once the view is found
+ * behind), so waiting cannot help. ES_EVIEW_BEHIND: the wait ended first.
+ */
+enum es_status es_read_view_min(struct es_engine *e, const struct es_aggregate *agg,
+                                const char *view_prefix, const char *id,
+                                int64_t min_version, int64_t wait_ms,
+                                bool (*settled)(const json_t *view), json_t **doc,
+                                struct es_io *io, struct es_error *err) ES_MUST_CHECK;
 
 /*
  * A page of the views whose "view" is kind, and the store's token for the next

@@ -7,6 +7,8 @@
  * failed. Each time the views must equal the folds of the event store. Runs
  * on SQLite and, with ES_TEST_STORE=cosmos, on Cosmos DB.
  */
+#include <pthread.h>
+
 #include "../support/feed.h"
 #include "read_side.h"
 #include "write_side.h"
@@ -516,4 +518,106 @@ Test(read_side, the_projection_endpoint_reports_batches_events_and_lag)
     hostdrv_conn_free(c);
     ws_stop(h);
     ws_drop_store("projection");
+}
+
+/* GET path on a connection of its own, from another thread. */
+struct pending_get {
+    struct hostdrv *h;
+    const char *path;
+    int status;
+    json_t *body;
+    char etag[32];
+};
+
+static void *get_in_thread(void *arg)
+{
+    struct pending_get *g = arg;
+    struct hostdrv_conn *c = hostdrv_conn_new(g->h);
+    struct hostdrv_reply r;
+    g->status = hostdrv_call(c, "GET", g->path, NULL, NULL, &r) == 0 && r.result.ok
+                    ? r.result.http_status
+                    : -1;
+    g->body = json_incref(r.client_json);
+    const char *tag = hostdrv_reply_header(&r, "ETag");
+    snprintf(g->etag, sizeof(g->etag), "%s", tag != NULL ? tag : "");
+    hostdrv_reply_release(&r);
+    hostdrv_conn_free(c);
+    return NULL;
+}
+
+/*
+ * Read-your-writes: ?minVersion=N answers once the view reflects version N,
+ * waiting for the Projector meanwhile; behind after READ_WAIT_MS; 404 at once
+ * for a version nobody wrote, an unknown list or a deleted one.
+ */
+Test(read_side, min_version_reads_your_own_writes, .timeout = 120)
+{
+    const char *env[] = {"READ_WAIT_MS=400", NULL};
+    struct hostdrv *h = ws_start_with("rywrites", env);
+    struct hostdrv_conn *c = hostdrv_conn_new(h);
+    struct rs_api api = {host_call, c};
+    ws_create(c, "ryw", "Read your writes");
+    free(ws_add(c, "ryw", "milk"));
+    ws_create(c, "gone", "Gone");
+    cr_assert_eq(ws_status(c, "DELETE", "/api/todolists/gone", NULL), 200);
+
+    const char *bad[] = {"0", "-1", "x", "1.5", "+2", ""};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        char path[96];
+        snprintf(path, sizeof(path), "/api/todolists/ryw?minVersion=%s", bad[i]);
+        json_t *j = NULL;
+        cr_expect_eq(rs_send(&api, "GET", path, NULL, &j), 400, "minVersion=%s", bad[i]);
+        cr_expect_str_eq(ws_str(j, "error"), "invalid_field");
+        json_decref(j);
+    }
+    /* Nothing projected yet: behind, at version 0, with Retry-After. */
+    struct hostdrv_reply r;
+    cr_assert_eq(ws_send(c, "GET", "/api/todolists/ryw?minVersion=2", NULL, NULL, &r),
+                 503);
+    cr_expect_str_eq(ws_str(r.client_json, "error"), "view_behind");
+    cr_expect_eq(json_integer_value(json_object_get(r.client_json, "version")), 0);
+    cr_expect_str_eq(hostdrv_reply_header(&r, "Retry-After"), "1");
+    hostdrv_reply_release(&r);
+    /* Never written, never created: 404 without waiting. */
+    json_t *j = NULL;
+    cr_expect_eq(rs_send(&api, "GET", "/api/todolists/ryw?minVersion=3", NULL, &j), 404);
+    cr_expect_str_eq(ws_str(j, "error"), "not_found");
+    json_decref(j);
+    cr_expect_eq(rs_send(&api, "GET", "/api/todolists/nobody?minVersion=1", NULL, NULL),
+                 404);
+    cr_expect_eq(rs_send(&api, "GET",
+                         "/api/todolists/ryw?minVersion=99999999999999999999999", NULL,
+                         NULL),
+                 404);
+
+    /* A read that waits, and the Projector runs meanwhile: it sees version 2. */
+    const char *wait_env[] = {"READ_WAIT_MS=10000", NULL};
+    struct hostdrv *h2 = ws_start_with("rywrites", wait_env);
+    struct pending_get g = {.h = h2, .path = "/api/todolists/ryw?minVersion=2"};
+    pthread_t t;
+    cr_assert_eq(pthread_create(&t, NULL, get_in_thread, &g), 0);
+    struct delivery d = normal_delivery(h, c, "rywrites");
+    drain(&d);
+    pthread_join(t, NULL);
+    cr_expect_eq(g.status, 200);
+    cr_expect_eq(json_integer_value(json_object_get(g.body, "version")), 2);
+    cr_expect_eq(json_array_size(json_object_get(g.body, "items")), 1);
+    cr_expect_str_eq(g.etag, "\"2\"");
+    json_decref(g.body);
+
+    /* Reached: at once, with the ETag; a deleted list is 404 at once. */
+    cr_assert_eq(ws_send(c, "GET", "/api/todolists/ryw?minVersion=1", NULL, NULL, &r),
+                 200);
+    cr_expect_str_eq(hostdrv_reply_header(&r, "ETag"), "\"2\"");
+    hostdrv_reply_release(&r);
+    cr_expect_eq(rs_send(&api, "GET", "/api/todolists/gone?minVersion=1", NULL, NULL),
+                 404);
+    cr_expect_eq(rs_send(&api, "GET", "/api/todolists/gone?minVersion=2", NULL, NULL),
+                 404);
+
+    feed_close(d.feed);
+    ws_stop(h2);
+    hostdrv_conn_free(c);
+    ws_stop(h);
+    ws_drop_store("rywrites");
 }

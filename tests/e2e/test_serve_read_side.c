@@ -93,6 +93,50 @@ Test(serve_read_side, a_view_reflects_a_command_within_one_second)
     hostdrv_free(d);
 }
 
+/*
+ * Read-your-writes under serve: every command's ETag, sent back as
+ * ?minVersion, gets a view at that version or later on the first read.
+ */
+Test(serve_read_side, min_version_reads_each_commands_own_write)
+{
+    struct hostdrv *d = serve(NULL);
+    struct hostdrv_conn *c = hostdrv_conn_new(d);
+    const char *h[] = {"Content-Type: application/json", NULL};
+    for (int v = 1; v <= 20; v++) {
+        struct hostdrv_reply r;
+        char body[64];
+        if (v == 1)
+            snprintf(body, sizeof(body), "{\"id\":\"ryw\",\"name\":\"R\"}");
+        else
+            snprintf(body, sizeof(body), "{\"task\":\"t%d\"}", v);
+        cr_assert_eq(
+            hostdrv_request(c, "POST",
+                            v == 1 ? "/api/todolists" : "/api/todolists/ryw/items", h,
+                            body, strlen(body), HOSTDRV_CONTENT_LENGTH, &r),
+            0);
+        cr_assert_eq(r.status, 201);
+        const char *tag = hostdrv_reply_header(&r, "ETag");
+        cr_assert_not_null(tag);
+        long long version = strtoll(tag + 1, NULL, 10);
+        cr_assert_eq(version, v);
+        hostdrv_reply_release(&r);
+        char path[96];
+        snprintf(path, sizeof(path), "/api/todolists/ryw?minVersion=%lld", version);
+        cr_assert_eq(
+            hostdrv_request(c, "GET", path, NULL, NULL, 0, HOSTDRV_CONTENT_LENGTH, &r),
+            0);
+        cr_assert_eq(r.status, 200, "%s: %s", path, r.body);
+        cr_expect_geq(json_integer_value(json_object_get(r.client_json, "version")),
+                      version);
+        cr_expect_eq(json_array_size(json_object_get(r.client_json, "items")),
+                     (size_t)(v - 1));
+        hostdrv_reply_release(&r);
+    }
+    hostdrv_conn_free(c);
+    cr_expect_eq(hostdrv_stop(d, SIGTERM, 10000), 0);
+    hostdrv_free(d);
+}
+
 /* Waits until every list's view reflects its whole stream (or is 404 when it should be).
  */
 static void wait_caught_up(struct rs_api *api, const struct rs_model *m)

@@ -117,6 +117,29 @@ Test(fn, errors_take_status_and_name_from_the_table)
     fn_http_response_release(&res);
 }
 
+Test(fn, an_error_may_carry_more_fields_but_not_other_codes)
+{
+    struct fn_http_response res = {0};
+    fn_reply_error_fields(&res, ES_EVIEW_BEHIND,
+                          json_pack("{s:i, s:s}", "version", 6, "error", "forged"),
+                          "behind by %d", 1);
+    cr_expect_eq(res.status, 503);
+    json_t *body = json_loadb(res.body, res.body_len, 0, NULL);
+    cr_expect_str_eq(json_string_value(json_object_get(body, "error")), "view_behind");
+    cr_expect_str_eq(json_string_value(json_object_get(body, "message")), "behind by 1");
+    cr_expect_eq(json_integer_value(json_object_get(body, "version")), 6);
+    cr_expect_eq(json_object_size(body), 3);
+    cr_expect_str_eq(json_string_value(json_object_get(res.headers, "Retry-After")), "1");
+    json_decref(body);
+    fn_http_response_release(&res);
+    fn_reply_error_fields(&res, ES_EREDRIVE, NULL, "again");
+    cr_expect_eq(res.status, 409);
+    body = json_loadb(res.body, res.body_len, 0, NULL);
+    cr_expect_eq(json_object_size(body), 2);
+    json_decref(body);
+    fn_http_response_release(&res);
+}
+
 Test(fn, a_long_message_is_cut_at_a_character_not_inside_one)
 {
     /* Two-byte characters from byte 500 on: the 511-byte cut falls inside one. */
