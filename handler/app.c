@@ -9,7 +9,7 @@
  */
 #include "app.h"
 
-#include <curl/curl.h>
+#include "util/curlapi.h"
 #include <errno.h>
 #include <jansson.h>
 #include <limits.h>
@@ -77,7 +77,12 @@ static int parse_args(int argc, char **argv, struct options *o)
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (strcmp(a, "--version") == 0) {
-            printf("handler %s\n", ES_VERSION);
+            /* libcurl is loaded for Cosmos DB only: say whether it can be. */
+            struct es_error err = {0};
+            const struct es_curl *cu = es_curl_load(&err);
+            printf("handler %s\n%s%s\n", ES_VERSION, cu != NULL ? "" : "libcurl: ",
+                   cu != NULL ? cu->version() : err.message);
+            es_curl_cleanup();
             return 1;
         } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             usage(stdout);
@@ -356,7 +361,6 @@ int es_app_main(int argc, char **argv, const struct fn_table *fns)
     }
     es_log_set_level(rt.cfg.log_level);
     rt.app = (struct invoke_app){.fns = fns, .svc = &rt.svc};
-    curl_global_init(CURL_GLOBAL_DEFAULT);
     rc = open_store(&rt);
     if (rc == 0)
         rc = o.mode == MODE_INIT ? init_store(&rt) : serve(&rt, &o, &signals);
@@ -373,6 +377,6 @@ int es_app_main(int argc, char **argv, const struct fn_table *fns)
     es_engine_free(rt.engine);
     es_store_close(rt.store);
     es_config_release(&rt.cfg);
-    curl_global_cleanup();
+    es_curl_cleanup();
     return rc;
 }

@@ -99,7 +99,21 @@ if echo "$libs" | grep -q 'not found'; then
   echo "$libs" | grep 'not found' >&2
   exit 1
 fi
-echo "$libs" | awk '/=> \// {print $1, $3}' | while read -r name path; do
+# libcurl is loaded at run time, for Cosmos DB only (handler/util/curlapi.h), so ldd
+# does not list it: bundle it and what it needs too.
+curl_lib=$(root_do chroot "$root" /sbin/ldconfig -p | awk '$1 == "libcurl.so.4" {print $NF; exit}')
+if [ -z "$curl_lib" ]; then
+  echo "package: libcurl.so.4 is not in the build root" >&2
+  exit 1
+fi
+curl_deps=$(root_do chroot "$root" ldd "$curl_lib")
+if echo "$curl_deps" | grep -q 'not found'; then
+  echo "package: libcurl has unresolved libraries in the build root:" >&2
+  echo "$curl_deps" | grep 'not found' >&2
+  exit 1
+fi
+libs=$(printf '%s\n%s\n\tlibcurl.so.4 => %s\n' "$libs" "$curl_deps" "$curl_lib")
+echo "$libs" | awk '/=> \// {print $1, $3}' | sort -u | while read -r name path; do
   if [[ "$name" =~ $glibc ]]; then continue; fi
   cp -L "$root$path" "$app/lib/$name"
 done

@@ -4,7 +4,6 @@
  */
 #include "client.h"
 
-#include <curl/curl.h>
 #include <jansson.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -13,6 +12,7 @@
 #include <strings.h>
 
 #include "util/buf.h"
+#include "util/curlapi.h"
 #include "util/ids.h"
 #include "util/jsonutil.h"
 #include "util/log.h"
@@ -28,9 +28,10 @@
 #define HEADER_LINE_MAX     (64u << 10)
 
 struct cosmos_client {
-    char *endpoint;     /* without the trailing '/' */
-    char *resource;     /* scheme://host[:port] for Entra tokens */
-    unsigned char *key; /* decoded master key, or NULL */
+    const struct es_curl *curl; /* libcurl, loaded by cosmos_client_new */
+    char *endpoint;             /* without the trailing '/' */
+    char *resource;             /* scheme://host[:port] for Entra tokens */
+    unsigned char *key;         /* decoded master key, or NULL */
     size_t key_len;
     struct cosmos_tokens *tokens; /* Entra tokens when there is no key */
     struct cosmos_sessions *sessions;
@@ -64,7 +65,7 @@ void cosmos_client_free(struct cosmos_client *c)
     if (c == NULL)
         return;
     for (size_t i = 0; i < c->n_idle; i++)
-        curl_easy_cleanup(c->idle[i]);
+        c->curl->easy_cleanup(c->idle[i]);
     free(c->endpoint);
     free(c->resource);
     wipe_free(c->key, c->key_len);
@@ -108,6 +109,8 @@ struct cosmos_client *cosmos_client_new(const struct cosmos_opts *opts,
     pthread_mutex_init(&c->lock, NULL);
     c->opts = *opts;
     c->opts.endpoint = c->opts.key = NULL;
+    if ((c->curl = es_curl_load(err)) == NULL)
+        goto fail;
     c->opts.identity_endpoint = c->opts.identity_header = NULL;
     c->opts.identity_client_id = c->opts.identity_resource_id = NULL;
     if (parse_endpoint(c, opts->endpoint, err) != ES_OK)
@@ -148,12 +151,12 @@ static CURL *handle_get(struct cosmos_client *c)
     pthread_mutex_lock(&c->lock);
     CURL *h = c->n_idle > 0 ? c->idle[--c->n_idle] : NULL;
     pthread_mutex_unlock(&c->lock);
-    return h != NULL ? h : curl_easy_init();
+    return h != NULL ? h : c->curl->easy_init();
 }
 
 static void handle_put(struct cosmos_client *c, CURL *h)
 {
-    curl_easy_reset(h); /* keeps the connection cache */
+    c->curl->easy_reset(h); /* keeps the connection cache */
     pthread_mutex_lock(&c->lock);
     if (c->n_idle < POOL_MAX) {
         c->idle[c->n_idle++] = h;
@@ -161,7 +164,7 @@ static void handle_put(struct cosmos_client *c, CURL *h)
     }
     pthread_mutex_unlock(&c->lock);
     if (h != NULL)
-        curl_easy_cleanup(h);
+        c->curl->easy_cleanup(h);
 }
 
 /* ---- one try ---- */
@@ -238,13 +241,14 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud)
  * runs to several KB); false when it cannot be added, so no request goes out
  * with a header missing or cut.
  */
-static bool add_header(struct curl_slist **l, const char *name, const char *value)
+static bool add_header(const struct es_curl *cu, struct curl_slist **l, const char *name,
+                       const char *value)
 {
     size_t n = strlen(name) + 2 + strlen(value) + 1;
     char *line = n <= HEADER_LINE_MAX ? malloc(n) : NULL;
     struct curl_slist *next = NULL;
     if (line != NULL && es_fmt(line, n, "%s: %s", name, value) == ES_OK)
-        next = curl_slist_append(*l, line);
+        next = cu->slist_append(*l, line);
     free(line);
     if (next == NULL)
         return false;
@@ -300,26 +304,27 @@ static bool is_read(const struct cosmos_request *req)
 }
 
 /* The signed request's headers, or NULL when they cannot all be built. */
-static struct curl_slist *request_headers(const struct cosmos_request *req,
+static struct curl_slist *request_headers(const struct es_curl *cu,
+                                          const struct cosmos_request *req,
                                           const char *auth, const char *date,
                                           const char *session)
 {
     struct curl_slist *h = NULL;
-    bool ok = add_header(&h, "Authorization", auth) &&
-              add_header(&h, "x-ms-date", date) &&
-              add_header(&h, "x-ms-version", API_VERSION) &&
-              add_header(&h, "Accept", "application/json") &&
-              add_header(&h, "User-Agent", "eventsourcing-azure-c/0.1") &&
-              add_header(&h, "Expect", "");
+    bool ok = add_header(cu, &h, "Authorization", auth) &&
+              add_header(cu, &h, "x-ms-date", date) &&
+              add_header(cu, &h, "x-ms-version", API_VERSION) &&
+              add_header(cu, &h, "Accept", "application/json") &&
+              add_header(cu, &h, "User-Agent", "eventsourcing-azure-c/0.1") &&
+              add_header(cu, &h, "Expect", "");
     if (ok && req->body != NULL)
-        ok = add_header(&h, "Content-Type",
+        ok = add_header(cu, &h, "Content-Type",
                         req->content_type != NULL ? req->content_type
                         : req->query              ? "application/query+json"
                                                   : "application/json");
     if (ok && req->partition_key != NULL) {
         json_t *pk = json_pack("[s]", req->partition_key);
         char *text = pk != NULL ? es_json_dumps_flags(pk, JSON_COMPACT, NULL) : NULL;
-        ok = text != NULL && add_header(&h, "x-ms-documentdb-partitionkey", text);
+        ok = text != NULL && add_header(cu, &h, "x-ms-documentdb-partitionkey", text);
         free(text);
         json_decref(pk);
     }
@@ -341,14 +346,14 @@ static struct curl_slist *request_headers(const struct cosmos_request *req,
     };
     for (size_t i = 0; ok && i < sizeof(optional) / sizeof(optional[0]); i++)
         if (optional[i].on)
-            ok = add_header(&h, optional[i].name, optional[i].value);
+            ok = add_header(cu, &h, optional[i].name, optional[i].value);
     if (ok && req->max_item_count != 0) {
         char n[24];
         ok = es_fmt(n, sizeof(n), "%d", req->max_item_count) == ES_OK &&
-             add_header(&h, "x-ms-max-item-count", n);
+             add_header(cu, &h, "x-ms-max-item-count", n);
     }
     if (!ok) {
-        curl_slist_free_all(h);
+        cu->slist_free_all(h);
         return NULL;
     }
     return h;
@@ -371,46 +376,47 @@ static CURLcode try_once(struct cosmos_client *c, const struct cosmos_request *r
                          const char *auth, const char *date, const char *session,
                          struct cosmos_response *out, bool *built, enum es_status *local)
 {
+    const struct es_curl *cu = c->curl;
     *local = ES_OK;
     char *url = request_url(c, req);
-    struct curl_slist *headers = request_headers(req, auth, date, session);
+    struct curl_slist *headers = request_headers(cu, req, auth, date, session);
     CURL *h = url != NULL && headers != NULL ? handle_get(c) : NULL;
     *built = h != NULL;
     if (h == NULL) {
-        curl_slist_free_all(headers);
+        cu->slist_free_all(headers);
         free(url);
         *local = ES_ENOMEM;
         return CURLE_OUT_OF_MEMORY;
     }
     struct exchange x = {.resp = out};
     es_buf_init(&x.body, c->opts.max_response_bytes);
-    curl_easy_setopt(h, CURLOPT_URL, url);
-    curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, req->method);
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
+    cu->easy_setopt(h, CURLOPT_URL, url);
+    cu->easy_setopt(h, CURLOPT_CUSTOMREQUEST, req->method);
+    cu->easy_setopt(h, CURLOPT_HTTPHEADER, headers);
     if (req->body != NULL) {
-        curl_easy_setopt(h, CURLOPT_POSTFIELDS, req->body);
-        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
+        cu->easy_setopt(h, CURLOPT_POSTFIELDS, req->body);
+        cu->easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
     } else if (strcmp(req->method, "GET") == 0) {
-        curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
+        cu->easy_setopt(h, CURLOPT_HTTPGET, 1L);
     }
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, &x);
-    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(h, CURLOPT_HEADERDATA, &x);
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, c->opts.connect_timeout_ms);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, c->opts.request_timeout_ms);
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
-    curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, c->opts.tls_verify ? 1L : 0L);
-    curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, c->opts.tls_verify ? 2L : 0L);
-    CURLcode rc = curl_easy_perform(h);
+    cu->easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+    cu->easy_setopt(h, CURLOPT_WRITEDATA, &x);
+    cu->easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+    cu->easy_setopt(h, CURLOPT_HEADERDATA, &x);
+    cu->easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, c->opts.connect_timeout_ms);
+    cu->easy_setopt(h, CURLOPT_TIMEOUT_MS, c->opts.request_timeout_ms);
+    cu->easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    cu->easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+    cu->easy_setopt(h, CURLOPT_SSL_VERIFYPEER, c->opts.tls_verify ? 1L : 0L);
+    cu->easy_setopt(h, CURLOPT_SSL_VERIFYHOST, c->opts.tls_verify ? 2L : 0L);
+    CURLcode rc = cu->easy_perform(h);
     if (rc == CURLE_OK)
-        curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &out->status);
+        cu->easy_getinfo(h, CURLINFO_RESPONSE_CODE, &out->status);
     out->body = es_buf_take(&x.body, &out->body_len);
     if (out->body == NULL || x.header_failed)
         *local = x.header_failed ? ES_ENOMEM : es_buf_status(&x.body);
     es_buf_release(&x.body);
-    curl_slist_free_all(headers);
+    cu->slist_free_all(headers);
     free(url);
     handle_put(c, h);
     return rc;
@@ -583,7 +589,7 @@ enum es_status cosmos_execute(struct cosmos_client *c, const struct cosmos_reque
                 out->ambiguous = maybe_applied;
                 return es_error_set(err, ES_EUNAVAILABLE, "Cosmos DB %s %s failed: %s",
                                     req->method, req->resource_link,
-                                    curl_easy_strerror(rc));
+                                    c->curl->easy_strerror(rc));
             }
             out->ambiguous = maybe_applied && (out->status == 408 || out->status == 503);
             if (out->status >= 400)
@@ -594,7 +600,7 @@ enum es_status cosmos_execute(struct cosmos_client *c, const struct cosmos_reque
             io->retries++;
         es_log_debug("cosmos %s %s: %s %ld, retry %d in %ld ms", req->method,
                      req->resource_link,
-                     rc != CURLE_OK ? curl_easy_strerror(rc) : "status", out->status,
+                     rc != CURLE_OK ? c->curl->easy_strerror(rc) : "status", out->status,
                      attempt + 1, delay);
         /* Server-given delays are honoured exactly; our own backoff is jittered. */
         if (out->retry_after_ms <= 0)

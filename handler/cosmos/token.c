@@ -9,7 +9,6 @@
  */
 #include "token.h"
 
-#include <curl/curl.h>
 #include <jansson.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -19,6 +18,7 @@
 #include <time.h>
 
 #include "util/buf.h"
+#include "util/curlapi.h"
 #include "util/ids.h"
 #include "util/jsonutil.h"
 #include "util/log.h"
@@ -34,8 +34,9 @@
 #define BACKOFF_FIRST_MS  250
 
 struct cosmos_tokens {
-    char *url;    /* the endpoint with its query */
-    char *header; /* "X-IDENTITY-HEADER: <secret>" */
+    const struct es_curl *curl; /* libcurl, loaded by cosmos_tokens_new */
+    char *url;                  /* the endpoint with its query */
+    char *header;               /* "X-IDENTITY-HEADER: <secret>" */
     long timeout_ms;
     int max_retries;
 
@@ -198,6 +199,10 @@ struct cosmos_tokens *cosmos_tokens_new(const struct cosmos_token_opts *opts,
         return NULL;
     pthread_mutex_init(&t->lock, NULL);
     pthread_mutex_init(&t->fetch, NULL);
+    if ((t->curl = es_curl_load(err)) == NULL) {
+        cosmos_tokens_free(t);
+        return NULL;
+    }
     t->timeout_ms = opts->timeout_ms > 0 ? opts->timeout_ms : 10000;
     t->max_retries = opts->max_retries;
     size_t n = strlen("X-IDENTITY-HEADER: ") + strlen(opts->secret) + 1;
@@ -246,25 +251,26 @@ static bool transient(long status)
 static enum es_status request_once(struct cosmos_tokens *t, long *status,
                                    struct es_buf *body)
 {
-    CURL *h = curl_easy_init();
-    struct curl_slist *all = curl_slist_append(NULL, t->header);
+    const struct es_curl *cu = t->curl;
+    CURL *h = cu->easy_init();
+    struct curl_slist *all = cu->slist_append(NULL, t->header);
     *status = 0;
     if (h == NULL || all == NULL) {
-        curl_slist_free_all(all);
+        cu->slist_free_all(all);
         if (h != NULL)
-            curl_easy_cleanup(h);
+            cu->easy_cleanup(h);
         return ES_ENOMEM;
     }
-    curl_easy_setopt(h, CURLOPT_URL, t->url);
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, all);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, body);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, t->timeout_ms);
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    if (curl_easy_perform(h) == CURLE_OK)
-        curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, status);
-    curl_slist_free_all(all);
-    curl_easy_cleanup(h);
+    cu->easy_setopt(h, CURLOPT_URL, t->url);
+    cu->easy_setopt(h, CURLOPT_HTTPHEADER, all);
+    cu->easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+    cu->easy_setopt(h, CURLOPT_WRITEDATA, body);
+    cu->easy_setopt(h, CURLOPT_TIMEOUT_MS, t->timeout_ms);
+    cu->easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    if (cu->easy_perform(h) == CURLE_OK)
+        cu->easy_getinfo(h, CURLINFO_RESPONSE_CODE, status);
+    cu->slist_free_all(all);
+    cu->easy_cleanup(h);
     return ES_OK;
 }
 

@@ -4,6 +4,7 @@
  */
 #include <criterion/criterion.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -212,4 +213,33 @@ Test(serve, location_honours_a_custom_route_prefix)
     stop_cleanly(d);
     snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
     cr_expect_eq(system(cmd), 0);
+}
+
+/*
+ * The embedded store needs no libcurl: the handler serving it never maps it
+ * (util/curlapi.h), which keeps the idle process small.
+ */
+Test(serve, the_embedded_store_never_loads_libcurl)
+{
+    struct hostdrv *d = start_serve(ES_APP_DIR, NULL);
+    struct hostdrv_conn *c = hostdrv_conn_new(d);
+    struct hostdrv_reply r;
+    cr_assert_eq(hostdrv_request(c, "GET", "/api/todolists", NULL, NULL, 0,
+                                 HOSTDRV_CONTENT_LENGTH, &r),
+                 0);
+    cr_expect_eq(r.status, 200);
+    hostdrv_reply_release(&r);
+    char path[64], line[1024];
+    snprintf(path, sizeof(path), "/proc/%d/maps", (int)hostdrv_pid(d));
+    FILE *f = fopen(path, "r");
+    cr_assert_not_null(f);
+    int libs = 0;
+    while (fgets(line, sizeof(line), f) != NULL) {
+        cr_expect_null(strstr(line, "libcurl"), "mapped: %s", line);
+        libs += strstr(line, "libsqlite3") != NULL;
+    }
+    fclose(f);
+    cr_expect_gt(libs, 0, "the maps were read: libsqlite3 is in them");
+    hostdrv_conn_free(c);
+    stop_cleanly(d);
 }
