@@ -95,8 +95,9 @@ static void log_raw(const char *method, const char *request, const char *resp)
         line = eol + 2;
     }
     const char *body = head_end + 4;
-    struct hostdrv_logged l = {"raw",  "api",   NULL,         method,       path,
-                               strtol(resp + 9, NULL, 10), headers, body, strlen(body)};
+    struct hostdrv_logged l = {"raw",   "api", NULL,
+                               method,  path,  strtol(resp + 9, NULL, 10),
+                               headers, body,  strlen(body)};
     hostdrv_log_response(&l);
     json_decref(headers);
 }

@@ -257,7 +257,8 @@ int hostdrv_start(const struct hostdrv_opts *opts, struct hostdrv **out)
         free(d);
         return -1;
     }
-    /* `--app <dir>` serves another folder: its routes (and prefix) are the ones in use. */
+    /* `--app <dir>` serves another folder: its routes (and prefix) are the ones in use.
+     */
     const char *app_dir = opts->app_dir;
     for (const char *const *a = opts->args; a != NULL && *a != NULL && a[1] != NULL; a++)
         if (strcmp(*a, "--app") == 0)
@@ -393,8 +394,8 @@ void hostdrv_log_response(const struct hostdrv_logged *l)
     log_path(dir, path, sizeof(path));
     pthread_mutex_lock(&log_lock);
     int fd = text != NULL ? open(path, O_WRONLY | O_APPEND | O_CREAT, 0644) : -1;
-    bool written = fd >= 0 && write(fd, text, len) == (ssize_t)len &&
-                   write(fd, "\n", 1) == 1;
+    bool written =
+        fd >= 0 && write(fd, text, len) == (ssize_t)len && write(fd, "\n", 1) == 1;
     if (fd >= 0)
         close(fd);
     pthread_mutex_unlock(&log_lock);
@@ -548,9 +549,14 @@ int hostdrv_request(struct hostdrv_conn *c, const char *method, const char *path
     out->body = es_buf_take(&resp, &out->body_len);
     out->client_json = json_loadb(out->body, out->body_len, JSON_DECODE_ANY, NULL);
     if (c->d->serve) {
-        struct hostdrv_logged l = {"serve",    c->d->prefix,   NULL,
-                                   method,     path,           out->status,
-                                   out->result.http_headers,   out->body,
+        struct hostdrv_logged l = {"serve",
+                                   c->d->prefix,
+                                   NULL,
+                                   method,
+                                   path,
+                                   out->status,
+                                   out->result.http_headers,
+                                   out->body,
                                    out->body_len};
         hostdrv_log_response(&l);
     }
