@@ -17,6 +17,7 @@
 
 RIG := tests/support/cosmos-rig
 INFRA := tests/infra
+OPENAPI := tests/openapi
 NOT_BUILT := $(CURDIR)/build/package/NOT_BUILT
 BASELINE := bench/baseline
 BUILD ?= build
@@ -30,7 +31,7 @@ SOAK_HANDLERS ?= 1
 JOBS ?= $(shell nproc)
 ARGS ?=
 
-.PHONY: all deps build asan-build rig infra-tools package package-for-tests run test \
+.PHONY: all deps build asan-build rig infra-tools openapi-tools package package-for-tests run test \
 	test-sanitize fuzz bench soak soak-sanitize lint format clean
 
 all: build
@@ -63,6 +64,14 @@ $(INFRA)/node_modules/.package-lock.json: $(INFRA)/package-lock.json
 
 infra-tools: deps $(INFRA)/node_modules/.package-lock.json
 
+# Redocly CLI (the OpenAPI linter) and Ajv (the response validator) of
+# tests/openapi: pinned packages, installed when the lockfile changed, with no
+# install scripts.
+$(OPENAPI)/node_modules/.package-lock.json: $(OPENAPI)/package-lock.json
+	cd $(OPENAPI) && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+
+openapi-tools: deps $(OPENAPI)/node_modules/.package-lock.json
+
 # The deployable zip (scripts/package.sh), built in a cached Debian 11 root.
 # Strict, for deploying (scripts/deploy.sh): no fresh zip is a failure.
 package: deps
@@ -78,7 +87,7 @@ package-for-tests: deps
 		echo "*** the package was NOT built; make test will skip the package tests:"; \
 		sed 's/^/***   /' $(NOT_BUILT); }
 
-test: build rig infra-tools package-for-tests
+test: build rig infra-tools openapi-tools package-for-tests
 	@echo "cd $(BUILD) && ctest --output-on-failure -j$(JOBS)"
 	@cd $(BUILD) && ctest --output-on-failure -j$(JOBS); rc=$$?; \
 		if [ -f $(NOT_BUILT) ]; then \
@@ -94,7 +103,7 @@ asan-build: deps
 	@cmake -S . -B $(ASAN_BUILD) -DES_SANITIZE=ON -DES_WERROR=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
 	@cmake --build $(ASAN_BUILD) -j$(JOBS)
 
-test-sanitize: asan-build rig infra-tools
+test-sanitize: asan-build rig infra-tools openapi-tools
 	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 		ctest --output-on-failure -j$(JOBS)
 

@@ -67,6 +67,41 @@ static long read_until_closed(int fd, int timeout_ms, char *buf, size_t cap)
     }
 }
 
+/*
+ * Logs a raw answer of `handler serve` (status line, headers, body) for the
+ * response validator, as the driver logs the answers it reads itself.
+ */
+static void log_raw(const char *method, const char *request, const char *resp)
+{
+    const char *target = strchr(request, ' ');
+    const char *end = target != NULL ? strchr(target + 1, ' ') : NULL;
+    const char *head_end = strstr(resp, "\r\n\r\n");
+    if (end == NULL || head_end == NULL || strlen(resp) < 12)
+        return;
+    char path[512];
+    snprintf(path, sizeof(path), "%.*s", (int)(end - target - 1), target + 1);
+    json_t *headers = json_object();
+    for (const char *line = strstr(resp, "\r\n") + 2; line < head_end;) {
+        const char *eol = strstr(line, "\r\n");
+        const char *colon = memchr(line, ':', (size_t)(eol - line));
+        if (colon != NULL) {
+            const char *v = colon + 1;
+            while (*v == ' ')
+                v++;
+            char *name = strndup(line, (size_t)(colon - line));
+            json_object_set_new(headers, name, json_stringn(v, (size_t)(eol - v)));
+            free(name);
+        }
+        line = eol + 2;
+    }
+    const char *body = head_end + 4;
+    struct hostdrv_logged l = {"raw",   "api", NULL,
+                               method,  path,  strtol(resp + 9, NULL, 10),
+                               headers, body,  strlen(body)};
+    hostdrv_log_response(&l);
+    json_decref(headers);
+}
+
 /* One whole GET from `from`; the status, or 0 when it did not come within 2 s. */
 static int get_from(const char *from, int port, const char *path)
 {
@@ -170,6 +205,7 @@ Test(hostile, bytes_that_are_not_utf8_are_400_invalid_field_under_serve)
         send(fd, reqs[i], strlen(reqs[i]), MSG_NOSIGNAL);
         cr_assert_gt(read_until_closed(fd, 3000, resp, sizeof(resp)), 12, "case %zu", i);
         close(fd);
+        log_raw("GET", reqs[i], resp);
         cr_expect_eq(strtol(resp + 9, NULL, 10), 400, "case %zu: %.40s", i, resp);
         cr_expect(strstr(resp, "\"invalid_field\"") != NULL, "case %zu: %s", i, resp);
     }
@@ -436,6 +472,8 @@ Test(hostile, a_body_length_given_two_ways_is_refused_on_both_faces)
             send(fd, req, strlen(req), MSG_NOSIGNAL);
             long n = read_until_closed(fd, 3000, resp, sizeof(resp));
             close(fd);
+            if (face == 0 && n > 0)
+                log_raw("POST", req, resp);
             cr_expect_gt(n, 0, "face %d case %zu: the connection was closed", face, i);
             cr_expect_eq(strtol(resp + 9, NULL, 10), 400, "face %d case %zu: %.60s", face,
                          i, resp);

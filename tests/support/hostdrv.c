@@ -12,7 +12,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <libgen.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,6 +53,7 @@ struct hostdrv {
     bool reaped;
     int64_t ready_ms;
     char tmpdir[256];
+    bool serve; /* `handler serve`: its answers are the API's own */
 };
 
 int hostdrv_port(const struct hostdrv *d)
@@ -254,7 +257,14 @@ int hostdrv_start(const struct hostdrv_opts *opts, struct hostdrv **out)
         free(d);
         return -1;
     }
-    load_routes(d, opts->app_dir);
+    /* `--app <dir>` serves another folder: its routes (and prefix) are the ones in use.
+     */
+    const char *app_dir = opts->app_dir;
+    for (const char *const *a = opts->args; a != NULL && *a != NULL && a[1] != NULL; a++)
+        if (strcmp(*a, "--app") == 0)
+            app_dir = a[1];
+    load_routes(d, app_dir);
+    d->serve = opts->serve;
     int64_t started = es_time_mono_ms();
     pid_t parent = getpid();
     d->pid = fork();
@@ -347,6 +357,53 @@ void hostdrv_free(struct hostdrv *d)
     for (size_t i = 0; i < d->n_routes; i++)
         route_template_free(d->routes[i].tmpl);
     free(d);
+}
+
+/* ---- the response log ---- */
+
+static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* The log file of this process: <dir>/<executable>-<pid>.jsonl. */
+static void log_path(const char *dir, char *path, size_t cap)
+{
+    char exe[512];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    exe[n > 0 ? n : 0] = '\0';
+    snprintf(path, cap, "%s/%s-%d.jsonl", dir, n > 0 ? basename(exe) : "test",
+             (int)getpid());
+}
+
+void hostdrv_log_response(const struct hostdrv_logged *l)
+{
+    const char *dir = getenv("ES_API_LOG_DIR");
+    if (dir == NULL || *dir == '\0')
+        return;
+    json_t *rec = json_pack("{s:s, s:s, s:s?, s:s, s:s%, s:i, s:O?}", "face", l->face,
+                            "prefix", l->prefix, "function", l->function, "method",
+                            l->method, "target", l->target, strlen(l->target), "status",
+                            (int)l->status, "headers", l->headers);
+    json_t *body = l->body != NULL ? json_stringn(l->body, l->body_len) : json_string("");
+    if (rec != NULL && body == NULL)
+        body = json_pack("{s:b}", "notText", true); /* stays a JSON line */
+    size_t len = 0;
+    char *text = rec != NULL && json_object_set_new(rec, "body", body) == 0
+                     ? es_json_dumps(rec, &len)
+                     : NULL;
+    json_decref(rec);
+    char path[1024];
+    log_path(dir, path, sizeof(path));
+    pthread_mutex_lock(&log_lock);
+    int fd = text != NULL ? open(path, O_WRONLY | O_APPEND | O_CREAT, 0644) : -1;
+    bool written =
+        fd >= 0 && write(fd, text, len) == (ssize_t)len && write(fd, "\n", 1) == 1;
+    if (fd >= 0)
+        close(fd);
+    pthread_mutex_unlock(&log_lock);
+    /* The validator then misses a response: say so where the test's output shows. */
+    if (!written)
+        fprintf(stderr, "hostdrv: cannot log the answer to %s %s in %s\n", l->method,
+                l->target, path);
+    free(text);
 }
 
 /* ---- connections ---- */
@@ -491,6 +548,18 @@ int hostdrv_request(struct hostdrv_conn *c, const char *method, const char *path
     out->content_type = ct != NULL ? strdup(ct) : NULL;
     out->body = es_buf_take(&resp, &out->body_len);
     out->client_json = json_loadb(out->body, out->body_len, JSON_DECODE_ANY, NULL);
+    if (c->d->serve) {
+        struct hostdrv_logged l = {"serve",
+                                   c->d->prefix,
+                                   NULL,
+                                   method,
+                                   path,
+                                   out->status,
+                                   out->result.http_headers,
+                                   out->body,
+                                   out->body_len};
+        hostdrv_log_response(&l);
+    }
     return 0;
 }
 
@@ -588,7 +657,21 @@ int hostdrv_http(struct hostdrv_conn *c, const struct hostdrv_http *req,
     json_t *env = invoke_http_envelope_new(&spec);
     for (size_t i = 0; i < n_copies; i++)
         free(copies[i]);
-    return post_envelope(c, req->function, env, "res", out);
+    int rc = post_envelope(c, req->function, env, "res", out);
+    if (rc == 0 && out->result.has_http) {
+        /* The client's response, as the host would relay it. */
+        struct hostdrv_logged l = {"host",
+                                   c->d->prefix,
+                                   req->function,
+                                   req->method,
+                                   req->path_query,
+                                   out->result.http_status,
+                                   out->result.http_headers,
+                                   out->result.http_body,
+                                   out->result.http_body_len};
+        hostdrv_log_response(&l);
+    }
+    return rc;
 }
 
 int hostdrv_trigger(struct hostdrv_conn *c, const char *function, const char *binding,

@@ -16,6 +16,14 @@
  *   - reads replies as the host does: 2xx, a JSON media type, top-level keys
  *     in any case, Outputs keys exactly (section 3).
  *
+ * With ES_API_LOG_DIR set, every client response the driver receives (through
+ * hostdrv_http and hostdrv_call, and every answer of `handler serve`) is
+ * appended to <ES_API_LOG_DIR>/<test executable>-<pid>.jsonl, one JSON object
+ * a line: face ("host", "serve" or "raw"), prefix (the route prefix), function
+ * (host face), method, target (path and query as sent), status, headers
+ * (name -> value) and body (text; {"notText": true} when it is not UTF-8).
+ * tests/openapi/validate.js checks them all against docs/openapi.json.
+ *
  * Each handler gets a fresh temporary folder; EVENT_STORE_PATH points into it
  * unless the caller sets it. Its stdout and stderr go to files there.
  */
@@ -133,6 +141,21 @@ int hostdrv_call(struct hostdrv_conn *c, const char *method, const char *path_qu
 
 /* The client response header `name` of a reply read by hostdrv_call, or NULL. */
 const char *hostdrv_reply_header(const struct hostdrv_reply *r, const char *name);
+
+/* A client response for the log (see the top of this file). All borrowed. */
+struct hostdrv_logged {
+    const char *face, *prefix, *function, *method, *target;
+    long status;
+    json_t *headers; /* name -> string, or NULL */
+    const char *body;
+    size_t body_len;
+};
+
+/*
+ * Appends l to this process's response log when ES_API_LOG_DIR is set: for
+ * responses read without the driver (a test's own socket). Thread-safe.
+ */
+void hostdrv_log_response(const struct hostdrv_logged *l);
 
 /* Plain HTTP request to the handler (no envelope), e.g. for `handler serve`. */
 int hostdrv_request(struct hostdrv_conn *c, const char *method, const char *path,
