@@ -29,7 +29,7 @@
 /* X(code, API name, HTTP status, documented answer?, default message) */
 #define ES_STATUS_MAP(X)                                                                 \
     X(ES_OK, "ok", 200, false, "success")                                                \
-    X(ES_ENOMEM, "out_of_memory", 503, false, "out of memory")                           \
+    X(ES_ENOMEM, "out_of_memory", 503, true, "out of memory")                            \
     X(ES_EINVAL, "invalid_argument", 400, false, "invalid argument")                     \
     X(ES_EJSON, "invalid_json", 400, true, "malformed JSON")                             \
     X(ES_EFIELD, "invalid_field", 400, true, "invalid field")                            \
@@ -61,8 +61,8 @@
       "the event store is unavailable; retry later")                                     \
     X(ES_EAUTH, "store_unavailable", 503, false,                                         \
       "the event store refused the credentials; retry later")                            \
-    X(ES_EIO, "internal_error", 500, false, "the store failed")                          \
-    X(ES_EINTERNAL, "internal_error", 500, false, "internal error")
+    X(ES_EIO, "internal_error", 500, true, "the store failed")                           \
+    X(ES_EINTERNAL, "internal_error", 500, true, "internal error")
 
 enum es_status {
 #define ES_STATUS_ENUM(code, name, http, api, msg) code,
