@@ -151,6 +151,7 @@ struct es_projector_opts readside_opts(const struct fn_services *svc)
         .reactors = reactors,
         .n_reactors = sizeof(reactors) / sizeof(reactors[0]),
         .parallelism = svc->cfg != NULL ? svc->cfg->projector_parallelism : 1,
+        .view_cache = svc->engine != NULL ? es_engine_view_cache(svc->engine) : NULL,
     };
     return o;
 }

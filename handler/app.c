@@ -164,6 +164,7 @@ static int open_store(struct runtime *rt)
     struct es_engine_opts eo = {
         .store = rt->store,
         .cache_streams = rt->cfg.state_cache_streams,
+        .view_cache = rt->cfg.projector_view_cache,
         .snapshot_every = (int)rt->cfg.snapshot_every,
         .max_attempts = (int)rt->cfg.command_max_attempts,
     };

@@ -101,7 +101,7 @@ if echo "$libs" | grep -q 'not found'; then
 fi
 # libcurl is loaded at run time, for Cosmos DB only (handler/util/curlapi.h), so ldd
 # does not list it: bundle it and what it needs too.
-curl_lib=$(root_do chroot "$root" /sbin/ldconfig -p | awk '$1 == "libcurl.so.4" {print $NF; exit}')
+curl_lib=$(root_do chroot "$root" /sbin/ldconfig -p | awk '$1 == "libcurl.so.4" && !n++ {print $NF}')
 if [ -z "$curl_lib" ]; then
   echo "package: libcurl.so.4 is not in the build root" >&2
   exit 1

@@ -33,6 +33,7 @@
 struct es_engine {
     struct es_store *store;
     struct es_cache *cache;
+    struct es_cache *views; /* the projector's, or NULL */
     int snapshot_every;
     int max_attempts;
     void (*on_append)(void *ctx);
@@ -54,6 +55,10 @@ struct es_engine *es_engine_new(const struct es_engine_opts *opts)
     e->store = opts->store;
     e->cache = es_cache_new(opts->cache_streams);
     e->locks = es_streamlocks_new();
+    if (opts->view_cache > 0 && (e->views = es_cache_new(opts->view_cache)) == NULL) {
+        es_engine_free(e);
+        return NULL;
+    }
     e->snapshot_every = opts->snapshot_every;
     e->max_attempts = opts->max_attempts > 0 ? opts->max_attempts : 1;
     if (e->cache == NULL || e->locks == NULL) {
@@ -68,6 +73,7 @@ void es_engine_free(struct es_engine *e)
     if (e == NULL)
         return;
     es_cache_free(e->cache);
+    es_cache_free(e->views);
     es_streamlocks_free(e->locks);
     free(e);
 }
@@ -75,6 +81,11 @@ void es_engine_free(struct es_engine *e)
 struct es_store *es_engine_store(struct es_engine *e)
 {
     return e->store;
+}
+
+struct es_cache *es_engine_view_cache(struct es_engine *e)
+{
+    return e->views;
 }
 
 void es_outcome_release(struct es_outcome *o)

@@ -38,6 +38,7 @@ struct es_engine_opts {
     size_t cache_streams;   /* states kept in memory */
     int snapshot_every; /* write a snapshot each time the version crosses a multiple */
     int max_attempts;   /* appends tried per command before 409 conflict */
+    size_t view_cache;  /* views the projector keeps with their etags; 0: none */
 };
 
 struct es_engine *es_engine_new(const struct es_engine_opts *opts);
@@ -129,5 +130,12 @@ void es_engine_on_append(struct es_engine *e, void (*hook)(void *ctx), void *ctx
 
 /* The store the engine writes to. */
 struct es_store *es_engine_store(struct es_engine *e);
+
+/*
+ * The projector's cache of the views it last wrote, with their etags (see
+ * es_projector_opts.view_cache), kept here for the life of the process; NULL
+ * when disabled.
+ */
+struct es_cache *es_engine_view_cache(struct es_engine *e);
 
 #endif

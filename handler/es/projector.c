@@ -24,6 +24,7 @@
 #include "util/log.h"
 #include "util/text.h"
 #include "util/timeutil.h"
+#include "cache.h"
 
 #define MAX_PROJECTIONS       16
 #define VIEW_ATTEMPTS         10
@@ -123,6 +124,54 @@ struct view_state {
     char id[ES_DOC_ID_MAX];
 };
 
+/* A view as this projector last wrote it (in es_projector_opts.view_cache). */
+struct cached_view {
+    json_t *doc;
+    char *etag;
+};
+
+static void cached_view_free(void *p)
+{
+    struct cached_view *c = p;
+    if (c == NULL)
+        return;
+    json_decref(c->doc);
+    free(c->etag);
+    free(c);
+}
+
+/* Takes v's view out of the cache (no copy); false when it is not there. */
+static bool view_from_cache(const struct es_projector_opts *p, struct view_state *v)
+{
+    void *got = NULL;
+    int64_t version = 0;
+    if (p->view_cache == NULL || !es_cache_take(p->view_cache, v->id, &got, &version))
+        return false;
+    struct cached_view *c = got;
+    v->doc = c->doc;
+    v->etag = c->etag;
+    v->version = version;
+    free(c);
+    return true;
+}
+
+/*
+ * Hands v's document and etag to the cache (v keeps neither). Only a view as
+ * stored - read, or written with the etag it now has - may go there.
+ */
+static void view_to_cache(const struct es_projector_opts *p, struct view_state *v)
+{
+    struct cached_view *c = NULL;
+    if (p->view_cache == NULL || v->doc == NULL || v->etag == NULL ||
+        (c = malloc(sizeof(*c))) == NULL)
+        return;
+    c->doc = v->doc;
+    c->etag = v->etag;
+    v->doc = NULL;
+    v->etag = NULL;
+    es_cache_put(p->view_cache, v->id, c, v->version, cached_view_free);
+}
+
 static enum es_status load_view(const struct es_projector_opts *p, struct view_state *v,
                                 const char *aggregate_id, struct es_batch_report *report,
                                 struct es_error *err)
@@ -131,6 +180,8 @@ static enum es_status load_view(const struct es_projector_opts *p, struct view_s
     free(v->etag);
     v->doc = NULL;
     v->etag = NULL;
+    if (view_from_cache(p, v))
+        return ES_OK;
     enum es_status st =
         p->store->ops->view_get(p->store, v->id, &v->doc, &v->etag, &report->io, err);
     if (st == ES_ENOTFOUND) {
@@ -170,12 +221,18 @@ static enum es_status project_view(const struct es_projector_opts *p,
         if (json_object_set_new(v->doc, "version", json_integer((json_int_t)last)) != 0)
             return ES_ENOMEM;
         struct es_error put_err = {0};
-        enum es_status st = p->store->ops->view_put(p->store, v->doc, v->etag, NULL,
+        char *etag = NULL;
+        enum es_status st = p->store->ops->view_put(p->store, v->doc, v->etag, &etag,
                                                     &report->io, &put_err);
         if (st == ES_OK) {
+            /* v is now the stored view: fit for the cache (with its new etag). */
+            free(v->etag);
+            v->etag = etag;
+            v->version = last;
             report->views_written++;
             return ES_OK;
         }
+        free(etag);
         if (st != ES_EPRECONDITION && st != ES_ECONFLICT && st != ES_ENOTFOUND)
             return es_error_set(err, st, "%s", put_err.message);
         /* Another writer moved the view: start again from what it wrote. */
@@ -454,6 +511,9 @@ out:
     es_event_page_release(&passed);
     es_event_page_release(&fresh);
     for (size_t i = 0; i < n_views; i++) {
+        /* After a failure a view may hold events it was not written with. */
+        if (st == ES_OK)
+            view_to_cache(p, &views[i]);
         json_decref(views[i].doc);
         free(views[i].etag);
     }

@@ -83,6 +83,15 @@ struct es_projector_opts {
      * then its reactions keep their order whatever this is.
      */
     unsigned parallelism;
+    /*
+     * Views this projector last wrote, with their etags (es_engine_view_cache),
+     * or NULL. A stream's next batch then writes its views with If-Match on the
+     * remembered etag without reading them first: one round trip per view
+     * instead of two. Another writer's change fails that If-Match (412), and
+     * the view is read again as without the cache; nothing is remembered of a
+     * stream whose batch failed.
+     */
+    struct es_cache *view_cache;
 };
 
 /* What a batch did, for the invocation's log. */

@@ -69,6 +69,7 @@ struct es_config {
     unsigned command_max_attempts;  /* appends per command before 409 conflict */
     unsigned projector_parallelism; /* streams of a batch projected at once */
     int64_t read_wait_ms;           /* longest wait of a read for ?minVersion */
+    size_t projector_view_cache;    /* views the projector keeps with their etags */
     enum es_store_kind store_kind;
     char *sqlite_path;     /* SQLite store file */
     char *cosmos_endpoint; /* https://account.documents.azure.com:443/ */

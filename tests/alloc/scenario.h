@@ -62,13 +62,13 @@ static inline char *scenario_db_dump(void *state)
 }
 
 /*
- * An engine with room for 100 streams and 3 tries at an append, snapshotting
- * every snapshot_every versions (the scenario's choice).
+ * An engine with room for 100 streams, 16 cached views and 3 tries at an append,
+ * snapshotting every snapshot_every versions (the scenario's choice).
  */
 static inline struct es_engine *scenario_engine_new(struct es_store *store,
                                                     int snapshot_every)
 {
-    struct es_engine_opts o = {store, 100, snapshot_every, 3};
+    struct es_engine_opts o = {store, 100, snapshot_every, 3, 16};
     return es_engine_new(&o);
 }
 

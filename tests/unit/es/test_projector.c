@@ -7,13 +7,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "es/cache.h"
 #include "es/projector.h"
 
 static char dir[64];
 static struct es_store *store;
 static int reacted[100];
 static bool reactor_fails;
-static unsigned parallelism = 1; /* streams projected at once */
+static unsigned parallelism = 1;    /* streams projected at once */
+static struct es_cache *view_cache; /* NULL: every batch reads its views */
 
 static json_t *count_initial(const char *id)
 {
@@ -64,7 +66,8 @@ static const struct es_reactor *const reactors[] = {&reactor};
 
 static struct es_projector_opts opts(void)
 {
-    struct es_projector_opts o = {store, NULL, projections, 1, reactors, 1, parallelism};
+    struct es_projector_opts o = {store,    NULL, projections, 1,
+                                  reactors, 1,    parallelism, view_cache};
     return o;
 }
 
@@ -459,4 +462,75 @@ Test(projector, a_view_past_the_document_limit_is_dead_lettered_and_never_wedges
     cr_expect_eq(json_array_size(dead), 2);
     json_decref(dead);
     free(next);
+}
+
+/* ---- the view cache ---- */
+
+/* The round trips a batch of stream versions [from, to] costs. */
+static unsigned batch_trips(const char *stream, int from, int to)
+{
+    return run(docs(stream, from, to), false, ES_OK).io.round_trips;
+}
+
+Test(projector, with_the_cache_a_streams_next_batch_writes_without_reading)
+{
+    view_cache = es_cache_new(8);
+    append("s-a", 6, 0);
+    unsigned first = batch_trips("s-a", 1, 2);
+    unsigned second = batch_trips("s-a", 3, 4);
+    cr_expect_eq(first, 2, "read (none there yet), then create");
+    cr_expect_eq(second, 1, "the write alone, on the remembered etag");
+    es_cache_free(view_cache);
+    view_cache = NULL;
+    cr_expect_eq(batch_trips("s-a", 5, 6), 2, "without the cache: read, then write");
+    json_t *v = view("count:a");
+    cr_expect_eq(json_integer_value(json_object_get(v, "n")), 6);
+    cr_expect_eq(json_integer_value(json_object_get(v, "version")), 6);
+    json_decref(v);
+}
+
+Test(projector, a_view_changed_behind_the_cache_is_read_again)
+{
+    view_cache = es_cache_new(8);
+    append("s-a", 4, 0);
+    run(docs("s-a", 1, 2), false, ES_OK);
+    /* Another writer (an instance that held the lease meanwhile) moves it to 3. */
+    json_t *doc = NULL;
+    char *etag = NULL;
+    cr_assert_eq(store->ops->view_get(store, "count:a", &doc, &etag, NULL, NULL), ES_OK);
+    json_object_set_new(doc, "n", json_integer(3));
+    json_array_append_new(json_object_get(doc, "seen"), json_integer(3));
+    json_object_set_new(doc, "version", json_integer(3));
+    json_object_set_new(doc, "other", json_true());
+    cr_assert_eq(store->ops->view_put(store, doc, etag, NULL, NULL, NULL), ES_OK);
+    json_decref(doc);
+    free(etag);
+    struct es_batch_report r = run(docs("s-a", 3, 4), false, ES_OK);
+    cr_expect_eq(r.view_retries, 1, "the remembered etag failed: read again");
+    json_t *v = view("count:a");
+    cr_expect_eq(json_integer_value(json_object_get(v, "n")), 4,
+                 "3 was not applied twice");
+    cr_expect_eq(json_integer_value(json_object_get(v, "version")), 4);
+    cr_expect(json_is_true(json_object_get(v, "other")), "built on the other write");
+    json_decref(v);
+    es_cache_free(view_cache);
+    view_cache = NULL;
+}
+
+Test(projector, nothing_is_remembered_of_a_failed_batch)
+{
+    view_cache = es_cache_new(8);
+    append("s-a", 3, 3);
+    run(docs("s-a", 1, 2), false, ES_OK);
+    /* Version 3 cannot be folded: the view in memory may hold part of the batch. */
+    run(docs("s-a", 3, 3), false, ES_EUNAVAILABLE);
+    void *got = NULL;
+    int64_t version = 0;
+    cr_expect_not(es_cache_take(view_cache, "count:a", &got, &version),
+                  "a failed stream's view is not kept");
+    json_t *v = view("count:a");
+    cr_expect_eq(json_integer_value(json_object_get(v, "version")), 2);
+    json_decref(v);
+    es_cache_free(view_cache);
+    view_cache = NULL;
 }
