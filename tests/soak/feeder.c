@@ -144,8 +144,14 @@ void *soak_feeder_run(void *arg)
         goto out;
     }
     for (int idle = 0, errors = 0; idle < IDLE_READS_DONE && errors < READ_ERRORS_MAX;) {
-        /* The host hands over up to 100 documents (maxItemsPerInvocation). */
-        json_t *batch = feed_next(f.feed, 1 + feeder_rand(&f, 100));
+        /*
+         * The host asks the feed for up to 100 documents (maxItemsPerInvocation) and
+         * hands over what came: full batches while it is behind, smaller ones once it
+         * has caught up. One ask in four is for fewer, so batch boundaries also fall
+         * at other places.
+         */
+        size_t ask = feeder_rand(&f, 4) == 0 ? 1 + feeder_rand(&f, 100) : 100;
+        json_t *batch = feed_next(f.feed, ask);
         if (batch == NULL) {
             s->feed.read_errors++;
             errors++;
