@@ -7,7 +7,9 @@
 #                      bytes (bench/mhd_baseline.c): same client, threads, connections
 #   the rest           bench/bench.c (start-up, memory, commands, round trips, projector,
 #                      handler CPU per warm command by list size, projector on the rig
-#                      with 5 ms per request at parallelism 1 and 16)
+#                      with 5 ms per request: before, in parallel, and with the view cache)
+#   soak               a BENCH_SOAK_SECONDS (20) soak: commands/s, projection lag p50/p99,
+#                      and how long clients were held back for the read side
 #   baseline ratios    the original sample's algorithm (bench/baseline, Node.js on the
 #                      official Cosmos SDK) measured by the same client on the same rig;
 #                      every ratio is written so that above 1 means ours does better
@@ -90,6 +92,23 @@ if [ "${1:-}" != protocol ]; then
     # shellcheck disable=SC2086
     "$B/bench/es_bench" $args | grep '^{"metric"' >>"$OUT/metrics.jsonl"
   done
+
+  # ---- a short soak: throughput, and how far the read side trails it ----
+  soak_s=${BENCH_SOAK_SECONDS:-20}
+  echo "es_soak ($soak_s s)" >&2
+  if ! SOAK_SECONDS=$soak_s "$B/tests/soak/es_soak" >"$OUT/soak.txt" 2>&1; then
+    tail -n 40 "$OUT/soak.txt" >&2
+    exit 1
+  fi
+  awk '
+    /^  throughput / { printf "{\"metric\":\"soak_commands_per_s\",\"value\":%s,\"unit\":\"commands/s\"}\n", $2 }
+    /^  projection lag / {
+      printf "{\"metric\":\"soak_projection_lag_p50_ms\",\"value\":%s,\"unit\":\"ms\"}\n", $4
+      printf "{\"metric\":\"soak_projection_lag_p99_ms\",\"value\":%s,\"unit\":\"ms\"}\n", $7 }
+    /^  feed lag / && match($0, /held back [0-9.]+%/) {
+      v = substr($0, RSTART + 10, RLENGTH - 11)
+      printf "{\"metric\":\"soak_clients_held_back\",\"value\":%s,\"unit\":\"%% of the time\"}\n", v }
+  ' "$OUT/soak.txt" >>"$OUT/metrics.jsonl"
 
   # ---- ratios to the baseline ----
   val() { sed -n "s/^{\"metric\":\"$1\",\"value\":\([^,]*\),.*/\1/p" "$OUT/metrics.jsonl"; }
