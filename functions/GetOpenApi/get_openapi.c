@@ -1,7 +1,7 @@
 /*
  * GetOpenApi - GET /api/openapi.json: the API as an OpenAPI 3.1 document.
  * Anonymous, like Health: the document describes routes, not a deployment.
- * Its source is docs/openapi.json, embedded at build time (cmake/embed.cmake
+ * Its source is docs/openapi.json, embedded at build time (scripts/embed.cmake
  * writes it into a generated C file), so the deployed app needs no file
  * beside the executable. The bytes go out as they are in the repository; the
  * document is not parsed here.
