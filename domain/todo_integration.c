@@ -47,9 +47,17 @@ struct public_event {
 };
 
 static const struct public_event contract[] = {
-    {"TodoListCreated", 1, "TodoListCreated", 1, NULL,
+    {"TodoListCreated",
+     1,
+     "TodoListCreated",
+     1,
+     NULL,
      {{"listId", FROM_LIST, FIELD_ID}, {"name", "name", FIELD_TEXT}}},
-    {"TodoListRenamed", 1, "TodoListRenamed", 1, NULL,
+    {"TodoListRenamed",
+     1,
+     "TodoListRenamed",
+     1,
+     NULL,
      {{"listId", FROM_LIST, FIELD_ID}, {"name", "name", FIELD_TEXT}}},
     {"TodoListDeleted", 1, "TodoListDeleted", 1, NULL, {{"listId", FROM_LIST, FIELD_ID}}},
     {"ItemAdded",
@@ -220,13 +228,15 @@ enum es_status todo_integration_event(const struct todo_stored_event *ev, json_t
     }
     const char *list_id = ev->stream_id + prefix;
     if (!es_id_valid(list_id))
-        return es_error_set(err, ES_EFIELD, "cannot publish %s of stream '%.80s': not a list id",
+        return es_error_set(err, ES_EFIELD,
+                            "cannot publish %s of stream '%.80s': not a list id",
                             ev->type, ev->stream_id);
     if (ev->schema != pe->stored_schema)
-        return es_error_set(err, ES_EFIELD,
-                            "cannot publish %s %s:%lld: schema %d is not one this version "
-                            "maps",
-                            ev->type, ev->stream_id, (long long)ev->version, ev->schema);
+        return es_error_set(
+            err, ES_EFIELD,
+            "cannot publish %s %s:%lld: schema %d is not one this version "
+            "maps",
+            ev->type, ev->stream_id, (long long)ev->version, ev->schema);
     if (!json_is_object(ev->data))
         return es_error_set(err, ES_EFIELD, "cannot publish %s %s:%lld: no data object",
                             ev->type, ev->stream_id, (long long)ev->version);

@@ -36,7 +36,7 @@
 
 #include "util/status.h"
 
-#define TODO_INTEGRATION_TYPE_PREFIX "todo."
+#define TODO_INTEGRATION_TYPE_PREFIX  "todo."
 #define TODO_CLOUDEVENT_SOURCE_PREFIX "/todolists/"
 
 /* A stored event as the mapping reads it (all borrowed). */

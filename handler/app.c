@@ -138,7 +138,7 @@ struct runtime {
     struct hostproto hp;
     struct front *front;
     struct pump *pump;
-    struct pump *publisher;   /* integration events to INTEGRATION_WEBHOOK_URL, or NULL */
+    struct pump *publisher; /* integration events to INTEGRATION_WEBHOOK_URL, or NULL */
     struct webhook *webhook;
     struct http_server *server;
 };

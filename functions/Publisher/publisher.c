@@ -66,12 +66,12 @@ static enum es_status dead_letter(struct fn_ctx *ctx, const struct es_event *e,
                             e->stream_id);
     es_time_rfc3339_ms(es_time_now_ms(), now, sizeof(now));
     json_t *doc = es_event_to_doc(e);
-    json_t *dl = doc != NULL ? json_pack("{s:s, s:s, s:s, s:o, s:s, s:I, s:s}", "id", id,
-                                         "streamId", e->stream_id, "subscriber",
-                                         "Publisher", "event", doc, "error", why,
-                                         "attempts", (json_int_t)ctx->retry.retry_count + 1,
-                                         "failedAt", now)
-                             : NULL;
+    json_t *dl = doc != NULL
+                     ? json_pack("{s:s, s:s, s:s, s:o, s:s, s:I, s:s}", "id", id,
+                                 "streamId", e->stream_id, "subscriber", "Publisher",
+                                 "event", doc, "error", why, "attempts",
+                                 (json_int_t)ctx->retry.retry_count + 1, "failedAt", now)
+                     : NULL;
     if (dl == NULL)
         return ES_ENOMEM;
     struct es_store *s = ctx->svc->store;
@@ -150,12 +150,11 @@ static enum es_status publish(struct fn_ctx *ctx, const struct es_event *evs, si
 
 static void log_report(struct fn_ctx *ctx, const struct publish_report *r)
 {
-    json_t *line =
-        json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}", "documents", (json_int_t)r->documents,
-                  "events", (json_int_t)r->events, "skipped", (json_int_t)r->skipped,
-                  "published", (json_int_t)r->published, "deadLettered",
-                  (json_int_t)r->dead_lettered, "attempt",
-                  (json_int_t)ctx->retry.retry_count + 1);
+    json_t *line = json_pack(
+        "{s:I, s:I, s:I, s:I, s:I, s:I}", "documents", (json_int_t)r->documents, "events",
+        (json_int_t)r->events, "skipped", (json_int_t)r->skipped, "published",
+        (json_int_t)r->published, "deadLettered", (json_int_t)r->dead_lettered, "attempt",
+        (json_int_t)ctx->retry.retry_count + 1);
     char *text = line != NULL ? es_json_dumps(line, NULL) : NULL;
     json_decref(line);
     fn_log(ctx, "Publisher %s", text != NULL ? text : "{}");
@@ -187,7 +186,8 @@ static enum es_status publisher(struct fn_ctx *ctx, json_t *payload)
     }
     log_report(ctx, &rep);
     if (st != ES_OK)
-        fn_log(ctx, "Publisher: %s", err.message[0] ? err.message : es_status_message(st));
+        fn_log(ctx, "Publisher: %s",
+               err.message[0] ? err.message : es_status_message(st));
     for (size_t i = 0; i < n; i++)
         es_event_release(&evs[i]);
     free(evs);

@@ -206,7 +206,8 @@ static enum es_status note_trigger(struct front *f, const char *name, json_t *fj
             .max_backoff_ms =
                 timespan_ms(json_object_get(retry, "maximumInterval"), fixed),
         };
-        if (t.function == NULL || t.binding == NULL || (messages != NULL && !t.messages)) {
+        if (t.function == NULL || t.binding == NULL ||
+            (messages != NULL && !t.messages)) {
             free((char *)t.function);
             free((char *)t.binding);
             free((char *)t.messages);

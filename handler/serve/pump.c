@@ -101,14 +101,16 @@ static bool send_messages(struct pump *p, json_t *messages, size_t n_events,
     snprintf(p->send_error, sizeof(p->send_error), "%s",
              err.message[0] != '\0' ? err.message : es_status_message(st));
     p->undelivered = json_incref(messages);
-    es_log_error("[%s] batch of %zu event(s): %zu message(s) not delivered (attempt %lld): "
-                 "%s",
-                 p->function, n_events, json_array_size(messages), (long long)attempt + 1,
-                 p->send_error);
+    es_log_error(
+        "[%s] batch of %zu event(s): %zu message(s) not delivered (attempt %lld): "
+        "%s",
+        p->function, n_events, json_array_size(messages), (long long)attempt + 1,
+        p->send_error);
     return false;
 }
 
-/* The stream of a message id "{streamId}:{version}", into out; false when it is not one. */
+/* The stream of a message id "{streamId}:{version}", into out; false when it is not one.
+ */
 static bool stream_of(const char *id, char *out, size_t len)
 {
     const char *colon = id != NULL ? strrchr(id, ':') : NULL;
@@ -133,18 +135,19 @@ static void dead_letter_messages(struct pump *p, int64_t attempt)
         const char *mid = json_string_value(json_object_get(m, "id"));
         snprintf(fallback, sizeof(fallback), "_%.100s", p->function);
         /* A message without a usable id is still kept, under the batch's time. */
-        if (mid == NULL || es_fmt(id, sizeof(id), "%s:%s:dead", mid, p->function) != ES_OK)
+        if (mid == NULL ||
+            es_fmt(id, sizeof(id), "%s:%s:dead", mid, p->function) != ES_OK)
             snprintf(id, sizeof(id), "%.100s:%lld:%zu:dead", p->function,
                      (long long)es_time_now_ms(), i);
         const char *sid = stream_of(mid, stream, sizeof(stream)) ? stream : fallback;
-        json_t *doc = json_pack("{s:s, s:s, s:s, s:O, s:s, s:I, s:s}", "id", id,
-                                "streamId", sid, "subscriber", p->function, "message", m,
-                                "error", p->send_error, "attempts",
-                                (json_int_t)attempt + 1, "failedAt", now);
+        json_t *doc =
+            json_pack("{s:s, s:s, s:s, s:O, s:s, s:I, s:s}", "id", id, "streamId", sid,
+                      "subscriber", p->function, "message", m, "error", p->send_error,
+                      "attempts", (json_int_t)attempt + 1, "failedAt", now);
         struct es_error err = {0};
-        enum es_status st = doc != NULL ? p->o.store->ops->deadletter_put(p->o.store, doc,
-                                                                          NULL, &err)
-                                        : ES_ENOMEM;
+        enum es_status st =
+            doc != NULL ? p->o.store->ops->deadletter_put(p->o.store, doc, NULL, &err)
+                        : ES_ENOMEM;
         json_decref(doc);
         if (st == ES_OK)
             es_log_error("dead letter %s (stream '%s'): %s", id, sid, p->send_error);

@@ -249,8 +249,8 @@ bool es_config_webhook_url_valid(const char *url)
 static enum es_status load_webhook(struct es_config *cfg, struct es_error *err)
 {
     uint64_t timeout_ms;
-    enum es_status st = env_u64("INTEGRATION_WEBHOOK_TIMEOUT_MS", 100, 600000, 10000,
-                                &timeout_ms, err);
+    enum es_status st =
+        env_u64("INTEGRATION_WEBHOOK_TIMEOUT_MS", 100, 600000, 10000, &timeout_ms, err);
     if (st != ES_OK)
         return st;
     cfg->integration_webhook_timeout_ms = (int64_t)timeout_ms;

@@ -14,7 +14,7 @@
 static const struct fn_retry first_try = {
     .present = true, .retry_count = 0, .max_retry_count = 5};
 
-#define META(corr, cause)                                                               \
+#define META(corr, cause)                                                                \
     "{\"occurredAt\": \"2026-11-28T19:30:00.123Z\", \"correlationId\": \"" corr          \
     "\", \"causationId\": " cause ", \"idempotencyKey\": null}"
 
@@ -26,10 +26,10 @@ static json_t *event_doc(const char *stream, int version, const char *type,
     snprintf(id, sizeof(id), "%s:%d", stream, version);
     json_t *d = json_loads(data, 0, NULL), *m = json_loads(meta, 0, NULL);
     cr_assert(d != NULL && m != NULL, "%s / %s", data, meta);
-    json_t *doc = json_pack("{s:s, s:s, s:s, s:i, s:s, s:i, s:o, s:o, s:i, s:i}", "id", id,
-                            "kind", "event", "streamId", stream, "version", version,
-                            "type", type, "schema", 1, "data", d, "meta", m, "_lsn",
-                            version, "_ts", 1764358200);
+    json_t *doc =
+        json_pack("{s:s, s:s, s:s, s:i, s:s, s:i, s:o, s:o, s:i, s:i}", "id", id, "kind",
+                  "event", "streamId", stream, "version", version, "type", type, "schema",
+                  1, "data", d, "meta", m, "_lsn", version, "_ts", 1764358200);
     cr_assert_not_null(doc);
     return doc;
 }
@@ -68,9 +68,9 @@ static void expect_json(json_t *got, const char *want_text)
 }
 
 #define CE(stream, list, v, type)                                                        \
-    "\"specversion\": \"1.0\", \"id\": \"" stream ":" v "\", \"source\": "                \
-    "\"/todolists/" list "\", \"type\": \"" type "\", \"time\": "                       \
-    "\"2026-11-28T19:30:00.123Z\", \"datacontenttype\": \"application/json\", "        \
+    "\"specversion\": \"1.0\", \"id\": \"" stream ":" v "\", \"source\": "               \
+    "\"/todolists/" list "\", \"type\": \"" type "\", \"time\": "                        \
+    "\"2026-11-28T19:30:00.123Z\", \"datacontenttype\": \"application/json\", "          \
     "\"sequence\": \"" v "\", \"correlationid\": \"c1\""
 
 /* Two lists' events interleaved, with a receipt and a snapshot among them. */
@@ -86,29 +86,53 @@ static json_t *normal_batch(void)
         b, event_doc("todolist-L1", 2, "ItemAdded",
                      "{\"itemId\": \"i1\", \"task\": \"Milk\", \"status\": \"To Do\"}",
                      META("c1", "null")));
-    json_array_append_new(b, other_doc("snapshot", "todolist-L1", "todolist-L1:snapshot"));
+    json_array_append_new(b,
+                          other_doc("snapshot", "todolist-L1", "todolist-L1:snapshot"));
     json_array_append_new(b, event_doc("todolist-L1", 3, "ItemStatusChanged",
                                        "{\"itemId\": \"i1\", \"status\": \"Done\"}",
                                        META("c1", "null")));
     return b;
 }
 
-static const char *normal_expected =
-    "[{" CE("todolist-L1", "L1", "1", "todo.TodoListCreated.v1") ", \"data\": {\"listId\": "
-                                                                  "\"L1\", \"name\": "
-                                                                  "\"Home\"}},"
-    " {" CE("todolist-L1", "L1", "2", "todo.ItemAdded.v1") ", \"subject\": \"i1\", "
+static const char *normal_expected = "[{" CE(
+    "todolist-L1", "L1", "1",
+    "todo.TodoListCreated.v1") ", \"data\": {\"listId\": "
+                               "\"L1\", \"name\": "
+                               "\"Home\"}},"
+                               " {" CE("todolist-L1", "L1", "2",
+                                       "todo.ItemAdded.v1") ", \"subject\": \"i1\", "
                                                             "\"data\": {\"listId\": "
                                                             "\"L1\", \"itemId\": \"i1\", "
                                                             "\"task\": \"Milk\", "
                                                             "\"status\": \"To Do\"}},"
-    " {" CE("todolist-L1", "L1", "3",
-            "todo.ItemStatusChanged.v1") ", \"subject\": \"i1\", \"data\": {\"listId\": "
-                                         "\"L1\", \"itemId\": \"i1\", \"status\": "
-                                         "\"Done\"}},"
-    " {" CE("todolist-L2", "L2", "1", "todo.TodoListCreated.v1") ", \"data\": {\"listId\": "
-                                                                  "\"L2\", \"name\": "
-                                                                  "\"Work\"}}]";
+                                                            " {" CE(
+                                                                "todolist-L1", "L1", "3",
+                                                                "todo.ItemStatusChanged."
+                                                                "v1") ", \"subject\": "
+                                                                      "\"i1\", \"data\": "
+                                                                      "{\"listId\": "
+                                                                      "\"L1\", "
+                                                                      "\"itemId\": "
+                                                                      "\"i1\", "
+                                                                      "\"status\": "
+                                                                      "\"Done\"}},"
+                                                                      " {" CE(
+                                                                          "todolist-L2",
+                                                                          "L2", "1",
+                                                                          "todo."
+                                                                          "TodoListCreate"
+                                                                          "d.v1") ", "
+                                                                                  "\"data"
+                                                                                  "\": "
+                                                                                  "{\"lis"
+                                                                                  "tId\":"
+                                                                                  " "
+                                                                                  "\"L2\""
+                                                                                  ", "
+                                                                                  "\"name"
+                                                                                  "\": "
+                                                                                  "\"Work"
+                                                                                  "\"}}]";
 
 Test(publisher, a_batch_becomes_its_cloudevents_in_stream_order)
 {
@@ -174,26 +198,27 @@ Test(publisher, a_move_is_published_once_when_it_settles_and_never_when_reverted
     char data[256];
     json_t *b = json_array();
     snprintf(data, sizeof(data), "{%s, \"toListId\": \"L1\"}", item);
-    json_array_append_new(b, event_doc("todolist-L0", 4, "ItemMovedOut", data,
-                                       META("c1", "null")));
+    json_array_append_new(
+        b, event_doc("todolist-L0", 4, "ItemMovedOut", data, META("c1", "null")));
     snprintf(data, sizeof(data), "{%s, \"fromListId\": \"L0\"}", item);
     json_array_append_new(b, event_doc("todolist-L1", 2, "ItemMovedIn", data,
                                        META("c1", "\"todolist-L0:4\"")));
     snprintf(data, sizeof(data), "{%s, \"toListId\": \"gone\"}", item2);
-    json_array_append_new(b, event_doc("todolist-L0", 5, "ItemMovedOut", data,
-                                       META("c1", "null")));
-    snprintf(data, sizeof(data), "{%s, \"toListId\": \"gone\", \"reason\": \"not_found\"}",
-             item2);
+    json_array_append_new(
+        b, event_doc("todolist-L0", 5, "ItemMovedOut", data, META("c1", "null")));
+    snprintf(data, sizeof(data),
+             "{%s, \"toListId\": \"gone\", \"reason\": \"not_found\"}", item2);
     json_array_append_new(b, event_doc("todolist-L0", 6, "ItemMoveReverted", data,
                                        META("c1", "\"todolist-L0:5\"")));
     json_t *out = publish(c, b);
-    expect_json(out, "[{" CE("todolist-L1", "L1", "2",
-                             "todo.ItemMoved.v1") ", \"subject\": \"i1\", \"causationid\": "
-                                                  "\"todolist-L0:4\", \"data\": "
-                                                  "{\"itemId\": \"i1\", \"task\": "
-                                                  "\"Milk\", \"status\": \"Done\", "
-                                                  "\"fromListId\": \"L0\", \"toListId\": "
-                                                  "\"L1\"}}]");
+    expect_json(out,
+                "[{" CE("todolist-L1", "L1", "2",
+                        "todo.ItemMoved.v1") ", \"subject\": \"i1\", \"causationid\": "
+                                             "\"todolist-L0:4\", \"data\": "
+                                             "{\"itemId\": \"i1\", \"task\": "
+                                             "\"Milk\", \"status\": \"Done\", "
+                                             "\"fromListId\": \"L0\", \"toListId\": "
+                                             "\"L1\"}}]");
     json_decref(out);
     json_decref(b);
     hostdrv_conn_free(c);
@@ -218,11 +243,13 @@ Test(publisher, unmapped_types_are_left_out_and_malformed_events_dead_lettered)
     json_array_append_new(b, event_doc("todolist-L1", 3, "ItemAdded",
                                        "{\"task\": \"Milk\", \"status\": \"To Do\"}",
                                        META("c1", "null")));
-    json_array_append_new(b, json_pack("{s:s, s:s}", "kind", "event", "type", "ItemAdded"));
+    json_array_append_new(b,
+                          json_pack("{s:s, s:s}", "kind", "event", "type", "ItemAdded"));
     json_t *out = publish(c, b);
-    expect_json(out, "[{" CE("todolist-L1", "L1", "1",
-                             "todo.TodoListCreated.v1") ", \"data\": {\"listId\": \"L1\", "
-                                                        "\"name\": \"Home\"}}]");
+    expect_json(out,
+                "[{" CE("todolist-L1", "L1", "1",
+                        "todo.TodoListCreated.v1") ", \"data\": {\"listId\": \"L1\", "
+                                                   "\"name\": \"Home\"}}]");
     json_decref(out);
     struct hostdrv_reply r;
     cr_assert_eq(ws_send(c, "GET", "/api/deadletters", NULL, NULL, &r), 200);
@@ -233,9 +260,8 @@ Test(publisher, unmapped_types_are_left_out_and_malformed_events_dead_lettered)
     cr_expect_str_eq(ws_str(dl, "streamId"), "todolist-L1");
     cr_expect_str_eq(ws_str(dl, "subscriber"), "Publisher");
     cr_expect(strstr(ws_str(dl, "error"), "itemId") != NULL, "%s", ws_str(dl, "error"));
-    cr_expect_eq(json_integer_value(json_object_get(json_object_get(dl, "event"),
-                                                    "version")),
-                 3);
+    cr_expect_eq(
+        json_integer_value(json_object_get(json_object_get(dl, "event"), "version")), 3);
     hostdrv_reply_release(&r);
     json_decref(b);
     hostdrv_conn_free(c);

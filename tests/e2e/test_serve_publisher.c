@@ -116,7 +116,7 @@ static size_t wait_for_all(struct receiver *r, json_t *want)
         json_array_foreach(got, i, ce)
         {
             json_object_set(seen, json_string_value(json_object_get(ce, "id")),
-                             json_true());
+                            json_true());
         }
         found = 0;
         const char *id;
@@ -318,17 +318,17 @@ Test(serve_publisher, a_receiver_down_past_the_retries_gets_dead_letters, .timeo
     cr_expect_str_eq(json_string_value(json_object_get(dl, "streamId")), "todolist-lost");
     cr_expect_str_eq(json_string_value(json_object_get(dl, "subscriber")), "Publisher");
     cr_expect_eq(json_integer_value(json_object_get(dl, "attempts")), 6);
-    cr_expect_str_eq(json_string_value(json_object_get(
-                         json_object_get(dl, "message"), "type")),
-                     "todo.TodoListCreated.v1");
+    cr_expect_str_eq(
+        json_string_value(json_object_get(json_object_get(dl, "message"), "type")),
+        "todo.TodoListCreated.v1");
     cr_log_info("dead-lettered after %lld ms: %s", (long long)(es_time_mono_ms() - t0),
                 json_string_value(json_object_get(dl, "error")));
     json_decref(letters);
 
     struct receiver *r = receiver_start(port);
     cr_assert_not_null(r);
-    cr_assert_eq(rs_send(&api, "PATCH", "/api/todolists/lost", "{\"name\":\"Found\"}", NULL),
-                 200);
+    cr_assert_eq(
+        rs_send(&api, "PATCH", "/api/todolists/lost", "{\"name\":\"Found\"}", NULL), 200);
     static struct rs_model m = {.n_lists = 1, .lists = {"lost"}};
     json_t *want = expected_events(&api, &m);
     json_object_del(want, "todolist-lost:1");
@@ -339,7 +339,8 @@ Test(serve_publisher, a_receiver_down_past_the_retries_gets_dead_letters, .timeo
     receiver_stop(r);
 }
 
-/* Without INTEGRATION_WEBHOOK_URL the Publisher is never fed: no checkpoint of its own. */
+/* Without INTEGRATION_WEBHOOK_URL the Publisher is never fed: no checkpoint of its own.
+ */
 Test(serve_publisher, unset_the_publisher_is_not_fed)
 {
     char path[128];
@@ -347,9 +348,9 @@ Test(serve_publisher, unset_the_publisher_is_not_fed)
     struct hostdrv *d = serve(path, 0);
     struct hostdrv_conn *c = hostdrv_conn_new(d);
     struct rs_api api = {http_call, c};
-    cr_assert_eq(
-        rs_send(&api, "POST", "/api/todolists", "{\"id\":\"quiet\",\"name\":\"Q\"}", NULL),
-        201);
+    cr_assert_eq(rs_send(&api, "POST", "/api/todolists",
+                         "{\"id\":\"quiet\",\"name\":\"Q\"}", NULL),
+                 201);
     cr_expect_geq(wait_for_version(&api, "/api/todolists/quiet", 1), 0);
     hostdrv_conn_free(c);
     stop(d);

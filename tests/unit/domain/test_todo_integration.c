@@ -66,9 +66,9 @@ static void expect_malformed(const char *type, int schema, const char *data_json
     json_decref(got);
 }
 
-#define ATTRS(id, seq)                                                                  \
+#define ATTRS(id, seq)                                                                   \
     "\"specversion\": \"1.0\", \"id\": \"todolist-L1:" id "\", \"source\": "             \
-    "\"/todolists/L1\", \"time\": \"2026-11-28T19:30:00.123Z\", \"datacontenttype\": " \
+    "\"/todolists/L1\", \"time\": \"2026-11-28T19:30:00.123Z\", \"datacontenttype\": "   \
     "\"application/json\", \"sequence\": \"" seq "\", \"correlationid\": \"corr-1\""
 
 Test(integration, list_events_are_published_with_their_public_fields)
@@ -77,9 +77,10 @@ Test(integration, list_events_are_published_with_their_public_fields)
                  "{" ATTRS("1", "1") ", \"type\": \"todo.TodoListCreated.v1\", "
                                      "\"data\": {\"listId\": \"L1\", \"name\": "
                                      "\"Groceries\"}}");
-    expect_event("todolist-L1", 2, "TodoListRenamed", "{\"name\": \"Food\"}",
-                 "{" ATTRS("2", "2") ", \"type\": \"todo.TodoListRenamed.v1\", "
-                                     "\"data\": {\"listId\": \"L1\", \"name\": \"Food\"}}");
+    expect_event(
+        "todolist-L1", 2, "TodoListRenamed", "{\"name\": \"Food\"}",
+        "{" ATTRS("2", "2") ", \"type\": \"todo.TodoListRenamed.v1\", "
+                            "\"data\": {\"listId\": \"L1\", \"name\": \"Food\"}}");
     expect_event("todolist-L1", 9, "TodoListDeleted", "{}",
                  "{" ATTRS("9", "9") ", \"type\": \"todo.TodoListDeleted.v1\", "
                                      "\"data\": {\"listId\": \"L1\"}}");
@@ -93,15 +94,17 @@ Test(integration, item_events_have_the_item_as_subject)
                                      "\"i1\", \"data\": {\"listId\": \"L1\", \"itemId\": "
                                      "\"i1\", \"task\": \"Milk\", \"status\": \"To "
                                      "Do\"}}");
-    expect_event("todolist-L1", 4, "TaskRenamed", "{\"itemId\": \"i1\", \"task\": \"Oat\"}",
+    expect_event("todolist-L1", 4, "TaskRenamed",
+                 "{\"itemId\": \"i1\", \"task\": \"Oat\"}",
                  "{" ATTRS("4", "4") ", \"type\": \"todo.ItemTaskChanged.v1\", "
                                      "\"subject\": \"i1\", \"data\": {\"listId\": "
                                      "\"L1\", \"itemId\": \"i1\", \"task\": \"Oat\"}}");
-    expect_event("todolist-L1", 5, "ItemStatusChanged",
-                 "{\"itemId\": \"i1\", \"status\": \"Done\"}",
-                 "{" ATTRS("5", "5") ", \"type\": \"todo.ItemStatusChanged.v1\", "
-                                     "\"subject\": \"i1\", \"data\": {\"listId\": "
-                                     "\"L1\", \"itemId\": \"i1\", \"status\": \"Done\"}}");
+    expect_event(
+        "todolist-L1", 5, "ItemStatusChanged",
+        "{\"itemId\": \"i1\", \"status\": \"Done\"}",
+        "{" ATTRS("5", "5") ", \"type\": \"todo.ItemStatusChanged.v1\", "
+                            "\"subject\": \"i1\", \"data\": {\"listId\": "
+                            "\"L1\", \"itemId\": \"i1\", \"status\": \"Done\"}}");
     expect_event("todolist-L1", 6, "ItemRemoved", "{\"itemId\": \"i1\"}",
                  "{" ATTRS("6", "6") ", \"type\": \"todo.ItemRemoved.v1\", \"subject\": "
                                      "\"i1\", \"data\": {\"listId\": \"L1\", \"itemId\": "
@@ -162,13 +165,15 @@ Test(integration, causation_is_published_when_set_and_omitted_when_null)
     cr_expect_str_eq(json_string_value(json_object_get(ce, "causationid")),
                      "todolist-L0:5");
     json_decref(ce);
-    ce = map("todolist-L1", 1, "TodoListCreated", 1, "{\"name\": \"A\"}", META, &st, &err);
+    ce =
+        map("todolist-L1", 1, "TodoListCreated", 1, "{\"name\": \"A\"}", META, &st, &err);
     cr_assert_eq(st, ES_OK);
     cr_expect_null(json_object_get(ce, "causationid"));
     cr_expect_null(json_object_get(ce, "idempotencykey"));
     json_decref(ce);
     /* No meta at all: no time, no correlation; the event is still published. */
-    ce = map("todolist-L1", 1, "TodoListCreated", 1, "{\"name\": \"A\"}", NULL, &st, &err);
+    ce =
+        map("todolist-L1", 1, "TodoListCreated", 1, "{\"name\": \"A\"}", NULL, &st, &err);
     cr_assert_eq(st, ES_OK);
     cr_expect_null(json_object_get(ce, "time"));
     cr_expect_null(json_object_get(ce, "correlationid"));

@@ -11,8 +11,9 @@ static json_t *two_events(void)
 {
     return json_pack("[{s:s, s:s, s:s, s:s}, {s:s, s:s, s:s, s:s}]", "specversion", "1.0",
                      "id", "todolist-a:1", "source", "/todolists/a", "type",
-                     "todo.TodoListCreated.v1", "specversion", "1.0", "id", "todolist-a:2",
-                     "source", "/todolists/a", "type", "todo.ItemAdded.v1");
+                     "todo.TodoListCreated.v1", "specversion", "1.0", "id",
+                     "todolist-a:2", "source", "/todolists/a", "type",
+                     "todo.ItemAdded.v1");
 }
 
 static void init(void)
@@ -38,7 +39,8 @@ Test(webhook, a_batch_arrives_whole_as_cloudevents_batch_json)
     json_t *batch = two_events();
     struct es_error err = {0};
     cr_expect_eq(webhook_send(w, batch, &err), ES_OK, "%s", err.message);
-    cr_expect_eq(webhook_send(w, batch, &err), ES_OK, "the connection is reused or redone");
+    cr_expect_eq(webhook_send(w, batch, &err), ES_OK,
+                 "the connection is reused or redone");
     char ct[128];
     cr_expect_eq(receiver_posts(r, ct, sizeof(ct)), 2);
     cr_expect_str_eq(ct, "application/cloudevents-batch+json");

@@ -258,10 +258,10 @@ Test(config, the_integration_webhook_is_off_unless_set)
 
 Test(config, the_integration_webhook_must_be_an_http_url)
 {
-    const char *bad[] = {"ftp://host/x",          "file:///etc/passwd", "127.0.0.1:9000",
-                         "http://",               "http:///path",       "https://:80/x",
-                         "http://host/a b",       "http://host/\t",     "gopher://h",
-                         "HTTP://host.example/x", "http://@host/"};
+    const char *bad[] = {
+        "ftp://host/x", "file:///etc/passwd",    "127.0.0.1:9000",  "http://",
+        "http:///path", "https://:80/x",         "http://host/a b", "http://host/\t",
+        "gopher://h",   "HTTP://host.example/x", "http://@host/"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         setenv("INTEGRATION_WEBHOOK_URL", bad[i], 1);
         struct es_config cfg;
@@ -270,8 +270,8 @@ Test(config, the_integration_webhook_must_be_an_http_url)
         cr_expect(strstr(err.message, "INTEGRATION_WEBHOOK_URL") != NULL, "%s",
                   err.message);
     }
-    const char *good[] = {"http://localhost:8080/events", "https://hooks.example.com/x?y=1",
-                          "http://[::1]:9000/"};
+    const char *good[] = {"http://localhost:8080/events",
+                          "https://hooks.example.com/x?y=1", "http://[::1]:9000/"};
     for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
         cr_expect(es_config_webhook_url_valid(good[i]), "%s", good[i]);
 }
