@@ -32,6 +32,7 @@
 #define ES_DOMAIN_TODO_INTEGRATION_H
 
 #include <jansson.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "util/status.h"

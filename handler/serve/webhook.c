@@ -72,7 +72,12 @@ enum es_status webhook_send(void *ctx, const json_t *messages, struct es_error *
     CURL *h = w->curl;
     curl_easy_reset(h);
     curl_easy_setopt(h, CURLOPT_URL, w->url);
+#if LIBCURL_VERSION_NUM >= 0x075500
     curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+#else
+    /* The package is built against an older libcurl (Debian 11's 7.74). */
+    curl_easy_setopt(h, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+#endif
     curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(h, CURLOPT_POST, 1L);
     curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
