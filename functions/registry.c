@@ -21,6 +21,7 @@ extern const struct fn_def fn_get_dead_letters;
 extern const struct fn_def fn_get_projection;
 extern const struct fn_def fn_get_openapi;
 extern const struct fn_def fn_projector;
+extern const struct fn_def fn_publisher;
 
 static const struct fn_def *const app_defs[] = {
     &fn_health,           &fn_create_todo_list,
@@ -31,6 +32,7 @@ static const struct fn_def *const app_defs[] = {
     &fn_get_todo_list,    &fn_list_todo_lists,
     &fn_get_dead_letters, &fn_get_projection,
     &fn_get_openapi,      &fn_projector,
+    &fn_publisher,
 };
 
 const struct fn_table fn_app_table = {app_defs, sizeof(app_defs) / sizeof(app_defs[0])};

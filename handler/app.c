@@ -26,6 +26,7 @@
 #include "serve/front.h"
 #include "http/hostproto.h"
 #include "serve/pump.h"
+#include "serve/webhook.h"
 #include "http/server.h"
 #include "invoke/invoke.h"
 #include "store/store_cosmos.h"
@@ -142,6 +143,8 @@ struct runtime {
     struct hostproto hp;
     struct front *front;
     struct pump *pump;
+    struct pump *publisher; /* integration events to INTEGRATION_WEBHOOK_URL, or NULL */
+    struct webhook *webhook;
     struct http_server *server;
 };
 
@@ -192,6 +195,64 @@ static void *check_store(void *arg)
     return NULL;
 }
 
+/* Wakes every pump: an append happened. */
+static void notify_pumps(void *ctx)
+{
+    struct runtime *rt = ctx;
+    if (rt->pump != NULL)
+        pump_notify(rt->pump);
+    if (rt->publisher != NULL)
+        pump_notify(rt->publisher);
+}
+
+/*
+ * With INTEGRATION_WEBHOOK_URL set, a second pump feeds the publishing
+ * function (the trigger with a serviceBus output) from its own checkpoint and
+ * POSTs its messages there; its own thread, so a slow receiver never holds up
+ * the Projector. Unset, the publisher is not fed at all.
+ */
+static void start_publisher(struct runtime *rt)
+{
+    const struct front_trigger *t = front_publisher_trigger(rt->front);
+    const char *url = rt->cfg.integration_webhook_url;
+    if (t == NULL || url == NULL) {
+        if (t != NULL)
+            es_log_info("serve: '%s' is not fed (INTEGRATION_WEBHOOK_URL is not set)",
+                        t->function);
+        return;
+    }
+    struct es_error err = {0};
+    if (webhook_new(url, rt->cfg.integration_webhook_timeout_ms, &rt->webhook, &err) !=
+        ES_OK) {
+        es_log_error("serve: '%s' is not fed: %s", t->function,
+                     err.message[0] ? err.message : "out of memory");
+        return;
+    }
+    struct pump_opts po = {
+        .store = rt->store,
+        .app = &rt->app,
+        .function = t->function,
+        .binding = t->binding,
+        .max_items = t->max_items,
+        .poll_ms = t->poll_ms,
+        .has_retry = t->has_retry,
+        .max_retries = t->max_retries,
+        .min_backoff_ms = t->min_backoff_ms,
+        .max_backoff_ms = t->max_backoff_ms,
+        .checkpoint = t->function,
+        .messages = t->messages,
+        .sink = {webhook_send, rt->webhook},
+    };
+    rt->publisher = pump_start(&po, &err);
+    if (rt->publisher == NULL) {
+        es_log_error("serve: the publishing pump did not start: %s", err.message);
+        webhook_free(rt->webhook);
+        rt->webhook = NULL;
+        return;
+    }
+    es_log_info("serve: '%s' posts integration events to %s", t->function, url);
+}
+
 /* Under `handler serve`, delivers the embedded store's change feed to the trigger
  * function. */
 static void start_pump(struct runtime *rt)
@@ -222,8 +283,9 @@ static void start_pump(struct runtime *rt)
     rt->pump = pump_start(&po, &err);
     if (rt->pump == NULL)
         es_log_error("serve: the change-feed pump did not start: %s", err.message);
-    else
-        es_engine_on_append(rt->engine, pump_notify, rt->pump);
+    start_publisher(rt);
+    if (rt->pump != NULL || rt->publisher != NULL)
+        es_engine_on_append(rt->engine, notify_pumps, rt);
 }
 
 /* Stops the pump, after which nothing calls the engine's hook: it is cleared. */
@@ -231,6 +293,10 @@ static void stop_pump(struct runtime *rt)
 {
     pump_stop(rt->pump);
     rt->pump = NULL;
+    pump_stop(rt->publisher);
+    rt->publisher = NULL;
+    webhook_free(rt->webhook);
+    rt->webhook = NULL;
     es_engine_on_append(rt->engine, NULL, NULL);
 }
 

@@ -69,3 +69,6 @@ output AZURE_RESOURCE_GROUP string = rg.name
 output AZURE_FUNCTION_APP_NAME string = resources.outputs.functionAppName
 output AZURE_FUNCTION_APP_URL string = resources.outputs.functionAppUrl
 output AZURE_COSMOS_ENDPOINT string = resources.outputs.cosmosEndpoint
+output AZURE_SERVICE_BUS_NAMESPACE string = resources.outputs.serviceBusNamespace
+output INTEGRATION_TOPIC string = resources.outputs.integrationTopic
+output INTEGRATION_SUBSCRIPTION string = resources.outputs.integrationSubscription

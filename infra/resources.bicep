@@ -1,6 +1,7 @@
 // The resources of one environment: storage, monitoring, Cosmos DB, the
-// identity the app runs as, its role assignments, and the Flex Consumption
-// function app with the settings the handler and the bindings read.
+// Service Bus topic of the integration events, the identity the app runs as,
+// its role assignments, and the Flex Consumption function app with the
+// settings the handler and the bindings read.
 param location string
 param tags object
 param token string
@@ -25,6 +26,10 @@ var containers = [
   { name: 'deadletters', partitionKey: '/streamId' }
 ]
 var deploymentContainerName = 'app-package'
+// The integration events (docs/integration-events.md): the topic the Publisher's
+// output binding sends to, and the subscription of the sample consumer.
+var integrationTopicName = 'todo-events'
+var integrationSubscriptionName = 'todo-consumer'
 
 // Built-in role ids, each named after its role as documented (tests/infra/flex.js
 // checks every id against that name).
@@ -33,6 +38,7 @@ var storageQueueDataContributor = '974c5e8b-45b9-4653-ba55-5f855dd0fb88'
 var storageTableDataContributor = '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3'
 var monitoringMetricsPublisher = '3913510d-42f4-4e42-8a64-420c390055eb'
 var cosmosDbBuiltInDataContributor = '00000000-0000-0000-0000-000000000002'
+var azureServiceBusDataSender = '69a216fc-b8fb-44d8-bc22-1f3c2cd27a39'
 
 resource identity 'Microsoft.ManagedIdentity/userAssignedIdentities@2024-11-30' = {
   name: 'id-${token}'
@@ -152,6 +158,53 @@ resource cosmosRole 'Microsoft.DocumentDB/databaseAccounts/sqlRoleAssignments@20
   }
 }
 
+// Service Bus: Standard is the lowest tier with topics. Keys are off: the app
+// sends with its identity, consumers receive with theirs.
+resource bus 'Microsoft.ServiceBus/namespaces@2022-10-01-preview' = {
+  name: 'sb-${token}'
+  location: location
+  tags: tags
+  sku: { name: 'Standard', tier: 'Standard' }
+  properties: {
+    disableLocalAuth: true
+    minimumTlsVersion: '1.2'
+  }
+}
+
+// Duplicate detection is on, but cannot drop a redelivered batch: the output
+// binding does not let a custom handler set the message id (docs/protocol.md).
+// Consumers deduplicate by the CloudEvent id.
+resource integrationTopic 'Microsoft.ServiceBus/namespaces/topics@2022-10-01-preview' = {
+  parent: bus
+  name: integrationTopicName
+  properties: {
+    requiresDuplicateDetection: true
+    duplicateDetectionHistoryTimeWindow: 'PT10M'
+    defaultMessageTimeToLive: 'P14D'
+  }
+}
+
+resource integrationSubscription 'Microsoft.ServiceBus/namespaces/topics/subscriptions@2021-11-01' = {
+  parent: integrationTopic
+  name: integrationSubscriptionName
+  properties: {
+    maxDeliveryCount: 10
+    deadLetteringOnMessageExpiration: true
+    lockDuration: 'PT1M'
+  }
+}
+
+// The app only sends (the Publisher's output binding).
+resource busRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(bus.id, identity.id, azureServiceBusDataSender)
+  scope: bus
+  properties: {
+    principalId: identity.properties.principalId
+    principalType: 'ServicePrincipal'
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', azureServiceBusDataSender)
+  }
+}
+
 resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
   name: 'plan-${token}'
   location: location
@@ -178,6 +231,10 @@ var appSettings = {
   VIEWS_CONTAINER: containers[1].name
   LEASES_CONTAINER: containers[2].name
   DEADLETTERS_CONTAINER: containers[3].name
+  ServiceBus__fullyQualifiedNamespace: '${bus.name}.servicebus.windows.net'
+  ServiceBus__credential: 'managedidentity'
+  ServiceBus__clientId: identity.properties.clientId
+  INTEGRATION_TOPIC: integrationTopic.name
 }
 // settings:end
 
@@ -214,7 +271,7 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
       minTlsVersion: '1.2'
     }
   }
-  dependsOn: [ storageRoles, cosmosRole, insightsRole ]
+  dependsOn: [ storageRoles, cosmosRole, insightsRole, busRole ]
 }
 
 resource settings 'Microsoft.Web/sites/config@2024-04-01' = {
@@ -226,3 +283,6 @@ resource settings 'Microsoft.Web/sites/config@2024-04-01' = {
 output functionAppName string = app.name
 output functionAppUrl string = 'https://${app.properties.defaultHostName}'
 output cosmosEndpoint string = cosmos.properties.documentEndpoint
+output serviceBusNamespace string = '${bus.name}.servicebus.windows.net'
+output integrationTopic string = integrationTopic.name
+output integrationSubscription string = integrationSubscription.name

@@ -181,10 +181,13 @@ static void trigger_on(const struct fn_def *def, struct fn_ctx *ctx, json_t *pay
                        struct invoke_reply *out)
 {
     enum es_status st = def->trigger(ctx, payload);
+    json_t *outputs = ctx->outputs;
+    ctx->outputs = NULL;
     if (st == ES_OK) {
-        reply_outputs(out, NULL, json_incref(ctx->logs));
+        reply_outputs(out, outputs, json_incref(ctx->logs));
         return;
     }
+    json_decref(outputs);
     char msg[256];
     snprintf(msg, sizeof(msg), "function '%s' failed: %s; the batch will be retried",
              def->name, es_status_message(st));

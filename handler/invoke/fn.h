@@ -76,6 +76,13 @@ struct fn_ctx {
     size_t metadata_len;
     struct fn_retry retry;
     json_t *logs; /* array of strings: the reply's Logs */
+    /*
+     * A trigger function's output bindings: an object (binding name -> value)
+     * that the function may create; owned by the context. Sent as the reply's
+     * Outputs when the function returns ES_OK, dropped otherwise (the host
+     * discards the Outputs of a failed invocation, so nothing is sent).
+     */
+    json_t *outputs;
 };
 
 enum fn_kind { FN_HTTP, FN_TRIGGER };
@@ -85,8 +92,8 @@ typedef void (*fn_http_fn)(struct fn_ctx *ctx, const struct fn_http_request *req
 
 /*
  * A trigger function gets Data.<trigger> with JSON-in-a-string unwrapped
- * (borrowed). ES_OK completes the batch; any other status asks the host to
- * retry it (the host sees a non-2xx reply).
+ * (borrowed). ES_OK completes the batch, with ctx->outputs as its Outputs;
+ * any other status asks the host to retry it (the host sees a non-2xx reply).
  */
 typedef enum es_status (*fn_trigger_fn)(struct fn_ctx *ctx,
                                         json_t *payload) ES_MUST_CHECK;
@@ -95,7 +102,8 @@ struct fn_def {
     const char *name; /* folder name = function name */
     enum fn_kind kind;
     const char *trigger_binding; /* Data key, e.g. "req" or "documents" */
-    const char *output_binding;  /* HTTP output binding, e.g. "res" (FN_HTTP only) */
+    const char *output_binding;  /* HTTP output binding, e.g. "res"; for a trigger, the
+                                    binding it fills in ctx->outputs, or NULL */
     fn_http_fn http;
     fn_trigger_fn trigger;
 };

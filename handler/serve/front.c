@@ -30,10 +30,12 @@ struct route {
     size_t n_methods;
 };
 
+#define FRONT_MAX_TRIGGERS 8
+
 struct front {
     const struct invoke_app *app;
-    struct front_trigger trigger; /* function is NULL when the app has none */
-    char *trigger_function, *trigger_binding;
+    struct front_trigger triggers[FRONT_MAX_TRIGGERS]; /* Cosmos DB triggers, by name */
+    size_t n_triggers;
     char *prefix; /* route prefix without slashes, may be empty */
     struct route *routes;
     size_t n_routes;
@@ -56,8 +58,11 @@ void front_free(struct front *f)
         route_release(&f->routes[i]);
     free(f->routes);
     free(f->prefix);
-    free(f->trigger_function);
-    free(f->trigger_binding);
+    for (size_t i = 0; i < f->n_triggers; i++) {
+        free((char *)f->triggers[i].function);
+        free((char *)f->triggers[i].binding);
+        free((char *)f->triggers[i].messages);
+    }
     free(f);
 }
 
@@ -157,7 +162,23 @@ static int64_t int_or(const json_t *v, int64_t dflt)
     return json_is_integer(v) ? (int64_t)json_integer_value(v) : dflt;
 }
 
-/* Notes the first cosmosDBTrigger function for the change-feed pump. */
+/* The name of fj's first output binding of type `type`, or NULL. */
+static const char *output_named(json_t *fj, const char *type)
+{
+    size_t i;
+    json_t *b;
+    json_array_foreach(json_object_get(fj, "bindings"), i, b)
+    {
+        const char *t = json_string_value(json_object_get(b, "type"));
+        const char *dir = json_string_value(json_object_get(b, "direction"));
+        if (t != NULL && dir != NULL && strcasecmp(t, type) == 0 &&
+            strcasecmp(dir, "out") == 0)
+            return json_string_value(json_object_get(b, "name"));
+    }
+    return NULL;
+}
+
+/* Notes a cosmosDBTrigger function for the change-feed pumps. */
 static enum es_status note_trigger(struct front *f, const char *name, json_t *fj)
 {
     size_t i;
@@ -166,18 +187,16 @@ static enum es_status note_trigger(struct front *f, const char *name, json_t *fj
     {
         const char *type = json_string_value(json_object_get(b, "type"));
         if (type == NULL || strcasecmp(type, "cosmosDBTrigger") != 0 ||
-            f->trigger_function)
+            f->n_triggers == FRONT_MAX_TRIGGERS)
             continue;
         const char *binding = json_string_value(json_object_get(b, "name"));
-        f->trigger_function = strdup(name);
-        f->trigger_binding = strdup(binding != NULL ? binding : "documents");
-        if (f->trigger_function == NULL || f->trigger_binding == NULL)
-            return ES_ENOMEM;
+        const char *messages = output_named(fj, "serviceBus");
         json_t *retry = json_object_get(fj, "retry");
         int64_t fixed = timespan_ms(json_object_get(retry, "delayInterval"), 1000);
-        f->trigger = (struct front_trigger){
-            .function = f->trigger_function,
-            .binding = f->trigger_binding,
+        struct front_trigger t = {
+            .function = strdup(name),
+            .binding = strdup(binding != NULL ? binding : "documents"),
+            .messages = messages != NULL ? strdup(messages) : NULL,
             .max_items = (size_t)int_or(json_object_get(b, "maxItemsPerInvocation"), 100),
             .poll_ms = int_or(json_object_get(b, "feedPollDelay"), 5000),
             .has_retry = json_is_object(retry),
@@ -187,13 +206,35 @@ static enum es_status note_trigger(struct front *f, const char *name, json_t *fj
             .max_backoff_ms =
                 timespan_ms(json_object_get(retry, "maximumInterval"), fixed),
         };
+        if (t.function == NULL || t.binding == NULL ||
+            (messages != NULL && !t.messages)) {
+            free((char *)t.function);
+            free((char *)t.binding);
+            free((char *)t.messages);
+            return ES_ENOMEM;
+        }
+        f->triggers[f->n_triggers++] = t;
+        break; /* one trigger per function */
     }
     return ES_OK;
 }
 
+static const struct front_trigger *first_trigger(const struct front *f, bool messages)
+{
+    for (size_t i = 0; i < f->n_triggers; i++)
+        if ((f->triggers[i].messages != NULL) == messages)
+            return &f->triggers[i];
+    return NULL;
+}
+
 const struct front_trigger *front_cosmos_trigger(const struct front *f)
 {
-    return f->trigger_function != NULL ? &f->trigger : NULL;
+    return first_trigger(f, false);
+}
+
+const struct front_trigger *front_publisher_trigger(const struct front *f)
+{
+    return first_trigger(f, true);
 }
 
 static enum es_status load_function(struct front *f, const char *app_dir,

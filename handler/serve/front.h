@@ -48,10 +48,16 @@ struct front_trigger {
     int64_t max_retries;    /* its maxRetryCount */
     int64_t min_backoff_ms; /* minimumInterval (or delayInterval) */
     int64_t max_backoff_ms; /* maximumInterval (or delayInterval) */
+    const char *messages;   /* its serviceBus output binding's name, or NULL */
 };
 
-/* The first Cosmos DB trigger function, or NULL when the app has none. */
+/* The first Cosmos DB trigger function without a message output (the read side), or
+ * NULL when the app has none. */
 const struct front_trigger *front_cosmos_trigger(const struct front *f);
+
+/* The first Cosmos DB trigger function with a serviceBus output binding (a publisher of
+ * messages), or NULL. */
+const struct front_trigger *front_publisher_trigger(const struct front *f);
 
 /* Writes "  Name: [GET,POST] http://host:port/api/route" lines to the log. */
 void front_log_routes(const struct front *f, const char *base_url);

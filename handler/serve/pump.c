@@ -11,11 +11,14 @@
 
 #include "util/jsonutil.h"
 #include "util/log.h"
+#include "util/text.h"
 #include "util/timeutil.h"
 
 struct pump {
     struct pump_opts o;
-    char *function, *binding;
+    char *function, *binding, *checkpoint, *messages;
+    json_t *undelivered;  /* the messages the sink refused on the last attempt */
+    char send_error[256]; /* and why */
     pthread_t thread;
     pthread_mutex_t lock;
     pthread_cond_t wake;
@@ -78,10 +81,91 @@ enum delivery {
     NOT_SENT /* out of memory before the function ran, or reading its reply: no attempt */
 };
 
+/*
+ * Hands the invocation's messages to the sink, as the host runs an output
+ * binding after the function. False when the sink refused them: they are kept
+ * (p->undelivered) for the dead letters of a last attempt.
+ */
+static bool send_messages(struct pump *p, json_t *messages, size_t n_events,
+                          int64_t attempt)
+{
+    json_decref(p->undelivered);
+    p->undelivered = NULL;
+    if (!json_is_array(messages) || json_array_size(messages) == 0 ||
+        p->o.sink.send == NULL)
+        return true;
+    struct es_error err = {0};
+    enum es_status st = p->o.sink.send(p->o.sink.ctx, messages, &err);
+    if (st == ES_OK)
+        return true;
+    snprintf(p->send_error, sizeof(p->send_error), "%s",
+             err.message[0] != '\0' ? err.message : es_status_message(st));
+    p->undelivered = json_incref(messages);
+    es_log_error(
+        "[%s] batch of %zu event(s): %zu message(s) not delivered (attempt %lld): "
+        "%s",
+        p->function, n_events, json_array_size(messages), (long long)attempt + 1,
+        p->send_error);
+    return false;
+}
+
+/* The stream of a message id "{streamId}:{version}", into out; false when it is not one.
+ */
+static bool stream_of(const char *id, char *out, size_t len)
+{
+    const char *colon = id != NULL ? strrchr(id, ':') : NULL;
+    if (colon == NULL || colon == id || colon[1] == '\0' ||
+        strspn(colon + 1, "0123456789") != strlen(colon + 1) ||
+        (size_t)(colon - id) >= len)
+        return false;
+    memcpy(out, id, (size_t)(colon - id));
+    out[colon - id] = '\0';
+    return es_stream_id_valid(out);
+}
+
+/* After the last attempt failed in the sink: a dead letter per message not delivered. */
+static void dead_letter_messages(struct pump *p, int64_t attempt)
+{
+    char now[40], stream[ES_DOC_ID_MAX], id[ES_DOC_ID_MAX], fallback[ES_DOC_ID_MAX];
+    es_time_rfc3339_ms(es_time_now_ms(), now, sizeof(now));
+    size_t i;
+    json_t *m;
+    json_array_foreach(p->undelivered, i, m)
+    {
+        const char *mid = json_string_value(json_object_get(m, "id"));
+        snprintf(fallback, sizeof(fallback), "_%.100s", p->function);
+        /* A message without a usable id is still kept, under the batch's time. */
+        if (mid == NULL ||
+            es_fmt(id, sizeof(id), "%s:%s:dead", mid, p->function) != ES_OK)
+            snprintf(id, sizeof(id), "%.100s:%lld:%zu:dead", p->function,
+                     (long long)es_time_now_ms(), i);
+        const char *sid = stream_of(mid, stream, sizeof(stream)) ? stream : fallback;
+        json_t *doc =
+            json_pack("{s:s, s:s, s:s, s:O, s:s, s:I, s:s}", "id", id, "streamId", sid,
+                      "subscriber", p->function, "message", m, "error", p->send_error,
+                      "attempts", (json_int_t)attempt + 1, "failedAt", now);
+        struct es_error err = {0};
+        enum es_status st =
+            doc != NULL ? p->o.store->ops->deadletter_put(p->o.store, doc, NULL, &err)
+                        : ES_ENOMEM;
+        json_decref(doc);
+        if (st == ES_OK)
+            es_log_error("dead letter %s (stream '%s'): %s", id, sid, p->send_error);
+        else
+            es_log_error("[%s] cannot dead-letter message '%s': %s", p->function,
+                         mid != NULL ? mid : "?",
+                         err.message[0] ? err.message : es_status_message(st));
+    }
+    json_decref(p->undelivered);
+    p->undelivered = NULL;
+}
+
 /* Invokes the function on one batch. */
 static enum delivery deliver(struct pump *p, const struct es_event_page *page,
                              int64_t attempt)
 {
+    json_decref(p->undelivered);
+    p->undelivered = NULL;
     json_t *docs = feed_documents(page);
     struct fn_retry retry = {.present = p->o.has_retry,
                              .retry_count = attempt,
@@ -111,13 +195,15 @@ static enum delivery deliver(struct pump *p, const struct es_event_page *page,
         return NOT_SENT;
     }
     bool ok = hr.ok;
+    if (ok && p->messages != NULL)
+        ok = send_messages(p, json_object_get(hr.outputs, p->messages), page->n, attempt);
     size_t i;
     json_t *line;
     json_array_foreach(hr.logs, i, line)
     {
         es_log_info("[%s] %s", p->function, json_string_value(line));
     }
-    if (!ok)
+    if (!hr.ok)
         es_log_error("[%s] batch of %zu event(s) failed (attempt %lld): %s", p->function,
                      page->n, (long long)attempt + 1, reply.body ? reply.body : "");
     invoke_host_result_release(&hr);
@@ -139,11 +225,12 @@ static void *run(void *arg)
     struct es_store *s = p->o.store;
     int64_t checkpoint = 0, attempt = 0;
     struct es_error err = {0};
-    while (s->ops->checkpoint_get(s, p->function, &checkpoint, NULL, &err) != ES_OK)
+    while (s->ops->checkpoint_get(s, p->checkpoint, &checkpoint, NULL, &err) != ES_OK)
         if (!wait_for(p, 1000, false))
             return NULL;
-    es_log_info("pump: delivering the change feed to '%s' from position %lld",
-                p->function, (long long)checkpoint);
+    es_log_info("pump: delivering the change feed to '%s' from position %lld (checkpoint "
+                "'%s')",
+                p->function, (long long)checkpoint, p->checkpoint);
     for (;;) {
         struct es_event_page page = {0};
         es_error_clear(&err);
@@ -163,13 +250,15 @@ static void *run(void *arg)
             d == FAILED &&
             (!p->o.has_retry || (p->o.max_retries >= 0 && attempt >= p->o.max_retries));
         if (done || give_up) {
+            if (give_up && p->undelivered != NULL)
+                dead_letter_messages(p, attempt);
             if (give_up)
                 es_log_error(
                     "pump: passing a batch that failed %lld time(s), as the host does",
                     (long long)attempt + 1);
             int64_t last = page.events[page.n - 1].seq;
             es_error_clear(&err);
-            if (s->ops->checkpoint_put(s, p->function, last, NULL, &err) == ES_OK)
+            if (s->ops->checkpoint_put(s, p->checkpoint, last, NULL, &err) == ES_OK)
                 checkpoint = last;
             else
                 es_log_error("pump: cannot save the checkpoint: %s", err.message);
@@ -202,14 +291,21 @@ struct pump *pump_start(const struct pump_opts *opts, struct es_error *err)
     p->o = *opts;
     p->function = strdup(opts->function);
     p->binding = strdup(opts->binding);
+    p->checkpoint = strdup(opts->checkpoint != NULL ? opts->checkpoint : opts->function);
+    p->messages = opts->messages != NULL ? strdup(opts->messages) : NULL;
     p->o.function = p->function;
     p->o.binding = p->binding;
+    p->o.checkpoint = p->checkpoint;
+    p->o.messages = p->messages;
     pthread_mutex_init(&p->lock, NULL);
     pthread_cond_init(&p->wake, NULL);
-    if (p->function == NULL || p->binding == NULL ||
+    if (p->function == NULL || p->binding == NULL || p->checkpoint == NULL ||
+        (opts->messages != NULL && p->messages == NULL) ||
         pthread_create(&p->thread, NULL, run, p) != 0) {
         free(p->function);
         free(p->binding);
+        free(p->checkpoint);
+        free(p->messages);
         free(p);
         es_error_set(err, ES_ENOMEM, "cannot start the change-feed pump");
         return NULL;
@@ -230,5 +326,8 @@ void pump_stop(struct pump *p)
     pthread_mutex_destroy(&p->lock);
     free(p->function);
     free(p->binding);
+    free(p->checkpoint);
+    free(p->messages);
+    json_decref(p->undelivered);
     free(p);
 }

@@ -13,6 +13,17 @@
  * a failure is retried with the function.json policy's exponential backoff,
  * and after its last retry the batch is passed, as the host does. New
  * appends wake the pump at once; feedPollDelay bounds the wait otherwise.
+ *
+ * Several pumps may run over one store, each with its own checkpoint and
+ * thread, so a slow function (or a slow receiver of its messages) never holds
+ * up another's. A pump with a message sink plays the host's output binding
+ * too: after an invocation succeeds, the value of its Outputs.<messages> (an
+ * array) is handed to the sink, and a sink that fails fails the attempt, so
+ * the batch is retried with the same backoff. When the last retry fails in
+ * the sink, each of its messages is dead-lettered before the batch is passed:
+ *   id "{message id}:{function}:dead", streamId (the stream of a message id
+ *   "{streamId}:{version}", else "_{function}"), subscriber (the function),
+ *   message, error, attempts, failedAt.
  */
 #ifndef ES_HTTP_PUMP_H
 #define ES_HTTP_PUMP_H
@@ -22,6 +33,13 @@
 
 #include "invoke/invoke.h"
 #include "store/store.h"
+
+/* Where a pump's messages go (the host's output binding, under `handler serve`). */
+struct pump_sink {
+    /* Sends a non-empty array of messages (borrowed); ES_OK when all were taken. */
+    enum es_status (*send)(void *ctx, const json_t *messages, struct es_error *err);
+    void *ctx;
+};
 
 struct pump_opts {
     struct es_store *store;
@@ -34,6 +52,9 @@ struct pump_opts {
     int64_t max_retries;    /* its maxRetryCount (-1: forever) */
     int64_t min_backoff_ms; /* minimumInterval */
     int64_t max_backoff_ms; /* maximumInterval */
+    const char *checkpoint; /* the checkpoint's name; NULL: the function's name */
+    const char *messages;   /* the output binding handed to sink; NULL: none */
+    struct pump_sink sink;
 };
 
 struct pump;

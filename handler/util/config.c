@@ -235,6 +235,40 @@ static enum es_status load_cosmos_client(struct es_config *cfg, struct es_error 
     return ES_OK;
 }
 
+bool es_config_webhook_url_valid(const char *url)
+{
+    size_t scheme = strncmp(url, "http://", 7) == 0    ? 7
+                    : strncmp(url, "https://", 8) == 0 ? 8
+                                                       : 0;
+    if (scheme == 0 || url[scheme] == '\0' || url[scheme] == '/' || url[scheme] == ':' ||
+        url[scheme] == '@' || url[scheme] == '?' || url[scheme] == '#')
+        return false;
+    for (const unsigned char *c = (const unsigned char *)url; *c != '\0'; c++)
+        if (*c <= ' ' || *c == 0x7f)
+            return false;
+    return strlen(url) <= 2048;
+}
+
+/* INTEGRATION_WEBHOOK_URL, read at start-up so a wrong value is a start-up error. */
+static enum es_status load_webhook(struct es_config *cfg, struct es_error *err)
+{
+    uint64_t timeout_ms;
+    enum es_status st =
+        env_u64("INTEGRATION_WEBHOOK_TIMEOUT_MS", 100, 600000, 10000, &timeout_ms, err);
+    if (st != ES_OK)
+        return st;
+    cfg->integration_webhook_timeout_ms = (int64_t)timeout_ms;
+    const char *url = env("INTEGRATION_WEBHOOK_URL");
+    if (url == NULL)
+        return ES_OK;
+    if (!es_config_webhook_url_valid(url))
+        return es_error_set(err, ES_EINVAL,
+                            "invalid setting 'INTEGRATION_WEBHOOK_URL': expected an "
+                            "http:// or https:// URL with a host, without spaces");
+    cfg->integration_webhook_url = strdup(url);
+    return cfg->integration_webhook_url != NULL ? ES_OK : ES_ENOMEM;
+}
+
 enum es_status es_config_load(struct es_config *cfg, struct es_error *err)
 {
     memset(cfg, 0, sizeof(*cfg));
@@ -254,6 +288,8 @@ enum es_status es_config_load(struct es_config *cfg, struct es_error *err)
         st = load_store(cfg, err);
     if (st == ES_OK)
         st = load_cosmos_client(cfg, err);
+    if (st == ES_OK)
+        st = load_webhook(cfg, err);
     if (st != ES_OK)
         es_config_release(cfg);
     return st;
@@ -279,6 +315,7 @@ void es_config_release(struct es_config *cfg)
     free(cfg->identity_header);
     free(cfg->identity_client_id);
     free(cfg->identity_resource_id);
+    free(cfg->integration_webhook_url);
     memset(cfg, 0, sizeof(*cfg));
 }
 

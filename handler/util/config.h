@@ -88,6 +88,9 @@ struct es_config {
     long cosmos_retry_budget_ms;
     int cosmos_max_retries;
     bool cosmos_tls_verify;
+    /* handler serve: where integration events are POSTed (http/https), NULL: nowhere */
+    char *integration_webhook_url;
+    int64_t integration_webhook_timeout_ms; /* one POST, connecting included */
 };
 
 /*
@@ -96,6 +99,12 @@ struct es_config {
  * setting when a value is malformed; cfg is then released.
  */
 enum es_status es_config_load(struct es_config *cfg, struct es_error *err) ES_MUST_CHECK;
+
+/*
+ * True when url is an absolute http:// or https:// URL with a host and no
+ * space or control character (what INTEGRATION_WEBHOOK_URL must be).
+ */
+bool es_config_webhook_url_valid(const char *url);
 
 /* Frees the strings held by cfg. */
 void es_config_release(struct es_config *cfg);

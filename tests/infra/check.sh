@@ -29,12 +29,27 @@ has() { echo "$provided" | grep -qx "$1"; }
 for ref in $binding_refs; do
   has "$ref" && ok "binding setting %$ref% is provided" || fail "function.json refers to %$ref%, which the templates do not set"
 done
-for c in $connections; do
-  for suffix in accountEndpoint credential clientId; do
-    has "${c}__${suffix}" && ok "connection $c: ${c}__${suffix} is provided" ||
-      fail "connection '$c' needs ${c}__${suffix} for a managed identity"
+# Each connection with the binding type that uses it: Service Bus connections are
+# identified by their namespace, Cosmos DB ones by their endpoint.
+conn_types=$(node -e '
+const fs = require("fs");
+for (const d of fs.readdirSync("functions")) {
+  let j;
+  try { j = JSON.parse(fs.readFileSync(`functions/${d}/function.json`, "utf8")); } catch (e) { continue; }
+  for (const b of j.bindings || []) if (b.connection) console.log(`${b.connection} ${b.type}`);
+}' | sort -u)
+[ -n "$conn_types" ] || fail "no connection found in functions/*/function.json"
+while read -r c type; do
+  [ -n "$c" ] || continue
+  case "$type" in
+    serviceBus|serviceBusTrigger) endpoint=fullyQualifiedNamespace ;;
+    *) endpoint=accountEndpoint ;;
+  esac
+  for suffix in $endpoint credential clientId; do
+    has "${c}__${suffix}" && ok "connection $c ($type): ${c}__${suffix} is provided" ||
+      fail "connection '$c' ($type) needs ${c}__${suffix} for a managed identity"
   done
-done
+done <<<"$conn_types"
 has AzureWebJobsStorage__accountName && ok "identity-based AzureWebJobsStorage" ||
   fail "AzureWebJobsStorage__accountName is not provided"
 echo "$handler_reads" | grep -qx 'CosmosDB__accountEndpoint' && has CosmosDB__accountEndpoint &&

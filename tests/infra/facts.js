@@ -14,6 +14,9 @@ const FLEX_SAMPLES = 'https://github.com/Azure-Samples/azure-functions-flex-cons
 const GO_QUICKSTART = 'https://github.com/Azure-Samples/functions-quickstart-msft-agent-framework-go-azd/blob/2f613c71130db5749ddea52db6062343012c8e95';
 const TS_COSMOS_QUICKSTART = 'https://github.com/Azure-Samples/functions-quickstart-typescript-azd-cosmosdb/blob/7ca7b51f0c89665284ecb801a767edc0214fe326';
 const LEARN = 'https://learn.microsoft.com/azure';
+// Azure Verified Modules (Microsoft's published Bicep modules) for Service Bus.
+const AVM_SB = 'https://github.com/Azure/bicep-registry-modules/blob/a5b1eafa886dda1bc46b0fe21a8cb63fba254f3f/avm/res/service-bus/namespace';
+const AVM_SB_SUB = 'https://github.com/Azure/bicep-registry-modules/blob/a1bf9cf9067e44e6b53fec5c61bdaa72e0a9f5b1/avm/res/service-bus/namespace';
 
 const src = {
   // Microsoft's canonical Flex Consumption ARM template (linked from the Flex docs).
@@ -35,6 +38,9 @@ const src = {
   storageRoles: `${LEARN}/role-based-access-control/built-in-roles/storage`,
   monitorRoles: `${LEARN}/role-based-access-control/built-in-roles/monitor`,
   cosmosRoles: `${LEARN}/cosmos-db/nosql/security/reference-data-plane-roles`,
+  integrationRoles: `${LEARN}/role-based-access-control/built-in-roles/integration`,
+  avmSbTopic: `${AVM_SB}/topic/main.bicep`,
+  avmSbSubscription: `${AVM_SB_SUB}/topic/subscription/main.bicep`,
 };
 
 // Resource type and API version pairs used for Flex Consumption apps. Types
@@ -61,6 +67,9 @@ const apiVersions = [
   { type: 'Microsoft.Web/serverfarms', version: '2024-04-01', source: src.flexArm },
   { type: 'Microsoft.Web/sites', version: '2024-04-01', source: src.flexArm },
   { type: 'Microsoft.Web/sites/config', version: '2024-04-01', source: src.goCompiled },
+  { type: 'Microsoft.ServiceBus/namespaces', version: '2022-10-01-preview', source: src.avmSbTopic },
+  { type: 'Microsoft.ServiceBus/namespaces/topics', version: '2022-10-01-preview', source: src.avmSbTopic },
+  { type: 'Microsoft.ServiceBus/namespaces/topics/subscriptions', version: '2021-11-01', source: src.avmSbSubscription },
 ];
 
 // Built-in roles by their documented names. In the templates each id is bound
@@ -73,17 +82,20 @@ const roles = [
   { name: 'Monitoring Metrics Publisher', id: '3913510d-42f4-4e42-8a64-420c390055eb', source: `${src.monitorRoles}#monitoring-metrics-publisher; ${src.flexRbac}` },
   { name: 'Cosmos DB Built-in Data Reader', id: '00000000-0000-0000-0000-000000000001', source: src.cosmosRoles },
   { name: 'Cosmos DB Built-in Data Contributor', id: '00000000-0000-0000-0000-000000000002', source: `${src.cosmosRoles}; ${src.goRbac}` },
+  { name: 'Azure Service Bus Data Sender', id: '69a216fc-b8fb-44d8-bc22-1f3c2cd27a39', source: `${src.integrationRoles}#azure-service-bus-data-sender; ${src.avmSbTopic}` },
 ];
 
 // The roles the app's identity must hold: the host's storage (blobs, queues,
 // tables, as in Microsoft's Flex rbac.bicep), Application Insights with Entra
-// authentication, and the Cosmos DB data plane (the handler and the trigger).
+// authentication, the Cosmos DB data plane (the handler and the trigger), and
+// sending to Service Bus (the Publisher's output binding).
 const requiredRoles = [
   'Storage Blob Data Owner',
   'Storage Queue Data Contributor',
   'Storage Table Data Contributor',
   'Monitoring Metrics Publisher',
   'Cosmos DB Built-in Data Contributor',
+  'Azure Service Bus Data Sender',
 ];
 
 // "Flex Consumption plan deprecations": app settings and site properties that

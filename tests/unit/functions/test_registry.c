@@ -53,6 +53,16 @@ Test(registry, every_function_folder_has_a_matching_registration)
             } else {
                 cr_expect_eq(def->kind, FN_TRIGGER);
                 cr_expect_not_null(def->trigger);
+                /* The output binding a trigger fills is the one its function.json
+                 * declares (the host matches Outputs keys exactly). */
+                json_t *bus = binding(fj, "serviceBus");
+                if (bus != NULL)
+                    cr_expect_str_eq(def->output_binding,
+                                     json_string_value(json_object_get(bus, "name")),
+                                     "%s: output binding name", names[i]);
+                else
+                    cr_expect_null(def->output_binding, "%s has no output binding",
+                                   names[i]);
             }
             json_decref(fj);
         }

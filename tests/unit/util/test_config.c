@@ -239,3 +239,39 @@ Test(config, the_envelope_cap_follows_the_body_cap_unless_set)
     cr_expect_eq(cfg.max_envelope_bytes, 5000, "an explicit setting wins");
     es_config_release(&cfg);
 }
+
+Test(config, the_integration_webhook_is_off_unless_set)
+{
+    unsetenv("INTEGRATION_WEBHOOK_URL");
+    struct es_config cfg;
+    cr_assert_eq(es_config_load(&cfg, NULL), ES_OK);
+    cr_expect_null(cfg.integration_webhook_url);
+    cr_expect_eq(cfg.integration_webhook_timeout_ms, 10000);
+    es_config_release(&cfg);
+    setenv("INTEGRATION_WEBHOOK_URL", "http://127.0.0.1:9000/events", 1);
+    setenv("INTEGRATION_WEBHOOK_TIMEOUT_MS", "2500", 1);
+    cr_assert_eq(es_config_load(&cfg, NULL), ES_OK);
+    cr_expect_str_eq(cfg.integration_webhook_url, "http://127.0.0.1:9000/events");
+    cr_expect_eq(cfg.integration_webhook_timeout_ms, 2500);
+    es_config_release(&cfg);
+}
+
+Test(config, the_integration_webhook_must_be_an_http_url)
+{
+    const char *bad[] = {
+        "ftp://host/x", "file:///etc/passwd",    "127.0.0.1:9000",  "http://",
+        "http:///path", "https://:80/x",         "http://host/a b", "http://host/\t",
+        "gopher://h",   "HTTP://host.example/x", "http://@host/"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        setenv("INTEGRATION_WEBHOOK_URL", bad[i], 1);
+        struct es_config cfg;
+        struct es_error err = {0};
+        cr_expect_eq(es_config_load(&cfg, &err), ES_EINVAL, "value '%s'", bad[i]);
+        cr_expect(strstr(err.message, "INTEGRATION_WEBHOOK_URL") != NULL, "%s",
+                  err.message);
+    }
+    const char *good[] = {"http://localhost:8080/events",
+                          "https://hooks.example.com/x?y=1", "http://[::1]:9000/"};
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+        cr_expect(es_config_webhook_url_valid(good[i]), "%s", good[i]);
+}
