@@ -460,6 +460,20 @@ out:
     return st;
 }
 
+enum es_status es_project_stream(const struct es_projector_opts *p,
+                                 const struct es_event *events, size_t n,
+                                 struct es_batch_report *report, struct es_error *err)
+{
+    if (n == 0)
+        return ES_OK;
+    struct es_batch_report own = {0};
+    enum es_status st = project_stream(p, events, n, &own, err);
+    add_report(report, &own);
+    report->events += (unsigned)n;
+    report->streams++;
+    return st;
+}
+
 /* ---- the batch ---- */
 
 /*

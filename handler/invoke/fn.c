@@ -114,14 +114,15 @@ void fn_reply_json(struct fn_http_response *res, int status, json_t *body)
     res->body_len = len;
 }
 
-void fn_reply_error(struct fn_http_response *res, enum es_status code, const char *fmt,
-                    ...)
+static void reply_error(struct fn_http_response *res, enum es_status code, json_t *fields,
+                        const char *fmt, va_list ap)
+    __attribute__((format(printf, 4, 0)));
+
+static void reply_error(struct fn_http_response *res, enum es_status code, json_t *fields,
+                        const char *fmt, va_list ap)
 {
     char message[512];
-    va_list ap;
-    va_start(ap, fmt);
     int n = vsnprintf(message, sizeof(message), fmt, ap);
-    va_end(ap);
     if (n >= (int)sizeof(message)) {
         /* Cut short: drop a last character cut in two, so the message stays UTF-8. */
         size_t len = strlen(message), lead = len;
@@ -133,11 +134,35 @@ void fn_reply_error(struct fn_http_response *res, enum es_status code, const cha
             message[lead - 1] = '\0';
     }
     int status = es_status_http(code);
-    fn_reply_json(
-        res, status,
-        json_pack("{s:s, s:s}", "error", es_status_name(code), "message", message));
+    json_t *body =
+        json_pack("{s:s, s:s}", "error", es_status_name(code), "message", message);
+    /* The error and message of the table win over a field of the same name. */
+    if (body != NULL && fields != NULL && json_object_update_missing(body, fields) != 0) {
+        json_decref(body);
+        body = NULL;
+    }
+    json_decref(fields);
+    fn_reply_json(res, status, body);
     if (status == 503 && fn_set_header(res, "Retry-After", "1") != ES_OK)
         reply_bare_503(res);
+}
+
+void fn_reply_error(struct fn_http_response *res, enum es_status code, const char *fmt,
+                    ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    reply_error(res, code, NULL, fmt, ap);
+    va_end(ap);
+}
+
+void fn_reply_error_fields(struct fn_http_response *res, enum es_status code,
+                           json_t *fields, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    reply_error(res, code, fields, fmt, ap);
+    va_end(ap);
 }
 
 void fn_log(struct fn_ctx *ctx, const char *fmt, ...)

@@ -152,6 +152,15 @@ void fn_reply_json(struct fn_http_response *res, int status, json_t *body);
 void fn_reply_error(struct fn_http_response *res, enum es_status code, const char *fmt,
                     ...) __attribute__((format(printf, 3, 4)));
 
+/*
+ * The same, with more fields in the body beside "error" and "message" (for
+ * example the view's "version" of a view_behind). Steals fields (a new
+ * reference to an object, or NULL).
+ */
+void fn_reply_error_fields(struct fn_http_response *res, enum es_status code,
+                           json_t *fields, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
 /* Frees what a response owns and zeroes it. */
 void fn_http_response_release(struct fn_http_response *res);
 

@@ -167,6 +167,18 @@ struct es_store_ops {
                                        size_t limit, json_t **docs, char **next,
                                        struct es_io *io,
                                        struct es_error *err) ES_MUST_CHECK;
+    /*
+     * The dead letter with id (a new reference, as stored: read it as input);
+     * ES_ENOTFOUND when there is none. Its stream is the id up to the first
+     * ':' (es_deadletter_stream), which is how Cosmos DB finds its partition.
+     */
+    enum es_status (*deadletter_get)(struct es_store *s, const char *id, json_t **doc,
+                                     struct es_io *io,
+                                     struct es_error *err) ES_MUST_CHECK;
+    /* Removes the dead letter with id; ES_ENOTFOUND when there is none. */
+    enum es_status (*deadletter_delete)(struct es_store *s, const char *id,
+                                        struct es_io *io,
+                                        struct es_error *err) ES_MUST_CHECK;
 
     void (*close)(struct es_store *s);
 };
@@ -221,6 +233,14 @@ enum es_status es_doc_fits(const json_t *doc, const char *what, struct es_error 
 
 /* A stream id by the rule above (NULL is not). */
 bool es_stream_id_valid(const char *s);
+
+/*
+ * The stream of the dead letter with id ("{streamId}:...": stream ids hold no
+ * ':'), into out. ES_EINVAL when id has no ':' or the part before it does not
+ * fit in out_len bytes or is empty.
+ */
+enum es_status es_deadletter_stream(const char *id, char *out,
+                                    size_t out_len) ES_MUST_CHECK;
 
 /*
  * "{streamId}:{version}" - the event document id, so a taken version collides.

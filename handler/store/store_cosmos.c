@@ -829,6 +829,49 @@ static enum es_status co_deadletter_query(struct es_store *base, const char *con
     return page_of(s, s->dead_link, q, continuation, limit, docs, next, io, err);
 }
 
+static enum es_status co_deadletter_get(struct es_store *base, const char *id,
+                                        json_t **doc, struct es_io *io,
+                                        struct es_error *err)
+{
+    struct cosmos_store *s = from(base);
+    char stream[ES_DOC_ID_MAX];
+    /* An id that names no partition names no dead letter this store wrote. */
+    if (es_deadletter_stream(id, stream, sizeof(stream)) != ES_OK)
+        return ES_ENOTFOUND;
+    enum es_status st = read_doc(s, s->dead_link, id, stream, doc, NULL, io, err);
+    if (st == ES_OK)
+        strip_system(*doc);
+    return st;
+}
+
+static enum es_status co_deadletter_delete(struct es_store *base, const char *id,
+                                           struct es_io *io, struct es_error *err)
+{
+    struct cosmos_store *s = from(base);
+    char stream[ES_DOC_ID_MAX], link[DOC_LINK_MAX];
+    if (es_deadletter_stream(id, stream, sizeof(stream)) != ES_OK)
+        return ES_ENOTFOUND;
+    if (es_fmt(link, sizeof(link), "%s/docs/%s", s->dead_link, id) != ES_OK)
+        return es_error_set(err, ES_EINVAL,
+                            "cannot delete dead letter '%.80s...': the id is too long",
+                            id);
+    struct cosmos_request req = {
+        .method = "DELETE",
+        .resource_type = "docs",
+        .resource_link = link,
+        .partition_key = stream,
+        /* Sent again after a lost reply, it finds nothing: 404. */
+        .idempotent = true};
+    struct cosmos_response r;
+    enum es_status st = cosmos_execute(s->client, &req, &r, io, err);
+    if (st == ES_OK && r.status == 404)
+        st = ES_ENOTFOUND;
+    else if (st == ES_OK && r.status != 204 && r.status != 200)
+        st = fail(&r, "delete a dead letter", err);
+    cosmos_response_release(&r);
+    return st;
+}
+
 /* ---- lifecycle ---- */
 
 static void co_close(struct es_store *base)
@@ -851,6 +894,8 @@ static const struct es_store_ops cosmos_ops = {
     .view_query = co_view_query,
     .deadletter_put = co_deadletter_put,
     .deadletter_query = co_deadletter_query,
+    .deadletter_get = co_deadletter_get,
+    .deadletter_delete = co_deadletter_delete,
     .close = co_close,
 };
 

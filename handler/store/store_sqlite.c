@@ -822,6 +822,46 @@ static enum es_status sq_deadletter_put(struct es_store *base, const json_t *doc
         stream, doc, 0, io, err);
 }
 
+/* Decodes a deadletters row (doc). */
+static enum es_status deadletter_row(sqlite3_stmt *row, void *out, struct es_error *err)
+{
+    enum es_status s = column_json(row, 0, out);
+    return s == ES_EIO ? es_error_set(err, s, "cannot read a dead letter") : s;
+}
+
+static enum es_status sq_deadletter_get(struct es_store *base, const char *id,
+                                        json_t **doc, struct es_io *io,
+                                        struct es_error *err)
+{
+    return read_row(from(base), "SELECT doc FROM deadletters WHERE id = ?", id, NULL,
+                    deadletter_row, doc, io, err);
+}
+
+static enum es_status sq_deadletter_delete(struct es_store *base, const char *id,
+                                           struct es_io *io, struct es_error *err)
+{
+    struct sqlite_store *s = from(base);
+    sqlite3 *db = NULL;
+    enum es_status st = conn_get(s, &db, err);
+    if (st != ES_OK)
+        return st;
+    count(io);
+    sqlite3_stmt *stmt = NULL;
+    int rc =
+        sqlite3_prepare_v2(db, "DELETE FROM deadletters WHERE id = ?", -1, &stmt, NULL);
+    if (rc == SQLITE_OK)
+        rc = bind_text(stmt, 1, id);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(stmt) == SQLITE_DONE ? SQLITE_OK : sqlite3_errcode(db);
+    if (rc != SQLITE_OK)
+        st = sql_error(db, rc, "delete a dead letter", err);
+    else if (sqlite3_changes(db) == 0)
+        st = ES_ENOTFOUND;
+    sqlite3_finalize(stmt);
+    conn_put(s, db);
+    return st;
+}
+
 static void sq_close(struct es_store *base)
 {
     struct sqlite_store *s = from(base);
@@ -847,6 +887,8 @@ static const struct es_store_ops sqlite_ops = {
     .checkpoint_put = sq_checkpoint_put,
     .deadletter_put = sq_deadletter_put,
     .deadletter_query = sq_deadletter_query,
+    .deadletter_get = sq_deadletter_get,
+    .deadletter_delete = sq_deadletter_delete,
     .close = sq_close,
 };
 

@@ -391,6 +391,38 @@ Test(store, dead_letters_are_kept_and_listed)
     json_decref(docs);
 }
 
+Test(store, a_dead_letter_is_read_and_deleted_by_its_id)
+{
+    json_t *d = json_pack("{s:s, s:s, s:s, s:i}", "id", "todolist-y:4:dead", "streamId",
+                          "todolist-y", "error", "boom", "attempts", 2);
+    cr_assert_eq(store->ops->deadletter_put(store, d, NULL, NULL), ES_OK);
+    json_t *other = json_pack("{s:s, s:s, s:s, s:i}", "id", "todolist-y:5:dead",
+                              "streamId", "todolist-y", "error", "bang", "attempts", 1);
+    cr_assert_eq(store->ops->deadletter_put(store, other, NULL, NULL), ES_OK);
+    json_t *got = NULL;
+    cr_assert_eq(store->ops->deadletter_get(store, "todolist-y:4:dead", &got, NULL, NULL),
+                 ES_OK);
+    cr_expect(json_equal(got, d), "read back as written, without system fields");
+    json_decref(got);
+    got = NULL;
+    cr_expect_eq(store->ops->deadletter_get(store, "todolist-y:9:dead", &got, NULL, NULL),
+                 ES_ENOTFOUND);
+    cr_expect_eq(store->ops->deadletter_get(store, "no-colon", &got, NULL, NULL),
+                 ES_ENOTFOUND);
+    cr_expect_null(got);
+    cr_assert_eq(store->ops->deadletter_delete(store, "todolist-y:4:dead", NULL, NULL),
+                 ES_OK);
+    cr_expect_eq(store->ops->deadletter_delete(store, "todolist-y:4:dead", NULL, NULL),
+                 ES_ENOTFOUND, "gone");
+    cr_expect_eq(store->ops->deadletter_get(store, "todolist-y:4:dead", &got, NULL, NULL),
+                 ES_ENOTFOUND);
+    cr_expect_eq(store->ops->deadletter_get(store, "todolist-y:5:dead", &got, NULL, NULL),
+                 ES_OK, "the other one stays");
+    json_decref(got);
+    json_decref(d);
+    json_decref(other);
+}
+
 Test(store, the_change_feed_follows_the_global_order)
 {
     if (store->ops->feed_read == NULL)
