@@ -44,6 +44,7 @@ struct options {
     const char *app_dir;   /* serve: NULL means the executable's folder */
     const char *into;      /* rebuild: the Cosmos DB container to fill */
     long long cache_views; /* rebuild: 0 means the default */
+    long long batch;       /* rebuild: events per read, 0 means the default */
 };
 
 static void usage(FILE *to)
@@ -110,14 +111,16 @@ static int parse_args(int argc, char **argv, struct options *o)
             o->into = v;
             i++;
         } else if (o->mode == MODE_REBUILD && v != NULL &&
-                   strcmp(a, "--cache-views") == 0) {
+                   (strcmp(a, "--cache-views") == 0 || strcmp(a, "--batch") == 0)) {
+            bool cache = strcmp(a, "--cache-views") == 0;
             char *end = NULL;
-            o->cache_views = strtoll(v, &end, 10);
-            if (end == v || *end != '\0' || o->cache_views < 1 ||
-                o->cache_views > 10000000) {
-                fprintf(stderr, "handler: --cache-views must be 1 to 10000000\n");
+            long long n = strtoll(v, &end, 10);
+            if (end == v || *end != '\0' || n < 1 || n > (cache ? 10000000 : 10000)) {
+                fprintf(stderr, "handler: %s must be 1 to %d\n", a,
+                        cache ? 10000000 : 10000);
                 return 2;
             }
+            *(cache ? &o->cache_views : &o->batch) = n;
             i++;
         } else {
             fprintf(stderr, "handler: unexpected argument '%s'\n", a);
@@ -404,6 +407,7 @@ static int rebuild(struct runtime *rt, const struct options *o,
                                  .n_projections = views.n_projections,
                                  .target_new = fresh,
                                  .cache_views = (size_t)o->cache_views,
+                                 .page_events = (size_t)o->batch,
                                  .tick = rebuild_tick,
                                  .ctx = &v};
     struct es_rebuild_progress p;

@@ -7,7 +7,7 @@
  *   handler                 serve the Functions host on FUNCTIONS_CUSTOMHANDLER_PORT
  *   handler serve [--port N] [--listen ADDR] [--app DIR]
  *                           serve the app's HTTP routes directly (default port 7071)
- *   handler rebuild [--into NAME] [--cache-views N]
+ *   handler rebuild [--into NAME] [--cache-views N] [--batch N]
  *                           recompute every view from the events (es/rebuild.h)
  *   handler --version | --help
  */

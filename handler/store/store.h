@@ -187,8 +187,10 @@ struct es_store_ops {
      * order keeps each stream's versions ascending: SQLite's global order;
      * on Cosmos DB each partition key range's change feed in turn. An empty
      * page is the end as of now (the same cursor later finds what was appended
-     * since). Documents that are not well-formed events are passed over and
-     * counted in *skipped. ES_EINVAL when cursor is not one this store gave.
+     * since). A page holds about max events (Cosmos DB never splits the
+     * documents of one append across pages). Documents that are not well-formed events
+     * are passed over and counted in *skipped. ES_EINVAL when cursor is not one this
+     * store gave.
      */
     enum es_status (*events_scan)(struct es_store *s, char **cursor, size_t max,
                                   struct es_event_page *out, size_t *skipped,
