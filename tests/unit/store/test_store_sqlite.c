@@ -48,8 +48,12 @@ Test(sqlite_store, a_rebuild_table_is_swapped_in_only_when_no_event_came_after_i
     snprintf(path, sizeof(path), "%s/events.db", dir);
     json_t *old = json_pack("{s:s, s:s, s:i}", "id", "v:1", "view", "k", "version", 1);
     char *etag = NULL;
-    for (int i = 0; i < 3; i++) /* the old view's etag reaches 3 */
-        cr_assert_eq(store->ops->view_put(store, old, etag, &etag, NULL, NULL), ES_OK);
+    for (int i = 0; i < 3; i++) { /* the old view's etag reaches 3 */
+        char *next = NULL;
+        cr_assert_eq(store->ops->view_put(store, old, etag, &next, NULL, NULL), ES_OK);
+        free(etag);
+        etag = next;
+    }
     cr_assert_eq(append_n("todolist-w", 0, 2, NULL, NULL, NULL), ES_OK);
     struct es_store *t = NULL;
     bool existed = true;
