@@ -9,7 +9,9 @@
  *   error     why it failed, from the last attempt
  *   attempts  how many times the batch was tried
  *   failedAt  RFC 3339 UTC
- * Writing one again (the batch redelivered) replaces it.
+ * Writing one again (the batch redelivered) replaces it. A redrive
+ * (es/redrive.h) deletes it when its event runs, or writes it back with the
+ * new error, attempts + 1 and the time.
  */
 #include "projector.h"
 
