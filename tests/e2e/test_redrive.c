@@ -452,3 +452,32 @@ Test(redrive, under_serve_a_post_without_a_body_redrives)
     ws_stop(h);
     ws_drop_store("redrive-serve");
 }
+
+/* The dead-letter container unreachable: 503 store_unavailable, and nothing changes. */
+Test(redrive, an_unreachable_store_is_503)
+{
+    if (!ws_on_cosmos())
+        cr_skip_test("faults are injected by the Cosmos rig");
+    const char *env[] = {"COSMOS_MAX_RETRIES=1", "COSMOS_RETRY_BUDGET_MS=200", NULL};
+    struct hostdrv *h = ws_start_with("redrive-503", env);
+    struct hostdrv_conn *c = hostdrv_conn_new(h);
+    struct rs_api api = {host_call, c};
+    cr_assert_eq(cosmosrig_faults("[{\"path\":\"/colls/deadletters/\",\"count\":100,"
+                                  "\"status\":503}]"),
+                 0);
+    json_t *j = NULL;
+    cr_expect_eq(
+        rs_send(&api, "POST", "/api/deadletters/todolist-x:1:dead/retry", NULL, &j), 503);
+    cr_expect_str_eq(ws_str(j, "error"), "store_unavailable");
+    json_decref(j);
+    j = NULL;
+    cr_expect_eq(rs_send(&api, "POST", "/api/deadletters/retry", NULL, &j), 503);
+    cr_expect_str_eq(ws_str(j, "error"), "store_unavailable");
+    json_decref(j);
+    cr_assert_eq(cosmosrig_faults("[]"), 0);
+    cr_expect_eq(
+        rs_send(&api, "POST", "/api/deadletters/todolist-x:1:dead/retry", NULL, NULL),
+        404);
+    hostdrv_conn_free(c);
+    ws_stop(h);
+}
