@@ -20,19 +20,31 @@ extern const struct fn_def fn_list_todo_lists;
 extern const struct fn_def fn_get_dead_letters;
 extern const struct fn_def fn_get_projection;
 extern const struct fn_def fn_get_openapi;
+extern const struct fn_def fn_retry_dead_letter;
+extern const struct fn_def fn_retry_dead_letters;
 extern const struct fn_def fn_projector;
 extern const struct fn_def fn_publisher;
 
 static const struct fn_def *const app_defs[] = {
-    &fn_health,           &fn_create_todo_list,
-    &fn_rename_todo_list, &fn_delete_todo_list,
-    &fn_add_item,         &fn_update_item,
-    &fn_remove_item,      &fn_set_item_statuses,
-    &fn_move_item,        &fn_get_todo_list_events,
-    &fn_get_todo_list,    &fn_list_todo_lists,
-    &fn_get_dead_letters, &fn_get_projection,
-    &fn_get_openapi,      &fn_projector,
+    &fn_health,
+    &fn_create_todo_list,
+    &fn_rename_todo_list,
+    &fn_delete_todo_list,
+    &fn_add_item,
+    &fn_update_item,
+    &fn_remove_item,
+    &fn_set_item_statuses,
+    &fn_move_item,
+    &fn_get_todo_list_events,
+    &fn_get_todo_list,
+    &fn_list_todo_lists,
+    &fn_get_dead_letters,
+    &fn_get_projection,
+    &fn_get_openapi,
+    &fn_projector,
     &fn_publisher,
+    &fn_retry_dead_letter,
+    &fn_retry_dead_letters,
 };
 
 const struct fn_table fn_app_table = {app_defs, sizeof(app_defs) / sizeof(app_defs[0])};

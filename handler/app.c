@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "es/engine.h"
+#include "es/rebuild.h"
 #include "serve/front.h"
 #include "http/hostproto.h"
 #include "serve/pump.h"
@@ -32,27 +33,36 @@
 #include "store/store_cosmos.h"
 #include "util/config.h"
 #include "util/log.h"
+#include "util/timeutil.h"
 #include "version.h"
 
-enum mode { MODE_HOST, MODE_SERVE, MODE_INIT };
+enum mode { MODE_HOST, MODE_SERVE, MODE_INIT, MODE_REBUILD };
 
 struct options {
     enum mode mode;
     int port; /* serve: -1 means the default */
     const char *listen;
-    const char *app_dir; /* serve: NULL means the executable's folder */
+    const char *app_dir;   /* serve: NULL means the executable's folder */
+    const char *into;      /* rebuild: the Cosmos DB container to fill */
+    long long cache_views; /* rebuild: 0 means the default */
+    long long batch;       /* rebuild: events per read, 0 means the default */
 };
 
 static void usage(FILE *to)
 {
-    fprintf(to, "usage: handler                  serve the Functions host protocol on "
-                "FUNCTIONS_CUSTOMHANDLER_PORT\n"
-                "       handler serve [--port N] [--listen ADDR] [--app DIR]\n"
-                "                                serve the app's HTTP routes directly "
-                "(default 127.0.0.1:7071)\n"
-                "       handler init                  create the Cosmos DB database and "
-                "containers if missing\n"
-                "       handler --version\n");
+    fprintf(to,
+            "usage: handler                  serve the Functions host protocol on "
+            "FUNCTIONS_CUSTOMHANDLER_PORT\n"
+            "       handler serve [--port N] [--listen ADDR] [--app DIR]\n"
+            "                                serve the app's HTTP routes directly "
+            "(default 127.0.0.1:7071)\n"
+            "       handler init                  create the Cosmos DB database and "
+            "containers if missing\n"
+            "       handler rebuild [--into NAME] [--cache-views N]\n"
+            "                                recompute every view from the events "
+            "(SQLite: swapped in when\n"
+            "                                complete; Cosmos DB: into container NAME)\n"
+            "       handler --version\n");
 }
 
 static int parse_port(const char *s)
@@ -72,6 +82,9 @@ static int parse_args(int argc, char **argv, struct options *o)
         i++;
     } else if (i < argc && strcmp(argv[i], "init") == 0) {
         o->mode = MODE_INIT;
+        i++;
+    } else if (i < argc && strcmp(argv[i], "rebuild") == 0) {
+        o->mode = MODE_REBUILD;
         i++;
     }
     for (; i < argc; i++) {
@@ -99,6 +112,21 @@ static int parse_args(int argc, char **argv, struct options *o)
             i++;
         } else if (o->mode == MODE_SERVE && v != NULL && strcmp(a, "--app") == 0) {
             o->app_dir = v;
+            i++;
+        } else if (o->mode == MODE_REBUILD && v != NULL && strcmp(a, "--into") == 0) {
+            o->into = v;
+            i++;
+        } else if (o->mode == MODE_REBUILD && v != NULL &&
+                   (strcmp(a, "--cache-views") == 0 || strcmp(a, "--batch") == 0)) {
+            bool cache = strcmp(a, "--cache-views") == 0;
+            char *end = NULL;
+            long long n = strtoll(v, &end, 10);
+            if (end == v || *end != '\0' || n < 1 || n > (cache ? 10000000 : 10000)) {
+                fprintf(stderr, "handler: %s must be 1 to %d\n", a,
+                        cache ? 10000000 : 10000);
+                return 2;
+            }
+            *(cache ? &o->cache_views : &o->batch) = n;
             i++;
         } else {
             fprintf(stderr, "handler: unexpected argument '%s'\n", a);
@@ -315,6 +343,174 @@ static int init_store(struct runtime *rt)
     return 0;
 }
 
+/* ---- handler rebuild ---- */
+
+struct rebuild_view {
+    const sigset_t *signals;
+    bool tty;
+    bool said_start;
+    const char *into; /* what is filled, for the lines */
+    int64_t last_line_ms;
+    int64_t last_plain_events;
+};
+
+#define REBUILD_LINE_EVERY_EVENTS 10000 /* without a terminal: a line per this many */
+
+/* True when SIGINT or SIGTERM is waiting (they are blocked and taken here). */
+static bool interrupted(const sigset_t *signals)
+{
+    sigset_t pending;
+    if (sigpending(&pending) != 0)
+        return false;
+    bool any = sigismember(&pending, SIGINT) || sigismember(&pending, SIGTERM);
+    if (any) {
+        int sig = 0;
+        sigwait(signals, &sig); /* taken, so that it is not seen again */
+    }
+    return any;
+}
+
+static bool rebuild_tick(void *ctx, const struct es_rebuild_progress *p)
+{
+    struct rebuild_view *v = ctx;
+    if (!v->said_start) {
+        v->said_start = true;
+        if (p->resumed)
+            fprintf(stderr,
+                    "rebuild: resuming into %s: an earlier run's record is there "
+                    "(%lld events folded); its views are kept\n",
+                    v->into, (long long)p->events_before);
+        else
+            fprintf(stderr, "rebuild: starting clean into %s (%lld events to read)\n",
+                    v->into, (long long)p->total);
+    }
+    double rate =
+        p->elapsed_ms > 0 ? (double)p->events * 1000.0 / (double)p->elapsed_ms : 0.0;
+    int64_t now = es_time_mono_ms();
+    if (v->tty && p->events > 0 && now - v->last_line_ms >= 200) {
+        int64_t left = p->total - p->events_before - p->events;
+        long eta_s = rate > 0 && left > 0 ? (long)((double)left / rate) : 0;
+        fprintf(stderr,
+                "\r\033[Krebuild: %lld/%lld events, %.0f events/s, %lld streams, "
+                "%lld views written, ETA %ld:%02ld",
+                (long long)(p->events_before + p->events), (long long)p->total, rate,
+                (long long)p->streams, (long long)p->views_written, eta_s / 60,
+                eta_s % 60);
+        v->last_line_ms = now;
+    } else if (!v->tty && p->events - v->last_plain_events >= REBUILD_LINE_EVERY_EVENTS) {
+        fprintf(stderr, "rebuild: %lld events, %.0f events/s, %lld streams\n",
+                (long long)(p->events_before + p->events), rate, (long long)p->streams);
+        v->last_plain_events = p->events;
+    }
+    return !interrupted(v->signals);
+}
+
+/* Opens the target: SQLite's rebuild table, or the Cosmos DB container --into. */
+static int rebuild_target(struct runtime *rt, const struct options *o,
+                          struct es_store **target, bool *fresh)
+{
+    struct es_error err = {0};
+    enum es_status st;
+    bool existed = false;
+    if (rt->cfg.store_kind == ES_STORE_COSMOS) {
+        if (o->into == NULL || strcmp(o->into, rt->cfg.views_container) == 0) {
+            fprintf(stderr, "handler: on Cosmos DB, name a new container for the views "
+                            "with --into (not VIEWS_CONTAINER, which is serving)\n");
+            return 2;
+        }
+        struct es_config tcfg = rt->cfg;
+        tcfg.views_container = (char *)o->into;
+        st = es_store_cosmos_open(&tcfg, target, &err);
+        if (st == ES_OK)
+            st = es_store_cosmos_views_ready(*target, fresh, &err);
+    } else {
+        if (o->into != NULL) {
+            fprintf(stderr, "handler: --into names a Cosmos DB container; on SQLite the "
+                            "rebuild fills a table of its own and swaps it in\n");
+            return 2;
+        }
+        st = es_store_sqlite_open_views(rt->cfg.sqlite_path, ES_SQLITE_REBUILD_TABLE,
+                                        target, &existed, &err);
+        *fresh = !existed;
+    }
+    if (st != ES_OK) {
+        fprintf(stderr, "rebuild: cannot open the target: %s\n",
+                err.message[0] ? err.message : es_status_message(st));
+        return 1;
+    }
+    return 0;
+}
+
+static void rebuild_summary(const struct es_rebuild_progress *p, const char *into,
+                            const char *end)
+{
+    double rate =
+        p->elapsed_ms > 0 ? (double)p->events * 1000.0 / (double)p->elapsed_ms : 0.0;
+    fprintf(stderr,
+            "rebuild: %s: %lld events read in %.1f s (%.0f events/s), %lld streams, "
+            "%lld views written, %lld read back, %lld documents skipped; into %s\n",
+            end, (long long)p->events, (double)p->elapsed_ms / 1000.0, rate,
+            (long long)p->streams, (long long)p->views_written, (long long)p->views_read,
+            (long long)p->skipped, into);
+}
+
+#define REBUILD_SWAP_ATTEMPTS 10
+
+static int rebuild(struct runtime *rt, const struct options *o,
+                   struct es_projector_opts (*readside)(const struct fn_services *svc),
+                   const sigset_t *signals)
+{
+    if (readside == NULL) {
+        fprintf(stderr, "handler: this app has no views to rebuild\n");
+        return 2;
+    }
+    struct es_projector_opts views = readside(&rt->svc);
+    struct es_store *target = NULL;
+    bool fresh = false;
+    int rc = rebuild_target(rt, o, &target, &fresh);
+    if (rc != 0)
+        return rc;
+    bool cosmos = rt->cfg.store_kind == ES_STORE_COSMOS;
+    const char *into = cosmos ? o->into : "the views table (" ES_SQLITE_REBUILD_TABLE ")";
+    struct rebuild_view v = {.signals = signals, .tty = isatty(2) == 1, .into = into};
+    struct es_rebuild_opts ro = {.source = rt->store,
+                                 .target = target,
+                                 .projections = views.projections,
+                                 .n_projections = views.n_projections,
+                                 .target_new = fresh,
+                                 .cache_views = (size_t)o->cache_views,
+                                 .page_events = (size_t)o->batch,
+                                 .tick = rebuild_tick,
+                                 .ctx = &v};
+    struct es_rebuild_progress p;
+    struct es_error err = {0};
+    enum es_status st = es_rebuild(&ro, &p, &err);
+    /* SQLite: swapped in once nothing was appended past the scan; else fold those too. */
+    for (int k = 0; st == ES_OK && p.done && !cosmos; k++) {
+        st = es_store_sqlite_swap_views(target, p.cursor, &err);
+        if (st != ES_ECONFLICT || k + 1 == REBUILD_SWAP_ATTEMPTS)
+            break;
+        es_rebuild_progress_release(&p);
+        ro.target_new = false;
+        st = es_rebuild(&ro, &p, &err);
+    }
+    if (v.tty)
+        fputc('\n', stderr);
+    if (st != ES_OK) {
+        fprintf(stderr, "rebuild: failed: %s; run it again to resume\n",
+                err.message[0] ? err.message : es_status_message(st));
+        rc = 1;
+    } else if (!p.done) {
+        rebuild_summary(&p, into, "interrupted (run it again to resume)");
+        rc = 130;
+    } else {
+        rebuild_summary(&p, cosmos ? into : "views (swapped in)", "done");
+    }
+    es_rebuild_progress_release(&p);
+    es_store_close(target);
+    return rc;
+}
+
 static int serve(struct runtime *rt, const struct options *o, const sigset_t *signals)
 {
     struct es_error err = {0};
@@ -405,6 +601,12 @@ static int serve(struct runtime *rt, const struct options *o, const sigset_t *si
 
 int es_app_main(int argc, char **argv, const struct fn_table *fns)
 {
+    return es_app_main_views(argc, argv, fns, NULL);
+}
+
+int es_app_main_views(int argc, char **argv, const struct fn_table *fns,
+                      struct es_projector_opts (*readside)(const struct fn_services *svc))
+{
     struct options o;
     int rc = parse_args(argc, argv, &o);
     if (rc != 0)
@@ -430,7 +632,9 @@ int es_app_main(int argc, char **argv, const struct fn_table *fns)
     rt.app = (struct invoke_app){.fns = fns, .svc = &rt.svc};
     rc = open_store(&rt);
     if (rc == 0)
-        rc = o.mode == MODE_INIT ? init_store(&rt) : serve(&rt, &o, &signals);
+        rc = o.mode == MODE_INIT      ? init_store(&rt)
+             : o.mode == MODE_REBUILD ? rebuild(&rt, &o, readside, &signals)
+                                      : serve(&rt, &o, &signals);
     if (rt.checking && !atomic_load(&rt.check_done)) {
         /*
          * The start-up check is still retrying Cosmos DB on its own thread. Exit

@@ -7,6 +7,8 @@
  *   handler                 serve the Functions host on FUNCTIONS_CUSTOMHANDLER_PORT
  *   handler serve [--port N] [--listen ADDR] [--app DIR]
  *                           serve the app's HTTP routes directly (default port 7071)
+ *   handler rebuild [--into NAME] [--cache-views N] [--batch N]
+ *                           recompute every view from the events (es/rebuild.h)
  *   handler --version | --help
  */
 #ifndef ES_APP_H
@@ -16,8 +18,19 @@
 #include "store/store.h"
 #include "util/config.h"
 
+#include "es/projector.h"
+
 /* Runs the process; returns its exit status (0 after a clean SIGTERM/SIGINT). */
 int es_app_main(int argc, char **argv, const struct fn_table *fns);
+
+/*
+ * The same, for an app with a read side: readside gives the projections that
+ * `handler rebuild` recomputes (its reactors are never run there). Without
+ * it (es_app_main), `handler rebuild` says there is nothing to rebuild.
+ */
+int es_app_main_views(
+    int argc, char **argv, const struct fn_table *fns,
+    struct es_projector_opts (*readside)(const struct fn_services *svc));
 
 /*
  * Opens the store the settings select: Cosmos DB when a Cosmos setting is

@@ -117,4 +117,11 @@ bool api_paging(const struct fn_http_request *req, struct fn_http_response *res,
 void api_reply_page(struct fn_http_response *res, const char *kind, json_t *items,
                     const char *next_store_token);
 
+/*
+ * The client's form of a store token for a listing under `kind` (malloc'd), as
+ * api_reply_page gives it out, for a page whose body is not {kind, continuation};
+ * api_paging takes it back. NULL on ENOMEM.
+ */
+char *api_continuation(const char *kind, const char *store_token);
+
 #endif

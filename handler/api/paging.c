@@ -74,6 +74,11 @@ static char *continuation_out(const char *kind, const char *store_token)
     return b64;
 }
 
+char *api_continuation(const char *kind, const char *store_token)
+{
+    return continuation_out(kind, store_token);
+}
+
 void api_reply_page(struct fn_http_response *res, const char *key, json_t *items,
                     const char *next_store_token)
 {

@@ -78,14 +78,15 @@ struct cosmos_request {
     size_t body_len;
     const char *if_match; /* etag, quotes included, or NULL */
     const char *if_none_match;
-    const char *continuation; /* x-ms-continuation to echo, or NULL */
-    int max_item_count;       /* 0: not sent */
-    bool query;               /* x-ms-documentdb-isquery */
-    bool cross_partition;     /* x-ms-documentdb-query-enablecrosspartition */
-    bool batch;               /* an atomic transactional batch */
-    bool upsert;              /* x-ms-documentdb-is-upsert */
-    bool change_feed;         /* A-IM: Incremental feed */
-    bool idempotent;          /* safe to send again after an unknown outcome */
+    const char *continuation;           /* x-ms-continuation to echo, or NULL */
+    int max_item_count;                 /* 0: not sent */
+    bool query;                         /* x-ms-documentdb-isquery */
+    bool cross_partition;               /* x-ms-documentdb-query-enablecrosspartition */
+    bool batch;                         /* an atomic transactional batch */
+    bool upsert;                        /* x-ms-documentdb-is-upsert */
+    bool change_feed;                   /* A-IM: Incremental feed */
+    const char *partition_key_range_id; /* x-ms-documentdb-partitionkeyrangeid, or NULL */
+    bool idempotent;                    /* safe to send again after an unknown outcome */
 };
 
 struct cosmos_response {

@@ -9,7 +9,9 @@
  *   error     why it failed, from the last attempt
  *   attempts  how many times the batch was tried
  *   failedAt  RFC 3339 UTC
- * Writing one again (the batch redelivered) replaces it.
+ * Writing one again (the batch redelivered) replaces it. A redrive
+ * (es/redrive.h) deletes it when its event runs, or writes it back with the
+ * new error, attempts + 1 and the time.
  */
 #include "projector.h"
 
@@ -121,6 +123,8 @@ struct view_state {
     json_t *doc;
     char *etag; /* NULL: the view does not exist yet */
     int64_t version;
+    bool cached;   /* doc and etag came from the view cache, unchecked */
+    bool no_cache; /* load it from the store even when it is remembered */
     char id[ES_DOC_ID_MAX];
 };
 
@@ -180,7 +184,8 @@ static enum es_status load_view(const struct es_projector_opts *p, struct view_s
     free(v->etag);
     v->doc = NULL;
     v->etag = NULL;
-    if (view_from_cache(p, v))
+    v->cached = !v->no_cache && view_from_cache(p, v);
+    if (v->cached)
         return ES_OK;
     enum es_status st =
         p->store->ops->view_get(p->store, v->id, &v->doc, &v->etag, &report->io, err);
@@ -237,8 +242,20 @@ static enum es_status project_view(const struct es_projector_opts *p,
             return es_error_set(err, st, "%s", put_err.message);
         /* Another writer moved the view: start again from what it wrote. */
         report->view_retries++;
+        v->no_cache = true;
         if ((st = load_view(p, v, aggregate_id, report, err)) != ES_OK)
             return st;
+        /*
+         * Views only move forward, so what it wrote reaches at least the events
+         * held here - unless it was set back (deleted or replaced by hand): then
+         * the versions in between are not here, and the batch is retried from the
+         * store's view.
+         */
+        if (n > 0 && v->version < evs[0]->version - 1)
+            return es_error_set(err, ES_EUNAVAILABLE,
+                                "view '%s' is at version %lld, behind the events of this "
+                                "batch (it was set back); the batch will be retried",
+                                v->id, (long long)v->version);
     }
     return es_error_set(err, ES_ECONFLICT, "view '%s' kept changing under the projector",
                         v->id);
@@ -454,6 +471,19 @@ static enum es_status project_stream(const struct es_projector_opts *p,
         jobs[i] = (struct view_job){.p = p, .v = &views[i], .aggregate_id = aggregate_id};
     if ((st = view_jobs_run(p, jobs, n_views, report, err)) != ES_OK)
         goto out;
+    /*
+     * A remembered view that this batch brings nothing new for (a redelivery, a
+     * redrive) is read from the store after all: no write will check it against
+     * the store, which may have been set back behind it (views deleted or
+     * replaced by hand).
+     */
+    for (size_t i = 0; i < n_views; i++) {
+        if (!views[i].cached || delivered[n - 1].version > views[i].version)
+            continue;
+        views[i].no_cache = true;
+        if ((st = load_view(p, &views[i], aggregate_id, report, err)) != ES_OK)
+            goto out;
+    }
     /* base: the version every view has reached (with no view, all is new). */
     int64_t last = delivered[n - 1].version;
     int64_t base = n_views > 0 ? views[0].version : delivered[0].version - 1;
@@ -517,6 +547,20 @@ out:
         json_decref(views[i].doc);
         free(views[i].etag);
     }
+    return st;
+}
+
+enum es_status es_project_stream(const struct es_projector_opts *p,
+                                 const struct es_event *events, size_t n,
+                                 struct es_batch_report *report, struct es_error *err)
+{
+    if (n == 0)
+        return ES_OK;
+    struct es_batch_report own = {0};
+    enum es_status st = project_stream(p, events, n, &own, err);
+    add_report(report, &own);
+    report->events += (unsigned)n;
+    report->streams++;
     return st;
 }
 

@@ -145,4 +145,17 @@ enum es_status es_project_batch(const struct es_projector_opts *p,
                                 int64_t attempt, struct es_batch_report *report,
                                 struct es_error *err) ES_MUST_CHECK;
 
+/*
+ * Projects n events of one stream (n >= 1, in version order, distinct, as read
+ * from the event store) as es_project_batch projects a stream of a delivery,
+ * with the same idempotency: views folded above their versions (a gap filled
+ * from the store), then every event to the reactors. Nothing is dead-lettered
+ * and no statistics are noted: the caller (a redrive, es/redrive.h) decides.
+ * report is added to, not reset.
+ */
+enum es_status es_project_stream(const struct es_projector_opts *p,
+                                 const struct es_event *events, size_t n,
+                                 struct es_batch_report *report,
+                                 struct es_error *err) ES_MUST_CHECK;
+
 #endif

@@ -106,6 +106,16 @@ bool es_stream_id_valid(const char *s)
     return s != NULL && word_of(s, ES_STREAM_ID_MAX, "");
 }
 
+enum es_status es_deadletter_stream(const char *id, char *out, size_t out_len)
+{
+    const char *colon = id != NULL ? strchr(id, ':') : NULL;
+    if (colon == NULL || colon == id || (size_t)(colon - id) >= out_len)
+        return ES_EINVAL;
+    memcpy(out, id, (size_t)(colon - id));
+    out[colon - id] = '\0';
+    return ES_OK;
+}
+
 enum es_status es_event_from_doc(const json_t *doc, struct es_event *out,
                                  struct es_error *err)
 {

@@ -167,6 +167,37 @@ struct es_store_ops {
                                        size_t limit, json_t **docs, char **next,
                                        struct es_io *io,
                                        struct es_error *err) ES_MUST_CHECK;
+    /*
+     * The dead letter with id (a new reference, as stored: read it as input);
+     * ES_ENOTFOUND when there is none. Its stream is the id up to the first
+     * ':' (es_deadletter_stream), which is how Cosmos DB finds its partition.
+     */
+    enum es_status (*deadletter_get)(struct es_store *s, const char *id, json_t **doc,
+                                     struct es_io *io,
+                                     struct es_error *err) ES_MUST_CHECK;
+    /* Removes the dead letter with id; ES_ENOTFOUND when there is none. */
+    enum es_status (*deadletter_delete)(struct es_store *s, const char *id,
+                                        struct es_io *io,
+                                        struct es_error *err) ES_MUST_CHECK;
+
+    /*
+     * Every event of the store from the start, page by page, for a rebuild
+     * (es/rebuild.h). *cursor is NULL at the start and replaced (malloc'd,
+     * text) after each page; kept, it goes on from there in a later run. The
+     * order keeps each stream's versions ascending: SQLite's global order;
+     * on Cosmos DB each partition key range's change feed in turn. An empty
+     * page is the end as of now (the same cursor later finds what was appended
+     * since). A page holds about max events (Cosmos DB never splits the
+     * documents of one append across pages). Documents that are not well-formed events
+     * are passed over and counted in *skipped. ES_EINVAL when cursor is not one this
+     * store gave.
+     */
+    enum es_status (*events_scan)(struct es_store *s, char **cursor, size_t max,
+                                  struct es_event_page *out, size_t *skipped,
+                                  struct es_io *io, struct es_error *err) ES_MUST_CHECK;
+    /* How many events the store holds, for progress (Cosmos DB: a count query). */
+    enum es_status (*events_count)(struct es_store *s, int64_t *n, struct es_io *io,
+                                   struct es_error *err) ES_MUST_CHECK;
 
     void (*close)(struct es_store *s);
 };
@@ -184,6 +215,35 @@ void es_store_close(struct es_store *s);
  */
 enum es_status es_store_sqlite_open(const char *path, struct es_store **out,
                                     struct es_error *err) ES_MUST_CHECK;
+
+/*
+ * The views table a rebuild fills on SQLite (es_store_sqlite_open_views), and
+ * swaps in for "views" when it is complete.
+ */
+#define ES_SQLITE_REBUILD_TABLE "views_rebuild"
+
+/*
+ * SQLite at path, with its view operations (view_get, view_put, view_query)
+ * on table instead of "views": the table and its index are created when
+ * missing, and *existed says whether the table was there already. Every
+ * other operation is the store's own.
+ */
+enum es_status es_store_sqlite_open_views(const char *path, const char *table,
+                                          struct es_store **out, bool *existed,
+                                          struct es_error *err) ES_MUST_CHECK;
+
+/*
+ * Makes the views table of s (opened by es_store_sqlite_open_views) the
+ * store's "views", in one transaction that also holds every writer off: only
+ * when no event was appended after the scan cursor (events_scan's; NULL: the
+ * store was empty) - ES_ECONFLICT otherwise, and nothing changes: fold the
+ * events after it, then try again. Its
+ * documents of kind "_rebuild" are left out, and its etags are moved past
+ * the old table's, so that a writer holding an etag of the old table meets a
+ * 412 rather than a match by chance. The old views are dropped.
+ */
+enum es_status es_store_sqlite_swap_views(struct es_store *s, const char *cursor,
+                                          struct es_error *err) ES_MUST_CHECK;
 
 /* ---- stored formats: ids ---- */
 
@@ -221,6 +281,14 @@ enum es_status es_doc_fits(const json_t *doc, const char *what, struct es_error 
 
 /* A stream id by the rule above (NULL is not). */
 bool es_stream_id_valid(const char *s);
+
+/*
+ * The stream of the dead letter with id ("{streamId}:...": stream ids hold no
+ * ':'), into out. ES_EINVAL when id has no ':' or the part before it does not
+ * fit in out_len bytes or is empty.
+ */
+enum es_status es_deadletter_stream(const char *id, char *out,
+                                    size_t out_len) ES_MUST_CHECK;
 
 /*
  * "{streamId}:{version}" - the event document id, so a taken version collides.

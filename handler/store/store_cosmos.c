@@ -829,6 +829,258 @@ static enum es_status co_deadletter_query(struct es_store *base, const char *con
     return page_of(s, s->dead_link, q, continuation, limit, docs, next, io, err);
 }
 
+static enum es_status co_deadletter_get(struct es_store *base, const char *id,
+                                        json_t **doc, struct es_io *io,
+                                        struct es_error *err)
+{
+    struct cosmos_store *s = from(base);
+    char stream[ES_DOC_ID_MAX];
+    /* An id that names no partition names no dead letter this store wrote. */
+    if (es_deadletter_stream(id, stream, sizeof(stream)) != ES_OK)
+        return ES_ENOTFOUND;
+    enum es_status st = read_doc(s, s->dead_link, id, stream, doc, NULL, io, err);
+    if (st == ES_OK)
+        strip_system(*doc);
+    return st;
+}
+
+static enum es_status co_deadletter_delete(struct es_store *base, const char *id,
+                                           struct es_io *io, struct es_error *err)
+{
+    struct cosmos_store *s = from(base);
+    char stream[ES_DOC_ID_MAX], link[DOC_LINK_MAX];
+    if (es_deadletter_stream(id, stream, sizeof(stream)) != ES_OK)
+        return ES_ENOTFOUND;
+    if (es_fmt(link, sizeof(link), "%s/docs/%s", s->dead_link, id) != ES_OK)
+        return es_error_set(err, ES_EINVAL,
+                            "cannot delete dead letter '%.80s...': the id is too long",
+                            id);
+    struct cosmos_request req = {
+        .method = "DELETE",
+        .resource_type = "docs",
+        .resource_link = link,
+        .partition_key = stream,
+        /* Sent again after a lost reply, it finds nothing: 404. */
+        .idempotent = true};
+    struct cosmos_response r;
+    enum es_status st = cosmos_execute(s->client, &req, &r, io, err);
+    if (st == ES_OK && r.status == 404)
+        st = ES_ENOTFOUND;
+    else if (st == ES_OK && r.status != 204 && r.status != 200)
+        st = fail(&r, "delete a dead letter", err);
+    cosmos_response_release(&r);
+    return st;
+}
+
+/* ---- every event, for a rebuild ---- */
+
+/*
+ * The scan's cursor: {"ranges": [<partition key range ids>], "i": <the one
+ * being read>, "etag": <its change feed's continuation, or null>}. The ranges
+ * are listed once, at the start; a split during the scan (410) fails it, and
+ * a new scan lists them again.
+ */
+static enum es_status list_ranges(struct cosmos_store *s, json_t **ids, struct es_io *io,
+                                  struct es_error *err)
+{
+    struct cosmos_request req = {.method = "GET",
+                                 .resource_type = "pkranges",
+                                 .resource_link = s->events_link,
+                                 .feed = true,
+                                 .idempotent = true};
+    struct cosmos_response r;
+    json_t *page = NULL;
+    enum es_status st = cosmos_execute(s->client, &req, &r, io, err);
+    if (st == ES_OK && r.status != 200)
+        st = fail(&r, "list the partition key ranges", err);
+    if (st == ES_OK &&
+        es_json_parse(r.body, r.body_len, ES_JSON_LOAD_FLAGS, &page, NULL) != ES_OK)
+        st = es_error_set(err, ES_EIO, "cannot list the partition key ranges: malformed");
+    json_t *ranges = json_object_get(page, "PartitionKeyRanges");
+    json_t *out = st == ES_OK ? json_array() : NULL;
+    if (st == ES_OK &&
+        (out == NULL || !json_is_array(ranges) || json_array_size(ranges) == 0))
+        st = out == NULL
+                 ? ES_ENOMEM
+                 : es_error_set(err, ES_EIO,
+                                "cannot list the partition key ranges: none listed");
+    size_t i;
+    json_t *range;
+    json_array_foreach(ranges, i, range)
+    {
+        const char *id = json_string_value(json_object_get(range, "id"));
+        if (st == ES_OK && (id == NULL || strlen(id) > 64))
+            st = es_error_set(err, ES_EIO, "cannot read a partition key range: bad id");
+        if (st == ES_OK && json_array_append_new(out, json_string(id)) != 0)
+            st = ES_ENOMEM;
+    }
+    json_decref(page);
+    cosmos_response_release(&r);
+    if (st != ES_OK) {
+        json_decref(out);
+        return st;
+    }
+    *ids = out;
+    return ES_OK;
+}
+
+/* The events among a change feed page's documents; the rest counted in *skipped. */
+static enum es_status events_of(const json_t *docs, struct es_event_page *out,
+                                size_t *skipped)
+{
+    out->events = calloc(json_array_size(docs) + 1, sizeof(*out->events));
+    if (out->events == NULL)
+        return ES_ENOMEM;
+    size_t i;
+    json_t *doc;
+    json_array_foreach(docs, i, doc)
+    {
+        const char *kind = json_string_value(json_object_get(doc, "kind"));
+        if (kind == NULL || strcmp(kind, "event") != 0)
+            continue; /* snapshots and receipts share the container */
+        enum es_status st = es_event_from_doc(doc, &out->events[out->n], NULL);
+        if (st == ES_ENOMEM)
+            return st;
+        if (st == ES_OK)
+            out->n++;
+        else
+            (*skipped)++;
+    }
+    return ES_OK;
+}
+
+/* One change feed page of range `range` after etag (NULL: from the start). */
+static enum es_status feed_page(struct cosmos_store *s, const char *range,
+                                const char *etag, size_t max, struct es_event_page *out,
+                                size_t *skipped, char **next_etag, struct es_io *io,
+                                struct es_error *err)
+{
+    struct cosmos_request req = {.method = "GET",
+                                 .resource_type = "docs",
+                                 .resource_link = s->events_link,
+                                 .feed = true,
+                                 .change_feed = true,
+                                 .partition_key_range_id = range,
+                                 .if_none_match = etag,
+                                 .max_item_count = max < QUERY_PAGE_MAX ? (int)max : -1,
+                                 .idempotent = true};
+    struct cosmos_response r;
+    *next_etag = NULL;
+    json_t *page = NULL;
+    enum es_status st = cosmos_execute(s->client, &req, &r, io, err);
+    if (st == ES_OK && r.status == 410)
+        st = es_error_set(
+            err, ES_EUNAVAILABLE,
+            "the events container's partitions changed during the scan (410): "
+            "run it again");
+    else if (st == ES_OK && r.status != 200 && r.status != 304)
+        st = fail(&r, "read the change feed", err);
+    if (st == ES_OK && r.status == 200 &&
+        es_json_parse(r.body, r.body_len, ES_JSON_LOAD_FLAGS, &page, NULL) != ES_OK)
+        st = es_error_set(err, ES_EIO, "cannot read the change feed: malformed page");
+    json_t *docs = json_object_get(page, "Documents");
+    if (st == ES_OK && r.status == 200 && !json_is_array(docs))
+        st = es_error_set(err, ES_EIO, "cannot read the change feed: malformed page");
+    if (st == ES_OK && r.status == 200 && (st = events_of(docs, out, skipped)) == ES_OK &&
+        io != NULL)
+        io->events_read += (unsigned)out->n;
+    /* A page without its continuation would be read again forever. */
+    if (st == ES_OK && r.status == 200 && r.etag == NULL)
+        st =
+            es_error_set(err, ES_EIO, "cannot read the change feed: a page without etag");
+    if (st == ES_OK && r.status == 200 && (*next_etag = strdup(r.etag)) == NULL)
+        st = ES_ENOMEM;
+    json_decref(page);
+    cosmos_response_release(&r);
+    if (st != ES_OK)
+        es_event_page_release(out);
+    return st;
+}
+
+static enum es_status co_events_scan(struct es_store *base, char **cursor, size_t max,
+                                     struct es_event_page *out, size_t *skipped,
+                                     struct es_io *io, struct es_error *err)
+{
+    struct cosmos_store *s = from(base);
+    memset(out, 0, sizeof(*out));
+    *skipped = 0;
+    json_t *cur = NULL;
+    enum es_status st = ES_OK;
+    if (*cursor == NULL) {
+        json_t *ids = NULL;
+        if ((st = list_ranges(s, &ids, io, err)) == ES_OK &&
+            (cur = json_pack("{s:o, s:i, s:n}", "ranges", ids, "i", 0, "etag")) == NULL)
+            st = ES_ENOMEM;
+    } else if (es_json_parse(*cursor, strlen(*cursor), ES_JSON_LOAD_FLAGS, &cur, NULL) !=
+                   ES_OK ||
+               !json_is_array(json_object_get(cur, "ranges")) ||
+               !json_is_integer(json_object_get(cur, "i"))) {
+        st = es_error_set(err, ES_EINVAL, "not a scan cursor of this store");
+    }
+    json_t *ranges = json_object_get(cur, "ranges");
+    /* Each range to its end in turn: an empty page moves to the next one. */
+    while (st == ES_OK && out->n == 0) {
+        json_int_t i = json_integer_value(json_object_get(cur, "i"));
+        const char *range = json_string_value(json_array_get(ranges, (size_t)i));
+        if (i < 0 || (size_t)i >= json_array_size(ranges) || range == NULL)
+            break; /* every range read to its end */
+        char *next = NULL;
+        size_t passed = 0;
+        st = feed_page(s, range, json_string_value(json_object_get(cur, "etag")), max,
+                       out, &passed, &next, io, err);
+        *skipped += passed;
+        if (st == ES_OK && next != NULL) {
+            if (json_object_set_new(cur, "etag", json_string(next)) != 0)
+                st = ES_ENOMEM;
+        } else if (st == ES_OK && (size_t)i + 1 < json_array_size(ranges)) {
+            if (json_object_set_new(cur, "i", json_integer(i + 1)) != 0 ||
+                json_object_set_new(cur, "etag", json_null()) != 0)
+                st = ES_ENOMEM;
+        } else if (st == ES_OK) {
+            free(next);
+            break; /* the last range is at its end: keep its etag for later */
+        }
+        free(next);
+        if (st == ES_OK && out->n == 0 && passed == 0 && next == NULL)
+            continue;
+    }
+    char *text = st == ES_OK ? es_json_dumps(cur, NULL) : NULL;
+    if (st == ES_OK && text == NULL)
+        st = ES_ENOMEM;
+    json_decref(cur);
+    if (st != ES_OK) {
+        es_event_page_release(out);
+        return st;
+    }
+    free(*cursor);
+    *cursor = text;
+    return ES_OK;
+}
+
+static enum es_status co_events_count(struct es_store *base, int64_t *n, struct es_io *io,
+                                      struct es_error *err)
+{
+    struct cosmos_store *s = from(base);
+    json_t *q =
+        json_pack("{s:s, s:[]}", "query",
+                  "SELECT VALUE COUNT(1) FROM c WHERE c.kind = 'event'", "parameters");
+    json_t *docs = json_array();
+    enum es_status st = q != NULL && docs != NULL ? query(s, s->events_link, NULL, q,
+                                                          NULL, 1000, docs, NULL, io, err)
+                                                  : ES_ENOMEM;
+    /* A count across partitions may come back as one partial count per partition. */
+    int64_t total = 0;
+    size_t i;
+    json_t *v;
+    json_array_foreach(docs, i, v) total +=
+        json_is_integer(v) ? json_integer_value(v) : 0;
+    json_decref(q);
+    json_decref(docs);
+    if (st == ES_OK)
+        *n = total;
+    return st;
+}
+
 /* ---- lifecycle ---- */
 
 static void co_close(struct es_store *base)
@@ -851,6 +1103,10 @@ static const struct es_store_ops cosmos_ops = {
     .view_query = co_view_query,
     .deadletter_put = co_deadletter_put,
     .deadletter_query = co_deadletter_query,
+    .deadletter_get = co_deadletter_get,
+    .deadletter_delete = co_deadletter_delete,
+    .events_scan = co_events_scan,
+    .events_count = co_events_count,
     .close = co_close,
 };
 
@@ -1008,6 +1264,33 @@ enum es_status es_store_cosmos_init(struct es_store *base, struct es_error *err)
                                          "version", 2),
                                what, err);
     }
+    return st;
+}
+
+enum es_status es_store_cosmos_views_ready(struct es_store *base, bool *created,
+                                           struct es_error *err)
+{
+    struct cosmos_store *s = from(base);
+    *created = false;
+    enum es_status st =
+        exists(s, "colls", s->views_link, "read the views container", err);
+    if (st != ES_ENOTFOUND)
+        return st;
+    if (s->keyless)
+        return es_error_set(err, ES_ENOTFOUND,
+                            "the views container '%s' does not exist, and a managed "
+                            "identity cannot create it: create it with partition key /id "
+                            "(infra/, the portal, or az cosmosdb sql container create)",
+                            s->views_link);
+    const char *name = strrchr(s->views_link, '/') + 1;
+    char what[400];
+    snprintf(what, sizeof(what), "container '%s' (partition key /id)", name);
+    st = create_if_missing(s, "colls", s->db_link,
+                           json_pack("{s:s, s:{s:[s], s:s, s:i}}", "id", name,
+                                     "partitionKey", "paths", "/id", "kind", "Hash",
+                                     "version", 2),
+                           what, err);
+    *created = st == ES_OK;
     return st;
 }
 

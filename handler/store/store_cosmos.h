@@ -24,6 +24,15 @@ enum es_status es_store_cosmos_init(struct es_store *s,
                                     struct es_error *err) ES_MUST_CHECK;
 
 /*
+ * The views container of s (VIEWS_CONTAINER, a rebuild's --into) made ready:
+ * with the account key created when missing, partition key /id as `handler
+ * init` and infra/ make it (*created says whether it was); with a managed
+ * identity only checked, ES_ENOTFOUND naming it when it does not exist.
+ */
+enum es_status es_store_cosmos_views_ready(struct es_store *s, bool *created,
+                                           struct es_error *err) ES_MUST_CHECK;
+
+/*
  * Reads the database once to tell an operator early whether the endpoint,
  * the credentials and the database are right. ES_OK, or the problem in err.
  */

@@ -33,6 +33,7 @@
 struct sqlite_store {
     struct es_store base;
     char *path;
+    char views[64]; /* the views table: "views", or a rebuild's (store.h) */
     pthread_mutex_t lock;
     sqlite3 *idle[POOL_MAX];
     size_t n_idle;
@@ -579,21 +580,27 @@ static enum es_status sq_view_get(struct es_store *base, const char *id, json_t 
                                   char **etag, struct es_io *io, struct es_error *err)
 {
     struct view_out out = {doc, etag};
-    return read_row(from(base), "SELECT doc, etag FROM views WHERE id = ?", id, NULL,
-                    view_row, &out, io, err);
+    char sql[160];
+    snprintf(sql, sizeof(sql), "SELECT doc, etag FROM %s WHERE id = ?",
+             from(base)->views);
+    return read_row(from(base), sql, id, NULL, view_row, &out, io, err);
 }
 
 /* Writes a view inside the open transaction; its new etag into etag (when given). */
-static enum es_status write_view(sqlite3 *db, const json_t *doc, const char *id,
-                                 const char *kind, const char *if_match, char *etag,
-                                 size_t etag_len, struct es_error *err)
+static enum es_status write_view(sqlite3 *db, const char *table, const json_t *doc,
+                                 const char *id, const char *kind, const char *if_match,
+                                 char *etag, size_t etag_len, struct es_error *err)
 {
     sqlite3_stmt *stmt = NULL;
-    const char *sql =
-        if_match == NULL
-            ? "INSERT INTO views (doc, id, kind, etag) VALUES (?, ?, ?, 1)"
-            : "UPDATE views SET doc = ?1, kind = ?3, etag = etag + 1 WHERE id = ?2 AND"
-              " etag = ?4";
+    char sql[200];
+    if (if_match == NULL)
+        snprintf(sql, sizeof(sql),
+                 "INSERT INTO %s (doc, id, kind, etag) VALUES (?, ?, ?, 1)", table);
+    else
+        snprintf(sql, sizeof(sql),
+                 "UPDATE %s SET doc = ?1, kind = ?3, etag = etag + 1 WHERE id = ?2 AND"
+                 " etag = ?4",
+                 table);
     int rc = sqlite3_prepare_v2(db, sql, -1, &stmt, NULL);
     if (rc == SQLITE_OK && (rc = bind_json(stmt, 1, doc)) == SQLITE_OK &&
         (rc = bind_text(stmt, 2, id)) == SQLITE_OK &&
@@ -612,8 +619,8 @@ static enum es_status write_view(sqlite3 *db, const json_t *doc, const char *id,
     if (etag == NULL)
         return ES_OK;
     sqlite3_stmt *row = NULL;
-    enum es_status st =
-        one_row(db, "SELECT etag FROM views WHERE id = ?", id, NULL, &row, err);
+    snprintf(sql, sizeof(sql), "SELECT etag FROM %s WHERE id = ?", table);
+    enum es_status st = one_row(db, sql, id, NULL, &row, err);
     if (st == ES_OK)
         snprintf(etag, etag_len, "%lld", (long long)sqlite3_column_int64(row, 0));
     sqlite3_finalize(row);
@@ -651,8 +658,8 @@ static enum es_status sq_view_put(struct es_store *base, const json_t *doc,
     int rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
     if (rc != SQLITE_OK)
         st = sql_error(db, rc, "begin a view write", err);
-    else if ((st = write_view(db, doc, id, kind, if_match, etag, ETAG_LEN, err)) ==
-                 ES_OK &&
+    else if ((st = write_view(db, s->views, doc, id, kind, if_match, etag, ETAG_LEN,
+                              err)) == ES_OK &&
              (rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL)) != SQLITE_OK)
         st = sql_error(db, rc, "write a view", err);
     if (st != ES_OK && !sqlite3_get_autocommit(db))
@@ -741,10 +748,11 @@ static enum es_status sq_view_query(struct es_store *base, const char *kind,
                                     const char *continuation, size_t limit, json_t **docs,
                                     char **next, struct es_io *io, struct es_error *err)
 {
-    return query_docs(
-        from(base),
-        "SELECT id, doc FROM views WHERE kind = ? AND id > ? ORDER BY id LIMIT ?", kind,
-        continuation, limit, docs, next, io, err);
+    char sql[160];
+    snprintf(sql, sizeof(sql),
+             "SELECT id, doc FROM %s WHERE kind = ? AND id > ? ORDER BY id LIMIT ?",
+             from(base)->views);
+    return query_docs(from(base), sql, kind, continuation, limit, docs, next, io, err);
 }
 
 static enum es_status sq_deadletter_query(struct es_store *base, const char *continuation,
@@ -822,6 +830,46 @@ static enum es_status sq_deadletter_put(struct es_store *base, const json_t *doc
         stream, doc, 0, io, err);
 }
 
+/* Decodes a deadletters row (doc). */
+static enum es_status deadletter_row(sqlite3_stmt *row, void *out, struct es_error *err)
+{
+    enum es_status s = column_json(row, 0, out);
+    return s == ES_EIO ? es_error_set(err, s, "cannot read a dead letter") : s;
+}
+
+static enum es_status sq_deadletter_get(struct es_store *base, const char *id,
+                                        json_t **doc, struct es_io *io,
+                                        struct es_error *err)
+{
+    return read_row(from(base), "SELECT doc FROM deadletters WHERE id = ?", id, NULL,
+                    deadletter_row, doc, io, err);
+}
+
+static enum es_status sq_deadletter_delete(struct es_store *base, const char *id,
+                                           struct es_io *io, struct es_error *err)
+{
+    struct sqlite_store *s = from(base);
+    sqlite3 *db = NULL;
+    enum es_status st = conn_get(s, &db, err);
+    if (st != ES_OK)
+        return st;
+    count(io);
+    sqlite3_stmt *stmt = NULL;
+    int rc =
+        sqlite3_prepare_v2(db, "DELETE FROM deadletters WHERE id = ?", -1, &stmt, NULL);
+    if (rc == SQLITE_OK)
+        rc = bind_text(stmt, 1, id);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(stmt) == SQLITE_DONE ? SQLITE_OK : sqlite3_errcode(db);
+    if (rc != SQLITE_OK)
+        st = sql_error(db, rc, "delete a dead letter", err);
+    else if (sqlite3_changes(db) == 0)
+        st = ES_ENOTFOUND;
+    sqlite3_finalize(stmt);
+    conn_put(s, db);
+    return st;
+}
+
 static void sq_close(struct es_store *base)
 {
     struct sqlite_store *s = from(base);
@@ -830,6 +878,49 @@ static void sq_close(struct es_store *base)
     pthread_mutex_destroy(&s->lock);
     free(s->path);
     free(s);
+}
+
+/* ---- a rebuild: every event, and a views table swapped in ---- */
+
+static enum es_status sq_events_scan(struct es_store *base, char **cursor, size_t max,
+                                     struct es_event_page *out, size_t *skipped,
+                                     struct es_io *io, struct es_error *err)
+{
+    *skipped = 0;
+    long long after = 0;
+    char *end = NULL;
+    if (*cursor != NULL &&
+        ((after = strtoll(*cursor, &end, 10)) < 0 || end == *cursor || *end != '\0'))
+        return es_error_set(err, ES_EINVAL, "not a scan cursor of this store");
+    char *next = NULL;
+    enum es_status st = sq_feed_read(base, (int64_t)after, max, out, io, err);
+    if (st == ES_OK && out->n > 0) {
+        char text[24];
+        snprintf(text, sizeof(text), "%lld", (long long)out->events[out->n - 1].seq);
+        if ((next = strdup(text)) == NULL) {
+            es_event_page_release(out);
+            st = ES_ENOMEM;
+        }
+    }
+    if (next != NULL) {
+        free(*cursor);
+        *cursor = next;
+    }
+    return st;
+}
+
+static enum es_status count_row(sqlite3_stmt *row, void *out, struct es_error *err)
+{
+    (void)err;
+    *(int64_t *)out = sqlite3_column_int64(row, 0);
+    return ES_OK;
+}
+
+static enum es_status sq_events_count(struct es_store *base, int64_t *n, struct es_io *io,
+                                      struct es_error *err)
+{
+    return read_row(from(base), "SELECT COUNT(*) FROM events", NULL, NULL, count_row, n,
+                    io, err);
 }
 
 static const struct es_store_ops sqlite_ops = {
@@ -847,6 +938,10 @@ static const struct es_store_ops sqlite_ops = {
     .checkpoint_put = sq_checkpoint_put,
     .deadletter_put = sq_deadletter_put,
     .deadletter_query = sq_deadletter_query,
+    .deadletter_get = sq_deadletter_get,
+    .deadletter_delete = sq_deadletter_delete,
+    .events_scan = sq_events_scan,
+    .events_count = sq_events_count,
     .close = sq_close,
 };
 
@@ -888,6 +983,7 @@ enum es_status es_store_sqlite_open(const char *path, struct es_store **out,
         return ES_ENOMEM;
     }
     s->base.ops = &sqlite_ops;
+    snprintf(s->views, sizeof(s->views), "views");
     pthread_mutex_init(&s->lock, NULL);
     sqlite3 *db = NULL;
     enum es_status st = open_conn(s, &db, err);
@@ -905,4 +1001,108 @@ enum es_status es_store_sqlite_open(const char *path, struct es_store **out,
     }
     *out = &s->base;
     return ES_OK;
+}
+
+/* A table name this file builds into SQL: [a-z_], 1 to 63 bytes. */
+static bool table_name_valid(const char *t)
+{
+    size_t n = strlen(t);
+    if (n == 0 || n >= 64)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!((t[i] >= 'a' && t[i] <= 'z') || t[i] == '_'))
+            return false;
+    return true;
+}
+
+enum es_status es_store_sqlite_open_views(const char *path, const char *table,
+                                          struct es_store **out, bool *existed,
+                                          struct es_error *err)
+{
+    if (!table_name_valid(table) || strcmp(table, "views") == 0)
+        return es_error_set(err, ES_EINVAL, "'%s' cannot be a rebuild's views table",
+                            table);
+    struct es_store *base = NULL;
+    enum es_status st = es_store_sqlite_open(path, &base, err);
+    if (st != ES_OK)
+        return st;
+    struct sqlite_store *s = from(base);
+    snprintf(s->views, sizeof(s->views), "%s", table);
+    sqlite3 *db = NULL;
+    if ((st = conn_get(s, &db, err)) != ES_OK) {
+        sq_close(base);
+        return st;
+    }
+    sqlite3_stmt *row = NULL;
+    st = one_row(db, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
+                 table, NULL, &row, err);
+    sqlite3_finalize(row);
+    *existed = st == ES_OK;
+    st = st == ES_ENOTFOUND ? ES_OK : st;
+    char *sql = sqlite3_mprintf(
+        "CREATE TABLE IF NOT EXISTS %s (id TEXT PRIMARY KEY, kind TEXT NOT NULL,"
+        " etag INTEGER NOT NULL, doc TEXT NOT NULL);"
+        "CREATE INDEX IF NOT EXISTS %s_by_kind ON %s (kind, id);",
+        table, table, table);
+    int rc = sql != NULL ? sqlite3_exec(db, sql, NULL, NULL, NULL) : SQLITE_NOMEM;
+    sqlite3_free(sql);
+    if (st == ES_OK && rc != SQLITE_OK)
+        st = sql_error(db, rc, "create the rebuild's views table", err);
+    conn_put(s, db);
+    if (st != ES_OK) {
+        sq_close(base);
+        return st;
+    }
+    *out = base;
+    return ES_OK;
+}
+
+enum es_status es_store_sqlite_swap_views(struct es_store *base, const char *cursor,
+                                          struct es_error *err)
+{
+    struct sqlite_store *s = from(base);
+    if (strcmp(s->views, "views") == 0)
+        return es_error_set(err, ES_EINVAL, "the store's own views cannot be swapped in");
+    char *end = NULL;
+    long long expected_seq = cursor != NULL ? strtoll(cursor, &end, 10) : 0;
+    if (cursor != NULL && (end == cursor || *end != '\0' || expected_seq < 0))
+        return es_error_set(err, ES_EINVAL, "not a scan cursor of this store");
+    sqlite3 *db = NULL;
+    enum es_status st = conn_get(s, &db, err);
+    if (st != ES_OK)
+        return st;
+    int rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+    sqlite3_stmt *row = NULL;
+    int64_t newest = -1;
+    if (rc != SQLITE_OK)
+        st = sql_error(db, rc, "begin the swap of the views", err);
+    else if ((st = one_row(db, "SELECT COALESCE(MAX(seq), 0) FROM events", NULL, NULL,
+                           &row, err)) == ES_OK)
+        newest = sqlite3_column_int64(row, 0);
+    sqlite3_finalize(row);
+    if (st == ES_OK && newest != expected_seq)
+        st = es_error_set(err, ES_ECONFLICT,
+                          "events were appended during the rebuild (seq %lld, not %lld)",
+                          (long long)newest, (long long)expected_seq);
+    char *sql = st == ES_OK
+                    ? sqlite3_mprintf("DELETE FROM %s WHERE kind = '_rebuild';"
+                                      "UPDATE %s SET etag = etag +"
+                                      " (SELECT COALESCE(MAX(etag), 0) FROM views);"
+                                      "DROP TABLE views;"
+                                      "DROP INDEX IF EXISTS %s_by_kind;"
+                                      "ALTER TABLE %s RENAME TO views;"
+                                      "CREATE INDEX views_by_kind ON views (kind, id);",
+                                      s->views, s->views, s->views, s->views)
+                    : NULL;
+    if (st == ES_OK && sql == NULL)
+        st = ES_ENOMEM;
+    if (st == ES_OK && (rc = sqlite3_exec(db, sql, NULL, NULL, NULL)) != SQLITE_OK)
+        st = sql_error(db, rc, "swap the views", err);
+    sqlite3_free(sql);
+    if (st == ES_OK && (rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL)) != SQLITE_OK)
+        st = sql_error(db, rc, "commit the swap of the views", err);
+    if (st != ES_OK && !sqlite3_get_autocommit(db))
+        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    conn_put(s, db);
+    return st;
 }

@@ -391,6 +391,108 @@ Test(store, dead_letters_are_kept_and_listed)
     json_decref(docs);
 }
 
+Test(store, a_dead_letter_is_read_and_deleted_by_its_id)
+{
+    json_t *d = json_pack("{s:s, s:s, s:s, s:i}", "id", "todolist-y:4:dead", "streamId",
+                          "todolist-y", "error", "boom", "attempts", 2);
+    cr_assert_eq(store->ops->deadletter_put(store, d, NULL, NULL), ES_OK);
+    json_t *other = json_pack("{s:s, s:s, s:s, s:i}", "id", "todolist-y:5:dead",
+                              "streamId", "todolist-y", "error", "bang", "attempts", 1);
+    cr_assert_eq(store->ops->deadletter_put(store, other, NULL, NULL), ES_OK);
+    json_t *got = NULL;
+    cr_assert_eq(store->ops->deadletter_get(store, "todolist-y:4:dead", &got, NULL, NULL),
+                 ES_OK);
+    cr_expect(json_equal(got, d), "read back as written, without system fields");
+    json_decref(got);
+    got = NULL;
+    cr_expect_eq(store->ops->deadletter_get(store, "todolist-y:9:dead", &got, NULL, NULL),
+                 ES_ENOTFOUND);
+    cr_expect_eq(store->ops->deadletter_get(store, "no-colon", &got, NULL, NULL),
+                 ES_ENOTFOUND);
+    cr_expect_null(got);
+    cr_assert_eq(store->ops->deadletter_delete(store, "todolist-y:4:dead", NULL, NULL),
+                 ES_OK);
+    cr_expect_eq(store->ops->deadletter_delete(store, "todolist-y:4:dead", NULL, NULL),
+                 ES_ENOTFOUND, "gone");
+    cr_expect_eq(store->ops->deadletter_get(store, "todolist-y:4:dead", &got, NULL, NULL),
+                 ES_ENOTFOUND);
+    cr_expect_eq(store->ops->deadletter_get(store, "todolist-y:5:dead", &got, NULL, NULL),
+                 ES_OK, "the other one stays");
+    json_decref(got);
+    json_decref(d);
+    json_decref(other);
+}
+
+/* Scans to the end from cursor (updated), collecting "stream:version" in order. */
+static json_t *scan_all(char **cursor, size_t max)
+{
+    json_t *seen = json_array();
+    for (int pages = 0; pages < 1000; pages++) {
+        struct es_event_page p = {0};
+        size_t skipped = 99;
+        cr_assert_eq(
+            store->ops->events_scan(store, cursor, max, &p, &skipped, NULL, NULL), ES_OK);
+        cr_expect_eq(skipped, 0, "snapshots and receipts are not events, not malformed");
+        /* Cosmos DB keeps one transactional batch's documents on one page. */
+        cr_expect_leq(p.n, max + 5);
+        for (size_t i = 0; i < p.n; i++) {
+            char id[ES_DOC_ID_MAX];
+            cr_assert_eq(
+                es_event_id(p.events[i].stream_id, p.events[i].version, id, sizeof(id)),
+                ES_OK);
+            json_array_append_new(seen, json_string(id));
+        }
+        size_t n = p.n;
+        es_event_page_release(&p);
+        if (n == 0)
+            return seen;
+        cr_assert_not_null(*cursor, "a page leaves a cursor");
+    }
+    cr_assert_fail("the scan never ended");
+    return seen;
+}
+
+Test(store, a_scan_reads_every_event_once_with_each_stream_in_order_and_goes_on_later)
+{
+    struct es_snapshot snap = {3, 1, json_pack("{s:i}", "n", 3)};
+    struct es_receipt r = receipt("key-s", "hash");
+    cr_assert_eq(append_n("todolist-s1", 0, 3, &r, &snap, NULL), ES_OK);
+    cr_assert_eq(append_n("todolist-s2", 0, 2, NULL, NULL, NULL), ES_OK);
+    cr_assert_eq(append_n("todolist-s1", 3, 2, NULL, NULL, NULL), ES_OK);
+    json_decref(snap.state);
+    int64_t n = -1;
+    cr_assert_eq(store->ops->events_count(store, &n, NULL, NULL), ES_OK);
+    cr_expect_eq(n, 7);
+    char *cursor = NULL;
+    json_t *seen = scan_all(&cursor, 2);
+    cr_assert_eq(json_array_size(seen), 7, "every event once");
+    int64_t last[2] = {0, 0};
+    size_t i;
+    json_t *id;
+    json_array_foreach(seen, i, id)
+    {
+        const char *text = json_string_value(id);
+        int k = strncmp(text, "todolist-s1:", 12) == 0 ? 0 : 1;
+        long long v = strtoll(strchr(text, ':') + 1, NULL, 10);
+        cr_expect_eq(v, last[k] + 1, "%s follows version %lld", text, (long long)last[k]);
+        last[k] = v;
+    }
+    json_decref(seen);
+    /* The same cursor later finds only what was appended since. */
+    cr_assert_eq(append_n("todolist-s3", 0, 1, NULL, NULL, NULL), ES_OK);
+    seen = scan_all(&cursor, 100);
+    cr_expect_eq(json_array_size(seen), 1);
+    cr_expect_str_eq(json_string_value(json_array_get(seen, 0)), "todolist-s3:1");
+    json_decref(seen);
+    free(cursor);
+    char *bad = strdup("not a cursor {");
+    struct es_event_page p = {0};
+    size_t skipped = 0;
+    cr_expect_eq(store->ops->events_scan(store, &bad, 10, &p, &skipped, NULL, NULL),
+                 ES_EINVAL);
+    free(bad);
+}
+
 Test(store, the_change_feed_follows_the_global_order)
 {
     if (store->ops->feed_read == NULL)

@@ -38,6 +38,20 @@ Test(store, stream_ids_are_words_of_1_to_128_bytes)
     cr_expect(!es_stream_id_valid(NULL));
 }
 
+Test(store, a_dead_letter_names_its_stream_before_the_first_colon)
+{
+    char out[16];
+    cr_expect_eq(es_deadletter_stream("todolist-a:7:dead", out, sizeof(out)), ES_OK);
+    cr_expect_str_eq(out, "todolist-a");
+    cr_expect_eq(es_deadletter_stream("_undecodable:ab:dead", out, sizeof(out)), ES_OK);
+    cr_expect_str_eq(out, "_undecodable");
+    const char *bad[] = {"nocolon", ":7:dead", "a-stream-too-long-for-out:1:dead", ""};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        cr_expect_eq(es_deadletter_stream(bad[i], out, sizeof(out)), ES_EINVAL, "'%s'",
+                     bad[i]);
+    cr_expect_eq(es_deadletter_stream(NULL, out, sizeof(out)), ES_EINVAL);
+}
+
 Test(store, a_document_round_trips_through_the_event)
 {
     json_t *doc = doc_of("todolist-a", 3, "ItemAdded");
