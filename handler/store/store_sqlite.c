@@ -35,6 +35,12 @@ struct sqlite_store {
     char *path;
     char views[64]; /* the views table: "views", or a rebuild's (store.h) */
     pthread_mutex_t lock;
+    /*
+     * Held by this process's one writer at a time (SQLite lets one write at
+     * once): a second writer waits here for the COMMIT, not in SQLite's busy
+     * handler, which polls with sleeps of 1 ms and up.
+     */
+    pthread_mutex_t write_lock;
     sqlite3 *idle[POOL_MAX];
     size_t n_idle;
 };
@@ -303,6 +309,7 @@ static enum es_status sq_append(struct es_store *base, const struct es_append *a
     if (st != ES_OK)
         return st;
     count(io);
+    pthread_mutex_lock(&s->write_lock);
     int rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
     if (rc != SQLITE_OK) {
         st = sql_error(db, rc, "begin an append", err);
@@ -324,6 +331,7 @@ static enum es_status sq_append(struct es_store *base, const struct es_append *a
         st = sql_error(db, rc, "append", err);
     sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
 out:
+    pthread_mutex_unlock(&s->write_lock);
     conn_put(s, db);
     return st;
 }
@@ -655,6 +663,7 @@ static enum es_status sq_view_put(struct es_store *base, const json_t *doc,
         return st;
     }
     count(io);
+    pthread_mutex_lock(&s->write_lock);
     int rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
     if (rc != SQLITE_OK)
         st = sql_error(db, rc, "begin a view write", err);
@@ -664,6 +673,7 @@ static enum es_status sq_view_put(struct es_store *base, const json_t *doc,
         st = sql_error(db, rc, "write a view", err);
     if (st != ES_OK && !sqlite3_get_autocommit(db))
         sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    pthread_mutex_unlock(&s->write_lock);
     conn_put(s, db);
     if (st != ES_OK) {
         free(etag);
@@ -781,8 +791,11 @@ static enum es_status exec_write(struct sqlite_store *s, const char *sql, const 
         rc = b != NULL ? bind_text(stmt, 2, b) : sqlite3_bind_int64(stmt, 2, n);
     if (rc == SQLITE_OK && doc != NULL)
         rc = bind_json(stmt, 3, doc);
-    if (rc == SQLITE_OK)
+    if (rc == SQLITE_OK) {
+        pthread_mutex_lock(&s->write_lock);
         rc = sqlite3_step(stmt) == SQLITE_DONE ? SQLITE_OK : sqlite3_errcode(db);
+        pthread_mutex_unlock(&s->write_lock);
+    }
     if (rc != SQLITE_OK)
         st = sql_error(db, rc, "write", err);
     sqlite3_finalize(stmt);
@@ -859,8 +872,11 @@ static enum es_status sq_deadletter_delete(struct es_store *base, const char *id
         sqlite3_prepare_v2(db, "DELETE FROM deadletters WHERE id = ?", -1, &stmt, NULL);
     if (rc == SQLITE_OK)
         rc = bind_text(stmt, 1, id);
-    if (rc == SQLITE_OK)
+    if (rc == SQLITE_OK) {
+        pthread_mutex_lock(&s->write_lock);
         rc = sqlite3_step(stmt) == SQLITE_DONE ? SQLITE_OK : sqlite3_errcode(db);
+        pthread_mutex_unlock(&s->write_lock);
+    }
     if (rc != SQLITE_OK)
         st = sql_error(db, rc, "delete a dead letter", err);
     else if (sqlite3_changes(db) == 0)
@@ -876,6 +892,7 @@ static void sq_close(struct es_store *base)
     for (size_t i = 0; i < s->n_idle; i++)
         sqlite3_close(s->idle[i]);
     pthread_mutex_destroy(&s->lock);
+    pthread_mutex_destroy(&s->write_lock);
     free(s->path);
     free(s);
 }
@@ -985,6 +1002,7 @@ enum es_status es_store_sqlite_open(const char *path, struct es_store **out,
     s->base.ops = &sqlite_ops;
     snprintf(s->views, sizeof(s->views), "views");
     pthread_mutex_init(&s->lock, NULL);
+    pthread_mutex_init(&s->write_lock, NULL);
     sqlite3 *db = NULL;
     enum es_status st = open_conn(s, &db, err);
     if (st == ES_OK) {
@@ -1071,6 +1089,7 @@ enum es_status es_store_sqlite_swap_views(struct es_store *base, const char *cur
     enum es_status st = conn_get(s, &db, err);
     if (st != ES_OK)
         return st;
+    pthread_mutex_lock(&s->write_lock);
     int rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
     sqlite3_stmt *row = NULL;
     int64_t newest = -1;
@@ -1103,6 +1122,7 @@ enum es_status es_store_sqlite_swap_views(struct es_store *base, const char *cur
         st = sql_error(db, rc, "commit the swap of the views", err);
     if (st != ES_OK && !sqlite3_get_autocommit(db))
         sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    pthread_mutex_unlock(&s->write_lock);
     conn_put(s, db);
     return st;
 }
