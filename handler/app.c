@@ -223,6 +223,23 @@ static void *check_store(void *arg)
     return NULL;
 }
 
+/* A pump of the store's change feed to trigger t, as its function.json sets it. */
+static struct pump_opts pump_opts_for(struct runtime *rt, const struct front_trigger *t)
+{
+    return (struct pump_opts){
+        .store = rt->store,
+        .app = &rt->app,
+        .function = t->function,
+        .binding = t->binding,
+        .max_items = t->max_items,
+        .poll_ms = t->poll_ms,
+        .has_retry = t->has_retry,
+        .max_retries = t->max_retries,
+        .min_backoff_ms = t->min_backoff_ms,
+        .max_backoff_ms = t->max_backoff_ms,
+    };
+}
+
 /* Wakes every pump: an append happened. */
 static void notify_pumps(void *ctx)
 {
@@ -256,21 +273,10 @@ static void start_publisher(struct runtime *rt)
                      err.message[0] ? err.message : "out of memory");
         return;
     }
-    struct pump_opts po = {
-        .store = rt->store,
-        .app = &rt->app,
-        .function = t->function,
-        .binding = t->binding,
-        .max_items = t->max_items,
-        .poll_ms = t->poll_ms,
-        .has_retry = t->has_retry,
-        .max_retries = t->max_retries,
-        .min_backoff_ms = t->min_backoff_ms,
-        .max_backoff_ms = t->max_backoff_ms,
-        .checkpoint = t->function,
-        .messages = t->messages,
-        .sink = {webhook_send, rt->webhook},
-    };
+    struct pump_opts po = pump_opts_for(rt, t);
+    po.checkpoint = t->function;
+    po.messages = t->messages;
+    po.sink = (struct pump_sink){webhook_send, rt->webhook};
     rt->publisher = pump_start(&po, &err);
     if (rt->publisher == NULL) {
         es_log_error("serve: the publishing pump did not start: %s", err.message);
@@ -295,18 +301,7 @@ static void start_pump(struct runtime *rt)
             t->function);
         return;
     }
-    struct pump_opts po = {
-        .store = rt->store,
-        .app = &rt->app,
-        .function = t->function,
-        .binding = t->binding,
-        .max_items = t->max_items,
-        .poll_ms = t->poll_ms,
-        .has_retry = t->has_retry,
-        .max_retries = t->max_retries,
-        .min_backoff_ms = t->min_backoff_ms,
-        .max_backoff_ms = t->max_backoff_ms,
-    };
+    struct pump_opts po = pump_opts_for(rt, t);
     struct es_error err = {0};
     rt->pump = pump_start(&po, &err);
     if (rt->pump == NULL)
