@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "counter.h"
 #include "es/cache.h"
 #include "es/projector.h"
 
@@ -16,36 +17,6 @@ static int reacted[100];
 static bool reactor_fails;
 static unsigned parallelism = 1;    /* streams projected at once */
 static struct es_cache *view_cache; /* NULL: every batch reads its views */
-
-static json_t *count_initial(const char *id)
-{
-    char vid[64];
-    snprintf(vid, sizeof(vid), "count:%s", id);
-    return json_pack("{s:s, s:s, s:i, s:[], s:i}", "id", vid, "view", "count", "n", 0,
-                     "seen", "version", 0);
-}
-
-/* Half the store's document limit and a little more: two of them do not fit. */
-#define BIG_PAD (ES_STORE_DOC_MAX_BYTES / 2 + 1000)
-
-static enum es_status count_apply(json_t *view, const struct es_event *ev)
-{
-    if (strcmp(ev->type, "Poison") == 0)
-        return ES_EFIELD;
-    if (strcmp(ev->type, "Big") == 0) {
-        char *pad = malloc(BIG_PAD + 1);
-        memset(pad, 'x', BIG_PAD);
-        pad[BIG_PAD] = '\0';
-        if (json_object_get(view, "pads") == NULL)
-            json_object_set_new(view, "pads", json_array());
-        json_array_append_new(json_object_get(view, "pads"), json_string(pad));
-        free(pad);
-    }
-    json_object_set_new(view, "n",
-                        json_integer(json_integer_value(json_object_get(view, "n")) + 1));
-    json_array_append_new(json_object_get(view, "seen"), json_integer(ev->version));
-    return ES_OK;
-}
 
 static enum es_status react(const struct es_react_env *env, const struct es_event *ev,
                             struct es_error *err)
@@ -58,8 +29,6 @@ static enum es_status react(const struct es_react_env *env, const struct es_even
     return ES_OK;
 }
 
-static const struct es_projection counter = {"count", "s-", "count:", count_initial,
-                                             count_apply};
 static const struct es_reactor reactor = {"r", "s-", react};
 static const struct es_projection *const projections[] = {&counter};
 static const struct es_reactor *const reactors[] = {&reactor};

@@ -9,35 +9,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "counter.h"
 #include "es/rebuild.h"
 #include "util/jsonutil.h"
 
 static char dir[64], path[128];
 static struct es_store *store, *target;
-static bool poisoned;
 
-static json_t *count_initial(const char *id)
-{
-    char vid[64];
-    snprintf(vid, sizeof(vid), "count:%s", id);
-    return json_pack("{s:s, s:s, s:i, s:[], s:i}", "id", vid, "view", "count", "n", 0,
-                     "seen", "version", 0);
-}
-
-static enum es_status count_apply(json_t *view, const struct es_event *ev)
-{
-    if (poisoned)
-        return ES_EFIELD;
-    json_object_set_new(view, "n",
-                        json_integer(json_integer_value(json_object_get(view, "n")) + 1));
-    json_array_append_new(json_object_get(view, "seen"), json_integer(ev->version));
-    if (strcmp(ev->type, "Rename") == 0)
-        json_object_set(view, "name", json_object_get(ev->data, "name"));
-    return ES_OK;
-}
-
-static const struct es_projection counter = {"count", "s-", "count:", count_initial,
-                                             count_apply};
 static const struct es_projection *const projections[] = {&counter};
 
 static void setup(void)
@@ -51,7 +29,7 @@ static void setup(void)
         es_store_sqlite_open_views(path, "views_rebuild", &target, &existed, NULL),
         ES_OK);
     cr_assert(!existed);
-    poisoned = false;
+    counter_poisoned = false;
 }
 
 static void teardown(void)
@@ -248,7 +226,7 @@ Test(rebuild, an_interrupted_run_is_resumed_by_the_next)
 Test(rebuild, a_fold_that_fails_stops_the_rebuild_naming_the_view)
 {
     workload(2, 2);
-    poisoned = true;
+    counter_poisoned = true;
     struct es_rebuild_opts o = opts(0);
     struct es_rebuild_progress p;
     struct es_error err = {0};

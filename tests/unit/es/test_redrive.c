@@ -1,36 +1,18 @@
 /*
  * Redriving dead letters on the SQLite store, with a toy projection that can
- * be poisoned (its fold fails while `poisoned` is set) and a toy reactor.
+ * be poisoned (its fold fails while `counter_poisoned` is set) and a toy reactor.
  */
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "counter.h"
 #include "es/redrive.h"
 
 static char dir[64];
 static struct es_store *store;
-static bool poisoned;
 static int reactions;
-
-static json_t *count_initial(const char *id)
-{
-    char vid[64];
-    snprintf(vid, sizeof(vid), "count:%s", id);
-    return json_pack("{s:s, s:s, s:i, s:[], s:i}", "id", vid, "view", "count", "n", 0,
-                     "seen", "version", 0);
-}
-
-static enum es_status count_apply(json_t *view, const struct es_event *ev)
-{
-    if (poisoned)
-        return ES_EFIELD;
-    json_object_set_new(view, "n",
-                        json_integer(json_integer_value(json_object_get(view, "n")) + 1));
-    json_array_append_new(json_object_get(view, "seen"), json_integer(ev->version));
-    return ES_OK;
-}
 
 static enum es_status react(const struct es_react_env *env, const struct es_event *ev,
                             struct es_error *err)
@@ -42,8 +24,6 @@ static enum es_status react(const struct es_react_env *env, const struct es_even
     return ES_OK;
 }
 
-static const struct es_projection counter = {"count", "s-", "count:", count_initial,
-                                             count_apply};
 static const struct es_reactor reactor = {"r", "s-", react};
 static const struct es_projection *const projections[] = {&counter};
 static const struct es_reactor *const reactors[] = {&reactor};
@@ -61,7 +41,7 @@ static void setup(void)
     char path[128];
     snprintf(path, sizeof(path), "%s/events.db", dir);
     cr_assert_eq(es_store_sqlite_open(path, &store, NULL), ES_OK);
-    poisoned = false;
+    counter_poisoned = false;
     reactions = 0;
 }
 
@@ -138,14 +118,14 @@ static void put_dead(json_t *doc)
 Test(redrive, a_fixed_dead_letter_runs_its_views_and_reactors_and_is_removed)
 {
     append("s-a", 3);
-    poisoned = true;
+    counter_poisoned = true;
     deliver("s-a", 3);
     json_t *d = dead("s-a:1:dead");
     cr_assert_not_null(d, "poisoned events are dead-lettered");
     cr_expect_eq(json_integer_value(json_object_get(d, "attempts")), 6);
     json_decref(d);
     cr_expect_eq(view_n("count:a"), -1);
-    poisoned = false;
+    counter_poisoned = false;
     struct es_projector_opts o = opts();
     struct es_redrive_result r;
     cr_assert_eq(es_redrive(&o, "s-a:1:dead", &r, NULL), ES_OK);
@@ -171,7 +151,7 @@ Test(redrive,
      a_dead_letter_that_fails_again_stays_with_the_new_error_and_one_more_attempt)
 {
     append("s-a", 1);
-    poisoned = true;
+    counter_poisoned = true;
     deliver("s-a", 1);
     struct es_projector_opts o = opts();
     struct es_redrive_result r;
@@ -310,7 +290,7 @@ Test(redrive, all_dead_letters_are_visited_in_stream_then_version_order_in_pages
 {
     append("s-a", 10);
     append("s-a-b", 1);
-    poisoned = true;
+    counter_poisoned = true;
     deliver("s-a-b", 1);
     deliver("s-a", 10);
     int pages = 0;
@@ -325,7 +305,7 @@ Test(redrive, all_dead_letters_are_visited_in_stream_then_version_order_in_pages
     cr_expect_str_eq(json_string_value(json_array_get(ids, 10)), "s-a-b:1:dead");
     json_decref(ids);
 
-    poisoned = false;
+    counter_poisoned = false;
     struct es_projector_opts o = opts();
     struct es_redrive_page page;
     cr_assert_eq(es_redrive_all(&o, NULL, 500, &page, NULL), ES_OK);
