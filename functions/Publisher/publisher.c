@@ -45,15 +45,6 @@ struct publish_report {
     unsigned documents, events, skipped, published, dead_lettered;
 };
 
-static int by_stream_version(const void *a, const void *b)
-{
-    const struct es_event *x = a, *y = b;
-    int c = strcmp(x->stream_id, y->stream_id);
-    if (c != 0)
-        return c;
-    return x->version < y->version ? -1 : x->version > y->version;
-}
-
 static enum es_status dead_letter(struct fn_ctx *ctx, const struct es_event *e,
                                   const char *why, struct es_error *err)
 {
@@ -106,7 +97,7 @@ static enum es_status collect(const json_t *docs, struct es_event *out, size_t *
         }
         n++;
     }
-    qsort(out, n, sizeof(out[0]), by_stream_version);
+    qsort(out, n, sizeof(out[0]), es_event_cmp);
     size_t kept = 0;
     for (size_t k = 0; k < n; k++) {
         if (kept > 0 && out[k].version == out[kept - 1].version &&

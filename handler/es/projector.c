@@ -33,15 +33,6 @@
 #define GAP_PAGE              10000 /* events per store read when filling a gap */
 #define PROJECTOR_THREADS_MAX 255   /* PROJECTOR_PARALLELISM is at most 256 */
 
-static int by_stream_version(const void *a, const void *b)
-{
-    const struct es_event *x = a, *y = b;
-    int c = strcmp(x->stream_id, y->stream_id);
-    if (c != 0)
-        return c;
-    return x->version < y->version ? -1 : x->version > y->version;
-}
-
 static bool has_prefix(const char *s, const char *prefix)
 {
     return strncmp(s, prefix, strlen(prefix)) == 0;
@@ -804,7 +795,7 @@ static enum es_status project_batch(const struct es_projector_opts *p,
     size_t n = 0;
     enum es_status st =
         collect_events(p, documents, last_attempt, attempt, events, &n, report, err);
-    qsort(events, n, sizeof(events[0]), by_stream_version);
+    qsort(events, n, sizeof(events[0]), es_event_cmp);
     report->newest_ms = newest_event(events, n, newest_id, newest_len);
 
     /* Each stream's run of events, duplicates dropped. */

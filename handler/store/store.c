@@ -31,6 +31,15 @@ enum es_status es_event_id(const char *stream_id, int64_t version, char *out,
     return es_fmt(out, out_len, "%s:%lld", stream_id, (long long)version);
 }
 
+int es_event_cmp(const void *a, const void *b)
+{
+    const struct es_event *x = a, *y = b;
+    int c = strcmp(x->stream_id, y->stream_id);
+    if (c != 0)
+        return c;
+    return x->version < y->version ? -1 : x->version > y->version;
+}
+
 void es_event_release(struct es_event *e)
 {
     free(e->stream_id);

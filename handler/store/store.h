@@ -300,6 +300,9 @@ enum es_status es_event_id(const char *stream_id, int64_t version, char *out,
 /* ---- memory ---- */
 
 void es_event_release(struct es_event *e);
+
+/* qsort's order of struct es_event: by stream id, then version. */
+int es_event_cmp(const void *a, const void *b);
 void es_event_page_release(struct es_event_page *p);
 void es_snapshot_release(struct es_snapshot *s);
 void es_receipt_release(struct es_receipt *r);

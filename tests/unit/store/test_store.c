@@ -22,6 +22,22 @@ Test(store, event_ids_are_stream_colon_version_and_refuse_to_be_cut)
     cr_expect_str_eq(small, "", "nothing half-written");
 }
 
+Test(store, events_sort_by_stream_then_version)
+{
+    struct es_event e[] = {{.stream_id = "b", .version = 1},
+                           {.stream_id = "a", .version = 10},
+                           {.stream_id = "a", .version = 9},
+                           {.stream_id = "b", .version = 1}};
+    qsort(e, 4, sizeof(e[0]), es_event_cmp);
+    cr_expect_str_eq(e[0].stream_id, "a");
+    cr_expect_eq(e[0].version, 9);
+    cr_expect_eq(e[1].version, 10);
+    cr_expect_str_eq(e[2].stream_id, "b");
+    cr_expect_eq(es_event_cmp(&e[2], &e[3]), 0);
+    cr_expect_lt(es_event_cmp(&e[0], &e[1]), 0);
+    cr_expect_gt(es_event_cmp(&e[2], &e[1]), 0);
+}
+
 Test(store, stream_ids_are_words_of_1_to_128_bytes)
 {
     char longest[ES_STREAM_ID_MAX + 2];
