@@ -268,17 +268,6 @@ Test(publisher, unmapped_types_are_left_out_and_malformed_events_dead_lettered)
     ws_stop(h);
 }
 
-static int host_call(void *ctx, const char *method, const char *path, const char *body,
-                     json_t **json)
-{
-    const char *h[] = {JSON_CT, NULL};
-    struct hostdrv_reply r;
-    int st = ws_send(ctx, method, path, body != NULL ? h : NULL, body, &r);
-    *json = json_incref(r.client_json);
-    hostdrv_reply_release(&r);
-    return st;
-}
-
 /* Sends every batch of the feed to function (until it runs dry twice). */
 static json_t *deliver_feed(struct hostdrv_conn *c, struct feed *f, const char *function,
                             json_t *all_docs)
@@ -319,7 +308,7 @@ Test(publisher, a_stored_workload_publishes_each_public_event_once, .timeout = 1
     const char *extra[] = {"SNAPSHOT_EVERY=2", NULL};
     struct hostdrv *h = ws_start_with("publish", extra);
     struct hostdrv_conn *c = hostdrv_conn_new(h);
-    struct rs_api api = {host_call, c};
+    struct rs_api api = {ws_api_call, c};
     ws_create(c, "src", "Source");
     ws_create(c, "dst", "Target");
     char *a = ws_add(c, "src", "Milk");

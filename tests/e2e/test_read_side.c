@@ -13,17 +13,6 @@
 #include "read_side.h"
 #include "write_side.h"
 
-static int host_call(void *ctx, const char *method, const char *path, const char *body,
-                     json_t **json)
-{
-    const char *h[] = {JSON_CT, NULL};
-    struct hostdrv_reply r;
-    int st = ws_send(ctx, method, path, body != NULL ? h : NULL, body, &r);
-    *json = json_incref(r.client_json);
-    hostdrv_reply_release(&r);
-    return st;
-}
-
 enum mode { NORMAL, TWICE, REORDERED, DROPPED };
 
 struct delivery {
@@ -210,7 +199,7 @@ static void run_mode_with(enum mode mode, unsigned seed, const char *const *env,
     snprintf(shared, sizeof(shared), "read-%d-%d", (int)mode, runs++);
     struct hostdrv *h = ws_start_with(shared, env);
     struct hostdrv_conn *c = hostdrv_conn_new(h);
-    struct rs_api api = {host_call, c};
+    struct rs_api api = {ws_api_call, c};
     static struct rs_model m;
     rs_workload(&api, &m, seed, 24, 2000, "rl");
     ws_store_name(shared, name, sizeof(name));
@@ -303,7 +292,7 @@ Test(read_side, queries_check_their_input)
 {
     struct hostdrv *h = ws_start(NULL);
     struct hostdrv_conn *c = hostdrv_conn_new(h);
-    struct rs_api api = {host_call, c};
+    struct rs_api api = {ws_api_call, c};
     cr_expect_eq(rs_send(&api, "GET", "/api/todolists/nobody", NULL, NULL), 404);
     cr_expect_eq(rs_send(&api, "GET", "/api/todolists/bad%20id", NULL, NULL), 400);
     const char *bad[] = {"limit=0", "limit=501", "limit=x", "continuation=%21%21",
@@ -340,7 +329,7 @@ Test(read_side, an_oversize_batch_is_dead_lettered_with_its_event_ids)
     char name[256];
     struct hostdrv *h = ws_start_with("oversize", extra);
     struct hostdrv_conn *c = hostdrv_conn_new(h);
-    struct rs_api api = {host_call, c};
+    struct rs_api api = {ws_api_call, c};
     cr_assert_eq(rs_send(&api, "POST", "/api/todolists",
                          "{\"id\":\"big\",\"name\":\"Big\"}", NULL),
                  201);
@@ -433,7 +422,7 @@ Test(read_side, a_client_key_cannot_pre_empt_the_move_reactor)
 {
     struct hostdrv *h = ws_start_with("keys", NULL);
     struct hostdrv_conn *c = hostdrv_conn_new(h);
-    struct rs_api api = {host_call, c};
+    struct rs_api api = {ws_api_call, c};
     for (int i = 3; i <= 4; i++) {
         char body[96];
         snprintf(body, sizeof(body), "{\"id\":\"src%d\",\"name\":\"Source\"}", i);
@@ -492,7 +481,7 @@ Test(read_side, the_projection_endpoint_reports_batches_events_and_lag)
 {
     struct hostdrv *h = ws_start_with("projection", NULL);
     struct hostdrv_conn *c = hostdrv_conn_new(h);
-    struct rs_api api = {host_call, c};
+    struct rs_api api = {ws_api_call, c};
     json_t *j = NULL;
     cr_assert_eq(rs_send(&api, "GET", "/api/projection", NULL, &j), 200);
     cr_expect_eq(json_integer_value(json_object_get(j, "batches")), 0);
@@ -555,7 +544,7 @@ Test(read_side, min_version_reads_your_own_writes, .timeout = 120)
     const char *env[] = {"READ_WAIT_MS=400", NULL};
     struct hostdrv *h = ws_start_with("rywrites", env);
     struct hostdrv_conn *c = hostdrv_conn_new(h);
-    struct rs_api api = {host_call, c};
+    struct rs_api api = {ws_api_call, c};
     ws_create(c, "ryw", "Read your writes");
     free(ws_add(c, "ryw", "milk"));
     ws_create(c, "gone", "Gone");

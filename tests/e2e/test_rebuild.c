@@ -20,17 +20,6 @@
 #include "read_side.h"
 #include "write_side.h"
 
-static int host_call(void *ctx, const char *method, const char *path, const char *body,
-                     json_t **json)
-{
-    const char *h[] = {JSON_CT, NULL};
-    struct hostdrv_reply r;
-    int st = ws_send(ctx, method, path, body != NULL ? h : NULL, body, &r);
-    *json = json_incref(r.client_json);
-    hostdrv_reply_release(&r);
-    return st;
-}
-
 /* Delivers the feed to its end (reactions append more as it goes). */
 static int deliver_all(struct hostdrv_conn *c, struct feed *feed)
 {
@@ -267,7 +256,7 @@ Test(rebuild, after_the_random_workload_the_views_are_the_projectors_byte_for_by
 {
     struct hostdrv *h = ws_start_with("rebuild-eq", NULL);
     struct hostdrv_conn *c = hostdrv_conn_new(h);
-    struct rs_api api = {host_call, c};
+    struct rs_api api = {ws_api_call, c};
     static struct rs_model m;
     rs_workload(&api, &m, 11, 24, 1500, "rb");
     char name[256];
@@ -326,7 +315,7 @@ Test(rebuild, an_interrupted_rebuild_resumes_and_says_so, .timeout = 300)
 {
     struct hostdrv *h = ws_start_with("rebuild-int", NULL);
     struct hostdrv_conn *c = hostdrv_conn_new(h);
-    struct rs_api api = {host_call, c};
+    struct rs_api api = {ws_api_call, c};
     static struct rs_model m;
     rs_workload(&api, &m, 12, 10, 400, "ri");
     char name[256];
@@ -398,7 +387,7 @@ Test(rebuild, blue_green_switch_on_cosmos_keeps_every_event, .timeout = 600)
         cr_skip_test("the blue/green switch is a Cosmos DB procedure");
     struct hostdrv *blue = ws_start_with("rebuild-bg", NULL);
     struct hostdrv_conn *c = hostdrv_conn_new(blue);
-    struct rs_api api = {host_call, c};
+    struct rs_api api = {ws_api_call, c};
     static struct rs_model m;
     rs_workload(&api, &m, 13, 20, 800, "bg");
     char name[256];
@@ -450,7 +439,7 @@ Test(rebuild, blue_green_switch_on_cosmos_keeps_every_event, .timeout = 600)
     const char *green_env[] = {"VIEWS_CONTAINER=views-v2", NULL};
     struct hostdrv *green = ws_start_with("rebuild-bg", green_env);
     struct hostdrv_conn *gc = hostdrv_conn_new(green);
-    struct rs_api gapi = {host_call, gc};
+    struct rs_api gapi = {ws_api_call, gc};
     struct feed *lease_green = feed_open_cosmos(name);
     cr_assert_not_null(lease_green);
     struct side events;

@@ -16,17 +16,6 @@
 #include "read_side.h"
 #include "write_side.h"
 
-static int host_call(void *ctx, const char *method, const char *path, const char *body,
-                     json_t **json)
-{
-    const char *h[] = {JSON_CT, NULL};
-    struct hostdrv_reply r;
-    int st = ws_send(ctx, method, path, body != NULL ? h : NULL, body, &r);
-    *json = json_incref(r.client_json);
-    hostdrv_reply_release(&r);
-    return st;
-}
-
 /* The store a shared handler uses, opened here as another process would. */
 struct side_store {
     struct es_store *s;
@@ -162,7 +151,7 @@ Test(redrive, a_poisoned_view_dead_letters_then_redrives_once_fixed_to_the_fold,
 {
     struct hostdrv *h = ws_start_with("redrive-one", NULL);
     struct hostdrv_conn *c = hostdrv_conn_new(h);
-    struct rs_api api = {host_call, c};
+    struct rs_api api = {ws_api_call, c};
     struct feed *feed = feed_of("redrive-one");
     create_list(&api, "pz");
     add_item(&api, "pz", "first");
@@ -259,7 +248,7 @@ Test(redrive, all_dead_letters_are_retried_in_stream_order_page_by_page, .timeou
 {
     struct hostdrv *h = ws_start_with("redrive-all", NULL);
     struct hostdrv_conn *c = hostdrv_conn_new(h);
-    struct rs_api api = {host_call, c};
+    struct rs_api api = {ws_api_call, c};
     struct feed *feed = feed_of("redrive-all");
     const char *lists[] = {"b1", "b1-x", "b2"};
     for (int i = 0; i < 3; i++) {
@@ -461,7 +450,7 @@ Test(redrive, an_unreachable_store_is_503)
     const char *env[] = {"COSMOS_MAX_RETRIES=1", "COSMOS_RETRY_BUDGET_MS=200", NULL};
     struct hostdrv *h = ws_start_with("redrive-503", env);
     struct hostdrv_conn *c = hostdrv_conn_new(h);
-    struct rs_api api = {host_call, c};
+    struct rs_api api = {ws_api_call, c};
     cr_assert_eq(cosmosrig_faults("[{\"path\":\"/colls/deadletters/\",\"count\":100,"
                                   "\"status\":503}]"),
                  0);

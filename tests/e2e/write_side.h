@@ -137,6 +137,22 @@ static inline int ws_send(struct hostdrv_conn *c, const char *method, const char
     return r->result.http_status;
 }
 
+/*
+ * A request through the host protocol for read_side.h's `struct rs_api` (ctx
+ * is the connection): a JSON body when there is one; *json gets the parsed
+ * answer (a new reference, or NULL); returns the client status.
+ */
+static inline int ws_api_call(void *ctx, const char *method, const char *path,
+                              const char *body, json_t **json)
+{
+    const char *h[] = {JSON_CT, NULL};
+    struct hostdrv_reply r;
+    int st = ws_send(ctx, method, path, body != NULL ? h : NULL, body, &r);
+    *json = json_incref(r.client_json);
+    hostdrv_reply_release(&r);
+    return st;
+}
+
 /* Sends a JSON command and releases the reply; returns the client status. */
 static inline int ws_status(struct hostdrv_conn *c, const char *method, const char *path,
                             const char *body)
