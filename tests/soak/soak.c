@@ -332,6 +332,7 @@ static void print_summary(const struct soak *s, const struct ending *e)
     printf("  %-22s%lld answered, %lld dropped\n", "rig requests",
            (long long)json_integer_value(json_object_get(stats, "requests")),
            (long long)json_integer_value(json_object_get(stats, "dropped")));
+    print_counts("rig requests by kind", json_object_get(stats, "byKind"));
     printf("  %-22s%ld batches in %ld invocations, %ld failed and retried; "
            "%.1f ms per invocation\n",
            "projector", f->batches, f->invocations, f->failed_invocations,

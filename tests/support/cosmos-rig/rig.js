@@ -121,7 +121,7 @@ const state = {
 };
 function resetStats() {
   state.stats = { requests: 0, byMethod: {}, byStatus: {}, byMethodAndStatus: {},
-    requestCharge: 0, dropped: 0, faultsFired: 0, faultsByKind: {}, tokensIssued: 0,
+    byKind: {}, requestCharge: 0, dropped: 0, faultsFired: 0, faultsByKind: {}, tokensIssued: 0,
     identityRequests: 0, identityRefused: 0, identityFaults: 0,
     aadRefused: { invalid: 0, expired: 0, audience: 0, controlPlane: 0 },
     maxAuthorizationBytes: 0, headersTooLarge: 0, staleReads: 0, sessionNotAvailable: 0 };
@@ -1015,6 +1015,19 @@ function batch(ctx, coll) {
     charge: final.reduce((s, r) => s + r.requestCharge, 0) || 1 };
 }
 
+/** What a request on .../docs does, for the stats' byKind ("events batch", "views replace"). */
+function kindOf(ctx, isQuery) {
+  const h = ctx.req.headers;
+  if (ctx.segments.length === 6) {
+    return { GET: 'read', PUT: 'replace', DELETE: 'delete', PATCH: 'patch' }[ctx.method] || ctx.method;
+  }
+  if (ctx.method === 'GET') return h['a-im'] !== undefined ? 'feed' : 'read feed';
+  if (isQuery) return 'query';
+  if (isTrue(h['x-ms-documentdb-is-upsert'])) return 'upsert';
+  if (isTrue(h['x-ms-cosmos-is-batch-request'])) return 'batch';
+  return ctx.method === 'POST' ? 'create' : ctx.method;
+}
+
 /** A request on .../docs or .../docs/{id}. */
 function docsOp(ctx, coll, isQuery) {
   const s = ctx.segments;
@@ -1052,6 +1065,7 @@ async function execute(ctx) {
       ctx.pos = readPosition(ctx, docs);
       if (ctx.pos.error) return ctx.pos.error;
     }
+    ctx.kind = `${s[3]} ${kindOf(ctx, isQuery)}`;
     const result = await docsOp(ctx, coll, isQuery);
     // Every reply says how far the replica that served it has come (writes: the primary).
     result.headers = { 'x-ms-session-token': sessionToken(ctx.pos ? ctx.pos.lsn : (docs.rigLsn || 0)),
@@ -1128,7 +1142,9 @@ function record(ctx, status, fault, charge = 0) {
   else {
     st.requests += 1;
     st.requestCharge = Math.round((st.requestCharge + charge) * 100) / 100;
-    inc(st.byMethod, ctx.method); inc(st.byStatus, status); inc(st.byMethodAndStatus, `${ctx.method} ${status}`);
+    inc(st.byMethod, ctx.method); inc(st.byStatus, status);
+    inc(st.byMethodAndStatus, `${ctx.method} ${status}`);
+    if (ctx.kind) inc(st.byKind, ctx.kind);
   }
   state.log.push({ time: new Date().toISOString(), method: ctx.method, path: ctx.rawPath, status,
     ms: Date.now() - ctx.started, ...(fault ? { fault } : {}) });
