@@ -21,7 +21,7 @@ param cosmosAccountName string = ''
 var databaseName = 'eventsourcing'
 var containers = [
   { name: 'events', partitionKey: '/streamId' }
-  { name: 'views', partitionKey: '/id' }
+  { name: 'views', partitionKey: '/partitionKey' }
   { name: 'leases', partitionKey: '/id' }
   { name: 'deadletters', partitionKey: '/streamId' }
 ]

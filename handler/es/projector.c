@@ -116,6 +116,7 @@ struct view_state {
     int64_t version;
     bool cached;   /* doc and etag came from the view cache, unchecked */
     bool no_cache; /* load it from the store even when it is remembered */
+    bool dirty;    /* doc holds events it was not stored with */
     char id[ES_DOC_ID_MAX];
 };
 
@@ -190,50 +191,116 @@ static enum es_status load_view(const struct es_projector_opts *p, struct view_s
     return st;
 }
 
-/* Applies the events above the view's version and writes it once; re-reads on 412. */
-static enum es_status project_view(const struct es_projector_opts *p,
-                                   struct view_state *v, const char *aggregate_id,
-                                   const struct es_event *const *evs, size_t n,
-                                   struct es_batch_report *report, struct es_error *err)
+/*
+ * Applies the events above v's version to its document. The view is then
+ * dirty - ahead of what is stored - until it is written, and the version moves
+ * with the items: a document never holds new items under its old version, or
+ * a redelivery would apply them twice.
+ */
+static enum es_status fold_view(struct view_state *v, const struct es_event *const *evs,
+                                size_t n, struct es_error *err)
 {
-    for (int attempt = 0; attempt < VIEW_ATTEMPTS; attempt++) {
-        int64_t last = v->version;
-        for (size_t i = 0; i < n; i++) {
-            if (evs[i]->version <= last)
+    int64_t last = v->version;
+    for (size_t i = 0; i < n; i++) {
+        if (evs[i]->version <= last)
+            continue;
+        enum es_status st = v->proj->apply(v->doc, evs[i]);
+        if (st == ES_ENOMEM)
+            return st;
+        if (st != ES_OK)
+            return es_error_set(err, st, "view '%s' cannot fold %s version %lld: %s",
+                                v->id, evs[i]->type, (long long)evs[i]->version,
+                                es_status_message(st));
+        last = evs[i]->version;
+    }
+    if (last == v->version)
+        return ES_OK; /* everything here was applied already */
+    if (json_object_set_new(v->doc, "version", json_integer((json_int_t)last)) != 0)
+        return ES_ENOMEM;
+    v->version = last;
+    v->dirty = true;
+    return ES_OK;
+}
+
+/*
+ * Writes the dirty views among views[0..n): all in one views_put (one round
+ * trip on Cosmos DB, as they share a partition), or one by one when one_by_one.
+ * ES_OK: written, each with its new etag, and clean. A refusal: *refused is
+ * the view refused, and the others of its request are still dirty.
+ */
+static enum es_status put_views(const struct es_projector_opts *p,
+                                struct view_state *views, size_t n, bool one_by_one,
+                                size_t *refused, struct es_batch_report *report,
+                                struct es_error *err)
+{
+    struct es_view_write w[MAX_PROJECTIONS];
+    size_t at[MAX_PROJECTIONS];
+    for (size_t i = 0; i < n;) {
+        size_t k = 0;
+        for (; i < n && (k == 0 || !one_by_one); i++) {
+            if (!views[i].dirty)
                 continue;
-            enum es_status st = v->proj->apply(v->doc, evs[i]);
-            if (st == ES_ENOMEM)
-                return st;
-            if (st != ES_OK)
-                return es_error_set(err, st, "view '%s' cannot fold %s version %lld: %s",
-                                    v->id, evs[i]->type, (long long)evs[i]->version,
-                                    es_status_message(st));
-            last = evs[i]->version;
+            w[k] = (struct es_view_write){views[i].doc, views[i].etag, NULL};
+            at[k++] = i;
         }
-        if (last == v->version)
-            return ES_OK; /* everything here was applied already */
-        /* Never the new items under the old version: a redelivery would apply them
-         * twice. */
-        if (json_object_set_new(v->doc, "version", json_integer((json_int_t)last)) != 0)
-            return ES_ENOMEM;
-        struct es_error put_err = {0};
-        char *etag = NULL;
-        enum es_status st = p->store->ops->view_put(p->store, v->doc, v->etag, &etag,
-                                                    &report->io, &put_err);
-        if (st == ES_OK) {
-            /* v is now the stored view: fit for the cache (with its new etag). */
+        if (k == 0)
+            break;
+        size_t which = 0;
+        enum es_status st =
+            p->store->ops->views_put(p->store, w, k, &which, &report->io, err);
+        if (st != ES_OK) {
+            *refused = at[which];
+            return st;
+        }
+        for (size_t j = 0; j < k; j++) {
+            /* The view is now as stored: fit for the cache, with its new etag. */
+            struct view_state *v = &views[at[j]];
             free(v->etag);
-            v->etag = etag;
-            v->version = last;
+            v->etag = w[j].etag;
+            v->dirty = false;
             report->views_written++;
-            return ES_OK;
         }
-        free(etag);
+    }
+    return ES_OK;
+}
+
+/*
+ * Folds the events into every view of the stream and writes the ones that
+ * moved. When a write is refused (another writer moved that view), that view
+ * is read again and folded from what it holds; the others are written as
+ * folded. Views that will not fit in one request together are written one by
+ * one.
+ */
+static enum es_status project_views(const struct es_projector_opts *p,
+                                    struct view_state *views, size_t n_views,
+                                    const char *aggregate_id,
+                                    const struct es_event *const *evs, size_t n,
+                                    struct es_batch_report *report, struct es_error *err)
+{
+    bool one_by_one = false;
+    for (int attempt = 0; attempt < VIEW_ATTEMPTS; attempt++) {
+        for (size_t i = 0; i < n_views; i++) {
+            enum es_status st = fold_view(&views[i], evs, n, err);
+            if (st != ES_OK)
+                return st;
+        }
+        struct es_error put_err = {0};
+        size_t refused = 0;
+        enum es_status st =
+            put_views(p, views, n_views, one_by_one, &refused, report, &put_err);
+        if (st == ES_OK)
+            return ES_OK;
+        if (st == ES_ETOOBIG && !one_by_one) {
+            one_by_one = true;
+            continue;
+        }
         if (st != ES_EPRECONDITION && st != ES_ECONFLICT && st != ES_ENOTFOUND)
             return es_error_set(err, st, "%s", put_err.message);
         /* Another writer moved the view: start again from what it wrote. */
+        struct view_state *v = &views[refused];
         report->view_retries++;
         v->no_cache = true;
+        v->dirty = false;
         if ((st = load_view(p, v, aggregate_id, report, err)) != ES_OK)
             return st;
         /*
@@ -248,8 +315,10 @@ static enum es_status project_view(const struct es_projector_opts *p,
                                 "batch (it was set back); the batch will be retried",
                                 v->id, (long long)v->version);
     }
-    return es_error_set(err, ES_ECONFLICT, "view '%s' kept changing under the projector",
-                        v->id);
+    return es_error_set(err, ES_ECONFLICT,
+                        "the views of '%s' kept changing under the "
+                        "projector",
+                        aggregate_id);
 }
 
 /* Moves page's events onto the end of out (which grows); page is left empty. */
@@ -379,13 +448,11 @@ static void add_report(struct es_batch_report *to, const struct es_batch_report 
     to->io.request_charge += from->io.request_charge;
 }
 
-/* One view's load or write, with what it cost and why it failed. */
+/* One view's load, with what it cost and why it failed. */
 struct view_job {
     const struct es_projector_opts *p;
     struct view_state *v;
     const char *aggregate_id;
-    const struct es_event *const *evs; /* NULL: load the view; else fold and write */
-    size_t n;
     enum es_status st;
     struct es_error err;
     struct es_batch_report report;
@@ -394,17 +461,14 @@ struct view_job {
 static void *view_job_run(void *arg)
 {
     struct view_job *j = arg;
-    j->st = j->evs == NULL ? load_view(j->p, j->v, j->aggregate_id, &j->report, &j->err)
-                           : project_view(j->p, j->v, j->aggregate_id, j->evs, j->n,
-                                          &j->report, &j->err);
+    j->st = load_view(j->p, j->v, j->aggregate_id, &j->report, &j->err);
     return NULL;
 }
 
 /*
- * Runs the jobs at once when there are several and the runner is parallel (a
- * view's read and write are network round trips on Cosmos DB, and the views
- * of a stream are independent), then adds their costs to report in order:
- * the first failure, in view order, is the stream's.
+ * Runs the loads at once when there are several and the runner is parallel (a
+ * view's read is a network round trip on Cosmos DB), then adds their costs to
+ * report in order: the first failure, in view order, is the stream's.
  */
 static enum es_status view_jobs_run(const struct es_projector_opts *p,
                                     struct view_job *jobs, size_t n,
@@ -509,10 +573,8 @@ static enum es_status project_stream(const struct es_projector_opts *p,
         all[n_all++] = &fresh.events[i];
     for (size_t i = 0; i < n_news; i++)
         all[n_all++] = &news[i];
-    for (size_t i = 0; i < n_views; i++)
-        jobs[i] = (struct view_job){
-            .p = p, .v = &views[i], .aggregate_id = aggregate_id, .evs = all, .n = n_all};
-    if ((st = view_jobs_run(p, jobs, n_views, report, err)) != ES_OK)
+    if ((st = project_views(p, views, n_views, aggregate_id, all, n_all, report, err)) !=
+        ES_OK)
         goto out;
 
     if (st == ES_OK && k > 0 && reacted_to(p, stream))

@@ -125,6 +125,12 @@ enum es_status es_deadletter_stream(const char *id, char *out, size_t out_len)
     return ES_OK;
 }
 
+const char *es_view_partition(const char *id)
+{
+    const char *colon = strchr(id, ':');
+    return colon != NULL && colon[1] != '\0' ? colon + 1 : id;
+}
+
 enum es_status es_event_from_doc(const json_t *doc, struct es_event *out,
                                  struct es_error *err)
 {

@@ -88,6 +88,13 @@ struct es_event_page {
     size_t n;
 };
 
+/* One view of a views_put. */
+struct es_view_write {
+    const json_t *doc;    /* with "id" and "view" */
+    const char *if_match; /* NULL: create it */
+    char *etag;           /* out, when all were written: the new etag (malloc'd) */
+};
+
 struct es_store;
 
 struct es_store_ops {
@@ -136,6 +143,20 @@ struct es_store_ops {
     enum es_status (*view_put)(struct es_store *s, const json_t *doc,
                                const char *if_match, char **etag_out, struct es_io *io,
                                struct es_error *err) ES_MUST_CHECK;
+    /*
+     * Writes several views of one partition (es_view_partition of their ids)
+     * all or nothing, each under its own condition as view_put writes one: one
+     * transactional batch on Cosmos DB, one transaction on SQLite. ES_OK: all
+     * are written and each w[i].etag is its new etag (malloc'd). ES_ECONFLICT,
+     * ES_EPRECONDITION or ES_ENOTFOUND: w[*refused] was refused (as view_put
+     * says) and none was written. ES_EINVAL when n is 0 or above
+     * ES_STORE_BATCH_MAX_OPS, or the partitions differ; ES_ETOOBIG when they
+     * pass ES_STORE_BATCH_MAX_BYTES together (write them one by one). Any
+     * other failure is view_put's: nothing is known to be written.
+     */
+    enum es_status (*views_put)(struct es_store *s, struct es_view_write *w, size_t n,
+                                size_t *refused, struct es_io *io,
+                                struct es_error *err) ES_MUST_CHECK;
     /*
      * Views whose "view" field equals kind, at most limit, after the opaque
      * continuation (NULL for the first page). *next is NULL on the last page.
@@ -264,6 +285,16 @@ enum es_status es_store_sqlite_swap_views(struct es_store *s, const char *cursor
  */
 enum es_status es_doc_fits(const json_t *doc, const char *what, struct es_error *err)
     __attribute__((warn_unused_result));
+
+/*
+ * The partition of the view with id: what follows its first ':' (a view id
+ * is a projection's prefix, "todolist:", then the aggregate's id), so that
+ * every view of one aggregate shares a partition and can be written in one
+ * transactional batch. An id with no ':', or nothing after it, is its own
+ * partition. Cosmos DB keeps it in the document's "partitionKey" (the views
+ * container's partition key path), which readers never see.
+ */
+const char *es_view_partition(const char *id);
 
 /* Room for any document id: Cosmos DB ids are at most 1,023 bytes. */
 #define ES_DOC_ID_MAX 1024

@@ -29,9 +29,12 @@
  * service's limits (store.h): too many operations or bytes are ES_ETOOBIG,
  * never a 413 inside the batch.
  *
- * views container (partition key /id): view documents replaced with If-Match
- * on their _etag. deadletters container (partition key /streamId). The change
- * feed and its checkpoints belong to the Functions host (leases container).
+ * views container (partition key /partitionKey): view documents replaced
+ * with If-Match on their _etag; "partitionKey" is es_view_partition of the id,
+ * set here on every write and removed from what is read, so that the views
+ * of one aggregate are written together in one transactional batch. deadletters container
+ * (partition key /streamId). The change feed and its checkpoints belong to the Functions
+ * host (leases container).
  */
 #include "store_cosmos.h"
 
@@ -705,14 +708,65 @@ static enum es_status co_read_receipt(struct es_store *base, const char *stream_
 
 /* ---- views and dead letters ---- */
 
+/* The views container's partition key path, and the field that holds it. */
+#define VIEWS_PK_FIELD "partitionKey"
+#define VIEWS_PK_PATH  "/" VIEWS_PK_FIELD
+
+/* A view as read: without what Cosmos DB and this store keep in it. */
+static void strip_view(json_t *doc)
+{
+    strip_system(doc);
+    json_object_del(doc, VIEWS_PK_FIELD);
+}
+
 static enum es_status co_view_get(struct es_store *base, const char *id, json_t **doc,
                                   char **etag, struct es_io *io, struct es_error *err)
 {
     struct cosmos_store *s = from(base);
-    enum es_status st = read_doc(s, s->views_link, id, id, doc, etag, io, err);
+    enum es_status st =
+        read_doc(s, s->views_link, id, es_view_partition(id), doc, etag, io, err);
     if (st == ES_OK)
-        strip_system(*doc);
+        strip_view(*doc);
     return st;
+}
+
+/*
+ * A view as stored: a shallow copy of doc with its partition key (NULL on
+ * ENOMEM). ES_EINVAL (*stored NULL) without "id" and "view"; ES_ETOOBIG when
+ * it does not fit in a document.
+ */
+static enum es_status view_stored(const json_t *doc, json_t **stored,
+                                  struct es_error *err)
+{
+    *stored = NULL;
+    const char *id = json_string_value(json_object_get(doc, "id"));
+    if (id == NULL || json_string_value(json_object_get(doc, "view")) == NULL)
+        return es_error_set(err, ES_EINVAL,
+                            "cannot write a view without 'id' and 'view'");
+    /* Key by key: json_copy leaves out, unsaid, what it has no memory for. */
+    json_t *copy = json_object();
+    const char *key;
+    json_t *value;
+    bool ok = copy != NULL;
+    json_object_foreach((json_t *)doc, key, value)
+    {
+        if (ok && json_object_set(copy, key, value) != 0)
+            ok = false;
+    }
+    if (!ok || json_object_set_new(copy, VIEWS_PK_FIELD,
+                                   json_string(es_view_partition(id))) != 0) {
+        json_decref(copy);
+        return ES_ENOMEM;
+    }
+    char what[300];
+    snprintf(what, sizeof(what), "view '%.200s'", id);
+    enum es_status st = es_doc_fits(copy, what, err);
+    if (st != ES_OK) {
+        json_decref(copy);
+        return st;
+    }
+    *stored = copy;
+    return ES_OK;
 }
 
 static enum es_status co_view_put(struct es_store *base, const json_t *doc,
@@ -720,22 +774,21 @@ static enum es_status co_view_put(struct es_store *base, const json_t *doc,
                                   struct es_error *err)
 {
     struct cosmos_store *s = from(base);
-    const char *id = json_string_value(json_object_get(doc, "id"));
-    if (id == NULL || json_string_value(json_object_get(doc, "view")) == NULL)
-        return es_error_set(err, ES_EINVAL,
-                            "cannot write a view without 'id' and 'view'");
-    char link[DOC_LINK_MAX];
-    if (if_match != NULL &&
-        es_fmt(link, sizeof(link), "%s/docs/%s", s->views_link, id) != ES_OK)
-        return es_error_set(err, ES_EINVAL, "cannot write view '%.80s...': id too long",
-                            id);
-    char what[300];
-    snprintf(what, sizeof(what), "view '%.200s'", id);
-    enum es_status fits = es_doc_fits(doc, what, err);
+    json_t *stored = NULL;
+    enum es_status fits = view_stored(doc, &stored, err);
     if (fits != ES_OK)
         return fits;
+    const char *id = json_string_value(json_object_get(doc, "id"));
+    char link[DOC_LINK_MAX];
+    if (if_match != NULL &&
+        es_fmt(link, sizeof(link), "%s/docs/%s", s->views_link, id) != ES_OK) {
+        json_decref(stored);
+        return es_error_set(err, ES_EINVAL, "cannot write view '%.80s...': id too long",
+                            id);
+    }
     size_t len = 0;
-    char *body = es_json_dumps(doc, &len);
+    char *body = es_json_dumps(stored, &len);
+    json_decref(stored);
     if (body == NULL)
         return ES_ENOMEM;
     struct cosmos_request req = {
@@ -743,7 +796,7 @@ static enum es_status co_view_put(struct es_store *base, const json_t *doc,
         .resource_type = "docs",
         .resource_link = if_match != NULL ? link : s->views_link,
         .feed = if_match == NULL,
-        .partition_key = id,
+        .partition_key = es_view_partition(id),
         .body = body,
         .body_len = len,
         .if_match = if_match,
@@ -766,6 +819,152 @@ static enum es_status co_view_put(struct es_store *base, const json_t *doc,
             st = fail(&r, "write a view", err);
         }
     }
+    cosmos_response_release(&r);
+    free(body);
+    return st;
+}
+
+/* The etags of a batch's results into w (all or none); ES_EIO when one is missing. */
+static enum es_status batch_etags(const json_t *results, struct es_view_write *w,
+                                  size_t n)
+{
+    enum es_status st = json_array_size(results) == n ? ES_OK : ES_EIO;
+    for (size_t i = 0; st == ES_OK && i < n; i++) {
+        const char *etag =
+            json_string_value(json_object_get(json_array_get(results, i), "eTag"));
+        if (etag == NULL)
+            st = ES_EIO;
+        else if ((w[i].etag = strdup(etag)) == NULL)
+            st = ES_ENOMEM;
+    }
+    if (st != ES_OK)
+        for (size_t i = 0; i < n; i++) {
+            free(w[i].etag);
+            w[i].etag = NULL;
+        }
+    return st;
+}
+
+/* The batch's refused write into *refused, as the status view_put would answer. */
+static enum es_status batch_refusal(const json_t *results, struct es_view_write *w,
+                                    size_t *refused, struct es_error *err)
+{
+    size_t i;
+    json_t *r;
+    json_array_foreach(results, i, r)
+    {
+        long status = (long)json_integer_value(json_object_get(r, "statusCode"));
+        if (status == 424 || (status >= 200 && status < 300))
+            continue;
+        const char *id = json_string_value(json_object_get(w[i].doc, "id"));
+        *refused = i;
+        if (status == 409)
+            return es_error_set(err, ES_ECONFLICT, "cannot create view '%s': it exists",
+                                id);
+        if (status == 412)
+            return es_error_set(err, ES_EPRECONDITION,
+                                "cannot replace view '%s': its etag changed", id);
+        if (status == 404)
+            return es_error_set(err, ES_ENOTFOUND, "cannot replace view '%s': it is gone",
+                                id);
+        if (status == 429 || status == 449 || status == 503)
+            return es_error_set(err, ES_EUNAVAILABLE,
+                                "cannot write view '%s': the batch answered %ld for it",
+                                id, status);
+        return es_error_set(err, status == 413 ? ES_ETOOBIG : ES_EIO,
+                            "cannot write view '%s': the batch answered %ld for it", id,
+                            status);
+    }
+    return es_error_set(err, ES_EIO, "cannot write views: a batch failed with no reason");
+}
+
+static enum es_status co_views_put(struct es_store *base, struct es_view_write *w,
+                                   size_t n, size_t *refused, struct es_io *io,
+                                   struct es_error *err)
+{
+    struct cosmos_store *s = from(base);
+    *refused = 0;
+    if (n == 0 || n > ES_STORE_BATCH_MAX_OPS)
+        return es_error_set(err, ES_EINVAL, "cannot write %zu views at once", n);
+    for (size_t i = 0; i < n; i++)
+        w[i].etag = NULL;
+    if (n == 1)
+        return co_view_put(base, w[0].doc, w[0].if_match, &w[0].etag, io, err);
+    json_t *ops = json_array();
+    const char *pk = NULL;
+    bool replaces_only = true;
+    enum es_status st = ops != NULL ? ES_OK : ES_ENOMEM;
+    for (size_t i = 0; st == ES_OK && i < n; i++) {
+        json_t *stored = NULL;
+        st = view_stored(w[i].doc, &stored, err);
+        if (st != ES_OK)
+            break;
+        const char *id = json_string_value(json_object_get(w[i].doc, "id"));
+        if (pk == NULL)
+            pk = es_view_partition(id);
+        if (strcmp(pk, es_view_partition(id)) != 0) {
+            json_decref(stored);
+            st = es_error_set(err, ES_EINVAL,
+                              "cannot write views of partitions '%.100s' and '%.100s' at "
+                              "once",
+                              pk, es_view_partition(id));
+            break;
+        }
+        json_t *op =
+            w[i].if_match != NULL
+                ? json_pack("{s:s, s:s, s:o, s:s}", "operationType", "Replace", "id", id,
+                            "resourceBody", stored, "ifMatch", w[i].if_match)
+                : json_pack("{s:s, s:o}", "operationType", "Create", "resourceBody",
+                            stored);
+        replaces_only = replaces_only && w[i].if_match != NULL;
+        if (op == NULL || json_array_append_new(ops, op) != 0)
+            st = ES_ENOMEM;
+    }
+    size_t len = 0;
+    char *body = st == ES_OK ? es_json_dumps(ops, &len) : NULL;
+    json_decref(ops);
+    if (st == ES_OK && body == NULL)
+        st = ES_ENOMEM;
+    if (st == ES_OK && len > ES_STORE_BATCH_MAX_BYTES)
+        st =
+            es_error_set(err, ES_ETOOBIG,
+                         "cannot write %zu views at once: %zu bytes, where a batch takes "
+                         "at most %u",
+                         n, len, ES_STORE_BATCH_MAX_BYTES);
+    if (st != ES_OK) {
+        free(body);
+        return st;
+    }
+    struct cosmos_request req = {.method = "POST",
+                                 .resource_type = "docs",
+                                 .resource_link = s->views_link,
+                                 .feed = true,
+                                 .partition_key = pk,
+                                 .body = body,
+                                 .body_len = len,
+                                 .batch = true,
+                                 /* As view_put: conditional replaces are safe to repeat
+                                    (a second apply meets 412); creates are not. */
+                                 .idempotent = replaces_only};
+    struct cosmos_response r;
+    st = cosmos_execute(s->client, &req, &r, io, err);
+    json_t *results = NULL;
+    if (st == ES_OK && (r.status == 200 || r.status == 207) &&
+        es_json_parse(r.body, r.body_len, ES_JSON_LOAD_FLAGS, &results, NULL) ==
+            ES_ENOMEM)
+        st = ES_ENOMEM;
+    if (st != ES_OK) {
+        /* err says why */
+    } else if (r.status == 200) {
+        st = batch_etags(results, w, n);
+        if (st == ES_EIO)
+            es_error_set(err, st, "cannot write views: the batch's reply has no etags");
+    } else if (r.status == 207) {
+        st = batch_refusal(results, w, refused, err);
+    } else {
+        st = fail(&r, "write views", err);
+    }
+    json_decref(results);
     cosmos_response_release(&r);
     free(body);
     return st;
@@ -801,7 +1000,13 @@ static enum es_status co_view_query(struct es_store *base, const char *kind,
     json_t *q = json_pack("{s:s, s:[{s:s, s:s}]}", "query",
                           "SELECT * FROM c WHERE c.view = @kind", "parameters", "name",
                           "@kind", "value", kind);
-    return page_of(s, s->views_link, q, continuation, limit, docs, next, io, err);
+    enum es_status st =
+        page_of(s, s->views_link, q, continuation, limit, docs, next, io, err);
+    size_t i;
+    json_t *d;
+    if (st == ES_OK)
+        json_array_foreach(*docs, i, d) json_object_del(d, VIEWS_PK_FIELD);
+    return st;
 }
 
 static enum es_status co_deadletter_put(struct es_store *base, const json_t *doc,
@@ -1100,6 +1305,7 @@ static const struct es_store_ops cosmos_ops = {
     .read_receipt = co_read_receipt,
     .view_get = co_view_get,
     .view_put = co_view_put,
+    .views_put = co_views_put,
     .view_query = co_view_query,
     .deadletter_put = co_deadletter_put,
     .deadletter_query = co_deadletter_query,
@@ -1248,7 +1454,8 @@ enum es_status es_store_cosmos_init(struct es_store *base, struct es_error *err)
 {
     struct cosmos_store *s = from(base);
     const char *links[] = {s->events_link, s->views_link, s->leases_link, s->dead_link};
-    const char *keys[] = {"/streamId", "/id", "/id", "/streamId"};
+    /* The views' is VIEWS_PK_PATH, spelt out for tests/infra/check.sh. */
+    const char *keys[] = {"/streamId", "/partitionKey", "/id", "/streamId"};
     if (s->keyless)
         return init_keyless(s, links, 4, err);
     char what[400];
@@ -1267,28 +1474,71 @@ enum es_status es_store_cosmos_init(struct es_store *base, struct es_error *err)
     return st;
 }
 
+/*
+ * Is the views container there, and partitioned as this version keeps views?
+ * ES_ENOTFOUND when it is missing; ES_EINVAL, saying how to move, when its
+ * partition key path is another (views of earlier versions: /id).
+ */
+static enum es_status views_layout(struct cosmos_store *s, struct es_error *err)
+{
+    struct cosmos_request req = {.method = "GET",
+                                 .resource_type = "colls",
+                                 .resource_link = s->views_link,
+                                 .idempotent = true};
+    struct cosmos_response r;
+    enum es_status st = cosmos_execute(s->client, &req, &r, NULL, err);
+    json_t *coll = NULL;
+    if (st == ES_OK && r.status == 404) {
+        st = ES_ENOTFOUND;
+    } else if (st == ES_OK && r.status != 200) {
+        st = fail(&r, "read the views container", err);
+    } else if (st == ES_OK) {
+        st = es_json_parse(r.body, r.body_len, ES_JSON_LOAD_FLAGS, &coll, NULL);
+        const char *path = json_string_value(json_array_get(
+            json_object_get(json_object_get(coll, "partitionKey"), "paths"), 0));
+        if (st == ES_OK && (path == NULL || strcmp(path, VIEWS_PK_PATH) != 0))
+            st = es_error_set(
+                err, ES_EINVAL,
+                "the views container '%s' has partition key %s, and views are now kept "
+                "under " VIEWS_PK_PATH ", so that a list's views are written in one "
+                "batch: rebuild them into a new container ('handler rebuild --into "
+                "NAME') and set VIEWS_CONTAINER to it (docs/operations.md, \"Moving the "
+                "views\")",
+                s->views_link, path != NULL ? path : "(none)");
+        else if (st == ES_EJSON)
+            st = es_error_set(err, ES_EIO,
+                              "cannot read the views container: malformed "
+                              "JSON");
+    }
+    json_decref(coll);
+    cosmos_response_release(&r);
+    return st;
+}
+
 enum es_status es_store_cosmos_views_ready(struct es_store *base, bool *created,
                                            struct es_error *err)
 {
     struct cosmos_store *s = from(base);
     *created = false;
-    enum es_status st =
-        exists(s, "colls", s->views_link, "read the views container", err);
+    enum es_status st = views_layout(s, err);
     if (st != ES_ENOTFOUND)
         return st;
     if (s->keyless)
-        return es_error_set(err, ES_ENOTFOUND,
-                            "the views container '%s' does not exist, and a managed "
-                            "identity cannot create it: create it with partition key /id "
-                            "(infra/, the portal, or az cosmosdb sql container create)",
-                            s->views_link);
+        return es_error_set(
+            err, ES_ENOTFOUND,
+            "the views container '%s' does not exist, and a managed "
+            "identity cannot create it: create it with partition key " VIEWS_PK_PATH
+            " (infra/, the portal, or az cosmosdb sql "
+            "container create)",
+            s->views_link);
     const char *name = strrchr(s->views_link, '/') + 1;
     char what[400];
-    snprintf(what, sizeof(what), "container '%s' (partition key /id)", name);
+    snprintf(what, sizeof(what), "container '%s' (partition key " VIEWS_PK_PATH ")",
+             name);
     st = create_if_missing(s, "colls", s->db_link,
                            json_pack("{s:s, s:{s:[s], s:s, s:i}}", "id", name,
-                                     "partitionKey", "paths", "/id", "kind", "Hash",
-                                     "version", 2),
+                                     "partitionKey", "paths", VIEWS_PK_PATH, "kind",
+                                     "Hash", "version", 2),
                            what, err);
     *created = st == ES_OK;
     return st;
@@ -1312,5 +1562,8 @@ enum es_status es_store_cosmos_check(struct es_store *base, struct es_error *err
     else if (st == ES_OK && r.status != 200)
         st = fail(&r, "read the events container", err);
     cosmos_response_release(&r);
+    if (st == ES_OK && (st = views_layout(s, err)) == ES_ENOTFOUND)
+        st = es_error_set(err, ES_ENOTFOUND, "the views container '%s' does not exist",
+                          s->views_link);
     return st;
 }

@@ -25,16 +25,19 @@ enum es_status es_store_cosmos_init(struct es_store *s,
 
 /*
  * The views container of s (VIEWS_CONTAINER, a rebuild's --into) made ready:
- * with the account key created when missing, partition key /id as `handler
- * init` and infra/ make it (*created says whether it was); with a managed
- * identity only checked, ES_ENOTFOUND naming it when it does not exist.
+ * with the account key created when missing, partition key /partitionKey as
+ * `handler init` and infra/ make it (*created says whether it was); with a
+ * managed identity only checked, ES_ENOTFOUND naming it when it does not
+ * exist. ES_EINVAL, saying how to move, when it exists with another partition
+ * key path (/id, as versions before 2026-12 made it).
  */
 enum es_status es_store_cosmos_views_ready(struct es_store *s, bool *created,
                                            struct es_error *err) ES_MUST_CHECK;
 
 /*
- * Reads the database once to tell an operator early whether the endpoint,
- * the credentials and the database are right. ES_OK, or the problem in err.
+ * Reads the events and views containers once to tell an operator early
+ * whether the endpoint, the credentials, the names and the views' partition
+ * key are right. ES_OK, or the problem in err.
  */
 enum es_status es_store_cosmos_check(struct es_store *s,
                                      struct es_error *err) ES_MUST_CHECK;

@@ -635,53 +635,99 @@ static enum es_status write_view(sqlite3 *db, const char *table, const json_t *d
     return st;
 }
 
+static enum es_status sq_views_put(struct es_store *base, struct es_view_write *w,
+                                   size_t n, size_t *refused, struct es_io *io,
+                                   struct es_error *err)
+{
+    struct sqlite_store *s = from(base);
+    *refused = 0;
+    if (n == 0 || n > ES_STORE_BATCH_MAX_OPS)
+        return es_error_set(err, ES_EINVAL, "cannot write %zu views at once", n);
+    /* What Cosmos DB refuses is refused here too: one partition, a batch's limits. */
+    size_t bytes = 0;
+    for (size_t i = 0; i < n; i++) {
+        w[i].etag = NULL;
+        const char *id = json_string_value(json_object_get(w[i].doc, "id"));
+        if (id == NULL || json_string_value(json_object_get(w[i].doc, "view")) == NULL)
+            return es_error_set(err, ES_EINVAL,
+                                "cannot write a view without 'id' and 'view'");
+        const char *first = json_string_value(json_object_get(w[0].doc, "id"));
+        if (strcmp(es_view_partition(id), es_view_partition(first)) != 0)
+            return es_error_set(err, ES_EINVAL,
+                                "cannot write views '%.100s' and '%.100s' at once: "
+                                "their partitions differ",
+                                first, id);
+        char what[300];
+        snprintf(what, sizeof(what), "view '%.200s'", id);
+        enum es_status fits = es_doc_fits(w[i].doc, what, err);
+        if (fits != ES_OK)
+            return fits;
+        size_t size = n > 1 ? es_json_size(w[i].doc) : 0;
+        if (size == SIZE_MAX)
+            return ES_ENOMEM;
+        bytes += size;
+    }
+    if (bytes > ES_STORE_BATCH_MAX_BYTES)
+        return es_error_set(err, ES_ETOOBIG,
+                            "cannot write %zu views at once: %zu bytes, where a batch "
+                            "takes at most %u",
+                            n, bytes, ES_STORE_BATCH_MAX_BYTES);
+    /* Everything that can fail happens before COMMIT: a view written is one reported
+     * written, with its etag. */
+    enum { ETAG_LEN = 24 };
+    for (size_t i = 0; i < n; i++) {
+        if ((w[i].etag = malloc(ETAG_LEN)) == NULL) {
+            for (size_t j = 0; j < i; j++) {
+                free(w[j].etag);
+                w[j].etag = NULL;
+            }
+            return ES_ENOMEM;
+        }
+    }
+    sqlite3 *db = NULL;
+    enum es_status st = conn_get(s, &db, err);
+    if (st == ES_OK) {
+        count(io);
+        pthread_mutex_lock(&s->write_lock);
+        int rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+        if (rc != SQLITE_OK)
+            st = sql_error(db, rc, "begin a view write", err);
+        for (size_t i = 0; st == ES_OK && i < n; i++) {
+            st = write_view(db, s->views, w[i].doc,
+                            json_string_value(json_object_get(w[i].doc, "id")),
+                            json_string_value(json_object_get(w[i].doc, "view")),
+                            w[i].if_match, w[i].etag, ETAG_LEN, err);
+            if (st != ES_OK)
+                *refused = i;
+        }
+        if (st == ES_OK &&
+            (rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL)) != SQLITE_OK)
+            st = sql_error(db, rc, "write views", err);
+        if (st != ES_OK && !sqlite3_get_autocommit(db))
+            sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+        pthread_mutex_unlock(&s->write_lock);
+        conn_put(s, db);
+    }
+    if (st != ES_OK)
+        for (size_t i = 0; i < n; i++) {
+            free(w[i].etag);
+            w[i].etag = NULL;
+        }
+    return st;
+}
+
 static enum es_status sq_view_put(struct es_store *base, const json_t *doc,
                                   const char *if_match, char **etag_out, struct es_io *io,
                                   struct es_error *err)
 {
-    struct sqlite_store *s = from(base);
-    const char *id = json_string_value(json_object_get(doc, "id"));
-    const char *kind = json_string_value(json_object_get(doc, "view"));
-    if (id == NULL || kind == NULL)
-        return es_error_set(err, ES_EINVAL,
-                            "cannot write a view without 'id' and 'view'");
-    char what[300];
-    snprintf(what, sizeof(what), "view '%.200s'", id);
-    enum es_status fits = es_doc_fits(doc, what, err); /* as Cosmos DB would */
-    if (fits != ES_OK)
-        return fits;
-    /* Everything that can fail happens before COMMIT: a view written is one reported
-     * written, with its etag. */
-    enum { ETAG_LEN = 24 };
-    char *etag = etag_out != NULL ? malloc(ETAG_LEN) : NULL;
-    if (etag_out != NULL && etag == NULL)
-        return ES_ENOMEM;
-    sqlite3 *db = NULL;
-    enum es_status st = conn_get(s, &db, err);
-    if (st != ES_OK) {
-        free(etag);
-        return st;
-    }
-    count(io);
-    pthread_mutex_lock(&s->write_lock);
-    int rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
-    if (rc != SQLITE_OK)
-        st = sql_error(db, rc, "begin a view write", err);
-    else if ((st = write_view(db, s->views, doc, id, kind, if_match, etag, ETAG_LEN,
-                              err)) == ES_OK &&
-             (rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL)) != SQLITE_OK)
-        st = sql_error(db, rc, "write a view", err);
-    if (st != ES_OK && !sqlite3_get_autocommit(db))
-        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-    pthread_mutex_unlock(&s->write_lock);
-    conn_put(s, db);
-    if (st != ES_OK) {
-        free(etag);
-        return st;
-    }
+    struct es_view_write w = {doc, if_match, NULL};
+    size_t refused;
+    enum es_status st = sq_views_put(base, &w, 1, &refused, io, err);
     if (etag_out != NULL)
-        *etag_out = etag;
-    return ES_OK;
+        *etag_out = w.etag;
+    else
+        free(w.etag);
+    return st;
 }
 
 /* Continuation tokens are "after:<last id>": anything else did not come from here. */
@@ -949,6 +995,7 @@ static const struct es_store_ops sqlite_ops = {
     .read_receipt = sq_read_receipt,
     .view_get = sq_view_get,
     .view_put = sq_view_put,
+    .views_put = sq_views_put,
     .view_query = sq_view_query,
     .feed_read = sq_feed_read,
     .checkpoint_get = sq_checkpoint_get,

@@ -37,6 +37,7 @@ struct cosmos_run {
     char run[32]; /* this run's part of every id */
     char stream[64], v1[64], v2[64], kind[64];
     char *etag;     /* of view v1, once written */
+    char *pair[2];  /* of the views written together, once written */
     char *next;     /* the first page's continuation */
     char first[64]; /* the id on the first page */
 };
@@ -58,6 +59,8 @@ static void close_run(void *state)
 {
     struct cosmos_run *r = state;
     free(r->etag);
+    free(r->pair[0]);
+    free(r->pair[1]);
     free(r->next);
     free(r);
 }
@@ -188,6 +191,46 @@ static enum es_status put_view(struct cosmos_run *r, const char *id, bool replac
     return scenario_answer(st) ? ES_OK : st;
 }
 
+/* Two views of one partition ("pa:RUN", "pb:RUN") in one views_put. */
+static enum es_status put_pair(struct cosmos_run *r, bool replace, char **out)
+{
+    alloc_fail_pause();
+    struct es_view_write w[2];
+    for (int i = 0; i < 2; i++) {
+        char id[64];
+        snprintf(id, sizeof(id), "p%c:%s", 'a' + i, r->run);
+        w[i] = (struct es_view_write){
+            json_pack("{s:s, s:s, s:I, s:[{s:s}]}", "id", id, "view", r->kind, "version",
+                      (json_int_t)(replace ? 2 : 1), "items", "task",
+                      "a task long enough to grow the serialiser's buffer"),
+            replace ? r->pair[i] : NULL, NULL};
+    }
+    alloc_fail_resume();
+    size_t refused;
+    enum es_status st = store->ops->views_put(store, w, 2, &refused, NULL, NULL);
+    alloc_fail_pause();
+    for (int i = 0; i < 2; i++) {
+        char *etag = w[i].etag;
+        if (st == ES_ECONFLICT && !replace) {
+            /* Created already (by a try whose reply was lost): carry on from there. */
+            json_t *stored = NULL;
+            const char *id = json_string_value(json_object_get(w[i].doc, "id"));
+            if (store->ops->view_get(store, id, &stored, &etag, NULL, NULL) != ES_OK)
+                etag = NULL;
+            json_decref(stored);
+        }
+        if (etag != NULL) {
+            free(r->pair[i]);
+            r->pair[i] = etag;
+        }
+        json_decref((json_t *)w[i].doc);
+    }
+    alloc_fail_resume();
+    if (scenario_answer(st))
+        *out = text_of(r, st, "views", NULL);
+    return scenario_answer(st) ? ES_OK : st;
+}
+
 /*
  * One page of one view of the run's kind. The order is not promised, so the
  * first page's answer says only that there is more; the second's gives both
@@ -272,14 +315,18 @@ static enum es_status step(void *state, size_t i, char **out)
         return put_view(r, r->v1, true, out);
     case 7:
         return query(r, true, out);
-    default:
+    case 8:
         return query(r, false, out);
+    case 9:
+        return put_pair(r, false, out);
+    default:
+        return put_pair(r, true, out);
     }
 }
 
 static const struct sweep_scenario cosmos_scenario = {
     .name = "cosmos store",
-    .n_steps = 9,
+    .n_steps = 11,
     .open = open_run,
     .close = close_run,
     .step = step,

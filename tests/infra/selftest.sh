@@ -144,7 +144,7 @@ expect flex "a parameters file naming a param main.bicep lacks" \
 
 # --- check.sh --------------------------------------------------------------
 fresh; expect consistency untouched ""
-fresh; sed -i "s#{ name: 'views', partitionKey: '/id' }#{ name: 'views', partitionKey: '/viewId' }#" "$R"
+fresh; sed -i "s#{ name: 'views', partitionKey: '/partitionKey' }#{ name: 'views', partitionKey: '/viewId' }#" "$R"
 expect consistency "a partition key the code does not use" "container 'views': partition key /viewId in the templates"
 fresh; sed -i "s/^var appSettings = {$/var appSettings = {\n  EVENT_CONTAINER: 'events'/" "$R"
 expect consistency "a mistyped setting" "the templates set 'EVENT_CONTAINER', which nothing reads"

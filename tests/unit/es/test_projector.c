@@ -29,13 +29,29 @@ static enum es_status react(const struct es_react_env *env, const struct es_even
     return ES_OK;
 }
 
+/* A second view of the same streams ("twin:{id}"), folded like the count. */
+static json_t *twin_initial(const char *id)
+{
+    json_t *doc = count_initial(id);
+    char vid[64];
+    snprintf(vid, sizeof(vid), "twin:%s", id);
+    json_object_set_new(doc, "id", json_string(vid));
+    json_object_set_new(doc, "view", json_string("twin"));
+    return doc;
+}
+
+static const struct es_projection twin = {"twin", "s-", "twin:", twin_initial,
+                                          count_apply};
 static const struct es_reactor reactor = {"r", "s-", react};
 static const struct es_projection *const projections[] = {&counter};
+static const struct es_projection *const with_twin[] = {&counter, &twin};
+static const struct es_projection *const *active; /* projections or with_twin */
+static size_t n_active;
 static const struct es_reactor *const reactors[] = {&reactor};
 
 static struct es_projector_opts opts(void)
 {
-    struct es_projector_opts o = {store,    NULL, projections, 1,
+    struct es_projector_opts o = {store,    NULL, active,      n_active,
                                   reactors, 1,    parallelism, view_cache};
     return o;
 }
@@ -49,6 +65,8 @@ static void setup(void)
     cr_assert_eq(es_store_sqlite_open(path, &store, NULL), ES_OK);
     memset(reacted, 0, sizeof(reacted));
     reactor_fails = false;
+    active = projections;
+    n_active = 1;
 }
 
 static void teardown(void)
@@ -195,46 +213,114 @@ Test(projector, streams_are_grouped_and_sorted_within_a_batch)
     cr_expect_eq(r.views_written, 2);
 }
 
-/* A store whose first view write fails with 412, as if another projector got there first.
+/*
+ * A store whose first view writes are refused with 412 for the view at
+ * refuse_at of the request, as if another projector had written it first;
+ * nothing of the request is written, as in a transactional batch.
  */
 static int fail_puts;
-static enum es_status (*real_put)(struct es_store *, const json_t *, const char *,
-                                  char **, struct es_io *, struct es_error *);
-static enum es_status flaky_put(struct es_store *s, const json_t *doc,
-                                const char *if_match, char **etag, struct es_io *io,
-                                struct es_error *err)
+static size_t refuse_at;
+static int put_requests; /* views_put calls */
+static size_t put_sizes; /* views in them */
+static const struct es_store_ops *real_ops;
+static enum es_status flaky_puts(struct es_store *s, struct es_view_write *w, size_t n,
+                                 size_t *refused, struct es_io *io, struct es_error *err)
 {
-    if (fail_puts > 0) {
+    put_requests++;
+    put_sizes += n;
+    if (fail_puts > 0 && refuse_at < n) {
         fail_puts--;
         /* The other writer's update: the view moved on meanwhile. */
-        json_t *theirs = json_deep_copy(doc);
+        json_t *theirs = json_deep_copy(w[refuse_at].doc);
         json_object_set_new(theirs, "n", json_integer(100));
         json_object_set_new(theirs, "version", json_integer(1));
-        real_put(s, theirs, if_match, NULL, io, err);
+        cr_assert_eq(real_ops->view_put(s, theirs, w[refuse_at].if_match, NULL, io, NULL),
+                     ES_OK);
         json_decref(theirs);
+        *refused = refuse_at;
         return es_error_set(err, ES_EPRECONDITION, "etag changed");
     }
-    return real_put(s, doc, if_match, etag, io, err);
+    return real_ops->views_put(s, w, n, refused, io, err);
+}
+
+static struct es_store_ops flaky_ops;
+static void use_flaky_store(int fails, size_t at)
+{
+    real_ops = store->ops;
+    flaky_ops = *store->ops;
+    flaky_ops.views_put = flaky_puts;
+    store->ops = &flaky_ops;
+    fail_puts = fails;
+    refuse_at = at;
+    put_requests = 0;
+    put_sizes = 0;
+}
+
+static void expect_count(const char *id, int n, int version, const char *why)
+{
+    json_t *v = view(id);
+    cr_assert_not_null(v, "%s exists", id);
+    cr_expect_eq(json_integer_value(json_object_get(v, "n")), n, "%s: n (%s)", id, why);
+    cr_expect_eq(json_integer_value(json_object_get(v, "version")), version,
+                 "%s: version", id);
+    json_decref(v);
 }
 
 Test(projector, a_412_re_reads_the_view_and_re_applies)
 {
     append("s-a", 3, 0);
-    struct es_store_ops ops = *store->ops;
-    real_put = store->ops->view_put;
-    ops.view_put = flaky_put;
-    const struct es_store_ops *saved = store->ops;
-    store->ops = &ops;
-    fail_puts = 1;
+    use_flaky_store(1, 0);
     struct es_batch_report r = run(docs("s-a", 1, 3), false, ES_OK);
-    store->ops = saved;
+    store->ops = real_ops;
     cr_expect_eq(r.view_retries, 1);
     cr_expect_eq(r.views_written, 1);
-    json_t *v = view("count:a");
-    cr_expect_eq(json_integer_value(json_object_get(v, "version")), 3);
-    cr_expect_eq(json_integer_value(json_object_get(v, "n")), 102,
+    expect_count("count:a", 102, 3,
                  "the other writer's version 1 kept; versions 2 and 3 applied on top");
-    json_decref(v);
+}
+
+Test(projector, a_streams_views_are_written_in_one_request)
+{
+    active = with_twin;
+    n_active = 2;
+    append("s-a", 3, 0);
+    use_flaky_store(0, 0);
+    struct es_batch_report r = run(docs("s-a", 1, 3), false, ES_OK);
+    store->ops = real_ops;
+    cr_expect_eq(r.views_written, 2);
+    cr_expect_eq(put_requests, 1, "both views in one write");
+    cr_expect_eq(put_sizes, 2);
+    expect_count("count:a", 3, 3, "folded once");
+    expect_count("twin:a", 3, 3, "folded once");
+}
+
+Test(projector, a_refused_view_is_read_again_and_its_sibling_is_not_folded_twice)
+{
+    active = with_twin;
+    n_active = 2;
+    append("s-a", 3, 0);
+    use_flaky_store(1, 1);
+    struct es_batch_report r = run(docs("s-a", 1, 3), false, ES_OK);
+    store->ops = real_ops;
+    cr_expect_eq(r.view_retries, 1);
+    cr_expect_eq(r.views_written, 2);
+    cr_expect_eq(put_requests, 2, "the refused write, then both views again");
+    expect_count("count:a", 3, 3, "written on the second request, folded once");
+    expect_count("twin:a", 102, 3, "the other writer's version 1, then 2 and 3");
+}
+
+Test(projector, views_too_big_for_one_request_are_written_one_by_one)
+{
+    active = with_twin;
+    n_active = 2;
+    const char *types[] = {"Big"};
+    append_types("s-a", 1, types, 1);
+    use_flaky_store(0, 0);
+    struct es_batch_report r = run(docs("s-a", 1, 1), false, ES_OK);
+    store->ops = real_ops;
+    cr_expect_eq(r.views_written, 2);
+    cr_expect_eq(put_requests, 3, "both at once, refused as too big; then one each");
+    expect_count("count:a", 1, 1, "written alone");
+    expect_count("twin:a", 1, 1, "written alone");
 }
 
 Test(projector, a_failing_stream_fails_the_batch_until_the_last_attempt)

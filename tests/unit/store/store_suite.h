@@ -331,6 +331,92 @@ Test(store, views_are_replaced_only_under_their_etag)
     json_decref(v2);
 }
 
+/* views_put of two views; the etags it gave back into etags (when it wrote). */
+static enum es_status put_two(json_t *a, const char *if_a, json_t *b, const char *if_b,
+                              size_t *refused, char **etags)
+{
+    struct es_view_write w[2] = {{a, if_a, NULL}, {b, if_b, NULL}};
+    enum es_status st = store->ops->views_put(store, w, 2, refused, NULL, NULL);
+    etags[0] = w[0].etag;
+    etags[1] = w[1].etag;
+    if (st != ES_OK)
+        cr_expect(w[0].etag == NULL && w[1].etag == NULL, "no etag without a write");
+    return st;
+}
+
+static int64_t stored_version(const char *id, const char *etag)
+{
+    json_t *doc = NULL;
+    char *got = NULL;
+    if (store->ops->view_get(store, id, &doc, &got, NULL, NULL) != ES_OK)
+        return -1;
+    cr_expect_null(json_object_get(doc, "partitionKey"), "no store field is read back");
+    if (etag != NULL)
+        cr_expect_str_eq(got, etag, "%s: the etag views_put gave", id);
+    int64_t v = (int64_t)json_integer_value(json_object_get(doc, "version"));
+    json_decref(doc);
+    free(got);
+    return v;
+}
+
+Test(store, a_partitions_views_are_written_together_or_not_at_all)
+{
+    json_t *l1 = view("todolist:p", "todolist", 1), *s1 = view("summary:p", "summary", 1);
+    json_t *l2 = view("todolist:p", "todolist", 2), *s2 = view("summary:p", "summary", 2);
+    char *e1[2], *e2[2], *e3[2];
+    size_t refused = 9;
+    cr_assert_eq(put_two(l1, NULL, s1, NULL, &refused, e1), ES_OK);
+    cr_expect_eq(stored_version("todolist:p", e1[0]), 1);
+    cr_expect_eq(stored_version("summary:p", e1[1]), 1);
+
+    cr_expect_eq(put_two(l2, e1[0], s2, "\"stale\"", &refused, e2), ES_EPRECONDITION);
+    cr_expect_eq(refused, 1, "the second write was refused");
+    cr_expect_eq(stored_version("todolist:p", e1[0]), 1, "and the first not made");
+
+    cr_expect_eq(put_two(l2, e1[0], s1, NULL, &refused, e2), ES_ECONFLICT);
+    cr_expect_eq(refused, 1, "a create of a view that exists");
+    cr_expect_eq(stored_version("todolist:p", e1[0]), 1);
+
+    json_t *gone = view("summary:q", "summary", 1);
+    cr_expect_neq(put_two(l2, e1[0], gone, NULL, &refused, e2), ES_OK,
+                  "views of two partitions are not written at once");
+    cr_expect_eq(stored_version("summary:q", NULL), -1);
+    cr_expect_eq(stored_version("todolist:p", e1[0]), 1);
+
+    cr_assert_eq(put_two(l2, e1[0], s2, e1[1], &refused, e3), ES_OK);
+    cr_expect_eq(stored_version("todolist:p", e3[0]), 2);
+    cr_expect_eq(stored_version("summary:p", e3[1]), 2);
+    cr_expect_str_neq(e3[0], e1[0], "a write changes the etag");
+    for (int i = 0; i < 2; i++) {
+        free(e1[i]);
+        free(e3[i]);
+    }
+    json_decref(l1), json_decref(s1), json_decref(l2), json_decref(s2), json_decref(gone);
+}
+
+Test(store, views_too_big_for_one_batch_are_refused_as_such)
+{
+    /* Each fits in a document; together they pass what one batch carries. */
+    size_t pad = ES_STORE_BATCH_MAX_BYTES / 2 + 1000;
+    char *text = malloc(pad + 1);
+    memset(text, 'x', pad);
+    text[pad] = '\0';
+    json_t *a = view("todolist:big", "todolist", 1),
+           *b = view("summary:big", "summary", 1);
+    json_object_set_new(a, "pad", json_string(text));
+    json_object_set_new(b, "pad", json_string(text));
+    free(text);
+    char *e[2];
+    size_t refused;
+    cr_expect_eq(put_two(a, NULL, b, NULL, &refused, e), ES_ETOOBIG);
+    cr_expect_eq(stored_version("todolist:big", NULL), -1, "nothing written");
+    cr_assert_eq(store->ops->view_put(store, a, NULL, NULL, NULL, NULL), ES_OK,
+                 "one by one they fit");
+    cr_assert_eq(store->ops->view_put(store, b, NULL, NULL, NULL, NULL), ES_OK);
+    json_decref(a);
+    json_decref(b);
+}
+
 Test(store, views_are_listed_by_kind_in_pages)
 {
     for (int i = 0; i < 7; i++) {

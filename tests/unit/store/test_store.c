@@ -68,6 +68,15 @@ Test(store, a_dead_letter_names_its_stream_before_the_first_colon)
     cr_expect_eq(es_deadletter_stream(NULL, out, sizeof(out)), ES_EINVAL);
 }
 
+Test(store, a_views_partition_is_its_id_after_the_first_colon)
+{
+    cr_expect_str_eq(es_view_partition("todolist:a"), "a");
+    cr_expect_str_eq(es_view_partition("summary:a"), "a", "a list's two views share one");
+    cr_expect_str_eq(es_view_partition("todolist:a:b"), "a:b");
+    cr_expect_str_eq(es_view_partition("_rebuild"), "_rebuild", "no colon: its own");
+    cr_expect_str_eq(es_view_partition("todolist:"), "todolist:", "nothing after it");
+}
+
 Test(store, a_document_round_trips_through_the_event)
 {
     json_t *doc = doc_of("todolist-a", 3, "ItemAdded");
