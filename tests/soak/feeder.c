@@ -21,13 +21,14 @@
 #include "../support/feed.h"
 #include "soak.h"
 
-#define MAX_RETRY_COUNT 5 /* functions/Projector/function.json */
 #define REPLAY_RING     8
 #define IDLE_READS_DONE 3   /* empty reads in a row that end the drain */
 #define READ_ERRORS_MAX 300 /* failed reads in a row (30 s) that end the feed */
 
 struct feeder {
     struct soak *s;
+    size_t max_items;    /* the trigger's maxItemsPerInvocation */
+    int max_retry_count; /* the function's retry policy */
     struct hostdrv_conn *conn;
     struct feed *feed;
     unsigned rnd;
@@ -65,9 +66,10 @@ static long count_events(json_t *batch, long *commands)
 static void deliver(struct feeder *f, json_t *batch)
 {
     struct soak_feed_stats *st = &f->s->feed;
-    for (int64_t attempt = 0; attempt <= MAX_RETRY_COUNT; attempt++) {
-        struct fn_retry retry = {
-            .present = true, .retry_count = attempt, .max_retry_count = MAX_RETRY_COUNT};
+    for (int64_t attempt = 0; attempt <= f->max_retry_count; attempt++) {
+        struct fn_retry retry = {.present = true,
+                                 .retry_count = attempt,
+                                 .max_retry_count = f->max_retry_count};
         struct hostdrv_reply r;
         int64_t t0 = es_time_mono_ms();
         int rc = hostdrv_trigger(f->conn, "Projector", "documents", batch, 2, &retry, &r);
@@ -132,10 +134,36 @@ static void handle(struct feeder *f, json_t *batch)
     }
 }
 
+/*
+ * What the host reads from the Projector's function.json: the batch size the
+ * trigger asks the feed for (maxItemsPerInvocation; 100 when unset) and the
+ * retry policy's maxRetryCount. False when the file cannot be read.
+ */
+static bool read_function_json(struct feeder *f)
+{
+    json_t *fj = json_load_file(ES_APP_DIR "/Projector/function.json", 0, NULL);
+    json_t *trigger = json_array_get(json_object_get(fj, "bindings"), 0);
+    json_t *items = json_object_get(trigger, "maxItemsPerInvocation");
+    json_t *retries = json_object_get(json_object_get(fj, "retry"), "maxRetryCount");
+    bool ok = fj != NULL && json_is_integer(retries);
+    f->max_items = json_is_integer(items) && json_integer_value(items) > 0
+                       ? (size_t)json_integer_value(items)
+                       : 100;
+    f->max_retry_count = ok ? (int)json_integer_value(retries) : 0;
+    json_decref(fj);
+    return ok;
+}
+
 void *soak_feeder_run(void *arg)
 {
     struct soak *s = arg;
     struct feeder f = {.s = s, .rnd = s->o.seed * 7u + 3u};
+    if (!read_function_json(&f)) {
+        fprintf(stderr, "soak: cannot read " ES_APP_DIR "/Projector/function.json\n");
+        s->feed.read_errors++;
+        atomic_store(&s->stop_load, true);
+        return NULL;
+    }
     f.conn = hostdrv_conn_new(s->h);
     f.feed = feed_open_cosmos(s->db);
     if (f.conn == NULL || f.feed == NULL) {
@@ -145,12 +173,13 @@ void *soak_feeder_run(void *arg)
     }
     for (int idle = 0, errors = 0; idle < IDLE_READS_DONE && errors < READ_ERRORS_MAX;) {
         /*
-         * The host asks the feed for up to 100 documents (maxItemsPerInvocation) and
-         * hands over what came: full batches while it is behind, smaller ones once it
-         * has caught up. One ask in four is for fewer, so batch boundaries also fall
-         * at other places.
+         * The host asks the feed for up to maxItemsPerInvocation documents and hands
+         * over what came: full batches while it is behind, smaller ones once it has
+         * caught up. One ask in four is for fewer, so batch boundaries also fall at
+         * other places.
          */
-        size_t ask = feeder_rand(&f, 4) == 0 ? 1 + feeder_rand(&f, 100) : 100;
+        size_t ask = feeder_rand(&f, 4) == 0 ? 1 + feeder_rand(&f, (unsigned)f.max_items)
+                                             : f.max_items;
         json_t *batch = feed_next(f.feed, ask);
         if (batch == NULL) {
             s->feed.read_errors++;
