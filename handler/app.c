@@ -196,6 +196,7 @@ static int open_store(struct runtime *rt)
         .store = rt->store,
         .cache_streams = rt->cfg.state_cache_streams,
         .view_cache = rt->cfg.projector_view_cache,
+        .view_cache_bytes = rt->cfg.projector_view_cache_mb << 20,
         .snapshot_every = (int)rt->cfg.snapshot_every,
         .max_attempts = (int)rt->cfg.command_max_attempts,
     };

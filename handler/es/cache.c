@@ -17,6 +17,7 @@ struct entry {
     void *state;
     void (*state_free)(void *);
     int64_t version;
+    size_t cost;
     struct entry *hnext;       /* hash chain */
     struct entry *prev, *next; /* recency list, most recent first */
 };
@@ -24,16 +25,23 @@ struct entry {
 struct es_cache {
     pthread_mutex_t lock;
     size_t max, n, n_buckets;
+    size_t max_cost, cost; /* max_cost 0: unbounded */
     struct entry **buckets;
     struct entry *head, *tail;
 };
 
 struct es_cache *es_cache_new(size_t max_entries)
 {
+    return es_cache_new_sized(max_entries, 0);
+}
+
+struct es_cache *es_cache_new_sized(size_t max_entries, size_t max_cost)
+{
     struct es_cache *c = calloc(1, sizeof(*c));
     if (c == NULL)
         return NULL;
     c->max = max_entries > 0 ? max_entries : 1;
+    c->max_cost = max_cost;
     c->n_buckets = 64;
     while (c->n_buckets < c->max)
         c->n_buckets *= 2;
@@ -125,6 +133,7 @@ bool es_cache_take(struct es_cache *c, const char *stream_id, void **state_out,
         *p = e->hnext;
         unlink_lru(c, e);
         c->n--;
+        c->cost -= e->cost;
     }
     pthread_mutex_unlock(&c->lock);
     *state_out = NULL;
@@ -137,9 +146,40 @@ bool es_cache_take(struct es_cache *c, const char *stream_id, void **state_out,
     return true;
 }
 
+/* Unlinks the least recently used entry (not keep) onto *out; false when none. */
+static bool evict_one(struct es_cache *c, const struct entry *keep, struct entry **out)
+{
+    struct entry *e = c->tail;
+    if (e == NULL || e == keep)
+        return false;
+    unlink_lru(c, e);
+    struct entry **q = slot(c, e->key);
+    *q = e->hnext;
+    c->n--;
+    c->cost -= e->cost;
+    e->hnext = *out;
+    *out = e;
+    return true;
+}
+
 void es_cache_put(struct es_cache *c, const char *stream_id, void *state, int64_t version,
                   void (*state_free)(void *))
 {
+    es_cache_put_sized(c, stream_id, state, version, 0, state_free);
+}
+
+void es_cache_put_sized(struct es_cache *c, const char *stream_id, void *state,
+                        int64_t version, size_t cost, void (*state_free)(void *))
+{
+    if (c->max_cost > 0 && cost > c->max_cost) {
+        /* It alone passes the bound: keep nothing of it (an older copy is stale). */
+        void *old = NULL;
+        int64_t v;
+        if (es_cache_take(c, stream_id, &old, &v) && old != NULL)
+            state_free(old);
+        state_free(state);
+        return;
+    }
     pthread_mutex_lock(&c->lock);
     struct entry **p = slot(c, stream_id);
     struct entry *e = *p;
@@ -151,6 +191,8 @@ void es_cache_put(struct es_cache *c, const char *stream_id, void *state, int64_
             e->state = state;
             e->state_free = state_free;
             e->version = version;
+            c->cost = c->cost - e->cost + cost;
+            e->cost = cost;
         } else {
             drop = state;
         }
@@ -161,22 +203,25 @@ void es_cache_put(struct es_cache *c, const char *stream_id, void *state, int64_
         e->state = state;
         e->state_free = state_free;
         e->version = version;
+        e->cost = cost;
         *p = e;
         push_front(c, e);
-        if (++c->n > c->max) {
-            evicted = c->tail;
-            unlink_lru(c, evicted);
-            struct entry **q = slot(c, evicted->key);
-            *q = evicted->hnext;
-            c->n--;
-        }
+        c->n++;
+        c->cost += cost;
     } else {
         free(e);
+        e = NULL;
         drop = state;
     }
+    while ((c->n > c->max || (c->max_cost > 0 && c->cost > c->max_cost)) &&
+           evict_one(c, e, &evicted))
+        ;
     pthread_mutex_unlock(&c->lock);
     if (drop != NULL)
         state_free(drop);
-    if (evicted != NULL)
+    while (evicted != NULL) {
+        struct entry *next = evicted->hnext;
         entry_free(evicted);
+        evicted = next;
+    }
 }

@@ -39,6 +39,7 @@ struct es_engine_opts {
     int snapshot_every; /* write a snapshot each time the version crosses a multiple */
     int max_attempts;   /* appends tried per command before 409 conflict */
     size_t view_cache;  /* views the projector keeps with their etags; 0: none */
+    size_t view_cache_bytes; /* and the memory they may take; 0: unbounded */
 };
 
 struct es_engine *es_engine_new(const struct es_engine_opts *opts);

@@ -47,7 +47,8 @@ static enum es_status load_numbers(struct es_config *cfg, struct es_error *err)
 {
     uint64_t port, body, envelope, trigger_envelope, connections, per_client, headers_ms,
         body_ms, shutdown, snap, cache, attempts;
-    uint64_t c_connect, c_request, c_budget, c_retries, parallel, read_wait, view_cache;
+    uint64_t c_connect, c_request, c_budget, c_retries, parallel, read_wait, view_cache,
+        view_cache_mb;
     const struct {
         const char *name;
         uint64_t min, max, dflt;
@@ -69,6 +70,7 @@ static enum es_status load_numbers(struct es_config *cfg, struct es_error *err)
         {"COMMAND_MAX_ATTEMPTS", 1, 1000, 10, &attempts},
         {"PROJECTOR_PARALLELISM", 1, 256, 16, &parallel},
         {"PROJECTOR_VIEW_CACHE", 0, 10000000, 4096, &view_cache},
+        {"PROJECTOR_VIEW_CACHE_MB", 1, 1u << 20, 8, &view_cache_mb},
         {"READ_WAIT_MS", 0, 10000, 2000, &read_wait},
         {"COSMOS_CONNECT_TIMEOUT_MS", 100, 600000, 5000, &c_connect},
         {"COSMOS_REQUEST_TIMEOUT_MS", 100, 600000, 15000, &c_request},
@@ -104,6 +106,7 @@ static enum es_status load_numbers(struct es_config *cfg, struct es_error *err)
     cfg->projector_parallelism = (unsigned)parallel;
     cfg->read_wait_ms = (int64_t)read_wait;
     cfg->projector_view_cache = (size_t)view_cache;
+    cfg->projector_view_cache_mb = (size_t)view_cache_mb;
     cfg->cosmos_connect_timeout_ms = (long)c_connect;
     cfg->cosmos_request_timeout_ms = (long)c_request;
     cfg->cosmos_retry_budget_ms = (long)c_budget;

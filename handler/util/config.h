@@ -70,6 +70,7 @@ struct es_config {
     unsigned projector_parallelism; /* streams of a batch projected at once */
     int64_t read_wait_ms;           /* longest wait of a read for ?minVersion */
     size_t projector_view_cache;    /* views the projector keeps with their etags */
+    size_t projector_view_cache_mb; /* and the memory they may take */
     enum es_store_kind store_kind;
     char *sqlite_path;     /* SQLite store file */
     char *cosmos_endpoint; /* https://account.documents.azure.com:443/ */

@@ -68,7 +68,7 @@ static inline char *scenario_db_dump(void *state)
 static inline struct es_engine *scenario_engine_new(struct es_store *store,
                                                     int snapshot_every)
 {
-    struct es_engine_opts o = {store, 100, snapshot_every, 3, 16};
+    struct es_engine_opts o = {store, 100, snapshot_every, 3, 16, 0};
     return es_engine_new(&o);
 }
 

@@ -121,7 +121,7 @@ static int64_t blob_snapshot_version(const char *stream)
 /* A snapshot only saves reads: one that would not fit is left out, and nothing fails. */
 Test(engine, a_snapshot_past_the_limits_is_left_out_and_the_stream_keeps_working)
 {
-    struct es_engine_opts opts = {store, 100, 1, 3, 0}; /* a snapshot on every append */
+    struct es_engine_opts opts = {store, 100, 1, 3, 0, 0}; /* a snapshot on every append */
     struct es_engine *e = es_engine_new(&opts);
     for (int i = 0; i < 4; i++) {
         char prefix[16];
@@ -149,7 +149,7 @@ Test(engine, a_snapshot_past_the_limits_is_left_out_and_the_stream_keeps_working
 
 Test(engine, events_past_the_limits_of_one_append_are_413_and_append_nothing)
 {
-    struct es_engine_opts opts = {store, 100, 100, 3, 0};
+    struct es_engine_opts opts = {store, 100, 100, 3, 0, 0};
     struct es_engine *e = es_engine_new(&opts);
     struct blob_cmd many = {"m-", ES_STORE_BATCH_MAX_OPS + 1, 10};
     struct es_outcome o = blob_run(e, "limits", &many);

@@ -107,7 +107,7 @@ static struct es_store *store;
 
 static struct es_engine *engine_with(int snapshot_every, int max_attempts)
 {
-    struct es_engine_opts o = {store, 100, snapshot_every, max_attempts, 0};
+    struct es_engine_opts o = {store, 100, snapshot_every, max_attempts, 0, 0};
     return es_engine_new(&o);
 }
 
@@ -422,7 +422,7 @@ Test(engine, an_unavailable_store_is_reported_not_answered)
                                .read_stream = fwd_read_stream,
                                .read_snapshot = fwd_read_snapshot};
     struct es_store down = {&ops};
-    struct es_engine_opts opts = {&down, 10, 100, 3, 0};
+    struct es_engine_opts opts = {&down, 10, 100, 3, 0, 0};
     struct es_engine *e = es_engine_new(&opts);
     struct add a = {.tag = "x"};
     struct es_command c = command("t", &a);
@@ -531,7 +531,7 @@ Test(engine, a_command_never_waits_for_one_on_another_stream, .timeout = 30)
                                .read_snapshot = fwd_read_snapshot,
                                .has_version = fwd_has_version};
     struct es_store gated = {&ops};
-    struct es_engine_opts opts = {&gated, 10, 100, 3, 0};
+    struct es_engine_opts opts = {&gated, 10, 100, 3, 0, 0};
     struct es_engine *e = es_engine_new(&opts);
     gate_open = slow_inside = false;
     struct slow_run slow = {.e = e};

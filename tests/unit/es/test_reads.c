@@ -25,7 +25,7 @@ static void setup(void)
     char path[128];
     snprintf(path, sizeof(path), "%s/events.db", dir);
     cr_assert_eq(es_store_sqlite_open(path, &store, NULL), ES_OK);
-    struct es_engine_opts o = {store, 16, 0, 3, 0};
+    struct es_engine_opts o = {store, 16, 0, 3, 0, 0};
     engine = es_engine_new(&o);
     cr_assert_not_null(engine);
 }
