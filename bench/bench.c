@@ -568,16 +568,20 @@ static void bench_projector_rig(void)
 {
     if (store_kind != STORE_COSMOS)
         die("projector_rig runs on the rig: es_bench projector_rig cosmos");
-    /* Before: one stream, then one view, at a time, each view read before its write. */
+    /*
+     * Before: one stream at a time, each view read before its write (a
+     * stream's views now go in one request even here: the 2026-12-06 build,
+     * one view at a time, did 51.6 events/s in this run).
+     */
     double busy_before, busy_par, busy_now;
     double before = projector_rig(1, 0, &busy_before);
-    double parallel = projector_rig(16, 0, &busy_par);
-    double now = projector_rig(16, 4096, &busy_now);
+    double parallel = projector_rig(32, 0, &busy_par);
+    double now = projector_rig(32, 4096, &busy_now);
     metric("projector_rig_5ms_events_per_s_before", before,
            "events/s (parallelism 1, no view cache)");
-    metric("projector_rig_5ms_events_per_s_parallelism16_no_cache", parallel, "events/s");
+    metric("projector_rig_5ms_events_per_s_parallelism32_no_cache", parallel, "events/s");
     metric("projector_rig_5ms_events_per_s_now", now,
-           "events/s (parallelism 16, view cache: the defaults)");
+           "events/s (parallelism 32, view cache: the defaults)");
     metric("projector_rig_5ms_speedup", now / before, "ratio, now / before (goal >= 10)");
     /* Near 1: the rig's one thread, not the projector, set the pace. */
     metric("projector_rig_5ms_rig_cpu_share_before", busy_before, "of one CPU");

@@ -68,7 +68,7 @@ static enum es_status load_numbers(struct es_config *cfg, struct es_error *err)
         {"SNAPSHOT_EVERY", 0, 1000000, 100, &snap},
         {"STATE_CACHE_STREAMS", 1, 10000000, 10000, &cache},
         {"COMMAND_MAX_ATTEMPTS", 1, 1000, 10, &attempts},
-        {"PROJECTOR_PARALLELISM", 1, 256, 16, &parallel},
+        {"PROJECTOR_PARALLELISM", 1, 256, 32, &parallel},
         {"PROJECTOR_VIEW_CACHE", 0, 10000000, 4096, &view_cache},
         {"PROJECTOR_VIEW_CACHE_MB", 1, 1u << 20, 8, &view_cache_mb},
         {"READ_WAIT_MS", 0, 10000, 2000, &read_wait},

@@ -92,7 +92,7 @@ static void load_opts(struct soak_opts *o)
     o->rss_check = env_long("SOAK_RSS_CHECK", SANITIZED ? 0 : 1, 0, 1) != 0;
     o->cache_streams = (int)env_long("SOAK_CACHE_STREAMS", 256, 1, 1000000);
     o->snapshot_every = (int)env_long("SOAK_SNAPSHOT_EVERY", 25, 0, 1000000);
-    o->max_lag = env_long("SOAK_MAX_LAG", 1000, 1, 100000000);
+    o->max_lag = env_long("SOAK_MAX_LAG", 5000, 1, 100000000);
     o->outage_every = (int)env_long("SOAK_OUTAGE_EVERY", 12, 1, 1000000);
     o->replica_lag_ms = (int)env_long("SOAK_REPLICA_LAG_MS", 0, 0, 60000);
     o->handlers = (int)env_long("SOAK_HANDLERS", 1, 1, SOAK_HANDLERS_MAX);
