@@ -55,8 +55,8 @@ struct es_engine *es_engine_new(const struct es_engine_opts *opts)
     e->store = opts->store;
     e->cache = es_cache_new(opts->cache_streams);
     e->locks = es_streamlocks_new();
-    if (opts->view_cache > 0 &&
-        (e->views = es_cache_new_sized(opts->view_cache, opts->view_cache_bytes)) == NULL) {
+    if (opts->view_cache > 0 && (e->views = es_cache_new_sized(
+                                     opts->view_cache, opts->view_cache_bytes)) == NULL) {
         es_engine_free(e);
         return NULL;
     }

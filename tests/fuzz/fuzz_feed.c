@@ -80,7 +80,8 @@ static enum es_status accept_view(struct es_store *s, const json_t *doc,
 }
 
 static enum es_status accept_views(struct es_store *s, struct es_view_write *w, size_t n,
-                                   size_t *refused, struct es_io *io, struct es_error *err)
+                                   size_t *refused, struct es_io *io,
+                                   struct es_error *err)
 {
     (void)s, (void)refused, (void)io, (void)err;
     for (size_t i = 0; i < n; i++)

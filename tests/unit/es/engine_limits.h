@@ -121,7 +121,8 @@ static int64_t blob_snapshot_version(const char *stream)
 /* A snapshot only saves reads: one that would not fit is left out, and nothing fails. */
 Test(engine, a_snapshot_past_the_limits_is_left_out_and_the_stream_keeps_working)
 {
-    struct es_engine_opts opts = {store, 100, 1, 3, 0, 0}; /* a snapshot on every append */
+    struct es_engine_opts opts = {store, 100, 1,
+                                  3,     0,   0}; /* a snapshot on every append */
     struct es_engine *e = es_engine_new(&opts);
     for (int i = 0; i < 4; i++) {
         char prefix[16];
