@@ -31,7 +31,7 @@ static void setup(void)
     if (es_config_load(&cfg, NULL) != ES_OK ||
         es_app_store_open(&cfg, &svc.store, NULL) != ES_OK)
         abort();
-    struct es_engine_opts eo = {svc.store, 100, 10, 3, 0};
+    struct es_engine_opts eo = {svc.store, 100, 10, 3, 0, 0};
     svc.engine = es_engine_new(&eo);
     svc.cfg = &cfg;
     svc.version = "fuzz";
