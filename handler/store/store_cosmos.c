@@ -104,6 +104,25 @@ static void strip_system(json_t *doc)
         json_object_del(doc, props[i]);
 }
 
+/*
+ * The first operation of a batch's results that failed for itself (a 424
+ * only follows another's failure), and its status; -1 when none did.
+ */
+static int batch_failed_op(const json_t *results, int *status)
+{
+    size_t i;
+    json_t *r;
+    json_array_foreach(results, i, r)
+    {
+        int s = (int)json_integer_value(json_object_get(r, "statusCode"));
+        if (s == 424 || (s >= 200 && s < 300))
+            continue;
+        *status = s;
+        return i <= INT32_MAX ? (int)i : -1;
+    }
+    return -1;
+}
+
 enum es_status cosmos_batch_outcome(long http_status, const char *body, size_t len,
                                     const struct cosmos_batch_layout *layout,
                                     enum es_conflict *conflict, int *op_index,
@@ -120,16 +139,11 @@ enum es_status cosmos_batch_outcome(long http_status, const char *body, size_t l
     if (es_json_parse(body, len, 0, &results, NULL) == ES_ENOMEM)
         return ES_ENOMEM; /* not knowing which operation failed is not a conflict */
     enum es_status st = ES_EIO;
-    size_t i;
-    json_t *r;
-    json_array_foreach(results, i, r)
-    {
-        int status = (int)json_integer_value(json_object_get(r, "statusCode"));
-        if (status == 424 || (status >= 200 && status < 300))
-            continue;
-        *op_index = (int)i;
+    int status = 0;
+    int idx = batch_failed_op(results, &status);
+    if (idx >= 0) {
+        *op_index = idx;
         *op_status = status;
-        int idx = (int)i;
         if (idx == layout->receipt_index && status == 409)
             *conflict = ES_CONFLICT_RECEIPT;
         else if (idx == layout->read_index && status == 404)
@@ -140,7 +154,6 @@ enum es_status cosmos_batch_outcome(long http_status, const char *body, size_t l
         st = *conflict != ES_CONFLICT_NONE ? ES_ECONFLICT
              : status == 413               ? ES_ETOOBIG
                                            : ES_EIO;
-        break;
     }
     json_decref(results);
     return st;
@@ -845,19 +858,18 @@ static enum es_status batch_etags(const json_t *results, struct es_view_write *w
     return st;
 }
 
-/* The batch's refused write into *refused, as the status view_put would answer. */
+/*
+ * The batch's refused write of w[0..n) into *refused, as the status view_put
+ * would answer. A reply that names no write of ours is ES_EIO.
+ */
 static enum es_status batch_refusal(const json_t *results, struct es_view_write *w,
-                                    size_t *refused, struct es_error *err)
+                                    size_t n, size_t *refused, struct es_error *err)
 {
-    size_t i;
-    json_t *r;
-    json_array_foreach(results, i, r)
-    {
-        long status = (long)json_integer_value(json_object_get(r, "statusCode"));
-        if (status == 424 || (status >= 200 && status < 300))
-            continue;
+    int status = 0;
+    int i = batch_failed_op(results, &status);
+    if (i >= 0 && (size_t)i < n) {
         const char *id = json_string_value(json_object_get(w[i].doc, "id"));
-        *refused = i;
+        *refused = (size_t)i;
         if (status == 409)
             return es_error_set(err, ES_ECONFLICT, "cannot create view '%s': it exists",
                                 id);
@@ -869,13 +881,15 @@ static enum es_status batch_refusal(const json_t *results, struct es_view_write 
                                 id);
         if (status == 429 || status == 449 || status == 503)
             return es_error_set(err, ES_EUNAVAILABLE,
-                                "cannot write view '%s': the batch answered %ld for it",
+                                "cannot write view '%s': the batch answered %d for it",
                                 id, status);
         return es_error_set(err, status == 413 ? ES_ETOOBIG : ES_EIO,
-                            "cannot write view '%s': the batch answered %ld for it", id,
+                            "cannot write view '%s': the batch answered %d for it", id,
                             status);
     }
-    return es_error_set(err, ES_EIO, "cannot write views: a batch failed with no reason");
+    return es_error_set(err, ES_EIO,
+                        "cannot write views: the batch failed and its reply names none "
+                        "of them");
 }
 
 static enum es_status co_views_put(struct es_store *base, struct es_view_write *w,
@@ -960,7 +974,7 @@ static enum es_status co_views_put(struct es_store *base, struct es_view_write *
         if (st == ES_EIO)
             es_error_set(err, st, "cannot write views: the batch's reply has no etags");
     } else if (r.status == 207) {
-        st = batch_refusal(results, w, refused, err);
+        st = batch_refusal(results, w, n, refused, err);
     } else {
         st = fail(&r, "write views", err);
     }
