@@ -8,7 +8,8 @@
  *   roundtrips STORE    store round trips and request charge of one command,
  *                       cold (new process) and warm, and the median time of a
  *                       few more warm commands, at stream lengths 10, 1,000
- *                       and 10,000
+ *                       and 10,000; and (ours) the cold command on 10,000
+ *                       events with no snapshot
  *   projector           events per second folded into views, and view writes
  *                       per batch against the views a batch touches
  * STORE is sqlite or cosmos (our handler on that store), or baseline: the
@@ -371,6 +372,22 @@ static void bench_roundtrips(const char *store)
         warm_median(d, id, store, lengths[i], lengths[i] >= 10000 ? 5 : 15);
         stop(d);
     }
+    if (store_kind == STORE_BASELINE)
+        return;
+    /*
+     * A stream of 10,000 events with no snapshot (written by another tool, or its
+     * snapshot dropped): the cold command reads all of it, in pages the service
+     * sizes (goal: at most 4 requests on the rig).
+     */
+    const char *no_snapshots[] = {"SNAPSHOT_EVERY=0", NULL};
+    struct hostdrv *d = start_app("rtnosnap", false, no_snapshots);
+    struct hostdrv_conn *c = hostdrv_conn_new(d);
+    make_list(c, "nosnap", 10000);
+    hostdrv_conn_free(c);
+    stop(d);
+    d = start_app("rtnosnap", false, no_snapshots); /* cold, and still no snapshot */
+    one_command(d, "nosnap", "cold", store, "cold_no_snapshot", 10000);
+    stop(d);
 }
 
 /*
