@@ -498,11 +498,40 @@ void cosmos_parse_error(struct cosmos_response *r)
     json_decref(j);
 }
 
+/*
+ * The request's values that go into headers as they are - etags, continuations,
+ * range ids - come from earlier replies and stored documents: one holding a
+ * control character (a CR LF would start a header of its own) is refused here,
+ * whichever reply or document it came from. NULL when all are fine, else the
+ * header's name.
+ */
+static const char *unsafe_header_value(const struct cosmos_request *req)
+{
+    const struct {
+        const char *name, *value;
+    } values[] = {{"If-Match", req->if_match},
+                  {"If-None-Match", req->if_none_match},
+                  {"x-ms-continuation", req->continuation},
+                  {"x-ms-documentdb-partitionkeyrangeid", req->partition_key_range_id}};
+    for (size_t i = 0; i < sizeof(values) / sizeof(values[0]); i++)
+        for (const unsigned char *p = (const unsigned char *)values[i].value;
+             p != NULL && *p != '\0'; p++)
+            if (*p < 0x20 || *p == 0x7f)
+                return values[i].name;
+    return NULL;
+}
+
 enum es_status cosmos_execute(struct cosmos_client *c, const struct cosmos_request *req,
                               struct cosmos_response *out, struct es_io *io,
                               struct es_error *err)
 {
     memset(out, 0, sizeof(*out));
+    const char *unsafe = unsafe_header_value(req);
+    if (unsafe != NULL)
+        return es_error_set(err, ES_EIO,
+                            "cannot send %s %s: its %s value holds a control character "
+                            "(from a malformed reply or document)",
+                            req->method, req->resource_link, unsafe);
     int64_t started = es_time_mono_ms();
     bool refreshed = false, maybe_applied = false;
     char container[600];

@@ -110,7 +110,8 @@ struct cosmos_response {
  * look at out->status; a 429 here means the retry budget ran out).
  * ES_EUNAVAILABLE when no response could be had; out->ambiguous then says
  * whether the request may have been applied. ES_EAUTH when no token could be
- * obtained. Release out with cosmos_response_release.
+ * obtained. ES_EIO, nothing sent, when an etag, continuation or range id holds
+ * a control character. Release out with cosmos_response_release.
  */
 enum es_status cosmos_execute(struct cosmos_client *c, const struct cosmos_request *req,
                               struct cosmos_response *out, struct es_io *io,

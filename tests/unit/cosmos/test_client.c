@@ -144,3 +144,55 @@ Test(cosmos_batch, whole_request_failures)
     cr_expect_eq(outcome(400, "{\"code\":\"BadRequest\"}", &c, &idx, &op), ES_EIO);
     cr_expect_eq(op, 400);
 }
+
+/*
+ * An etag or continuation comes from a reply or a stored document: one with a
+ * CR LF in it would add a header of its own to the next request. It is refused
+ * before anything is sent (the endpoint here takes no connections: a request
+ * that went out would fail as unavailable instead).
+ */
+Test(cosmos_client, a_header_value_with_a_control_character_is_never_sent)
+{
+    struct cosmos_opts o;
+    cosmos_opts_defaults(&o);
+    o.endpoint = "http://127.0.0.1:1/";
+    o.key =
+        "C2y6yDjf5/"
+        "R+ob0N8A7Cgv30VRDJIWEHLM+4QDU5DE2nQ9nDuVTqobD4b8mGGyPMbIZnqyMsEcaGQy67XIw/Jw==";
+    o.max_retries = 0;
+    struct cosmos_client *c = cosmos_client_new(&o, NULL);
+    cr_assert_not_null(c);
+    const char *bad[] = {"\"1\"\r\nx-ms-documentdb-isquery: True", "\"1\"\n", "a\tb"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        struct cosmos_request req = {.method = "PUT",
+                                     .resource_type = "docs",
+                                     .resource_link = "dbs/d/colls/views/docs/v",
+                                     .partition_key = "v",
+                                     .body = "{}",
+                                     .body_len = 2,
+                                     .if_match = bad[i]};
+        struct cosmos_response r;
+        struct es_error err = {0};
+        cr_expect_eq(cosmos_execute(c, &req, &r, NULL, &err), ES_EIO, "%zu", i);
+        cr_expect(strstr(err.message, "If-Match") != NULL, "%s", err.message);
+        cosmos_response_release(&r);
+        struct cosmos_request feed = {.method = "GET",
+                                      .resource_type = "docs",
+                                      .resource_link = "dbs/d/colls/events",
+                                      .feed = true,
+                                      .change_feed = true,
+                                      .if_none_match = bad[i]};
+        cr_expect_eq(cosmos_execute(c, &feed, &r, NULL, &err), ES_EIO, "%zu", i);
+        cosmos_response_release(&r);
+    }
+    struct cosmos_request fine = {.method = "GET",
+                                  .resource_type = "docs",
+                                  .resource_link = "dbs/d/colls/views/docs/v",
+                                  .partition_key = "v",
+                                  .if_match = "\"00000000-0000-0000-0000-000000000000\""};
+    struct cosmos_response r;
+    cr_expect_eq(cosmos_execute(c, &fine, &r, NULL, NULL), ES_EUNAVAILABLE,
+                 "a clean value is sent (and meets the closed port)");
+    cosmos_response_release(&r);
+    cosmos_client_free(c);
+}
