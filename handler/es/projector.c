@@ -119,6 +119,7 @@ struct view_state {
     bool cached;   /* doc and etag came from the view cache, unchecked */
     bool no_cache; /* load it from the store even when it is remembered */
     bool dirty;    /* doc holds events it was not stored with */
+    size_t bytes;  /* doc's size as stored JSON, when known (else 0) */
     char id[ES_DOC_ID_MAX];
 };
 
@@ -126,6 +127,7 @@ struct view_state {
 struct cached_view {
     json_t *doc;
     char *etag;
+    size_t bytes;
 };
 
 static void cached_view_free(void *p)
@@ -148,6 +150,7 @@ static bool view_from_cache(const struct es_projector_opts *p, struct view_state
     struct cached_view *c = got;
     v->doc = c->doc;
     v->etag = c->etag;
+    v->bytes = c->bytes;
     v->version = version;
     free(c);
     return true;
@@ -168,9 +171,10 @@ static void view_to_cache(const struct es_projector_opts *p, struct view_state *
      * empty list view (122 bytes of JSON) and 118,447 for one of 160 items
      * (13,881 bytes), and less for index entries.
      */
-    size_t json = es_json_size(v->doc);
+    size_t json = v->bytes > 0 ? v->bytes : es_json_size(v->doc);
     c->doc = v->doc;
     c->etag = v->etag;
+    c->bytes = json == SIZE_MAX ? 0 : json;
     v->doc = NULL;
     v->etag = NULL;
     es_cache_put_sized(
@@ -187,6 +191,7 @@ static enum es_status load_view(const struct es_projector_opts *p, struct view_s
     free(v->etag);
     v->doc = NULL;
     v->etag = NULL;
+    v->bytes = 0;
     v->cached = !v->no_cache && view_from_cache(p, v);
     if (v->cached)
         return ES_OK;
@@ -251,7 +256,7 @@ static enum es_status put_views(const struct es_projector_opts *p,
         for (; i < n && (k == 0 || !one_by_one); i++) {
             if (!views[i].dirty)
                 continue;
-            w[k] = (struct es_view_write){views[i].doc, views[i].etag, NULL};
+            w[k] = (struct es_view_write){views[i].doc, views[i].etag, NULL, 0};
             at[k++] = i;
         }
         if (k == 0)
@@ -268,6 +273,7 @@ static enum es_status put_views(const struct es_projector_opts *p,
             struct view_state *v = &views[at[j]];
             free(v->etag);
             v->etag = w[j].etag;
+            v->bytes = w[j].bytes;
             v->dirty = false;
             report->views_written++;
         }

@@ -84,11 +84,14 @@ json_t *es_event_to_doc(const struct es_event *e)
                      e->meta);
 }
 
-enum es_status es_doc_fits(const json_t *doc, const char *what, struct es_error *err)
+enum es_status es_doc_fits(const json_t *doc, const char *what, size_t *size,
+                           struct es_error *err)
 {
     size_t n = es_json_size(doc);
     if (n == SIZE_MAX)
         return ES_ENOMEM;
+    if (size != NULL)
+        *size = n;
     if (n <= ES_STORE_DOC_MAX_BYTES)
         return ES_OK;
     return es_error_set(err, ES_ETOOBIG,

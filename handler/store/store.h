@@ -93,6 +93,7 @@ struct es_view_write {
     const json_t *doc;    /* with "id" and "view" */
     const char *if_match; /* NULL: create it */
     char *etag;           /* out, when all were written: the new etag (malloc'd) */
+    size_t bytes;         /* out, likewise: its size as stored JSON */
 };
 
 struct es_store;
@@ -147,7 +148,8 @@ struct es_store_ops {
      * Writes several views of one partition (es_view_partition of their ids)
      * all or nothing, each under its own condition as view_put writes one: one
      * transactional batch on Cosmos DB, one transaction on SQLite. ES_OK: all
-     * are written and each w[i].etag is its new etag (malloc'd). ES_ECONFLICT,
+     * are written, each w[i].etag is its new etag (malloc'd) and w[i].bytes its
+     * size as stored. ES_ECONFLICT,
      * ES_EPRECONDITION or ES_ENOTFOUND: w[*refused] was refused (as view_put
      * says) and none was written. ES_EINVAL when n is 0 or above
      * ES_STORE_BATCH_MAX_OPS, or the partitions differ; ES_ETOOBIG when they
@@ -282,9 +284,10 @@ enum es_status es_store_sqlite_swap_views(struct es_store *s, const char *cursor
 /*
  * ES_ETOOBIG (with a message naming what and the limit) when doc, as compact
  * JSON, passes ES_STORE_DOC_MAX_BYTES; a back end checks before it writes.
+ * *size (optional) gets that size.
  */
-enum es_status es_doc_fits(const json_t *doc, const char *what, struct es_error *err)
-    __attribute__((warn_unused_result));
+enum es_status es_doc_fits(const json_t *doc, const char *what, size_t *size,
+                           struct es_error *err) __attribute__((warn_unused_result));
 
 /*
  * The partition of the view with id: what follows its first ':' (a view id

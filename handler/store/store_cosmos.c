@@ -744,11 +744,11 @@ static enum es_status co_view_get(struct es_store *base, const char *id, json_t 
 }
 
 /*
- * A view as stored: a shallow copy of doc with its partition key (NULL on
- * ENOMEM). ES_EINVAL (*stored NULL) without "id" and "view"; ES_ETOOBIG when
- * it does not fit in a document.
+ * A view as stored: a shallow copy of doc with its partition key, and its size
+ * into *bytes. ES_EINVAL (*stored NULL) without "id" and "view"; ES_ETOOBIG
+ * when it does not fit in a document.
  */
-static enum es_status view_stored(const json_t *doc, json_t **stored,
+static enum es_status view_stored(const json_t *doc, json_t **stored, size_t *bytes,
                                   struct es_error *err)
 {
     *stored = NULL;
@@ -773,7 +773,7 @@ static enum es_status view_stored(const json_t *doc, json_t **stored,
     }
     char what[300];
     snprintf(what, sizeof(what), "view '%.200s'", id);
-    enum es_status st = es_doc_fits(copy, what, err);
+    enum es_status st = es_doc_fits(copy, what, bytes, err);
     if (st != ES_OK) {
         json_decref(copy);
         return st;
@@ -782,16 +782,17 @@ static enum es_status view_stored(const json_t *doc, json_t **stored,
     return ES_OK;
 }
 
-static enum es_status co_view_put(struct es_store *base, const json_t *doc,
-                                  const char *if_match, char **etag_out, struct es_io *io,
-                                  struct es_error *err)
+/* One view written on its own (a PUT under its etag, or a POST); w->etag, w->bytes set.
+ */
+static enum es_status put_view(struct cosmos_store *s, struct es_view_write *w,
+                               struct es_io *io, struct es_error *err)
 {
-    struct cosmos_store *s = from(base);
     json_t *stored = NULL;
-    enum es_status fits = view_stored(doc, &stored, err);
+    enum es_status fits = view_stored(w->doc, &stored, &w->bytes, err);
     if (fits != ES_OK)
         return fits;
-    const char *id = json_string_value(json_object_get(doc, "id"));
+    const char *id = json_string_value(json_object_get(w->doc, "id"));
+    const char *if_match = w->if_match;
     char link[DOC_LINK_MAX];
     if (if_match != NULL &&
         es_fmt(link, sizeof(link), "%s/docs/%s", s->views_link, id) != ES_OK) {
@@ -819,8 +820,7 @@ static enum es_status co_view_put(struct es_store *base, const json_t *doc,
     enum es_status st = cosmos_execute(s->client, &req, &r, io, err);
     if (st == ES_OK) {
         if (r.status == 200 || r.status == 201) {
-            if (etag_out != NULL &&
-                (*etag_out = strdup(r.etag != NULL ? r.etag : "")) == NULL)
+            if ((w->etag = strdup(r.etag != NULL ? r.etag : "")) == NULL)
                 st = ES_ENOMEM;
         } else if (r.status == 409) {
             st =
@@ -834,6 +834,19 @@ static enum es_status co_view_put(struct es_store *base, const json_t *doc,
     }
     cosmos_response_release(&r);
     free(body);
+    return st;
+}
+
+static enum es_status co_view_put(struct es_store *base, const json_t *doc,
+                                  const char *if_match, char **etag_out, struct es_io *io,
+                                  struct es_error *err)
+{
+    struct es_view_write w = {doc, if_match, NULL, 0};
+    enum es_status st = put_view(from(base), &w, io, err);
+    if (etag_out != NULL)
+        *etag_out = w.etag;
+    else
+        free(w.etag);
     return st;
 }
 
@@ -903,14 +916,14 @@ static enum es_status co_views_put(struct es_store *base, struct es_view_write *
     for (size_t i = 0; i < n; i++)
         w[i].etag = NULL;
     if (n == 1)
-        return co_view_put(base, w[0].doc, w[0].if_match, &w[0].etag, io, err);
+        return put_view(s, &w[0], io, err);
     json_t *ops = json_array();
     const char *pk = NULL;
     bool replaces_only = true;
     enum es_status st = ops != NULL ? ES_OK : ES_ENOMEM;
     for (size_t i = 0; st == ES_OK && i < n; i++) {
         json_t *stored = NULL;
-        st = view_stored(w[i].doc, &stored, err);
+        st = view_stored(w[i].doc, &stored, &w[i].bytes, err);
         if (st != ES_OK)
             break;
         const char *id = json_string_value(json_object_get(w[i].doc, "id"));

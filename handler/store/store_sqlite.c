@@ -659,13 +659,10 @@ static enum es_status sq_views_put(struct es_store *base, struct es_view_write *
                                 first, id);
         char what[300];
         snprintf(what, sizeof(what), "view '%.200s'", id);
-        enum es_status fits = es_doc_fits(w[i].doc, what, err);
+        enum es_status fits = es_doc_fits(w[i].doc, what, &w[i].bytes, err);
         if (fits != ES_OK)
             return fits;
-        size_t size = n > 1 ? es_json_size(w[i].doc) : 0;
-        if (size == SIZE_MAX)
-            return ES_ENOMEM;
-        bytes += size;
+        bytes += w[i].bytes;
     }
     if (bytes > ES_STORE_BATCH_MAX_BYTES)
         return es_error_set(err, ES_ETOOBIG,
@@ -720,7 +717,7 @@ static enum es_status sq_view_put(struct es_store *base, const json_t *doc,
                                   const char *if_match, char **etag_out, struct es_io *io,
                                   struct es_error *err)
 {
-    struct es_view_write w = {doc, if_match, NULL};
+    struct es_view_write w = {doc, if_match, NULL, 0};
     size_t refused;
     enum es_status st = sq_views_put(base, &w, 1, &refused, io, err);
     if (etag_out != NULL)

@@ -203,7 +203,7 @@ static enum es_status put_pair(struct cosmos_run *r, bool replace, char **out)
             json_pack("{s:s, s:s, s:I, s:[{s:s}]}", "id", id, "view", r->kind, "version",
                       (json_int_t)(replace ? 2 : 1), "items", "task",
                       "a task long enough to grow the serialiser's buffer"),
-            replace ? r->pair[i] : NULL, NULL};
+            replace ? r->pair[i] : NULL, NULL, 0};
     }
     alloc_fail_resume();
     size_t refused;
