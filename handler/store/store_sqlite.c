@@ -621,13 +621,22 @@ static enum es_status write_view(sqlite3 *db, const char *table, const json_t *d
         return es_error_set(err, ES_ECONFLICT, "cannot create view '%s': it exists", id);
     if (rc != SQLITE_DONE)
         return sql_error(db, rc, "write a view", err);
-    if (sqlite3_changes(db) == 0)
-        return es_error_set(err, ES_EPRECONDITION,
-                            "cannot replace view '%s': its etag changed", id);
-    if (etag == NULL)
-        return ES_OK;
     sqlite3_stmt *row = NULL;
     snprintf(sql, sizeof(sql), "SELECT etag FROM %s WHERE id = ?", table);
+    if (sqlite3_changes(db) == 0) {
+        /* Refused: gone (as Cosmos DB answers 404), or moved on (412). */
+        enum es_status there = one_row(db, sql, id, NULL, &row, err);
+        sqlite3_finalize(row);
+        if (there == ES_ENOTFOUND)
+            return es_error_set(err, ES_ENOTFOUND, "cannot replace view '%s': it is gone",
+                                id);
+        if (there != ES_OK)
+            return there;
+        return es_error_set(err, ES_EPRECONDITION,
+                            "cannot replace view '%s': its etag changed", id);
+    }
+    if (etag == NULL)
+        return ES_OK;
     enum es_status st = one_row(db, sql, id, NULL, &row, err);
     if (st == ES_OK)
         snprintf(etag, etag_len, "%lld", (long long)sqlite3_column_int64(row, 0));

@@ -383,6 +383,18 @@ Test(store, a_partitions_views_are_written_together_or_not_at_all)
     cr_expect_eq(refused, 1, "a create of a view that exists");
     cr_expect_eq(stored_version("todolist:p", e1[0]), 1);
 
+    json_t *missing = view("summary:p", "summary", 2);
+    cr_expect_eq(store->ops->view_put(store, missing, "\"1\"", NULL, NULL, NULL),
+                 ES_EPRECONDITION, "a view that is there, under another etag");
+    json_t *nowhere = view("summary:none", "summary", 2);
+    cr_expect_eq(store->ops->view_put(store, nowhere, e1[1], NULL, NULL, NULL),
+                 ES_ENOTFOUND, "a replace of a view that is not there");
+    json_t *l_none = view("todolist:none", "todolist", 1);
+    cr_expect_eq(put_two(l_none, NULL, nowhere, e1[1], &refused, e2), ES_ENOTFOUND);
+    cr_expect_eq(refused, 1);
+    cr_expect_eq(stored_version("todolist:none", NULL), -1, "nor its sibling's create");
+    json_decref(missing), json_decref(nowhere), json_decref(l_none);
+
     json_t *gone = view("summary:q", "summary", 1);
     cr_expect_neq(put_two(l2, e1[0], gone, NULL, &refused, e2), ES_OK,
                   "views of two partitions are not written at once");
