@@ -111,26 +111,38 @@ static json_t *first_batch(struct es_store *s)
     return docs;
 }
 
-/* The store every run starts from: both lists, and a's list view at version 2. */
-static void make_baseline(void)
+/* A store at path with both lists, and a's list view at version 2 (left open in r). */
+static void baseline_open(const char *path, struct projector_run *r)
 {
-    snprintf(baseline, sizeof(baseline), "%s/baseline.db", sweep_dir());
-    struct projector_run r = {0};
-    cr_assert_eq(es_store_sqlite_open(baseline, &r.db.store, NULL), ES_OK);
-    r.engine = new_engine(r.db.store);
-    r.svc.store = r.db.store;
-    r.svc.engine = r.engine;
-    append_history(r.db.store);
-    struct es_projector_opts o = readside_opts(&r.svc);
+    memset(r, 0, sizeof(*r));
+    cr_assert_eq(es_store_sqlite_open(path, &r->db.store, NULL), ES_OK);
+    r->engine = new_engine(r->db.store);
+    r->svc.store = r->db.store;
+    r->svc.engine = r->engine;
+    append_history(r->db.store);
+    struct es_projector_opts o = readside_opts(&r->svc);
     o.n_projections = 1; /* only the list view, so the summary starts from nothing */
     o.n_reactors = 0;
     json_t *docs = json_array();
-    add_docs(r.db.store, docs, "todolist-a", 1, 2);
+    add_docs(r->db.store, docs, "todolist-a", 1, 2);
     struct es_batch_report rep;
     cr_assert_eq(es_project_batch(&o, docs, false, 0, &rep, NULL), ES_OK);
     json_decref(docs);
-    es_engine_free(r.engine);
-    es_store_close(r.db.store); /* the last connection: the WAL is folded in */
+}
+
+static void baseline_close(struct projector_run *r)
+{
+    es_engine_free(r->engine);
+    es_store_close(r->db.store); /* the last connection: the WAL is folded in */
+}
+
+/* The store every run starts from. */
+static void make_baseline(void)
+{
+    snprintf(baseline, sizeof(baseline), "%s/baseline.db", sweep_dir());
+    struct projector_run r;
+    baseline_open(baseline, &r);
+    baseline_close(&r);
 }
 
 static void *open_run(void)
@@ -287,21 +299,9 @@ static char dead_baseline[256];
 static void make_dead_baseline(void)
 {
     snprintf(dead_baseline, sizeof(dead_baseline), "%s/dead.db", sweep_dir());
-    struct projector_run r = {0};
-    cr_assert_eq(es_store_sqlite_open(dead_baseline, &r.db.store, NULL), ES_OK);
-    r.engine = new_engine(r.db.store);
-    r.svc.store = r.db.store;
-    r.svc.engine = r.engine;
-    append_history(r.db.store);
-    struct es_projector_opts o = readside_opts(&r.svc);
-    o.n_projections = 1;
-    o.n_reactors = 0;
+    struct projector_run r;
+    baseline_open(dead_baseline, &r);
     json_t *docs = json_array();
-    add_docs(r.db.store, docs, "todolist-a", 1, 2);
-    struct es_batch_report rep;
-    cr_assert_eq(es_project_batch(&o, docs, false, 0, &rep, NULL), ES_OK);
-    json_decref(docs);
-    docs = json_array();
     add_docs(r.db.store, docs, "todolist-a", 3, 6);
     size_t i;
     json_t *doc;
@@ -316,8 +316,7 @@ static void make_dead_baseline(void)
         json_decref(d);
     }
     json_decref(docs);
-    es_engine_free(r.engine);
-    es_store_close(r.db.store);
+    baseline_close(&r);
 }
 
 static void *open_dead_run(void)
