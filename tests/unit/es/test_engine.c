@@ -10,6 +10,7 @@
 
 #include "api/api.h"
 #include "es/engine.h"
+#include "tmpstore.h"
 
 /* ---- the tag-set aggregate: state is a JSON object of tag -> true ---- */
 
@@ -102,7 +103,7 @@ static enum es_status decide_add(void *ctx, const void *state, int64_t version,
 
 /* ---- fixture ---- */
 
-static char dir[64];
+static struct tmpstore tmp;
 static struct es_store *store;
 
 static struct es_engine *engine_with(int snapshot_every, int max_attempts)
@@ -113,19 +114,12 @@ static struct es_engine *engine_with(int snapshot_every, int max_attempts)
 
 static void setup(void)
 {
-    snprintf(dir, sizeof(dir), "/tmp/engine-test-XXXXXX");
-    cr_assert_not_null(mkdtemp(dir));
-    char path[128];
-    snprintf(path, sizeof(path), "%s/events.db", dir);
-    cr_assert_eq(es_store_sqlite_open(path, &store, NULL), ES_OK);
+    store = tmpstore_open(&tmp, "engine");
 }
 
 static void teardown(void)
 {
-    es_store_close(store);
-    char cmd[128];
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-    cr_expect_eq(system(cmd), 0);
+    tmpstore_remove(&tmp);
 }
 
 TestSuite(engine, .init = setup, .fini = teardown);

@@ -10,8 +10,9 @@
 #include "counter.h"
 #include "es/cache.h"
 #include "es/projector.h"
+#include "tmpstore.h"
 
-static char dir[64];
+static struct tmpstore tmp;
 static struct es_store *store;
 static int reacted[100];
 static bool reactor_fails;
@@ -58,11 +59,7 @@ static struct es_projector_opts opts(void)
 
 static void setup(void)
 {
-    snprintf(dir, sizeof(dir), "/tmp/projector-test-XXXXXX");
-    cr_assert_not_null(mkdtemp(dir));
-    char path[128];
-    snprintf(path, sizeof(path), "%s/events.db", dir);
-    cr_assert_eq(es_store_sqlite_open(path, &store, NULL), ES_OK);
+    store = tmpstore_open(&tmp, "projector");
     memset(reacted, 0, sizeof(reacted));
     reactor_fails = false;
     active = projections;
@@ -71,10 +68,7 @@ static void setup(void)
 
 static void teardown(void)
 {
-    es_store_close(store);
-    char cmd[128];
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-    cr_expect_eq(system(cmd), 0);
+    tmpstore_remove(&tmp);
 }
 
 TestSuite(projector, .init = setup, .fini = teardown);

@@ -12,19 +12,16 @@
 
 #include "es/reads.h"
 #include "util/timeutil.h"
+#include "tmpstore.h"
 
-static char dir[64];
+static struct tmpstore tmp;
 static struct es_store *store;
 static struct es_engine *engine;
 static const struct es_aggregate agg = {.stream_prefix = "t-"};
 
 static void setup(void)
 {
-    snprintf(dir, sizeof(dir), "/tmp/reads-test-XXXXXX");
-    cr_assert_not_null(mkdtemp(dir));
-    char path[128];
-    snprintf(path, sizeof(path), "%s/events.db", dir);
-    cr_assert_eq(es_store_sqlite_open(path, &store, NULL), ES_OK);
+    store = tmpstore_open(&tmp, "reads");
     struct es_engine_opts o = {store, 16, 0, 3, 0, 0};
     engine = es_engine_new(&o);
     cr_assert_not_null(engine);
@@ -33,10 +30,7 @@ static void setup(void)
 static void teardown(void)
 {
     es_engine_free(engine);
-    es_store_close(store);
-    char cmd[128];
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-    cr_assert_eq(system(cmd), 0);
+    tmpstore_remove(&tmp);
 }
 
 TestSuite(reads, .init = setup, .fini = teardown, .timeout = 30);

@@ -12,18 +12,18 @@
 #include "counter.h"
 #include "es/rebuild.h"
 #include "util/jsonutil.h"
+#include "tmpstore.h"
 
-static char dir[64], path[128];
+static struct tmpstore tmp;
+static const char *path; /* the store's file */
 static struct es_store *store, *target;
 
 static const struct es_projection *const projections[] = {&counter};
 
 static void setup(void)
 {
-    snprintf(dir, sizeof(dir), "/tmp/rebuild-test-XXXXXX");
-    cr_assert_not_null(mkdtemp(dir));
-    snprintf(path, sizeof(path), "%s/events.db", dir);
-    cr_assert_eq(es_store_sqlite_open(path, &store, NULL), ES_OK);
+    store = tmpstore_open(&tmp, "rebuild");
+    path = tmp.path;
     bool existed = true;
     cr_assert_eq(
         es_store_sqlite_open_views(path, "views_rebuild", &target, &existed, NULL),
@@ -35,10 +35,7 @@ static void setup(void)
 static void teardown(void)
 {
     es_store_close(target);
-    es_store_close(store);
-    char cmd[128];
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-    cr_expect_eq(system(cmd), 0);
+    tmpstore_remove(&tmp);
 }
 
 TestSuite(rebuild, .init = setup, .fini = teardown);

@@ -9,8 +9,9 @@
 
 #include "counter.h"
 #include "es/redrive.h"
+#include "tmpstore.h"
 
-static char dir[64];
+static struct tmpstore tmp;
 static struct es_store *store;
 static int reactions;
 
@@ -36,21 +37,14 @@ static struct es_projector_opts opts(void)
 
 static void setup(void)
 {
-    snprintf(dir, sizeof(dir), "/tmp/redrive-test-XXXXXX");
-    cr_assert_not_null(mkdtemp(dir));
-    char path[128];
-    snprintf(path, sizeof(path), "%s/events.db", dir);
-    cr_assert_eq(es_store_sqlite_open(path, &store, NULL), ES_OK);
+    store = tmpstore_open(&tmp, "redrive");
     counter_poisoned = false;
     reactions = 0;
 }
 
 static void teardown(void)
 {
-    es_store_close(store);
-    char cmd[128];
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-    cr_expect_eq(system(cmd), 0);
+    tmpstore_remove(&tmp);
 }
 
 TestSuite(redrive, .init = setup, .fini = teardown);
