@@ -94,7 +94,7 @@ mkdir -p "$app/lib"
 # Every library the handler loads, except glibc's own (present on every image).
 glibc='^(linux-vdso|libc\.so|libm\.so|libpthread\.so|libdl\.so|librt\.so|ld-linux|libresolv\.so|libnsl\.so|libanl\.so|libutil\.so)'
 libs=$(root_do chroot "$root" ldd /build/app/handler)
-if echo "$libs" | grep -q 'not found'; then
+if grep -q 'not found' <<<"$libs"; then
   echo "package: the handler has unresolved libraries in the build root:" >&2
   echo "$libs" | grep 'not found' >&2
   exit 1
@@ -107,7 +107,7 @@ if [ -z "$curl_lib" ]; then
   exit 1
 fi
 curl_deps=$(root_do chroot "$root" ldd "$curl_lib")
-if echo "$curl_deps" | grep -q 'not found'; then
+if grep -q 'not found' <<<"$curl_deps"; then
   echo "package: libcurl has unresolved libraries in the build root:" >&2
   echo "$curl_deps" | grep 'not found' >&2
   exit 1

@@ -24,7 +24,7 @@ handler_reads=$(grep -oE '"[A-Za-z][A-Za-z_]*(__[A-Za-z]+)?"' handler/util/confi
   grep -E '^[A-Z][A-Z_]+$|__' | sort -u)
 binding_refs=$(grep -ohE '%[A-Za-z_]+%' functions/*/function.json | tr -d '%' | sort -u)
 connections=$(grep -ohE '"connection": *"[^"]+"' functions/*/function.json | sed -E 's/.*"([^"]+)"$/\1/' | sort -u)
-has() { echo "$provided" | grep -qx "$1"; }
+has() { grep -qx "$1" <<<"$provided"; }
 
 for ref in $binding_refs; do
   has "$ref" && ok "binding setting %$ref% is provided" || fail "function.json refers to %$ref%, which the templates do not set"
@@ -52,17 +52,17 @@ while read -r c type; do
 done <<<"$conn_types"
 has AzureWebJobsStorage__accountName && ok "identity-based AzureWebJobsStorage" ||
   fail "AzureWebJobsStorage__accountName is not provided"
-echo "$handler_reads" | grep -qx 'CosmosDB__accountEndpoint' && has CosmosDB__accountEndpoint &&
+grep -qx 'CosmosDB__accountEndpoint' <<<"$handler_reads" && has CosmosDB__accountEndpoint &&
   ok "the handler selects Cosmos DB by CosmosDB__accountEndpoint" ||
   fail "the handler and the templates disagree on the Cosmos endpoint setting"
 
 for s in $provided; do
-  if echo "$handler_reads $binding_refs" | tr ' ' '\n' | grep -qx "$s"; then continue; fi
+  if grep -qx "$s" <<<"$handler_reads"$'\n'"$binding_refs"; then continue; fi
   case "$s" in
     AzureWebJobsStorage__*|APPLICATIONINSIGHTS_*) continue ;;
   esac
   prefix=${s%%__*}
-  if [ "$prefix" != "$s" ] && echo "$connections" | grep -qx "$prefix"; then continue; fi
+  if [ "$prefix" != "$s" ] && grep -qx "$prefix" <<<"$connections"; then continue; fi
   fail "the templates set '$s', which nothing reads"
 done
 

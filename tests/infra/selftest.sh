@@ -45,7 +45,7 @@ expect() {
       echo "$out" | grep -v '^ok:' | sed 's/^/    /'
       failed=$((failed + 1))
     fi
-  elif [ "$rc" -ne 0 ] && echo "$out" | grep -qE "$pattern"; then
+  elif [ "$rc" -ne 0 ] && grep -qE "$pattern" <<<"$out"; then
     echo "ok: $check catches $name: $(echo "$out" | grep -E "$pattern" | head -1)"
     passed=$((passed + 1))
   else

@@ -85,7 +85,7 @@ result() { # ok?, description
 # Non-zero exit, the plain reason, and nothing left to deploy.
 refused() {
   [ "$rc" -ne 0 ] &&
-    echo "$out" | grep -q "needs root, or sudo without a password" &&
+    grep -q "needs root, or sudo without a password" <<<"$out" &&
     [ ! -e "$work/t/build/package/functionapp.zip" ] &&
     [ ! -e "$work/t/build/package/app" ]
 }
@@ -106,7 +106,7 @@ for variant in refusing nosudo; do
 
   tree
   run "$path" make package-for-tests
-  [ "$rc" -eq 0 ] && echo "$out" | grep -q "the package was NOT built; make test will skip the package tests" &&
+  [ "$rc" -eq 0 ] && grep -q "the package was NOT built; make test will skip the package tests" <<<"$out" &&
     grep -q "needs root" "$work/t/build/package/NOT_BUILT" && [ ! -e "$work/t/build/package/functionapp.zip" ]
   result $? "$what: make package-for-tests goes on (exit $rc) but says the package tests will be skipped, and why"
 
