@@ -46,6 +46,7 @@ struct options {
     const char *into;      /* rebuild: the Cosmos DB container to fill */
     long long cache_views; /* rebuild: 0 means the default */
     long long batch;       /* rebuild: events per read, 0 means the default */
+    long long parallelism; /* rebuild: view writes in flight, 0 means the default */
 };
 
 static void usage(FILE *to)
@@ -58,7 +59,8 @@ static void usage(FILE *to)
             "(default 127.0.0.1:7071)\n"
             "       handler init                  create the Cosmos DB database and "
             "containers if missing\n"
-            "       handler rebuild [--into NAME] [--cache-views N]\n"
+            "       handler rebuild [--into NAME] [--cache-views N] [--batch N]\n"
+            "                       [--parallelism N]\n"
             "                                recompute every view from the events "
             "(SQLite: swapped in when\n"
             "                                complete; Cosmos DB: into container NAME)\n"
@@ -117,16 +119,21 @@ static int parse_args(int argc, char **argv, struct options *o)
             o->into = v;
             i++;
         } else if (o->mode == MODE_REBUILD && v != NULL &&
-                   (strcmp(a, "--cache-views") == 0 || strcmp(a, "--batch") == 0)) {
-            bool cache = strcmp(a, "--cache-views") == 0;
+                   (strcmp(a, "--cache-views") == 0 || strcmp(a, "--batch") == 0 ||
+                    strcmp(a, "--parallelism") == 0)) {
+            long long max = strcmp(a, "--cache-views") == 0 ? 10000000
+                            : strcmp(a, "--batch") == 0     ? 10000
+                                                            : 256;
+            long long *to = strcmp(a, "--cache-views") == 0 ? &o->cache_views
+                            : strcmp(a, "--batch") == 0     ? &o->batch
+                                                            : &o->parallelism;
             char *end = NULL;
             long long n = strtoll(v, &end, 10);
-            if (end == v || *end != '\0' || n < 1 || n > (cache ? 10000000 : 10000)) {
-                fprintf(stderr, "handler: %s must be 1 to %d\n", a,
-                        cache ? 10000000 : 10000);
+            if (end == v || *end != '\0' || n < 1 || n > max) {
+                fprintf(stderr, "handler: %s must be 1 to %lld\n", a, max);
                 return 2;
             }
-            *(cache ? &o->cache_views : &o->batch) = n;
+            *to = n;
             i++;
         } else {
             fprintf(stderr, "handler: unexpected argument '%s'\n", a);
@@ -444,10 +451,12 @@ static void rebuild_summary(const struct es_rebuild_progress *p, const char *int
         p->elapsed_ms > 0 ? (double)p->events * 1000.0 / (double)p->elapsed_ms : 0.0;
     fprintf(stderr,
             "rebuild: %s: %lld events read in %.1f s (%.0f events/s), %lld streams, "
-            "%lld views written, %lld read back, %lld documents skipped; into %s\n",
+            "%lld views written in %lld requests, %lld read back, %lld documents "
+            "skipped; into %s\n",
             end, (long long)p->events, (double)p->elapsed_ms / 1000.0, rate,
-            (long long)p->streams, (long long)p->views_written, (long long)p->views_read,
-            (long long)p->skipped, into);
+            (long long)p->streams, (long long)p->views_written,
+            (long long)p->view_requests, (long long)p->views_read, (long long)p->skipped,
+            into);
 }
 
 #define REBUILD_SWAP_ATTEMPTS 10
@@ -476,6 +485,7 @@ static int rebuild(struct runtime *rt, const struct options *o,
                                  .target_new = fresh,
                                  .cache_views = (size_t)o->cache_views,
                                  .page_events = (size_t)o->batch,
+                                 .parallelism = (unsigned)o->parallelism,
                                  .tick = rebuild_tick,
                                  .ctx = &v};
     struct es_rebuild_progress p;

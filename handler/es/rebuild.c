@@ -10,6 +10,7 @@
  */
 #include "rebuild.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,24 +62,141 @@ static struct entry *cache_slot(struct cache *c, const char *id)
     return &c->slots[i];
 }
 
+/*
+ * The flush: the changed views sorted by partition, written a partition at a
+ * time (one views_put, up to ES_STORE_BATCH_MAX_OPS views) by up to
+ * parallelism threads that take the next partition from a shared index.
+ */
+struct flush {
+    struct es_store *target;
+    struct entry **dirty;
+    size_t n;
+    pthread_mutex_t lock;
+    size_t next;         /* the first view no thread has taken */
+    enum es_status st;   /* the first failure */
+    struct es_error err; /* its message */
+    int64_t written, requests;
+};
+
+static int by_partition(const void *a, const void *b)
+{
+    const struct entry *x = *(const struct entry *const *)a;
+    const struct entry *y = *(const struct entry *const *)b;
+    return strcmp(es_view_partition(x->id), es_view_partition(y->id));
+}
+
+/* Takes the next partition's views, dirty[*from..*to); false when none is left. */
+static bool take(struct flush *f, size_t *from, size_t *to)
+{
+    pthread_mutex_lock(&f->lock);
+    bool any = f->st == ES_OK && f->next < f->n;
+    if (any) {
+        *from = f->next;
+        const char *part = es_view_partition(f->dirty[*from]->id);
+        size_t i = *from + 1;
+        while (i < f->n && i - *from < ES_STORE_BATCH_MAX_OPS &&
+               strcmp(es_view_partition(f->dirty[i]->id), part) == 0)
+            i++;
+        *to = f->next = i;
+    }
+    pthread_mutex_unlock(&f->lock);
+    return any;
+}
+
+/*
+ * Writes dirty[from..to), one partition's views: in one request, or one by
+ * one when they are too big together. *requests counts the requests made.
+ */
+static enum es_status put_partition(struct flush *f, size_t from, size_t to,
+                                    int64_t *requests, struct es_error *err)
+{
+    struct es_view_write w[ES_STORE_BATCH_MAX_OPS];
+    size_t k = to - from;
+    for (size_t j = 0; j < k; j++)
+        w[j] = (struct es_view_write){f->dirty[from + j]->doc, f->dirty[from + j]->etag,
+                                      NULL, 0};
+    size_t refused = 0;
+    enum es_status st = f->target->ops->views_put(f->target, w, k, &refused, NULL, err);
+    (*requests)++;
+    if (st == ES_ETOOBIG) {
+        st = ES_OK;
+        for (size_t j = 0; j < k; j++)
+            w[j].etag = NULL;
+        for (size_t j = 0; j < k && st == ES_OK; j++, (*requests)++)
+            st = f->target->ops->view_put(f->target, w[j].doc, w[j].if_match, &w[j].etag,
+                                          NULL, err);
+        if (st != ES_OK)
+            for (size_t j = 0; j < k; j++)
+                free(w[j].etag);
+    }
+    if (st != ES_OK)
+        return st;
+    for (size_t j = 0; j < k; j++) {
+        struct entry *e = f->dirty[from + j];
+        free(e->etag);
+        e->etag = w[j].etag;
+        e->dirty = false;
+    }
+    return ES_OK;
+}
+
+static void *flush_worker(void *arg)
+{
+    struct flush *f = arg;
+    size_t from, to;
+    while (take(f, &from, &to)) {
+        struct es_error err = {0};
+        int64_t requests = 0;
+        enum es_status st = put_partition(f, from, to, &requests, &err);
+        pthread_mutex_lock(&f->lock);
+        f->requests += requests;
+        if (st == ES_OK)
+            f->written += (int64_t)(to - from);
+        else if (f->st == ES_OK) {
+            f->st = st;
+            f->err = err;
+        }
+        pthread_mutex_unlock(&f->lock);
+    }
+    return NULL;
+}
+
 /* Writes every view that changed since it was read or last written. */
 static enum es_status flush(struct run *r, struct es_error *err)
 {
-    struct es_store *t = r->o->target;
-    for (size_t i = 0; i < r->c.cap; i++) {
-        struct entry *e = &r->c.slots[i];
-        if (e->id == NULL || !e->dirty)
-            continue;
-        char *etag = NULL;
-        enum es_status st = t->ops->view_put(t, e->doc, e->etag, &etag, NULL, err);
-        if (st != ES_OK)
-            return st;
-        free(e->etag);
-        e->etag = etag;
-        e->dirty = false;
-        r->p->views_written++;
-    }
-    return ES_OK;
+    struct flush f = {.target = r->o->target};
+    for (size_t i = 0; i < r->c.cap; i++)
+        f.n += r->c.slots[i].id != NULL && r->c.slots[i].dirty;
+    if (f.n == 0)
+        return ES_OK;
+    if ((f.dirty = malloc(f.n * sizeof(*f.dirty))) == NULL)
+        return ES_ENOMEM;
+    for (size_t i = 0, k = 0; i < r->c.cap; i++)
+        if (r->c.slots[i].id != NULL && r->c.slots[i].dirty)
+            f.dirty[k++] = &r->c.slots[i];
+    qsort(f.dirty, f.n, sizeof(*f.dirty), by_partition);
+    pthread_mutex_init(&f.lock, NULL);
+    unsigned parallelism =
+        r->o->parallelism > 0 ? r->o->parallelism : ES_REBUILD_PARALLELISM;
+    size_t extra = parallelism - 1;
+    if (extra > f.n)
+        extra = f.n;
+    pthread_t *threads = extra > 0 ? malloc(extra * sizeof(*threads)) : NULL;
+    size_t started = 0;
+    while (threads != NULL && started < extra &&
+           pthread_create(&threads[started], NULL, flush_worker, &f) == 0)
+        started++;
+    flush_worker(&f); /* this thread writes too: with no other, it writes them all */
+    for (size_t i = 0; i < started; i++)
+        pthread_join(threads[i], NULL);
+    free(threads);
+    pthread_mutex_destroy(&f.lock);
+    free(f.dirty);
+    r->p->views_written += f.written;
+    r->p->view_requests += f.requests;
+    if (f.st != ES_OK && err != NULL)
+        *err = f.err;
+    return f.st;
 }
 
 /* The cache entry of view id (read from the target, or new), making room first. */

@@ -9,9 +9,10 @@
  *
  * Memory: the views being folded are held in a cache of at most cache_views;
  * when it is full every changed view is written to the target and the cache
- * is emptied, and a view met again is read back from the target. So a store
- * of any number of streams is rebuilt in bounded memory, at the price of
- * reads when the streams' events are spread far apart.
+ * is emptied (the views of one partition in one views_put, up to parallelism
+ * requests in flight at once), and a view met again is read back from the target. So a
+ * store of any number of streams is rebuilt in bounded memory, at the price of reads when
+ * the streams' events are spread far apart.
  *
  * Progress: a document "_rebuild" (kind "_rebuild", never listed by the API's
  * queries) in the target records how far the scan got, written after every
@@ -35,6 +36,7 @@
 #define ES_REBUILD_PAGE_EVENTS  1000  /* events per read of the source */
 #define ES_REBUILD_RECORD_EVERY 20000 /* events between progress records */
 #define ES_REBUILD_RECORD_ID    "_rebuild"
+#define ES_REBUILD_PARALLELISM  32 /* view writes in flight at once, by default */
 
 struct es_rebuild_progress {
     bool resumed;          /* the run goes on from an earlier one's record */
@@ -43,6 +45,8 @@ struct es_rebuild_progress {
     int64_t total;         /* events in the source when the run started; -1 unknown */
     int64_t streams;       /* streams whose first event this run read */
     int64_t views_written;
+    int64_t
+        view_requests;  /* the requests that wrote them (a partition's views share one) */
     int64_t views_read; /* read back from the target (a resumed run, a full cache) */
     int64_t skipped;    /* documents that were not well-formed events */
     int64_t elapsed_ms;
@@ -59,6 +63,7 @@ struct es_rebuild_opts {
     size_t cache_views;   /* 0: ES_REBUILD_CACHE_VIEWS */
     size_t page_events;   /* 0: ES_REBUILD_PAGE_EVENTS */
     int64_t record_every; /* 0: ES_REBUILD_RECORD_EVERY */
+    unsigned parallelism; /* view writes in flight at once; 0: ES_REBUILD_PARALLELISM */
     /*
      * Called after each page read (and once at the start, with nothing read
      * yet); returning false stops the run at once, after its progress is

@@ -311,6 +311,23 @@ Test(rebuild, after_the_random_workload_the_views_are_the_projectors_byte_for_by
     ws_drop_store("rebuild-eq");
 }
 
+Test(rebuild, options_out_of_range_are_usage_errors)
+{
+    const char *bad[][3] = {{"--parallelism", "0", "--parallelism must be 1 to 256"},
+                            {"--parallelism", "257", "--parallelism must be 1 to 256"},
+                            {"--parallelism", "4x", "--parallelism must be 1 to 256"},
+                            {"--cache-views", "0", "--cache-views must be 1 to 10000000"},
+                            {"--batch", "10001", "--batch must be 1 to 10000"}};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        const char *args[] = {bad[i][0], bad[i][1], NULL};
+        char *text = NULL;
+        cr_expect_eq(rebuild_run("rebuild-usage", args, &text), 2, "%s %s: %s", bad[i][0],
+                     bad[i][1], text);
+        cr_expect(strstr(text, bad[i][2]) != NULL, "%s", text);
+        free(text);
+    }
+}
+
 Test(rebuild, an_interrupted_rebuild_resumes_and_says_so, .timeout = 300)
 {
     struct hostdrv *h = ws_start_with("rebuild-int", NULL);
@@ -337,9 +354,11 @@ Test(rebuild, an_interrupted_rebuild_resumes_and_says_so, .timeout = 300)
             : NULL;
     if (slow != NULL)
         cr_assert_eq(cosmosrig_faults(slow), 0);
-    const char *args_cosmos[] = {"--into", "views-v2", "--cache-views", "3", "--batch",
-                                 "20",     NULL};
-    const char *args_sqlite[] = {"--cache-views", "1", "--batch", "5", NULL};
+    const char *args_cosmos[] = {"--into",  "views-v2", "--cache-views", "3",
+                                 "--batch", "20",       "--parallelism", "4",
+                                 NULL};
+    const char *args_sqlite[] = {"--cache-views", "1", "--batch", "5",
+                                 "--parallelism", "3", NULL};
     struct child ch;
     rebuild_start("rebuild-int", ws_on_cosmos() ? args_cosmos : args_sqlite, &ch);
     es_time_sleep_ms(ws_on_cosmos() ? 600 : 150);

@@ -20,6 +20,22 @@ static struct es_store *store, *target;
 
 static const struct es_projection *const projections[] = {&counter};
 
+/* A second view of each stream, "tally:{id}", folded as the counter's: its partition's
+ * twin. */
+static json_t *tally_initial(const char *id)
+{
+    json_t *v = count_initial(id);
+    char vid[64];
+    snprintf(vid, sizeof(vid), "tally:%s", id);
+    json_object_set_new(v, "id", json_string(vid));
+    json_object_set_new(v, "view", json_string("tally"));
+    return v;
+}
+
+static const struct es_projection tally = {"tally", "s-", "tally:", tally_initial,
+                                           count_apply};
+static const struct es_projection *const both[] = {&counter, &tally};
+
 static void setup(void)
 {
     store = tmpstore_open(&tmp, "rebuild");
@@ -58,10 +74,10 @@ static void workload(int streams, int per)
     json_decref(m);
 }
 
-/* The Projector's views of every event, in feed batches of 7. */
-static void project_incrementally(void)
+/* The Projector's views (of projections[0..n)) of every event, in feed batches of 7. */
+static void project_with(const struct es_projection *const *projs, size_t n)
 {
-    struct es_projector_opts o = {store, NULL, projections, 1, NULL, 0, 1, NULL};
+    struct es_projector_opts o = {store, NULL, projs, n, NULL, 0, 1, NULL};
     for (int64_t after = 0;;) {
         struct es_event_page p;
         cr_assert_eq(store->ops->feed_read(store, after, 7, &p, NULL, NULL), ES_OK);
@@ -80,12 +96,17 @@ static void project_incrementally(void)
     }
 }
 
-/* Every view of kind "count" in s as id -> its JSON text. */
-static json_t *texts(struct es_store *s)
+static void project_incrementally(void)
+{
+    project_with(projections, 1);
+}
+
+/* Every view of kind in s as id -> its JSON text. */
+static json_t *texts(struct es_store *s, const char *kind)
 {
     json_t *docs = NULL;
     char *next = NULL;
-    cr_assert_eq(s->ops->view_query(s, "count", NULL, 1000, &docs, &next, NULL, NULL),
+    cr_assert_eq(s->ops->view_query(s, kind, NULL, 1000, &docs, &next, NULL, NULL),
                  ES_OK);
     json_t *out = json_object();
     size_t i;
@@ -102,9 +123,9 @@ static json_t *texts(struct es_store *s)
     return out;
 }
 
-static void expect_same_views(void)
+static void expect_same_kind(struct es_store *rebuilt, const char *kind)
 {
-    json_t *a = texts(store), *b = texts(target);
+    json_t *a = texts(store, kind), *b = texts(rebuilt, kind);
     cr_expect_gt(json_object_size(a), 0);
     cr_expect_eq(json_object_size(a), json_object_size(b));
     const char *id;
@@ -118,6 +139,11 @@ static void expect_same_views(void)
     }
     json_decref(a);
     json_decref(b);
+}
+
+static void expect_same_views(void)
+{
+    expect_same_kind(target, "count");
 }
 
 static struct es_rebuild_opts opts(size_t cache)
@@ -245,4 +271,80 @@ Test(rebuild, a_malformed_progress_record_is_refused)
     cr_expect_eq(es_rebuild(&o, &p, &err), ES_EIO);
     cr_expect(strstr(err.message, "_rebuild") != NULL, "%s", err.message);
     es_rebuild_progress_release(&p);
+}
+
+/* The views of both projections, rebuilt at parallelism `par` into table. */
+static void rebuild_both(const char *table, unsigned par, struct es_rebuild_progress *p)
+{
+    struct es_store *t = NULL;
+    bool existed = true;
+    cr_assert_eq(es_store_sqlite_open_views(path, table, &t, &existed, NULL), ES_OK);
+    struct es_rebuild_opts o = opts(0);
+    o.target = t;
+    o.projections = both;
+    o.n_projections = 2;
+    o.parallelism = par;
+    struct es_error err = {0};
+    cr_assert_eq(es_rebuild(&o, p, &err), ES_OK, "%s", err.message);
+    expect_same_kind(t, "count");
+    expect_same_kind(t, "tally");
+    es_store_close(t);
+}
+
+Test(rebuild, a_streams_views_share_one_request_at_any_parallelism)
+{
+    workload(6, 5);
+    project_with(both, 2);
+    unsigned pars[] = {1, 4, 64};
+    const char *tables[] = {"views_one", "views_four", "views_many"};
+    for (size_t i = 0; i < sizeof(pars) / sizeof(pars[0]); i++) {
+        struct es_rebuild_progress p;
+        rebuild_both(tables[i], pars[i], &p);
+        cr_expect(p.done);
+        cr_expect_eq(p.views_written, 12, "parallelism %u", pars[i]);
+        cr_expect_eq(p.view_requests, 6, "parallelism %u: one per stream", pars[i]);
+        es_rebuild_progress_release(&p);
+    }
+}
+
+Test(rebuild, views_too_big_to_share_a_request_are_written_one_by_one)
+{
+    workload(3, 2);
+    json_t *m = json_object(), *data = json_object();
+    struct es_new_event e = {"Big", 1, data, m};
+    struct es_append a = {"s-1", 2, &e, 1, NULL, NULL};
+    enum es_conflict c;
+    cr_assert_eq(store->ops->append(store, &a, &c, NULL, NULL), ES_OK);
+    json_decref(m);
+    json_decref(data);
+    project_with(both, 2);
+    struct es_rebuild_progress p;
+    rebuild_both("views_big", 8, &p);
+    cr_expect_eq(p.views_written, 6);
+    /* s-0 and s-2: one each; s-1: the refused pair, then its two views. */
+    cr_expect_eq(p.view_requests, 2 + 3);
+    es_rebuild_progress_release(&p);
+}
+
+Test(rebuild, a_refused_write_stops_a_parallel_flush_naming_the_view)
+{
+    workload(8, 3);
+    json_t *there = count_initial("5");
+    cr_assert_eq(target->ops->view_put(target, there, NULL, NULL, NULL, NULL), ES_OK);
+    json_decref(there);
+    struct es_rebuild_opts o = opts(0);
+    o.parallelism = 4; /* the target is taken as new: count:5 is created, and exists */
+    struct es_rebuild_progress p;
+    struct es_error err = {0};
+    cr_expect_eq(es_rebuild(&o, &p, &err), ES_ECONFLICT);
+    cr_expect(strstr(err.message, "count:5") != NULL, "%s", err.message);
+    cr_expect(!p.done);
+    cr_expect_lt(p.views_written, 8);
+    es_rebuild_progress_release(&p);
+    json_t *rec = NULL;
+    char *etag = NULL;
+    cr_expect_eq(target->ops->view_get(target, "_rebuild", &rec, &etag, NULL, NULL),
+                 ES_ENOTFOUND, "no progress is recorded past a failed write");
+    json_decref(rec);
+    free(etag);
 }
