@@ -12,6 +12,9 @@
  *                       events with no snapshot
  *   projector           events per second folded into views, and view writes
  *                       per batch against the views a batch touches
+ *   projector_rig       the Projector on the rig with 5 ms per request
+ *   rebuild_rig         `handler rebuild` on the rig with 5 ms per request, one
+ *                       request at a time and at the default parallelism
  * STORE is sqlite or cosmos (our handler on that store), or baseline: the
  * original sample's algorithm as a Node.js handler on the official SDK
  * (bench/baseline), on the same Cosmos rig. Everything runs on loopback; cosmos
@@ -23,6 +26,7 @@
 #include <ftw.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/wait.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -606,6 +610,93 @@ static void bench_projector_rig(void)
     (void)busy_par;
 }
 
+/*
+ * `handler rebuild --into NAME --parallelism par` on the rig with 5 ms per
+ * request, over database db: its events/s and view write requests, from its
+ * summary line.
+ */
+static void rebuild_rig(const char *db, const char *into, const char *par, double *rate,
+                        long *views, long *requests)
+{
+    static struct cosmosrig_env ce;
+    cosmosrig_env_for(db, &ce);
+    char log[128];
+    snprintf(log, sizeof(log), "%s/rebuild-%s.log", work_dir, into);
+    const char *argv[] = {ES_APP_DIR "/handler", "rebuild", "--into", into,
+                          "--parallelism",       par,       NULL};
+    pid_t pid = fork();
+    if (pid < 0)
+        die("cannot fork");
+    if (pid == 0) {
+        if (freopen(log, "w", stderr) == NULL)
+            _exit(127);
+        execve(argv[0], (char *const *)argv, (char *const *)ce.list);
+        _exit(127);
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    FILE *f = fopen(log, "r");
+    char line[1024];
+    bool done = false;
+    while (f != NULL && fgets(line, sizeof(line), f) != NULL) {
+        const char *at = strstr(line, "rebuild: done:");
+        const char *w = at != NULL ? strstr(at, "streams, ") : NULL;
+        double secs = 0;
+        long events = 0;
+        *requests = -1; /* builds before 2026-12-06 did not count them */
+        if (w != NULL &&
+            sscanf(at, "rebuild: done: %ld events read in %lf s (%lf events/s)", &events,
+                   &secs, rate) == 3 &&
+            sscanf(w, "streams, %ld views written in %ld requests", views, requests) >= 1)
+            done = true;
+    }
+    if (f != NULL)
+        fclose(f);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || !done)
+        die("handler rebuild failed on the rig (its log is in the bench's work folder)");
+}
+
+static void bench_rebuild_rig(void)
+{
+    if (store_kind != STORE_COSMOS)
+        die("rebuild_rig runs on the rig: es_bench rebuild_rig cosmos");
+    struct hostdrv *d = start("rebuild");
+    struct hostdrv_conn *c = hostdrv_conn_new(d);
+    /* 300 lists of three events: 900 events, 600 views in 300 partitions. */
+    enum { LISTS = 300, ITEMS = 2 };
+    for (int l = 0; l < LISTS; l++) {
+        char body[96], path[64];
+        snprintf(body, sizeof(body), "{\"id\":\"r%d\",\"name\":\"n\"}", l);
+        call(c, "POST", "/api/todolists", body, NULL);
+        snprintf(path, sizeof(path), "/api/todolists/r%d/items", l);
+        for (int i = 0; i < ITEMS; i++)
+            call(c, "POST", path, "{\"task\":\"t\"}", NULL);
+    }
+    hostdrv_conn_free(c);
+    stop(d);
+    char db[128];
+    snprintf(db, sizeof(db), "bench-rebuild-%d", (int)getpid());
+    rig_latency(5);
+    /*
+     * Before: builds up to 2026-12-06 wrote one view per request, one after
+     * another: 124-130 events/s in this run (600 requests).
+     */
+    double one, many;
+    long views1, requests1, views_n, requests_n;
+    rebuild_rig(db, "views-one", "1", &one, &views1, &requests1);
+    rebuild_rig(db, "views-many", "32", &many, &views_n, &requests_n);
+    rig_latency(0);
+    metric("rebuild_rig_5ms_events_per_s_parallelism1", one,
+           "events/s (a list's views in one request, one request at a time)");
+    metric("rebuild_rig_5ms_events_per_s_now", many,
+           "events/s (parallelism 32: the default)");
+    metric("rebuild_rig_5ms_speedup", many / one, "ratio, now / parallelism 1");
+    metric("rebuild_rig_view_requests_per_view", (double)requests_n / (double)views_n,
+           "requests (two views per list: 0.5)");
+    if (views1 != views_n || requests1 != requests_n)
+        die("the two rebuilds wrote different views");
+}
+
 static void bench_projector(void)
 {
     struct hostdrv *d = start("projector");
@@ -705,7 +796,7 @@ int main(int argc, char **argv)
     atexit(remove_work_dir);
     if (argc < 2)
         die("usage: es_bench startup | commands STORE | roundtrips STORE | cpu STORE |\n"
-            "       projector | projector_rig cosmos\n"
+            "       projector | projector_rig cosmos | rebuild_rig cosmos\n"
             "       STORE: sqlite | cosmos | baseline");
     const char *store = argc > 2 ? argv[2] : "sqlite";
     if (strcmp(store, "cosmos") == 0)
@@ -731,6 +822,8 @@ int main(int argc, char **argv)
         bench_cpu(store);
     else if (strcmp(argv[1], "projector_rig") == 0)
         bench_projector_rig();
+    else if (strcmp(argv[1], "rebuild_rig") == 0)
+        bench_rebuild_rig();
     if (store_kind != STORE_SQLITE)
         cosmosrig_stop_shared();
     return 0;

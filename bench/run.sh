@@ -7,7 +7,8 @@
 #                      bytes (bench/mhd_baseline.c): same client, threads, connections
 #   the rest           bench/bench.c (start-up, memory, commands, round trips, projector,
 #                      handler CPU per warm command by list size, projector on the rig
-#                      with 5 ms per request: before, in parallel, and with the view cache)
+#                      with 5 ms per request: before, in parallel, and with the view cache;
+#                      handler rebuild there too, one request at a time and in parallel)
 #   soak               a BENCH_SOAK_SECONDS (20) soak: commands/s, projection lag p50/p99,
 #                      and how long clients were held back for the read side
 #   baseline ratios    the original sample's algorithm (bench/baseline, Node.js on the
@@ -87,7 +88,7 @@ if [ "${1:-}" != protocol ]; then
   # ---- the rest ----
   for args in "startup" "commands sqlite" "commands cosmos" "commands baseline" \
     "roundtrips sqlite" "roundtrips cosmos" "roundtrips baseline" "projector" \
-    "cpu sqlite" "cpu cosmos" "projector_rig cosmos"; do
+    "cpu sqlite" "cpu cosmos" "projector_rig cosmos" "rebuild_rig cosmos"; do
     echo "es_bench $args" >&2
     # shellcheck disable=SC2086
     "$B/bench/es_bench" $args | grep '^{"metric"' >>"$OUT/metrics.jsonl"
