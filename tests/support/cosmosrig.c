@@ -241,6 +241,23 @@ int cosmosrig_config(const char *json)
     return control("POST", "/__rig/config", json, NULL) == 200 ? 0 : -1;
 }
 
+int cosmosrig_split(const char *db, const char *coll, const char *range, json_t **ranges)
+{
+    json_t *body = json_pack("{s:s, s:s, s:s}", "db", db, "coll", coll, "range", range);
+    char *text = body != NULL ? json_dumps(body, JSON_COMPACT) : NULL;
+    json_decref(body);
+    struct es_buf b;
+    es_buf_init(&b, 1 << 16);
+    long status = text != NULL ? control("POST", "/__rig/split", text, &b) : 0;
+    free(text);
+    json_t *j = status == 200 ? json_loadb(b.ptr, b.len, 0, NULL) : NULL;
+    es_buf_release(&b);
+    if (ranges != NULL)
+        *ranges = json_incref(json_object_get(j, "ranges"));
+    json_decref(j);
+    return status == 200 ? 0 : -1;
+}
+
 bool cosmosrig_identity_mode(void)
 {
     const char *a = getenv("ES_TEST_COSMOS_AUTH");

@@ -121,6 +121,14 @@ int cosmosrig_msi_fail(int status, int count);
 /* POSTs settings to /__rig/config, e.g. {"replicaLagMs": 200}. 0 on success. */
 int cosmosrig_config(const char *json);
 
+/*
+ * Splits partition key range `range` of container coll in database db in two
+ * (POST /__rig/split): reading its change feed then answers 410 with
+ * substatus 1002, as the service does after a split. *ranges (optional, the
+ * caller's to json_decref) gets the container's ranges after it. 0 on success.
+ */
+int cosmosrig_split(const char *db, const char *coll, const char *range, json_t **ranges);
+
 /* A whole-number entry of /__rig/stats ("tokensIssued", "maxAuthorizationBytes",
  * "aadRefused.expired", ...: a dot goes one object down), or -1. */
 long long cosmosrig_stat(const char *name);

@@ -13,7 +13,9 @@
  *   - id and size validation; fault injection; /__rig control endpoints;
  *   - a managed-identity endpoint as strict as App Service's, JWT-shaped Entra tokens of
  *     real size, and the data plane's checks of them (expiry, audience, control plane);
- *   - session tokens, and optionally replicas that lag (--replica-lag-ms).
+ *   - session tokens, and optionally replicas that lag (--replica-lag-ms);
+ *   - partition key ranges per container, split on demand (POST /__rig/split), served by the
+ *     rig at GET .../pkranges; the change feed and queries by range, 410/1002 for a split one.
  *
  * How it hooks into the library (all via the package's own CommonJS modules):
  *   - lib/account default export is replaced by a subclass so we capture the Account
@@ -442,6 +444,127 @@ function readPageSize(ctx) {
   return Number.isInteger(n) && n > 0 ? n : null;
 }
 
+// ==== Partition key ranges and splits (README "Partition key ranges and splits") ========
+// A document's effective partition key (EPK) is a point of a hash space: the first 4 bytes of
+// the sha256 of its canonical pk (DocMap.pkKey), top two bits cleared as hash v2 does, so the
+// space is [0, 2^30). A range covers [lo, hi). Bounds are shown as Cosmos shows them:
+// "" = 0, "FF" = the end, interior ones as 8 upper-case hex digits (all below "40000000"),
+// so they sort as strings. Each container starts with range "0" over everything; only
+// POST /__rig/split changes that. The state hangs on the library's Collection object, so a
+// deleted and recreated container, or a /__rig/reset, starts over with one range.
+const EPK_END = 0x40000000;
+const epkHex = (n) => n.toString(16).toUpperCase().padStart(8, '0');
+const epkCache = new Map();   // canonical pk -> EPK (a pure function; cleared when large)
+function epkOf(key) {
+  let e = epkCache.get(key);
+  if (e === undefined) {
+    e = crypto.createHash('sha256').update(key, 'utf8').digest().readUInt32BE(0) & (EPK_END - 1);
+    if (epkCache.size >= 100000) epkCache.clear();
+    epkCache.set(key, e);
+  }
+  return e;
+}
+const rangeState = new WeakMap();   // Collection -> {current, gone, maxId}
+function rangesOf(coll) {
+  let st = rangeState.get(coll);
+  if (!st) {
+    const lib0 = coll.partitionKeyRanges._data.values().next().value;   // the package's range "0"
+    const meta = lib0 ? lib0.read() : {};
+    st = { current: [{ id: '0', lo: 0, hi: EPK_END, parents: [], fraction: 1, _rid: meta._rid,
+      _self: meta._self, _etag: meta._etag, _ts: meta._ts }], gone: new Map(), maxId: 0 };
+    rangeState.set(coll, st);
+  }
+  return st;
+}
+/** A range as GET .../pkranges shows it. */
+function rangeView(r) {
+  return { id: r.id, _rid: r._rid, _self: r._self, _etag: r._etag, _ts: r._ts,
+    minInclusive: r.lo === 0 ? '' : epkHex(r.lo), maxExclusive: r.hi === EPK_END ? 'FF' : epkHex(r.hi),
+    ridPrefix: Number(r.id), throughputFraction: r.fraction, status: 'online', parents: [...r.parents] };
+}
+/** POST /__rig/split {db, coll, range}: the range gives way to two halves; returns the current ranges. */
+function splitRange(body) {
+  if (!isObject(body)) throw new Error('body must be a JSON object {"db": ..., "coll": ..., "range": ...}');
+  Object.keys(body).forEach((k) => { if (!['db', 'coll', 'range'].includes(k)) throw new Error(`unknown field '${k}'`); });
+  ['db', 'coll', 'range'].forEach((k) => {
+    if (typeof body[k] !== 'string' || body[k] === '') throw new Error(`${k} must be a non-empty string`);
+  });
+  const coll = getCollection(body.db, body.coll);
+  if (!coll) throw new Error(`no container '${body.coll}' in database '${body.db}'`);
+  if (!pkPaths(coll)) throw new Error(`container '${body.coll}' has no partition key definition: its one range cannot split`);
+  const st = rangesOf(coll);
+  const i = st.current.findIndex((r) => r.id === body.range);
+  if (i < 0) {
+    throw new Error(st.gone.has(body.range) ? `range '${body.range}' of container '${body.coll}' has already split`
+      : `'${body.range}' is not a partition key range of container '${body.coll}'`);
+  }
+  const r = st.current[i];
+  if (r.hi - r.lo < 2) throw new Error(`range '${r.id}' is too narrow to split`);
+  const mid = r.lo + Math.floor((r.hi - r.lo) / 2);
+  const child = (lo, hi) => {
+    st.maxId += 1;
+    const rid = coll.partitionKeyRanges._rid(st.maxId + 1);   // the package gave "0" _rid(1)
+    return { id: String(st.maxId), lo, hi, parents: [...r.parents, r.id], fraction: r.fraction / 2,
+      _rid: rid, _self: coll.partitionKeyRanges._self(rid), _etag: `"${crypto.randomUUID()}"`, _ts: Math.floor(Date.now() / 1000) };
+  };
+  st.current.splice(i, 1, child(r.lo, mid), child(mid, r.hi));
+  st.gone.set(r.id, r);
+  return st.current.map(rangeView);
+}
+/**
+ * x-ms-documentdb-partitionkeyrangeid (change feed, queries, read feed): null when absent;
+ * else {inRange} (a doc filter, null for a range over the whole space) or {error}: 410/1002
+ * for a range that has split, 400 for an id that never was a range of this container.
+ * Takes "<id>" and the .NET form "<container _rid>,<id>".
+ */
+function readRangeHeader(ctx, coll) {
+  const raw = ctx.req.headers['x-ms-documentdb-partitionkeyrangeid'];
+  if (raw === undefined) return null;
+  const comma = raw.indexOf(',');
+  const id = (comma < 0 ? raw : raw.slice(comma + 1)).trim();
+  const st = rangesOf(coll);
+  const r = st.current.find((x) => x.id === id);
+  if ((comma >= 0 && raw.slice(0, comma).trim() !== coll.read()._rid) || (!r && !st.gone.has(id))) {
+    return { error: fail(400, `The partition key range id '${raw}' (x-ms-documentdb-partitionkeyrangeid) is not a ` +
+      'partition key range of this container. Read them with GET .../pkranges.') };
+  }
+  if (!r) {
+    const g = st.gone.get(id);
+    const now = st.current.filter((x) => x.lo >= g.lo && x.hi <= g.hi).map((x) => x.id);
+    return { error: fail(410, `PartitionKeyRangeGone: partition key range '${id}' has split (now ranges ` +
+      `${now.join(', ')}). Read the partition key ranges again and continue on the ranges that replaced it.`,
+    { 'x-ms-substatus': '1002' }) };
+  }
+  if (r.lo === 0 && r.hi === EPK_END) return { inRange: null };
+  const docs = rigMaps(coll.documents);
+  return { inRange: (d) => { const e = epkOf(docs._data.pkKey(d)); return e >= r.lo && e < r.hi; } };
+}
+/** x-ms-continuation of GET .../pkranges: {"pkr":"<EPK of the next range's start>"}; null = garbage. */
+function readRangesContinuation(raw) {
+  try {
+    const c = JSON.parse(raw);
+    if (!isObject(c) || Object.keys(c).length !== 1 || typeof c.pkr !== 'string' || !/^[0-9A-F]{8}$/.test(c.pkr)) return null;
+    const lo = parseInt(c.pkr, 16);
+    return lo > 0 && lo < EPK_END ? lo : null;
+  } catch (e) {
+    return null;
+  }
+}
+/** GET .../pkranges: the current ranges in EPK order, paged. */
+function readRanges(ctx, coll) {
+  const max = readPageSize(ctx);
+  if (max === null) return fail(400, 'Invalid x-ms-max-item-count header.');
+  const raw = ctx.req.headers['x-ms-continuation'];
+  const from = raw === undefined ? 0 : readRangesContinuation(raw);
+  if (from === null) return fail(400, 'Invalid continuation token: echo x-ms-continuation verbatim.');
+  const all = rangesOf(coll).current.filter((r) => r.lo >= from);   // a split meanwhile: its halves
+  const page = max === undefined ? all : all.slice(0, max);
+  const headers = { 'x-ms-item-count': String(page.length) };
+  if (page.length < all.length) headers['x-ms-continuation'] = JSON.stringify({ pkr: epkHex(all[page.length].lo) });
+  return { status: 200, headers, charge: 1,
+    body: { _rid: coll.read()._rid, PartitionKeyRanges: page.map(rangeView), _count: page.length } };
+}
+
 // ==== Managed identity and Entra tokens (README "Managed identity") ====================
 // The rig plays both App Service's identity endpoint and Entra: it mints JWT-shaped v1.0
 // access tokens of a realistic size, and the data plane accepts only tokens it minted
@@ -702,9 +825,6 @@ function forward(ctx, extraHeaders = {}) {
           body = { code: body.code || REASONS[this.statusCode] || 'Error',
             message: body.message || (this.statusCode === 404 ? 'Resource Not Found' : REASONS[this.statusCode] || 'Error') };
         }
-        if (body && Array.isArray(body.PartitionKeyRanges)) {    // real range ids are strings
-          body.PartitionKeyRanges.forEach((r) => { r.id = String(r.id); });
-        }
         resolve({ status: this.statusCode, headers, body });
       },
     };
@@ -713,7 +833,7 @@ function forward(ctx, extraHeaders = {}) {
 }
 
 // ==== Session tokens and lagging replicas (README "Session tokens and replica lag") =====
-const SESSION_RANGE = '0';                                   // the one partition-key range
+const SESSION_RANGE = '0';                                   // tokens name range "0", even after splits
 const sessionToken = (lsn) => `${SESSION_RANGE}:-1#${lsn}`; // <range>:<version>#<global LSN>
 /**
  * The LSN an x-ms-session-token asks for on this container's range: null when absent (or
@@ -801,12 +921,18 @@ function runQuery(ctx, coll, spec, { requireScope }) {
   const continuation = readContinuation(h['x-ms-continuation']);
   if (continuation === null) return fail(400, 'Invalid continuation token: echo x-ms-continuation verbatim.');
 
+  const range = readRangeHeader(ctx, coll);
+  if (range && range.error) return range.error;
+  const inRange = range && range.inRange;
+
   const docs = rigMaps(coll.documents);
   let items = pk && pk.values && pkPaths(coll) ? docs._data.partition(pk.values)
     : [...docs._data.values()].map((i) => i.read());
   if (pk && pk.values) items = items.filter((d) => samePk(docPk(coll, d), pk.values));
+  if (inRange) items = items.filter(inRange);
   if (ctx.pos && ctx.pos.stale) {
-    items = snapshot(docs, items, ctx.pos.lsn, (d) => !pk || !pk.values || samePk(docPk(coll, d), pk.values));
+    items = snapshot(docs, items, ctx.pos.lsn,
+      (d) => (!pk || !pk.values || samePk(docPk(coll, d), pk.values)) && (!inRange || inRange(d)));
   }
   let result;
   try {
@@ -846,11 +972,14 @@ function changeFeed(ctx, coll) {
   if (pk && pk.error) return pk.error;
   const max = readPageSize(ctx);
   if (max === null) return fail(400, 'Invalid x-ms-max-item-count header.');
+  const range = readRangeHeader(ctx, coll);    // one partition key range: its EPK interval
+  if (range && range.error) return range.error;
+  const inRange = range && range.inRange;
 
-  const keep = (d) => (since === null || d._ts * 1000 >= since) && (!pk || !pk.values || samePk(docPk(coll, d), pk.values));
+  const inScope = (d) => (!pk || !pk.values || samePk(docPk(coll, d), pk.values)) && (!inRange || inRange(d));
+  const keep = (d) => (since === null || d._ts * 1000 >= since) && inScope(d);
   let changed;
   if (ctx.pos && ctx.pos.stale) {      // a lagging replica: its versions, in LSN order
-    const inScope = (d) => !pk || !pk.values || samePk(docPk(coll, d), pk.values);
     const all = snapshot(docs, [...docs._data.values()].map((i) => i.read()), ctx.pos.lsn, inScope);
     const sorted = all.filter((d) => typeof d._lsn === 'number' && d._lsn > after && keep(d)).sort((a, b) => a._lsn - b._lsn);
     changed = [];
@@ -1072,7 +1201,13 @@ async function execute(ctx) {
       ...result.headers };
     return result;
   }
-  return forward(ctx);   // databases, containers, udfs, pkranges, GET /
+  if (s.length === 5 && s[0] === 'dbs' && s[2] === 'colls' && s[4] === 'pkranges' && ctx.method === 'GET') {
+    const coll = getCollection(s[1], s[3]);
+    if (!coll) return fail(404, 'Owner resource does not exist.', { 'x-ms-substatus': '1003' });
+    ctx.kind = `${s[3]} pkranges`;
+    return readRanges(ctx, coll);
+  }
+  return forward(ctx);   // databases, containers, udfs, GET /
 }
 
 // ==== Fault rules =====================================================================
@@ -1258,6 +1393,9 @@ async function handleControl(ctx, query) {
   if (p === '/__rig/stats' && m === 'GET') return control(200, state.stats);
   if (p === '/__rig/log' && m === 'GET') return control(200, state.log);
   if (p === '/__rig/log/clear' && m === 'POST') { state.log = []; return control(200, { ok: true }); }
+  if (p === '/__rig/split' && m === 'POST') {
+    try { return control(200, { ranges: splitRange(jsonBody(ctx)) }); } catch (e) { return bad(e); }
+  }
   if (p === '/__rig/config' && m === 'GET') return control(200, configView());
   if (p === '/__rig/config' && m === 'POST') {
     try { setConfig(jsonBody(ctx)); } catch (e) { return bad(e); }

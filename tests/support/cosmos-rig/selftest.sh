@@ -496,5 +496,132 @@ rig "$BASE/__rig/stats" >/dev/null
 check 'stats sum the request charges of the requests they count' \
   "2 $(node -e "console.log(Number(($CHARGES).toFixed(2)))")" "$(js 'b.requests + " " + b.requestCharge')"
 
+
+# ---- 10. partition key ranges and splits ----------------------------------------------------
+# A container of its own: 20 streams x 2 documents, then splits through POST /__rig/split.
+CL="dbs/ranges/colls/events"
+call POST /dbs dbs '' -H 'Content-Type: application/json' -d '{"id":"ranges"}' >/dev/null
+call POST /dbs/ranges/colls colls dbs/ranges -H 'Content-Type: application/json' \
+  -d '{"id":"events","partitionKey":{"paths":["/streamId"],"kind":"Hash","version":2}}'
+check 'ranges: create a container -> 201' 201 "$STATUS"
+CRID="$(js 'b._rid')"
+pkranges() { call GET "/$CL/pkranges" pkranges "$CL" "$@"; }
+# split <range> [db] [coll]: POST /__rig/split; prints the status.
+split() { rig -X POST "$BASE/__rig/split" -H 'Content-Type: application/json' \
+  -d "{\"db\":\"${2:-ranges}\",\"coll\":\"${3:-events}\",\"range\":\"$1\"}"; }
+# rfeed <range id> [curl args...]: the change feed of one range, every change in one page.
+rfeed() { local r="$1"; shift; change_feed -H "x-ms-documentdb-partitionkeyrangeid: $r" -H 'x-ms-max-item-count: -1' "$@"; }
+ranges_of() { js 'b.PartitionKeyRanges.map(r => r.id + ":" + r.minInclusive + "-" + r.maxExclusive + ":[" + r.parents.join("/") + "]:" + r.status).join(" ")'; }
+pkranges
+check 'ranges: a new container has one range "0" over everything' '200 0:-FF:[]:online' "$STATUS $(ranges_of)"
+check 'ranges: the pkranges answer has the container _rid and _count' "$CRID 1" "$(js 'b._rid + " " + b._count')"
+for i in $(seq -w 1 20); do
+  PK="r$i" batch "[{\"operationType\":\"Create\",\"resourceBody\":{\"id\":\"r$i-a\",\"streamId\":\"r$i\"}},
+                   {\"operationType\":\"Create\",\"resourceBody\":{\"id\":\"r$i-b\",\"streamId\":\"r$i\"}}]"
+  [ "$STATUS" = 200 ] || break
+done
+check 'ranges: 20 streams x 2 documents written' 200 "$STATUS"
+rfeed 0
+check 'ranges: the change feed of range "0" has all 40 documents' '200 40' "$STATUS $(js 'b._count')"
+E0="$(hdr etag)"
+check 'split "0" -> 200 and two children with parents ["0"], halves at 20000000' \
+  '200 1:-20000000:[0] 2:20000000-FF:[0]' \
+  "$(split 0) $(js 'b.ranges.map(r => r.id + ":" + r.minInclusive + "-" + r.maxExclusive + ":[" + r.parents.join("/") + "]").join(" ")')"
+pkranges
+check 'pkranges after the split lists exactly the children' '200 1:-20000000:[0]:online 2:20000000-FF:[0]:online' "$STATUS $(ranges_of)"
+check 'pkranges without a page size: no continuation' '' "$(hdr x-ms-continuation)"
+pkranges -H 'x-ms-max-item-count: 1'
+check 'pkranges with x-ms-max-item-count 1: first page is range 1' '200 1 1' "$STATUS $(js 'b.PartitionKeyRanges.map(r => r.id).join() + " " + b._count')"
+PKR_CONT="$(hdr x-ms-continuation)"
+check 'pkranges: a continuation when more remain' true "$( [ -n "$PKR_CONT" ] && echo true)"
+pkranges -H 'x-ms-max-item-count: 1' -H "x-ms-continuation: $PKR_CONT"
+check 'pkranges page 2 via the echoed continuation: range 2, no continuation' '200 2 ' \
+  "$STATUS $(js 'b.PartitionKeyRanges.map(r => r.id).join()') $(hdr x-ms-continuation)"
+pkranges -H 'x-ms-continuation: not-a-token'
+check 'pkranges with a garbage continuation -> 400' 400 "$STATUS"
+rfeed 0
+check 'change feed of the split range "0" -> 410 substatus 1002' '410 1002' "$STATUS $(hdr x-ms-substatus)"
+check '410 body is {"code":"Gone"} and names PartitionKeyRangeGone' true \
+  "$(js 'b.code === "Gone" && b.message.includes("PartitionKeyRangeGone")')"
+rfeed 0 -H "If-None-Match: $E0"
+check 'change feed of "0" with its own last etag -> 410 too' 410 "$STATUS"
+rfeed 1; cp "$TMP/body" "$TMP/r1.json"; S1="$STATUS"
+rfeed 2; cp "$TMP/body" "$TMP/r2.json"; S2="$STATUS"
+both() { node -e 'const f=(p)=>JSON.parse(require("fs").readFileSync(p,"utf8")).Documents;const a=f(process.argv[1]),b=f(process.argv[2]);console.log(eval(process.argv[3]))' "$TMP/r1.json" "$TMP/r2.json" "$1"; }
+check 'children feeds from the start -> 200, both ranges non-empty' '200 200 true' "$S1 $S2 $(both 'a.length > 0 && b.length > 0')"
+check 'children feeds together return every document exactly once' '40 40' \
+  "$(both 'a.length + b.length') $(both 'new Set(a.concat(b).map(d => d.id)).size')"
+check 'each stream is all in one child' true \
+  "$(both 'const s = new Set(a.map(d => d.streamId)); b.every(d => !s.has(d.streamId))')"
+query() { # query <json body> [curl args...] (cross-partition)
+  local q="$1"; shift
+  call POST "/$CL/docs" docs "$CL" -H 'Content-Type: application/query+json' -H 'x-ms-documentdb-isquery: True' \
+    -H 'x-ms-documentdb-query-enablecrosspartition: True' -H 'x-ms-max-item-count: -1' "$@" -d "$q"
+}
+query '{"query":"SELECT VALUE c.id FROM c"}' -H 'x-ms-documentdb-partitionkeyrangeid: 1'
+Q1="$STATUS $(js 'b.Documents.length')"
+query '{"query":"SELECT VALUE c.id FROM c"}' -H 'x-ms-documentdb-partitionkeyrangeid: 2'
+check 'query on range 2 returns exactly its change feed documents' "200 $(both 'b.map(d => d.id).sort().join()')" \
+  "$STATUS $(js 'b.Documents.sort().join()')"
+check 'query on range 1 returns the other documents' "200 $(both 'a.length')" "$Q1"
+for s in n1 n2 n3 n4 n5 n6; do PK="$s" create_doc "{\"id\":\"$s-a\",\"streamId\":\"$s\"}"; done
+rfeed 1 -H "If-None-Match: $E0"; cp "$TMP/body" "$TMP/r1.json"; S1="$STATUS"; E1="$(hdr etag)"
+rfeed 2 -H "If-None-Match: $E0"; cp "$TMP/body" "$TMP/r2.json"; S2="$STATUS"
+check 'children read with the etag of "0" before the split: only the 6 later writes, once each' \
+  '200 200 n1-a,n2-a,n3-a,n4-a,n5-a,n6-a' "$S1 $S2 $(both 'a.concat(b).map(d => d.id).sort().join()')"
+rfeed 1 -H "If-None-Match: $E1"
+check 'a child read with its latest etag -> 304' 304 "$STATUS"
+query '{"query":"SELECT VALUE c.id FROM c"}' -H 'x-ms-documentdb-partitionkeyrangeid: 0'
+check 'query on the split range "0" -> 410 substatus 1002' '410 1002' "$STATUS $(hdr x-ms-substatus)"
+query '{"query":"SELECT VALUE c.id FROM c"}' -H 'x-ms-documentdb-partitionkeyrangeid: 99'
+check 'query on a range id that never existed -> 400' 400 "$STATUS"
+query '{"query":"SELECT VALUE c.id FROM c"}'
+check 'query without a range header sees all 46 documents' '200 46' "$STATUS $(js 'b.Documents.length')"
+rfeed 99
+check 'change feed on a range id that never existed -> 400 naming it' '400 true' "$STATUS $(js 'b.message.includes("99")')"
+rfeed "$CRID,2"
+check 'change feed with "<container _rid>,<range id>" -> 200' 200 "$STATUS"
+check 'split an unknown range -> 400' 400 "$(split 99)"
+check 'split a range that has already split -> 400' 400 "$(split 0)"
+check 'split in an unknown container -> 400' 400 "$(split 1 ranges nosuch)"
+check 'split with a malformed body -> 400' 400 "$(rig -X POST "$BASE/__rig/split" -d '{"db":"ranges"')"
+check 'split with an unknown field -> 400' 400 "$(rig -X POST "$BASE/__rig/split" -d '{"db":"ranges","coll":"events","range":"1","x":1}')"
+call POST /dbs/ranges/colls colls dbs/ranges -H 'Content-Type: application/json' -d '{"id":"legacy"}' >/dev/null
+check 'split in a container without a partition key definition -> 400' '201 400' "$STATUS $(split 0 ranges legacy)"
+rfeed 1; R1_IDS="$(js 'b.Documents.map(d => d.id).sort().join()')"
+check 'split "1" -> grandchildren 3 and 4 with parents ["0","1"]' '200 3:-10000000:[0/1] 4:10000000-20000000:[0/1] 2:20000000-FF:[0]' \
+  "$(split 1) $(js 'b.ranges.map(r => r.id + ":" + r.minInclusive + "-" + r.maxExclusive + ":[" + r.parents.join("/") + "]").join(" ")')"
+pkranges
+check 'pkranges lists 3, 4, 2 in EPK order' '3,4,2' "$(js 'b.PartitionKeyRanges.map(r => r.id).join()')"
+rfeed 1
+check 'change feed of the split child "1" -> 410 substatus 1002' '410 1002' "$STATUS $(hdr x-ms-substatus)"
+rfeed 3; cp "$TMP/body" "$TMP/r1.json"
+rfeed 4; cp "$TMP/body" "$TMP/r2.json"
+check 'grandchildren 3 and 4 together hold exactly the documents of range 1' "$R1_IDS" \
+  "$(both 'a.concat(b).map(d => d.id).sort().join()')"
+aad "$TOKEN" GET "/$CL/pkranges"
+check 'AAD: read pkranges after splits -> 200, three ranges' '200 3' "$STATUS $(js 'b._count')"
+N=0
+while [ "$N" -lt 40 ] && [ "$(split "$(pkranges; js 'b.PartitionKeyRanges[0].id')")" = 200 ]; do N=$((N + 1)); done
+check 'the lowest range splits 28 more times, then is too narrow -> 400' '28 true' "$N $(js 'b.message.includes("too narrow")')"
+rig "$BASE/__rig/stats" >/dev/null
+check 'stats count pkranges reads by container' true "$(js 'b.byKind["events pkranges"] >= 10')"
+call GET /dbs/ranges/colls/nosuch/pkranges pkranges dbs/ranges/colls/nosuch
+check 'pkranges of an unknown container -> 404' 404 "$STATUS"
+call DELETE "/$CL" colls "$CL"
+call POST /dbs/ranges/colls colls dbs/ranges -H 'Content-Type: application/json' \
+  -d '{"id":"events","partitionKey":{"paths":["/streamId"],"kind":"Hash","version":2}}' >/dev/null
+pkranges
+check 'a deleted and recreated container starts over with range "0"' '0:-FF:[]:online' "$(ranges_of)"
+split 0 >/dev/null
+rig -X POST "$BASE/__rig/reset" >/dev/null
+call POST /dbs dbs '' -H 'Content-Type: application/json' -d '{"id":"ranges"}' >/dev/null
+call POST /dbs/ranges/colls colls dbs/ranges -H 'Content-Type: application/json' \
+  -d '{"id":"events","partitionKey":{"paths":["/streamId"],"kind":"Hash","version":2}}' >/dev/null
+pkranges
+check 'after /__rig/reset a container has one range "0" again' '0:-FF:[]:online' "$(ranges_of)"
+rfeed 0
+check '... and its change feed on "0" -> 304 (empty), not 410' 304 "$STATUS"
+
 echo "selftest: $PASSED passed, $FAILED failed"
 [ "$FAILED" -eq 0 ]
