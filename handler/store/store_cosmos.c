@@ -1107,52 +1107,105 @@ static enum es_status co_deadletter_delete(struct es_store *base, const char *id
 /* ---- every event, for a rebuild ---- */
 
 /*
- * The scan's cursor: {"ranges": [<partition key range ids>], "i": <the one
- * being read>, "etag": <its change feed's continuation, or null>}. The ranges
- * are listed once, at the start; a split during the scan (410) fails it, and
- * a new scan lists them again.
+ * The scan's cursor: {"ranges": [{"id": <partition key range id>, "etag":
+ * <its change feed's continuation, or null: from its start>}, ...], "i":
+ * <the one being read>}. The ranges are read one after another, each to its
+ * end; past the last, "i" goes back to 0 with every etag kept, so that a scan
+ * from that cursor later reads what each range received since. A range split
+ * during the scan (410, substatus 1002: the service's PartitionKeyRangeGone)
+ * is replaced by its children, the ranges listed with it among their
+ * parents, each read from the parent's etag, as the SDKs' change feed
+ * readers do: no event is missed or read twice. A cursor of earlier versions
+ * ({"ranges": [<ids>], "i", "etag"}) is read too; the ranges before its "i"
+ * are then read again from their start after the end (folding passes over
+ * what a view holds).
  */
-static enum es_status list_ranges(struct cosmos_store *s, json_t **ids, struct es_io *io,
-                                  struct es_error *err)
+#define RANGE_PAGES_MAX 1000 /* pages of one listing of the ranges */
+#define SCAN_SPLITS_MAX 16   /* splits followed in one call */
+#define PKRANGE_GONE    1002 /* x-ms-substatus of a 410 for a range that was split */
+
+/* Appends the ranges of one listing page to out as {"id", "parents"}. */
+static enum es_status ranges_of(const json_t *page, json_t *out, struct es_error *err)
 {
-    struct cosmos_request req = {.method = "GET",
-                                 .resource_type = "pkranges",
-                                 .resource_link = s->events_link,
-                                 .feed = true,
-                                 .idempotent = true};
-    struct cosmos_response r;
-    json_t *page = NULL;
-    enum es_status st = cosmos_execute(s->client, &req, &r, io, err);
-    if (st == ES_OK && r.status != 200)
-        st = fail(&r, "list the partition key ranges", err);
-    if (st == ES_OK &&
-        es_json_parse(r.body, r.body_len, ES_JSON_LOAD_FLAGS, &page, NULL) != ES_OK)
-        st = es_error_set(err, ES_EIO, "cannot list the partition key ranges: malformed");
-    json_t *ranges = json_object_get(page, "PartitionKeyRanges");
-    json_t *out = st == ES_OK ? json_array() : NULL;
-    if (st == ES_OK &&
-        (out == NULL || !json_is_array(ranges) || json_array_size(ranges) == 0))
-        st = out == NULL
-                 ? ES_ENOMEM
-                 : es_error_set(err, ES_EIO,
-                                "cannot list the partition key ranges: none listed");
+    const json_t *ranges = json_object_get(page, "PartitionKeyRanges");
+    if (!json_is_array(ranges))
+        return es_error_set(err, ES_EIO,
+                            "cannot list the partition key ranges: malformed");
     size_t i;
-    json_t *range;
+    const json_t *range;
     json_array_foreach(ranges, i, range)
     {
         const char *id = json_string_value(json_object_get(range, "id"));
-        if (st == ES_OK && (id == NULL || strlen(id) > 64))
-            st = es_error_set(err, ES_EIO, "cannot read a partition key range: bad id");
-        if (st == ES_OK && json_array_append_new(out, json_string(id)) != 0)
-            st = ES_ENOMEM;
+        json_t *parents = json_object_get(range, "parents");
+        if (id == NULL || id[0] == '\0' || strlen(id) > 64 ||
+            (parents != NULL && !json_is_array(parents)))
+            return es_error_set(err, ES_EIO, "cannot read a partition key range: bad id");
+        size_t k;
+        const json_t *p;
+        json_array_foreach(parents, k, p)
+        {
+            if (!json_is_string(p))
+                return es_error_set(
+                    err, ES_EIO, "cannot read partition key range '%s': bad parents", id);
+        }
+        json_t *ps = parents != NULL ? json_incref(parents) : json_array();
+        json_t *r = ps != NULL ? json_pack("{s:s, s:o}", "id", id, "parents", ps) : NULL;
+        if (r == NULL || json_array_append_new(out, r) != 0)
+            return ES_ENOMEM;
     }
-    json_decref(page);
-    cosmos_response_release(&r);
+    return ES_OK;
+}
+
+/* The events container's current partition key ranges, every page of them. */
+static enum es_status list_ranges(struct cosmos_store *s, json_t **out, struct es_io *io,
+                                  struct es_error *err)
+{
+    json_t *all = json_array();
+    char *continuation = NULL;
+    enum es_status st = all != NULL ? ES_OK : ES_ENOMEM;
+    for (int pages = 0; st == ES_OK; pages++) {
+        if (pages == RANGE_PAGES_MAX) {
+            st = es_error_set(err, ES_EIO,
+                              "cannot list the partition key ranges: over %d pages",
+                              RANGE_PAGES_MAX);
+            break;
+        }
+        struct cosmos_request req = {.method = "GET",
+                                     .resource_type = "pkranges",
+                                     .resource_link = s->events_link,
+                                     .feed = true,
+                                     .continuation = continuation,
+                                     .idempotent = true};
+        struct cosmos_response r;
+        json_t *page = NULL;
+        st = cosmos_execute(s->client, &req, &r, io, err);
+        if (st == ES_OK && r.status != 200)
+            st = fail(&r, "list the partition key ranges", err);
+        if (st == ES_OK && (st = es_json_parse(r.body, r.body_len, ES_JSON_LOAD_FLAGS,
+                                               &page, NULL)) == ES_EJSON)
+            st = es_error_set(err, ES_EIO,
+                              "cannot list the partition key ranges: malformed");
+        if (st == ES_OK)
+            st = ranges_of(page, all, err);
+        json_decref(page);
+        free(continuation);
+        continuation = NULL;
+        bool more = st == ES_OK && r.continuation != NULL;
+        if (more && (continuation = strdup(r.continuation)) == NULL)
+            st = ES_ENOMEM;
+        cosmos_response_release(&r);
+        if (!more)
+            break;
+    }
+    free(continuation);
+    if (st == ES_OK && json_array_size(all) == 0)
+        st = es_error_set(err, ES_EIO,
+                          "cannot list the partition key ranges: none listed");
     if (st != ES_OK) {
-        json_decref(out);
+        json_decref(all);
         return st;
     }
-    *ids = out;
+    *out = all;
     return ES_OK;
 }
 
@@ -1181,11 +1234,15 @@ static enum es_status events_of(const json_t *docs, struct es_event_page *out,
     return ES_OK;
 }
 
-/* One change feed page of range `range` after etag (NULL: from the start). */
+/*
+ * One change feed page of range `range` after etag (NULL: from the start).
+ * *next_etag is the page's continuation, NULL at the range's end (304 or an
+ * empty page); *gone says the range was split (410/1002): nothing was read.
+ */
 static enum es_status feed_page(struct cosmos_store *s, const char *range,
                                 const char *etag, size_t max, struct es_event_page *out,
-                                size_t *skipped, char **next_etag, struct es_io *io,
-                                struct es_error *err)
+                                size_t *skipped, char **next_etag, bool *gone,
+                                struct es_io *io, struct es_error *err)
 {
     struct cosmos_request req = {.method = "GET",
                                  .resource_type = "docs",
@@ -1198,35 +1255,165 @@ static enum es_status feed_page(struct cosmos_store *s, const char *range,
                                  .idempotent = true};
     struct cosmos_response r;
     *next_etag = NULL;
+    *gone = false;
     json_t *page = NULL;
     enum es_status st = cosmos_execute(s->client, &req, &r, io, err);
-    if (st == ES_OK && r.status == 410)
-        st = es_error_set(
-            err, ES_EUNAVAILABLE,
-            "the events container's partitions changed during the scan (410): "
-            "run it again");
+    if (st == ES_OK && r.status == 410 && r.substatus == PKRANGE_GONE)
+        *gone = true;
+    else if (st == ES_OK && r.status == 410)
+        st = es_error_set(err, ES_EUNAVAILABLE,
+                          "the events container's partition key range '%s' is moving "
+                          "(410, substatus %d): run it again",
+                          range, r.substatus);
     else if (st == ES_OK && r.status != 200 && r.status != 304)
         st = fail(&r, "read the change feed", err);
-    if (st == ES_OK && r.status == 200 &&
-        es_json_parse(r.body, r.body_len, ES_JSON_LOAD_FLAGS, &page, NULL) != ES_OK)
+    bool read = st == ES_OK && r.status == 200;
+    if (read && (st = es_json_parse(r.body, r.body_len, ES_JSON_LOAD_FLAGS, &page,
+                                    NULL)) == ES_EJSON)
         st = es_error_set(err, ES_EIO, "cannot read the change feed: malformed page");
     json_t *docs = json_object_get(page, "Documents");
-    if (st == ES_OK && r.status == 200 && !json_is_array(docs))
+    if (st == ES_OK && read && !json_is_array(docs))
         st = es_error_set(err, ES_EIO, "cannot read the change feed: malformed page");
-    if (st == ES_OK && r.status == 200 && (st = events_of(docs, out, skipped)) == ES_OK &&
+    if (st == ES_OK && read && (st = events_of(docs, out, skipped)) == ES_OK &&
         io != NULL)
         io->events_read += (unsigned)out->n;
     /* A page without its continuation would be read again forever. */
-    if (st == ES_OK && r.status == 200 && r.etag == NULL)
+    if (st == ES_OK && read && r.etag == NULL)
         st =
             es_error_set(err, ES_EIO, "cannot read the change feed: a page without etag");
-    if (st == ES_OK && r.status == 200 && (*next_etag = strdup(r.etag)) == NULL)
+    /* An empty page is the range's end, as a 304 is: never read it again in a loop. */
+    if (st == ES_OK && read && json_array_size(docs) > 0 &&
+        (*next_etag = strdup(r.etag)) == NULL)
         st = ES_ENOMEM;
     json_decref(page);
     cosmos_response_release(&r);
     if (st != ES_OK)
         es_event_page_release(out);
     return st;
+}
+
+/*
+ * Replaces ranges[i], split, by its children in a new listing, each read from
+ * its etag.
+ */
+static enum es_status follow_split(struct cosmos_store *s, json_t *ranges, size_t i,
+                                   struct es_io *io, struct es_error *err)
+{
+    json_t *gone = json_array_get(ranges, i);
+    const char *id = json_string_value(json_object_get(gone, "id"));
+    json_t *listed = NULL;
+    enum es_status st = list_ranges(s, &listed, io, err);
+    if (st != ES_OK)
+        return st;
+    json_t *children = json_array();
+    size_t k;
+    json_t *r;
+    json_array_foreach(listed, k, r)
+    {
+        size_t j;
+        json_t *p;
+        json_array_foreach(json_object_get(r, "parents"), j, p)
+        {
+            if (strcmp(json_string_value(p), id) != 0)
+                continue;
+            json_t *child = json_pack("{s:O, s:O}", "id", json_object_get(r, "id"),
+                                      "etag", json_object_get(gone, "etag"));
+            if (child == NULL || children == NULL ||
+                json_array_append_new(children, child) != 0)
+                st = ES_ENOMEM;
+            break;
+        }
+    }
+    json_decref(listed);
+    if (st == ES_OK && json_array_size(children) == 0)
+        st =
+            es_error_set(err, ES_EIO,
+                         "partition key range '%s' of the events container is gone (410) "
+                         "and no listed range names it as a parent",
+                         id);
+    if (st == ES_OK && json_array_remove(ranges, i) != 0)
+        st = ES_ENOMEM;
+    json_array_foreach(children, k, r)
+    {
+        if (st == ES_OK && json_array_insert(ranges, i + k, r) != 0)
+            st = ES_ENOMEM;
+    }
+    json_decref(children);
+    return st;
+}
+
+/* The cursor as text (NULL: a new scan, from the ranges listed now) as a JSON object. */
+static enum es_status scan_cursor(struct cosmos_store *s, const char *text, json_t **out,
+                                  struct es_io *io, struct es_error *err)
+{
+    json_t *cur = NULL;
+    if (text == NULL) {
+        json_t *listed = NULL;
+        enum es_status st = list_ranges(s, &listed, io, err);
+        if (st != ES_OK)
+            return st;
+        json_t *ranges = json_array();
+        size_t k;
+        json_t *r;
+        json_array_foreach(listed, k, r)
+        {
+            json_t *entry =
+                json_pack("{s:O, s:n}", "id", json_object_get(r, "id"), "etag");
+            if (entry == NULL || ranges == NULL ||
+                json_array_append_new(ranges, entry) != 0)
+                st = ES_ENOMEM;
+        }
+        json_decref(listed);
+        if (st == ES_OK &&
+            (cur = json_pack("{s:o, s:i}", "ranges", ranges, "i", 0)) == NULL)
+            st = ES_ENOMEM;
+        else if (st != ES_OK)
+            json_decref(ranges);
+        *out = cur;
+        return st;
+    }
+    const char *bad = "not a scan cursor of this store";
+    enum es_status parsed =
+        es_json_parse(text, strlen(text), ES_JSON_LOAD_FLAGS, &cur, NULL);
+    if (parsed != ES_OK)
+        return parsed == ES_ENOMEM ? parsed : es_error_set(err, ES_EINVAL, "%s", bad);
+    json_t *ranges = json_object_get(cur, "ranges");
+    json_int_t i = json_integer_value(json_object_get(cur, "i"));
+    const json_t *etag = json_object_get(cur, "etag"); /* earlier versions */
+    enum es_status st = ES_OK;
+    if (!json_is_array(ranges) || json_array_size(ranges) == 0 ||
+        !json_is_integer(json_object_get(cur, "i")) || i < 0 ||
+        (size_t)i >= json_array_size(ranges) ||
+        (etag != NULL && !json_is_string(etag) && !json_is_null(etag)))
+        st = es_error_set(err, ES_EINVAL, "%s", bad);
+    size_t k;
+    json_t *r;
+    json_array_foreach(ranges, k, r)
+    {
+        if (st != ES_OK)
+            break;
+        if (json_is_string(r)) { /* earlier versions: the ids, and the etag of the i-th */
+            json_t *entry =
+                json_pack("{s:O, s:O}", "id", r, "etag",
+                          k == (size_t)i && etag != NULL ? etag : json_null());
+            if (entry == NULL || json_array_set_new(ranges, k, entry) != 0)
+                st = ES_ENOMEM;
+            continue;
+        }
+        const char *id = json_string_value(json_object_get(r, "id"));
+        const json_t *e = json_object_get(r, "etag");
+        if (id == NULL || id[0] == '\0' || strlen(id) > 64 ||
+            !(json_is_string(e) || json_is_null(e)))
+            st = es_error_set(err, ES_EINVAL, "%s", bad);
+    }
+    if (st == ES_OK && etag != NULL && json_object_del(cur, "etag") != 0)
+        st = ES_ENOMEM;
+    if (st != ES_OK) {
+        json_decref(cur);
+        return st;
+    }
+    *out = cur;
+    return ES_OK;
 }
 
 static enum es_status co_events_scan(struct es_store *base, char **cursor, size_t max,
@@ -1237,44 +1424,40 @@ static enum es_status co_events_scan(struct es_store *base, char **cursor, size_
     memset(out, 0, sizeof(*out));
     *skipped = 0;
     json_t *cur = NULL;
-    enum es_status st = ES_OK;
-    if (*cursor == NULL) {
-        json_t *ids = NULL;
-        if ((st = list_ranges(s, &ids, io, err)) == ES_OK &&
-            (cur = json_pack("{s:o, s:i, s:n}", "ranges", ids, "i", 0, "etag")) == NULL)
-            st = ES_ENOMEM;
-    } else if (es_json_parse(*cursor, strlen(*cursor), ES_JSON_LOAD_FLAGS, &cur, NULL) !=
-                   ES_OK ||
-               !json_is_array(json_object_get(cur, "ranges")) ||
-               !json_is_integer(json_object_get(cur, "i"))) {
-        st = es_error_set(err, ES_EINVAL, "not a scan cursor of this store");
-    }
+    enum es_status st = scan_cursor(s, *cursor, &cur, io, err);
     json_t *ranges = json_object_get(cur, "ranges");
-    /* Each range to its end in turn: an empty page moves to the next one. */
-    while (st == ES_OK && out->n == 0) {
-        json_int_t i = json_integer_value(json_object_get(cur, "i"));
-        const char *range = json_string_value(json_array_get(ranges, (size_t)i));
-        if (i < 0 || (size_t)i >= json_array_size(ranges) || range == NULL)
-            break; /* every range read to its end */
+    /* Each range to its end in turn, until a page holds events or the last range ends. */
+    for (int splits = 0; st == ES_OK && out->n == 0;) {
+        size_t i = (size_t)json_integer_value(json_object_get(cur, "i"));
+        json_t *range = json_array_get(ranges, i);
         char *next = NULL;
         size_t passed = 0;
-        st = feed_page(s, range, json_string_value(json_object_get(cur, "etag")), max,
-                       out, &passed, &next, io, err);
+        bool gone = false;
+        st = feed_page(s, json_string_value(json_object_get(range, "id")),
+                       json_string_value(json_object_get(range, "etag")), max, out,
+                       &passed, &next, &gone, io, err);
         *skipped += passed;
-        if (st == ES_OK && next != NULL) {
-            if (json_object_set_new(cur, "etag", json_string(next)) != 0)
-                st = ES_ENOMEM;
-        } else if (st == ES_OK && (size_t)i + 1 < json_array_size(ranges)) {
-            if (json_object_set_new(cur, "i", json_integer(i + 1)) != 0 ||
-                json_object_set_new(cur, "etag", json_null()) != 0)
+        if (st == ES_OK && gone)
+            st =
+                ++splits > SCAN_SPLITS_MAX
+                    ? es_error_set(err, ES_EUNAVAILABLE,
+                                   "the events container split %d times during one read: "
+                                   "run it again",
+                                   SCAN_SPLITS_MAX)
+                    : follow_split(s, ranges, i, io, err);
+        else if (st == ES_OK && next != NULL) {
+            if (json_object_set_new(range, "etag", json_string(next)) != 0)
                 st = ES_ENOMEM;
         } else if (st == ES_OK) {
-            free(next);
-            break; /* the last range is at its end: keep its etag for later */
+            /* At its end: the next range, or past the last, back to the first. */
+            bool last = i + 1 == json_array_size(ranges);
+            if (json_object_set_new(cur, "i", json_integer(last ? 0 : (json_int_t)i + 1)))
+                st = ES_ENOMEM;
+            if (last)
+                break;
+            continue;
         }
         free(next);
-        if (st == ES_OK && out->n == 0 && passed == 0 && next == NULL)
-            continue;
     }
     char *text = st == ES_OK ? es_json_dumps(cur, NULL) : NULL;
     if (st == ES_OK && text == NULL)

@@ -82,3 +82,158 @@ Test(store, a_views_container_partitioned_by_id_is_named_with_the_way_out)
     cr_expect(strstr(err.message, "views-old") != NULL, "%s", err.message);
     es_store_close(old);
 }
+
+/* Appends events 1..per to each of the streams todolist-{prefix}0..{n-1}, one at a time.
+ */
+static void fill(const char *prefix, int n, int from, int per)
+{
+    for (int v = from; v < from + per; v++)
+        for (int i = 0; i < n; i++) {
+            char stream[64];
+            snprintf(stream, sizeof(stream), "todolist-%s%d", prefix, i);
+            cr_assert_eq(append_n(stream, v, 1, NULL, NULL, NULL), ES_OK);
+        }
+}
+
+/*
+ * seen holds want ids, each stream's versions in order from version first: so
+ * none twice, none missed.
+ */
+static void expect_once_in_order(const json_t *seen, size_t want, long long first)
+{
+    cr_expect_eq(json_array_size(seen), want);
+    json_t *last = json_object();
+    size_t i;
+    json_t *id;
+    json_array_foreach(seen, i, id)
+    {
+        const char *text = json_string_value(id);
+        char stream[64];
+        snprintf(stream, sizeof(stream), "%.*s", (int)strcspn(text, ":"), text);
+        long long v = strtoll(strchr(text, ':') + 1, NULL, 10);
+        const json_t *had = json_object_get(last, stream);
+        long long before = had != NULL ? (long long)json_integer_value(had) : first - 1;
+        cr_expect_eq(v, before + 1, "%s follows version %lld", text, before);
+        json_object_set_new(last, stream, json_integer(v));
+    }
+    json_decref(last);
+}
+
+/* The id of the range the scan is reading, by its cursor. */
+static const char *range_at(const char *cursor, char *buf, size_t size)
+{
+    json_t *c = json_loads(cursor, 0, NULL);
+    cr_assert_not_null(c);
+    json_t *r = json_array_get(json_object_get(c, "ranges"),
+                               (size_t)json_integer_value(json_object_get(c, "i")));
+    cr_assert_not_null(r, "%s", cursor);
+    snprintf(buf, size, "%s", json_string_value(json_object_get(r, "id")));
+    json_decref(c);
+    return buf;
+}
+
+/*
+ * A big container has several partition key ranges, and the service splits
+ * them as it grows: the scan reads every range, follows a split met while it
+ * reads (410, substatus 1002) onto the children from the parent's etag, and
+ * a later scan from the end finds what was appended since in any range.
+ */
+Test(store, a_scan_reads_every_range_and_follows_a_split_met_on_the_way)
+{
+    fill("r", 40, 0, 2);
+    json_t *ranges = NULL;
+    cr_assert_eq(cosmosrig_split(cfg.cosmos_database, cfg.events_container, "0", &ranges),
+                 0, "the rig splits ranges");
+    cr_assert_eq(json_array_size(ranges), 2);
+    json_decref(ranges);
+
+    char *cursor = NULL;
+    json_t *seen = json_array();
+    for (int page = 0; page < 3; page++) {
+        struct es_event_page p = {0};
+        size_t skipped = 0;
+        cr_assert_eq(store->ops->events_scan(store, &cursor, 5, &p, &skipped, NULL, NULL),
+                     ES_OK);
+        cr_assert_gt(p.n, 0);
+        for (size_t i = 0; i < p.n; i++) {
+            char id[ES_DOC_ID_MAX];
+            cr_assert_eq(
+                es_event_id(p.events[i].stream_id, p.events[i].version, id, sizeof(id)),
+                ES_OK);
+            json_array_append_new(seen, json_string(id));
+        }
+        es_event_page_release(&p);
+    }
+    /* The range being read splits under the scan. */
+    char id[72];
+    cr_assert_eq(cosmosrig_split(cfg.cosmos_database, cfg.events_container,
+                                 range_at(cursor, id, sizeof(id)), NULL),
+                 0);
+    json_t *rest = scan_all(&cursor, 5);
+    json_array_extend(seen, rest);
+    json_decref(rest);
+    expect_once_in_order(seen, 80, 1);
+    json_decref(seen);
+
+    /* Later, from the same cursor: only what came since, whichever range holds it. */
+    fill("r", 40, 2, 1);
+    seen = scan_all(&cursor, 7);
+    expect_once_in_order(seen, 40, 3);
+    json_decref(seen);
+    free(cursor);
+}
+
+/* A cursor written by earlier versions ({"ranges": [ids], "i", "etag"}) reads on. */
+Test(store, a_scan_cursor_of_an_earlier_version_is_read)
+{
+    fill("v", 5, 0, 2);
+    char *cursor = strdup("{\"ranges\":[\"0\"],\"i\":0,\"etag\":null}");
+    json_t *seen = scan_all(&cursor, 4);
+    expect_once_in_order(seen, 10, 1);
+    json_decref(seen);
+    json_t *now = json_loads(cursor, 0, NULL);
+    cr_expect(json_is_object(json_array_get(json_object_get(now, "ranges"), 0)) &&
+                  json_object_get(now, "etag") == NULL,
+              "written in the current form: %s", cursor);
+    json_decref(now);
+    fill("v", 5, 2, 1);
+    seen = scan_all(&cursor, 4);
+    expect_once_in_order(seen, 5, 3);
+    json_decref(seen);
+    free(cursor);
+    const char *bad[] = {"{\"ranges\":[],\"i\":0}", "{\"ranges\":[\"0\"],\"i\":1}",
+                         "{\"ranges\":[{\"id\":\"\",\"etag\":null}],\"i\":0}",
+                         "{\"ranges\":[{\"id\":\"0\",\"etag\":5}],\"i\":0}",
+                         "{\"ranges\":[\"0\"],\"i\":0,\"etag\":[]}"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        char *c = strdup(bad[i]);
+        struct es_event_page p = {0};
+        size_t skipped = 0;
+        cr_expect_eq(store->ops->events_scan(store, &c, 10, &p, &skipped, NULL, NULL),
+                     ES_EINVAL, "%s", bad[i]);
+        free(c);
+    }
+}
+
+/* More ranges than one listing page (100) holds: the listing is followed to its end. */
+Test(store, a_scan_lists_the_ranges_page_after_page)
+{
+    for (int id = 0; id < 100; id++) { /* breadth first: range j splits into 2j+1, 2j+2 */
+        char range[16];
+        snprintf(range, sizeof(range), "%d", id);
+        cr_assert_eq(
+            cosmosrig_split(cfg.cosmos_database, cfg.events_container, range, NULL), 0);
+    }
+    fill("m", 60, 0, 1);
+    long long listings = cosmosrig_stat("byKind.events pkranges");
+    char *cursor = NULL;
+    json_t *seen = scan_all(&cursor, 1000);
+    expect_once_in_order(seen, 60, 1);
+    json_decref(seen);
+    json_t *c = json_loads(cursor, 0, NULL);
+    cr_expect_eq(json_array_size(json_object_get(c, "ranges")), 101);
+    json_decref(c);
+    free(cursor);
+    cr_expect_eq(cosmosrig_stat("byKind.events pkranges") - listings, 2,
+                 "101 ranges take two pages");
+}
