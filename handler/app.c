@@ -383,9 +383,14 @@ static bool rebuild_tick(void *ctx, const struct es_rebuild_progress *p)
                     "rebuild: resuming into %s: an earlier run's record is there "
                     "(%lld events folded); its views are kept\n",
                     v->into, (long long)p->events_before);
-        else
+        else if (p->total >= 0)
             fprintf(stderr, "rebuild: starting clean into %s (%lld events to read)\n",
                     v->into, (long long)p->total);
+        else
+            fprintf(stderr,
+                    "rebuild: starting clean into %s (the store could not count "
+                    "the events: no ETA)\n",
+                    v->into);
     }
     double rate =
         p->elapsed_ms > 0 ? (double)p->events * 1000.0 / (double)p->elapsed_ms : 0.0;
@@ -393,12 +398,16 @@ static bool rebuild_tick(void *ctx, const struct es_rebuild_progress *p)
     if (v->tty && p->events > 0 && now - v->last_line_ms >= 200) {
         int64_t left = p->total - p->events_before - p->events;
         long eta_s = rate > 0 && left > 0 ? (long)((double)left / rate) : 0;
+        char total[32] = "", eta[32] = "";
+        if (p->total >= 0) { /* unknown where the store could not count them */
+            snprintf(total, sizeof(total), "/%lld", (long long)p->total);
+            snprintf(eta, sizeof(eta), ", ETA %ld:%02ld", eta_s / 60, eta_s % 60);
+        }
         fprintf(stderr,
-                "\r\033[Krebuild: %lld/%lld events, %.0f events/s, %lld streams, "
-                "%lld views written, ETA %ld:%02ld",
-                (long long)(p->events_before + p->events), (long long)p->total, rate,
-                (long long)p->streams, (long long)p->views_written, eta_s / 60,
-                eta_s % 60);
+                "\r\033[Krebuild: %lld%s events, %.0f events/s, %lld streams, "
+                "%lld views written%s",
+                (long long)(p->events_before + p->events), total, rate,
+                (long long)p->streams, (long long)p->views_written, eta);
         v->last_line_ms = now;
     } else if (!v->tty && p->events - v->last_plain_events >= REBUILD_LINE_EVERY_EVENTS) {
         fprintf(stderr, "rebuild: %lld events, %.0f events/s, %lld streams\n",

@@ -272,11 +272,25 @@ Test(rebuild, after_the_random_workload_the_views_are_the_projectors_byte_for_by
     json_t *projected = all_views(sd.s);
     int64_t events = count_events(sd.s);
 
+    if (ws_on_cosmos()) {
+        /* A grown container: three partition key ranges; and the gateway's refusal of a
+         * cross-partition aggregate (400, substatus 1004) for the count of the events. */
+        cr_assert_eq(cosmosrig_split(name, "events", "0", NULL), 0);
+        cr_assert_eq(cosmosrig_split(name, "events", "1", NULL), 0);
+        cr_assert_eq(cosmosrig_faults("[{\"method\":\"POST\",\"path\":\"/colls/events/"
+                                      "docs$\",\"count\":1,\"mode\":\"respond\","
+                                      "\"status\":400,\"subStatus\":1004}]"),
+                     0);
+    }
     char *text = NULL;
     int64_t t0 = es_time_mono_ms();
     cr_assert_eq(rebuild_into_new("rebuild-eq", true, &text), 0, "%s", text);
     int64_t ms = es_time_mono_ms() - t0;
     cr_expect(strstr(text, "starting clean") != NULL, "%s", text);
+    if (ws_on_cosmos()) {
+        cr_expect(strstr(text, "could not count the events: no ETA") != NULL, "%s", text);
+        cr_assert_eq(cosmosrig_faults("[]"), 0);
+    }
     cr_expect(strstr(text, "rebuild: done:") != NULL, "%s", text);
     cr_log_info("rebuild of %lld events in %lld ms (%s)", (long long)events,
                 (long long)ms, ws_on_cosmos() ? "cosmos" : "sqlite");
