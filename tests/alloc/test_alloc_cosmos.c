@@ -10,7 +10,8 @@
  * back through the store with the run's ids written as RUN. A write may have
  * been applied when its reply was lost for want of memory, which the store
  * resolves by reading back; never half of one (sweep.h says what else is
- * checked).
+ * checked). A second scenario sweeps the scan a rebuild makes across a split
+ * range (below).
  */
 #include <criterion/criterion.h>
 #include <stdio.h>
