@@ -1318,8 +1318,8 @@ static enum es_status follow_split(struct cosmos_store *s, json_t *ranges, size_
                 continue;
             json_t *child = json_pack("{s:O, s:O}", "id", json_object_get(r, "id"),
                                       "etag", json_object_get(gone, "etag"));
-            if (child == NULL || children == NULL ||
-                json_array_append_new(children, child) != 0)
+            /* jansson refuses a NULL child, and drops the child of a NULL array. */
+            if (json_array_append_new(children, child) != 0)
                 st = ES_ENOMEM;
             break;
         }
@@ -1359,8 +1359,7 @@ static enum es_status scan_cursor(struct cosmos_store *s, const char *text, json
         {
             json_t *entry =
                 json_pack("{s:O, s:n}", "id", json_object_get(r, "id"), "etag");
-            if (entry == NULL || ranges == NULL ||
-                json_array_append_new(ranges, entry) != 0)
+            if (json_array_append_new(ranges, entry) != 0) /* drops entry on failure */
                 st = ES_ENOMEM;
         }
         json_decref(listed);
