@@ -1,11 +1,11 @@
 /*
  * counter.h - the toy projection the read-side runners are tested with
- * (test_projector.c, test_redrive.c, test_rebuild.c): view "count:{id}" of
- * the streams "s-{id}", counting events ("n"), listing the versions folded
- * ("seen"), and taking a "Rename" event's name. Its fold fails for an event
- * of type "Poison", and for every event while `counter_poisoned` is set; a
- * "Big" event pads the view by BIG_PAD bytes, so two of them pass the store's
- * document limit.
+ * (test_projector.c, test_redrive.c, test_rebuild.c), and its twin (below):
+ * view "count:{id}" of the streams "s-{id}", counting events ("n"), listing
+ * the versions folded ("seen"), and taking a "Rename" event's name. Its fold
+ * fails for an event of type "Poison", and for every event while
+ * `counter_poisoned` is set; a "Big" event pads the view by BIG_PAD bytes, so
+ * two of them pass the store's document limit.
  */
 #ifndef ES_TEST_COUNTER_H
 #define ES_TEST_COUNTER_H
@@ -54,5 +54,22 @@ static enum es_status count_apply(json_t *view, const struct es_event *ev)
 
 static const struct es_projection counter = {"count", "s-", "count:", count_initial,
                                              count_apply};
+
+/*
+ * A second view of the same streams, "twin:{id}", folded as the count: in the
+ * count's partition, so a stream's two views are written together.
+ */
+__attribute__((unused)) static json_t *twin_initial(const char *id)
+{
+    json_t *doc = count_initial(id);
+    char vid[64];
+    snprintf(vid, sizeof(vid), "twin:%s", id);
+    json_object_set_new(doc, "id", json_string(vid));
+    json_object_set_new(doc, "view", json_string("twin"));
+    return doc;
+}
+
+__attribute__((unused)) static const struct es_projection twin = {
+    "twin", "s-", "twin:", twin_initial, count_apply};
 
 #endif

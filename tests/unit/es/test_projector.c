@@ -30,19 +30,6 @@ static enum es_status react(const struct es_react_env *env, const struct es_even
     return ES_OK;
 }
 
-/* A second view of the same streams ("twin:{id}"), folded like the count. */
-static json_t *twin_initial(const char *id)
-{
-    json_t *doc = count_initial(id);
-    char vid[64];
-    snprintf(vid, sizeof(vid), "twin:%s", id);
-    json_object_set_new(doc, "id", json_string(vid));
-    json_object_set_new(doc, "view", json_string("twin"));
-    return doc;
-}
-
-static const struct es_projection twin = {"twin", "s-", "twin:", twin_initial,
-                                          count_apply};
 static const struct es_reactor reactor = {"r", "s-", react};
 static const struct es_projection *const projections[] = {&counter};
 static const struct es_projection *const with_twin[] = {&counter, &twin};

@@ -20,21 +20,7 @@ static struct es_store *store, *target;
 
 static const struct es_projection *const projections[] = {&counter};
 
-/* A second view of each stream, "tally:{id}", folded as the counter's: its partition's
- * twin. */
-static json_t *tally_initial(const char *id)
-{
-    json_t *v = count_initial(id);
-    char vid[64];
-    snprintf(vid, sizeof(vid), "tally:%s", id);
-    json_object_set_new(v, "id", json_string(vid));
-    json_object_set_new(v, "view", json_string("tally"));
-    return v;
-}
-
-static const struct es_projection tally = {"tally", "s-", "tally:", tally_initial,
-                                           count_apply};
-static const struct es_projection *const both[] = {&counter, &tally};
+static const struct es_projection *const both[] = {&counter, &twin};
 
 static void setup(void)
 {
@@ -287,7 +273,7 @@ static void rebuild_both(const char *table, unsigned par, struct es_rebuild_prog
     struct es_error err = {0};
     cr_assert_eq(es_rebuild(&o, p, &err), ES_OK, "%s", err.message);
     expect_same_kind(t, "count");
-    expect_same_kind(t, "tally");
+    expect_same_kind(t, "twin");
     es_store_close(t);
 }
 
