@@ -1293,46 +1293,65 @@ static enum es_status feed_page(struct cosmos_store *s, const char *range,
 }
 
 /*
- * Replaces ranges[i], split, by its children in a new listing, each read from
- * its etag.
+ * The ranges listed now as cursor entries {"id", "etag": etag}: all of them
+ * (parent NULL), or those that name parent among their parents (a split
+ * range's children).
  */
+static enum es_status range_entries(struct cosmos_store *s, const char *parent,
+                                    json_t *etag, json_t **out, struct es_io *io,
+                                    struct es_error *err)
+{
+    json_t *listed = NULL;
+    enum es_status st = list_ranges(s, &listed, io, err);
+    if (st != ES_OK)
+        return st;
+    json_t *entries = json_array();
+    size_t k;
+    json_t *r;
+    json_array_foreach(listed, k, r)
+    {
+        bool child = parent == NULL;
+        size_t j;
+        json_t *p;
+        json_array_foreach(json_object_get(r, "parents"), j, p)
+        {
+            child = child || strcmp(json_string_value(p), parent) == 0;
+        }
+        json_t *entry =
+            child ? json_pack("{s:O, s:O}", "id", json_object_get(r, "id"), "etag", etag)
+                  : NULL;
+        /* jansson refuses a NULL entry, and drops the entry of a NULL array. */
+        if (child && json_array_append_new(entries, entry) != 0)
+            st = ES_ENOMEM;
+    }
+    json_decref(listed);
+    if (st != ES_OK) {
+        json_decref(entries);
+        return st;
+    }
+    *out = entries;
+    return ES_OK;
+}
+
+/* Replaces ranges[i], split, by its children, each read from its etag. */
 static enum es_status follow_split(struct cosmos_store *s, json_t *ranges, size_t i,
                                    struct es_io *io, struct es_error *err)
 {
     json_t *gone = json_array_get(ranges, i);
     const char *id = json_string_value(json_object_get(gone, "id"));
-    json_t *listed = NULL;
-    enum es_status st = list_ranges(s, &listed, io, err);
-    if (st != ES_OK)
-        return st;
-    json_t *children = json_array();
-    size_t k;
-    json_t *r;
-    json_array_foreach(listed, k, r)
-    {
-        size_t j;
-        json_t *p;
-        json_array_foreach(json_object_get(r, "parents"), j, p)
-        {
-            if (strcmp(json_string_value(p), id) != 0)
-                continue;
-            json_t *child = json_pack("{s:O, s:O}", "id", json_object_get(r, "id"),
-                                      "etag", json_object_get(gone, "etag"));
-            /* jansson refuses a NULL child, and drops the child of a NULL array. */
-            if (json_array_append_new(children, child) != 0)
-                st = ES_ENOMEM;
-            break;
-        }
-    }
-    json_decref(listed);
+    json_t *children = NULL;
+    enum es_status st =
+        range_entries(s, id, json_object_get(gone, "etag"), &children, io, err);
     if (st == ES_OK && json_array_size(children) == 0)
         st =
             es_error_set(err, ES_EIO,
                          "partition key range '%s' of the events container is gone (410) "
                          "and no listed range names it as a parent",
                          id);
-    if (st == ES_OK && json_array_remove(ranges, i) != 0)
+    if (st == ES_OK && json_array_remove(ranges, i) != 0) /* gone and id with it */
         st = ES_ENOMEM;
+    size_t k;
+    json_t *r;
     json_array_foreach(children, k, r)
     {
         if (st == ES_OK && json_array_insert(ranges, i + k, r) != 0)
@@ -1348,26 +1367,11 @@ static enum es_status scan_cursor(struct cosmos_store *s, const char *text, json
 {
     json_t *cur = NULL;
     if (text == NULL) {
-        json_t *listed = NULL;
-        enum es_status st = list_ranges(s, &listed, io, err);
-        if (st != ES_OK)
-            return st;
-        json_t *ranges = json_array();
-        size_t k;
-        json_t *r;
-        json_array_foreach(listed, k, r)
-        {
-            json_t *entry =
-                json_pack("{s:O, s:n}", "id", json_object_get(r, "id"), "etag");
-            if (json_array_append_new(ranges, entry) != 0) /* drops entry on failure */
-                st = ES_ENOMEM;
-        }
-        json_decref(listed);
+        json_t *ranges = NULL;
+        enum es_status st = range_entries(s, NULL, json_null(), &ranges, io, err);
         if (st == ES_OK &&
             (cur = json_pack("{s:o, s:i}", "ranges", ranges, "i", 0)) == NULL)
             st = ES_ENOMEM;
-        else if (st != ES_OK)
-            json_decref(ranges);
         *out = cur;
         return st;
     }
