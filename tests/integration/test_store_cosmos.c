@@ -155,13 +155,7 @@ Test(store, a_scan_reads_every_range_and_follows_a_split_met_on_the_way)
         cr_assert_eq(store->ops->events_scan(store, &cursor, 5, &p, &skipped, NULL, NULL),
                      ES_OK);
         cr_assert_gt(p.n, 0);
-        for (size_t i = 0; i < p.n; i++) {
-            char id[ES_DOC_ID_MAX];
-            cr_assert_eq(
-                es_event_id(p.events[i].stream_id, p.events[i].version, id, sizeof(id)),
-                ES_OK);
-            json_array_append_new(seen, json_string(id));
-        }
+        page_ids(&p, seen);
         es_event_page_release(&p);
     }
     /* The range being read splits under the scan. */

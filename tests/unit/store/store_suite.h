@@ -527,6 +527,18 @@ Test(store, a_dead_letter_is_read_and_deleted_by_its_id)
     json_decref(other);
 }
 
+/* Appends "stream:version" of each event of p to seen. */
+static void page_ids(const struct es_event_page *p, json_t *seen)
+{
+    for (size_t i = 0; i < p->n; i++) {
+        char id[ES_DOC_ID_MAX];
+        cr_assert_eq(
+            es_event_id(p->events[i].stream_id, p->events[i].version, id, sizeof(id)),
+            ES_OK);
+        json_array_append_new(seen, json_string(id));
+    }
+}
+
 /* Scans to the end from cursor (updated), collecting "stream:version" in order. */
 static json_t *scan_all(char **cursor, size_t max)
 {
@@ -539,13 +551,7 @@ static json_t *scan_all(char **cursor, size_t max)
         cr_expect_eq(skipped, 0, "snapshots and receipts are not events, not malformed");
         /* Cosmos DB keeps one transactional batch's documents on one page. */
         cr_expect_leq(p.n, max + 5);
-        for (size_t i = 0; i < p.n; i++) {
-            char id[ES_DOC_ID_MAX];
-            cr_assert_eq(
-                es_event_id(p.events[i].stream_id, p.events[i].version, id, sizeof(id)),
-                ES_OK);
-            json_array_append_new(seen, json_string(id));
-        }
+        page_ids(&p, seen);
         size_t n = p.n;
         es_event_page_release(&p);
         if (n == 0)
