@@ -57,7 +57,7 @@ static void usage(FILE *to)
             "       handler serve [--port N] [--listen ADDR] [--app DIR]\n"
             "                                serve the app's HTTP routes directly "
             "(default 127.0.0.1:7071)\n"
-            "       handler init                  create the Cosmos DB database and "
+            "       handler init             create the Cosmos DB database and "
             "containers if missing\n"
             "       handler rebuild [--into NAME] [--cache-views N] [--batch N]\n"
             "                       [--parallelism N]\n"
