@@ -42,22 +42,28 @@ static void teardown(void)
 
 TestSuite(rebuild, .init = setup, .fini = teardown);
 
+/* Appends one event of type to stream after version `after`, with data {"name": name}. */
+static void append_one(const char *stream, int64_t after, const char *type,
+                       const char *name)
+{
+    json_t *m = json_object(), *data = json_pack("{s:s}", "name", name);
+    struct es_new_event e = {type, 1, data, m};
+    struct es_append a = {stream, after, &e, 1, NULL, NULL};
+    enum es_conflict c;
+    cr_assert_eq(store->ops->append(store, &a, &c, NULL, NULL), ES_OK);
+    json_decref(m);
+    json_decref(data);
+}
+
 /* Streams s-0..s-(n-1), events interleaved round-robin, `per` each. */
 static void workload(int streams, int per)
 {
-    json_t *m = json_object();
     for (int v = 1; v <= per; v++)
         for (int s = 0; s < streams; s++) {
             char stream[16];
             snprintf(stream, sizeof(stream), "s-%d", s);
-            json_t *data = json_pack("{s:s}", "name", v % 3 ? "x" : "y");
-            struct es_new_event e = {v % 2 ? "E" : "Rename", 1, data, m};
-            struct es_append a = {stream, v - 1, &e, 1, NULL, NULL};
-            enum es_conflict c;
-            cr_assert_eq(store->ops->append(store, &a, &c, NULL, NULL), ES_OK);
-            json_decref(data);
+            append_one(stream, v - 1, v % 2 ? "E" : "Rename", v % 3 ? "x" : "y");
         }
-    json_decref(m);
 }
 
 /* The Projector's views (of projections[0..n)) of every event, in feed batches of 7. */
@@ -218,13 +224,7 @@ Test(rebuild, an_interrupted_run_is_resumed_by_the_next)
     expect_same_views();
 
     /* Finished, then more events: a rerun folds only those. */
-    json_t *m = json_object(), *data = json_pack("{s:s}", "name", "late");
-    struct es_new_event e = {"Rename", 1, data, m};
-    struct es_append a = {"s-0", 10, &e, 1, NULL, NULL};
-    enum es_conflict c;
-    cr_assert_eq(store->ops->append(store, &a, &c, NULL, NULL), ES_OK);
-    json_decref(m);
-    json_decref(data);
+    append_one("s-0", 10, "Rename", "late");
     project_incrementally();
     cr_assert_eq(es_rebuild(&o, &p, NULL), ES_OK);
     cr_expect_eq(p.events, 1);
@@ -296,13 +296,7 @@ Test(rebuild, a_streams_views_share_one_request_at_any_parallelism)
 Test(rebuild, views_too_big_to_share_a_request_are_written_one_by_one)
 {
     workload(3, 2);
-    json_t *m = json_object(), *data = json_object();
-    struct es_new_event e = {"Big", 1, data, m};
-    struct es_append a = {"s-1", 2, &e, 1, NULL, NULL};
-    enum es_conflict c;
-    cr_assert_eq(store->ops->append(store, &a, &c, NULL, NULL), ES_OK);
-    json_decref(m);
-    json_decref(data);
+    append_one("s-1", 2, "Big", "big");
     project_with(both, 2);
     struct es_rebuild_progress p;
     rebuild_both("views_big", 8, &p);
